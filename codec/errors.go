@@ -1,0 +1,52 @@
+package codec
+
+import "errors"
+
+// ProtocolError is a violation of RFC 6455 by the peer. Its text becomes the
+// reason of the close frame sent back, so it stays short (a close reason is
+// at most 123 bytes).
+type ProtocolError struct {
+	Code   StatusCode
+	Reason string
+}
+
+func (e *ProtocolError) Error() string { return "codec: " + e.Reason }
+
+// protocolError builds a *ProtocolError; the values below are the ones the
+// decoder returns, so callers can compare with errors.Is.
+func protocolError(code StatusCode, reason string) *ProtocolError {
+	return &ProtocolError{Code: code, Reason: reason}
+}
+
+// Errors the frame decoder returns. Each carries the close code RFC 6455
+// (and DESIGN.md's bad-input table) prescribes for it.
+var (
+	ErrUnmaskedFrame       = protocolError(StatusProtocolError, "client frame not masked")
+	ErrReservedOpCode      = protocolError(StatusProtocolError, "reserved opcode")
+	ErrReservedBits        = protocolError(StatusProtocolError, "reserved bits set without extension")
+	ErrFragmentedControl   = protocolError(StatusProtocolError, "fragmented control frame")
+	ErrControlTooLong      = protocolError(StatusProtocolError, "control frame payload over 125 bytes")
+	ErrUnexpectedContinue  = protocolError(StatusProtocolError, "continuation frame without a message")
+	ErrExpectedContinue    = protocolError(StatusProtocolError, "data frame inside a fragmented message")
+	ErrBadLength           = protocolError(StatusProtocolError, "non-minimal or oversized length encoding")
+	ErrInvalidUTF8         = protocolError(StatusInvalidPayload, "invalid UTF-8 in text message")
+	ErrFrameTooBig         = protocolError(StatusMessageTooBig, "frame over the size limit")
+	ErrMessageTooBig       = protocolError(StatusMessageTooBig, "message over the size limit")
+	ErrBadCloseCode        = protocolError(StatusProtocolError, "invalid close code")
+	ErrBadClosePayload     = protocolError(StatusProtocolError, "close payload of one byte")
+	ErrInvalidCloseUTF8    = protocolError(StatusInvalidPayload, "invalid UTF-8 in close reason")
+	ErrBadCompressedData   = protocolError(StatusInvalidPayload, "invalid compressed data")
+	ErrCompressedTooBig    = protocolError(StatusMessageTooBig, "decompressed message over the size limit")
+	ErrCompressedControl   = protocolError(StatusProtocolError, "compressed control frame")
+	ErrCompressedContinued = protocolError(StatusProtocolError, "compression bit on a continuation frame")
+)
+
+// Errors of the HTTP request parser.
+var (
+	// ErrHeadTooLarge means the request head did not end within the limit.
+	// The answer is 431.
+	ErrHeadTooLarge = errors.New("codec: request head too large")
+	// ErrMalformedRequest means the request line or a header line does not
+	// parse. The answer is 400.
+	ErrMalformedRequest = errors.New("codec: malformed request")
+)

@@ -1,0 +1,129 @@
+package server
+
+import (
+	"runtime"
+	"time"
+
+	"github.com/c1mhq/c1m/codec"
+	"github.com/c1mhq/c1m/session"
+)
+
+// Config configures a Server. Its zero value serves WebSocket on /ws at
+// 127.0.0.1:8080 with the defaults below. The Server copies it.
+type Config struct {
+	// Addr is the TCP listen address. Zero means "127.0.0.1:8080"; a zero
+	// port picks a free one (see Server.Addr).
+	Addr string
+	// Path is the request path that upgrades to WebSocket. Zero means
+	// "/ws"; "*" upgrades on every path.
+	Path string
+	// Loops is the number of event loops. Zero means runtime.NumCPU().
+	Loops int
+	// MaxHead limits a request head. Zero means 16 KiB. Over it: 431.
+	MaxHead int
+	// MaxFrame limits one frame's payload. Zero means 1 MiB. Over it:
+	// close 1009, decided from the frame header.
+	MaxFrame int64
+	// MaxMessage limits a message (all its fragments; for a compressed
+	// message also its decompressed size). Zero means 4 MiB.
+	MaxMessage int64
+	// MaxOutbound caps the bytes queued for one client that does not read
+	// fast enough. Zero means 4 MiB. Over it, SlowPolicy applies.
+	MaxOutbound int
+	// SlowPolicy is what happens to a client over MaxOutbound. Zero means
+	// SlowDisconnect.
+	SlowPolicy SlowPolicy
+	// Protocols are the WebSocket subprotocols offered, most preferred
+	// first.
+	Protocols []string
+	// AllowedOrigins lists the Origin hosts (path.Match patterns such as
+	// "*.example.com", or "*" for any) allowed to open a WebSocket. Zero
+	// allows requests without Origin and same-origin ones (Origin host equal
+	// to Host), which stops cross-site WebSocket hijacking. Others get 403.
+	AllowedOrigins []string
+	// Compression enables permessage-deflate for clients that offer it.
+	// Nil disables it.
+	Compression *codec.DeflateConfig
+	// Timing configures handshake deadline, idle timeout, keepalive pings
+	// and close timeout (see session.Config for defaults).
+	Timing session.Config
+	// Workers, when positive, runs Handler.OnOpen, OnMessage and OnClose on
+	// that many worker goroutines instead of the event loop, for handlers
+	// that block. Each session's events stay in order (a session always
+	// maps to the same worker). Zero runs handlers on the loop.
+	Workers int
+	// WorkerQueue is each worker's queue length; a full queue makes the
+	// loop wait, pushing back on its clients. Zero means 1024.
+	WorkerQueue int
+	// DrainTimeout bounds Shutdown: sessions get close 1001, and those still
+	// open when it ends are dropped. Zero means 10s.
+	DrainTimeout time.Duration
+	// ReadBufferCap is gnet's read buffer, one per loop. Zero means 64 KiB.
+	ReadBufferCap int
+}
+
+// SlowPolicy says what happens when a client's queued output passes
+// Config.MaxOutbound.
+type SlowPolicy uint8
+
+const (
+	// SlowDisconnect closes the session with 1008 "slow consumer": its
+	// queued output is discarded after the close frame.
+	SlowDisconnect SlowPolicy = iota
+	// SlowDrop drops the message that does not fit and counts it; control
+	// frames are never dropped.
+	SlowDrop
+)
+
+// Defaults for Config.
+const (
+	DefaultAddr         = "127.0.0.1:8080"
+	DefaultPath         = "/ws"
+	DefaultMaxFrame     = 1 << 20
+	DefaultMaxMessage   = 4 << 20
+	DefaultMaxOutbound  = 4 << 20
+	DefaultWorkerQueue  = 1024
+	DefaultDrainTimeout = 10 * time.Second
+	DefaultReadBuffer   = 64 << 10
+)
+
+// withDefaults returns a filled copy of c; the caller's struct is not touched.
+func (c *Config) withDefaults() Config {
+	var out Config
+	if c != nil {
+		out = *c
+	}
+	def := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	def64 := func(v *int64, d int64) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	if out.Addr == "" {
+		out.Addr = DefaultAddr
+	}
+	if out.Path == "" {
+		out.Path = DefaultPath
+	}
+	def(&out.Loops, runtime.NumCPU())
+	def(&out.MaxHead, codec.DefaultMaxHead)
+	def64(&out.MaxFrame, DefaultMaxFrame)
+	def64(&out.MaxMessage, DefaultMaxMessage)
+	def(&out.MaxOutbound, DefaultMaxOutbound)
+	def(&out.WorkerQueue, DefaultWorkerQueue)
+	def(&out.ReadBufferCap, DefaultReadBuffer)
+	if out.DrainTimeout <= 0 {
+		out.DrainTimeout = DefaultDrainTimeout
+	}
+	if out.Compression != nil {
+		d := out.Compression.WithDefaults()
+		out.Compression = &d
+	}
+	out.Protocols = append([]string(nil), out.Protocols...)
+	out.AllowedOrigins = append([]string(nil), out.AllowedOrigins...)
+	return out
+}

@@ -1,0 +1,137 @@
+package server
+
+import (
+	"github.com/panjf2000/gnet/v2"
+	"github.com/valyala/bytebufferpool"
+
+	"github.com/c1mhq/c1m/codec"
+	"github.com/c1mhq/c1m/session"
+)
+
+// conn is the state of one connection, attached to the gnet.Conn as its
+// context: the session, the frame decoder and the output queued since the
+// last flush. One allocation per connection; nothing else is held while the
+// connection is idle (the output buffer is pooled and returned on flush).
+type conn struct {
+	session.Session
+	srv *Server
+	sh  *shard
+	c   gnet.Conn
+
+	dec      codec.Decoder
+	out      *bytebufferpool.ByteBuffer // output queued since the last flush
+	scanned  int32                      // request head bytes already searched for its end
+	need     int32                      // bytes the frame in progress needs, when known
+	deflate  bool                       // permessage-deflate negotiated
+	failed   bool                       // input is no longer read (protocol error, close sent)
+	gotClose bool                       // the peer's close frame arrived
+	code     codec.StatusCode           // the peer's close code
+	reason   string                     // the peer's close reason
+}
+
+var _ session.Transport = (*conn)(nil)
+
+// queue returns the output buffer, taking one from the pool if needed.
+func (c *conn) queue() *bytebufferpool.ByteBuffer {
+	if c.out == nil {
+		c.out = bytebufferpool.Get()
+	}
+	return c.out
+}
+
+// WriteMessage implements session.Transport: it encodes one data frame
+// (compressed when negotiated and worth it) into the output queue, after
+// applying the slow-consumer policy. Loop-only.
+func (c *conn) WriteMessage(op codec.OpCode, payload []byte) error {
+	cfg := &c.srv.cfg
+	queued := c.c.OutboundBuffered()
+	if c.out != nil {
+		queued += len(c.out.B)
+	}
+	if queued+len(payload) > cfg.MaxOutbound {
+		c.sh.Stats().Evicted(session.ReasonSlowConsumer)
+		if cfg.SlowPolicy == SlowDrop {
+			return ErrDropped
+		}
+		c.slowDisconnect()
+		return ErrSlowConsumer
+	}
+	buf := c.queue()
+	if c.deflate && len(payload) >= cfg.Compression.MinSize {
+		buf.B = c.sh.deflater.AppendCompressedFrame(buf.B, op, payload)
+	} else {
+		buf.B = codec.AppendFrame(buf.B, op, payload)
+	}
+	return nil
+}
+
+// slowDisconnect drops what is queued for a client that does not read and
+// closes it with 1008. The close frame goes after what the kernel and gnet
+// already hold, so the client may never see it; the close deadline then
+// drops the connection.
+func (c *conn) slowDisconnect() {
+	if c.out != nil {
+		c.out.Reset()
+	}
+	c.Session.Close(codec.StatusPolicyViolation, "slow consumer")
+}
+
+// Flush implements session.Transport: the queued output leaves in one write.
+// Loop-only.
+func (c *conn) Flush() {
+	if c.out == nil {
+		return
+	}
+	if len(c.out.B) > 0 {
+		// On a short write gnet copies the rest into its outbound buffer,
+		// so the pooled buffer can go back at once.
+		_, _ = c.c.Write(c.out.B)
+	}
+	bytebufferpool.Put(c.out)
+	c.out = nil
+}
+
+// Ping implements session.Transport. Loop-only.
+func (c *conn) Ping() {
+	buf := c.queue()
+	buf.B = codec.AppendHeader(buf.B, codec.OpPing, true, 0)
+}
+
+// Close implements session.Transport: it queues a close frame. Loop-only.
+func (c *conn) Close(code codec.StatusCode, reason string) {
+	buf := c.queue()
+	buf.B = codec.AppendClose(buf.B, code, reason)
+}
+
+// Abort implements session.Transport: the connection is dropped. Loop-only.
+func (c *conn) Abort() {
+	c.Flush()
+	_ = c.c.Close()
+}
+
+// respond writes an HTTP response to a request that will not be served and
+// closes the connection once it is written.
+func (c *conn) respond(status int, extra, body string) {
+	buf := c.queue()
+	buf.B = codec.AppendResponse(buf.B, status, extra, body)
+	c.Abort()
+}
+
+// fail answers a protocol violation: a close frame with the violation's code
+// and reason, then the end of the connection (RFC 6455 section 7.1.7).
+func (c *conn) fail(err error) {
+	code, reason := codec.StatusProtocolError, "protocol error"
+	if pe, ok := err.(*codec.ProtocolError); ok {
+		code, reason = pe.Code, pe.Reason
+	}
+	if code == codec.StatusMessageTooBig {
+		c.sh.Stats().Evicted(session.ReasonTooBig)
+	} else {
+		c.sh.Stats().Evicted(session.ReasonProtocolError)
+	}
+	c.failed = true
+	c.code, c.reason = codec.StatusAbnormalClosure, ""
+	c.Close(code, reason)
+	c.MarkClosing()
+	c.Abort()
+}

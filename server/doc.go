@@ -1,0 +1,11 @@
+// Package server runs c1m's gnet reactor: it accepts connections, reads each
+// request head inline on the event loop, answers the WebSocket handshake
+// (gobwas/ws, fed exactly the head bytes), decodes frames incrementally from
+// gnet's inbound buffer and hands messages to an embedding program through a
+// Handler. There is no goroutine, timer or buffer per idle connection.
+//
+// Concurrency: Handler methods run on the connection's event loop and must
+// not block, unless Config.Workers moves them to a worker pool. A
+// *Session's Send and Close are safe from any goroutine. Server methods say
+// which goroutine may call them.
+package server

@@ -1,0 +1,185 @@
+package server
+
+import (
+	"bytes"
+	"path"
+
+	"github.com/valyala/bytebufferpool"
+
+	"github.com/c1mhq/c1m/codec"
+	"github.com/c1mhq/c1m/session"
+)
+
+// partialPeekMax bounds how much of an incomplete frame is re-read on each
+// arrival: gnet's Peek copies when its buffers wrap, so a huge frame
+// trickling in is only looked at again once complete.
+const partialPeekMax = 64 << 10
+
+// readHead waits for a complete request head, routes it and, for a WebSocket
+// upgrade, answers the handshake. The head is consumed; bytes pipelined after
+// it stay in gnet's buffer for readFrames. Loop-only.
+func (s *Server) readHead(c *conn) {
+	buf, _ := c.c.Peek(-1)
+	n, err := codec.HeadLen(buf, int(c.scanned), s.cfg.MaxHead)
+	switch {
+	case err != nil:
+		c.respond(431, "", "request head too large\n")
+		return
+	case n == 0:
+		c.scanned = int32(len(buf))
+		return
+	}
+	head := buf[:n]
+	req, err := codec.ParseRequest(head)
+	if err != nil {
+		c.respond(400, "", "malformed request\n")
+		return
+	}
+	if s.cfg.Path != "*" && !bytes.Equal(req.Path, []byte(s.cfg.Path)) {
+		c.respond(404, "", "not found\n")
+		return
+	}
+	if !req.IsWebSocketUpgrade() {
+		c.respond(426, codec.UpgradeRequiredHeaders, "this path speaks WebSocket\n")
+		return
+	}
+
+	r := Request{req: &req, remote: c.c.RemoteAddr()}
+	out := c.queue()
+	hs, err := c.sh.handshaker.Upgrade(head, out, func() error {
+		if !s.originAllowed(&req) {
+			return codec.Reject(403, "origin not allowed")
+		}
+		return s.handler.OnConnect(&r)
+	})
+	if err != nil {
+		if codec.RejectStatus(err) == 0 && len(out.B) == 0 {
+			out.B = codec.AppendResponse(out.B, 400, "", "bad handshake\n")
+		}
+		c.Abort()
+		return
+	}
+	_, _ = c.c.Discard(n)
+	c.scanned = 0
+	if hs.Deflate {
+		c.deflate = true
+		c.dec.Inflater = codec.NewInflater(hs.ClientWindow)
+	}
+	c.SetData(r.data)
+	c.MarkOpen()
+	c.Written()
+	s.dispatchOpen(c)
+}
+
+// originAllowed applies Config.AllowedOrigins to the request's Origin.
+func (s *Server) originAllowed(req *codec.Request) bool {
+	origin := req.Header("Origin")
+	if len(origin) == 0 {
+		return true
+	}
+	host := origin
+	if i := bytes.Index(host, []byte("://")); i >= 0 {
+		host = host[i+3:]
+	}
+	if len(s.cfg.AllowedOrigins) == 0 {
+		return bytes.EqualFold(host, req.Header("Host"))
+	}
+	h := string(bytes.ToLower(host))
+	for _, p := range s.cfg.AllowedOrigins {
+		if ok, _ := path.Match(p, h); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// readFrames decodes every complete frame in gnet's buffer and acts on it.
+// A frame is consumed only when complete; one whose header announces too
+// much is refused before its payload arrives. Loop-only.
+func (s *Server) readFrames(c *conn) {
+	for !c.failed {
+		avail := c.c.InboundBuffered()
+		if avail == 0 || (c.need > 0 && avail < int(c.need) && avail > partialPeekMax) {
+			return
+		}
+		buf, _ := c.c.Peek(avail)
+		f, n, err := c.dec.Decode(buf, &s.limits)
+		if err != nil {
+			c.fail(err)
+			return
+		}
+		if n == 0 {
+			c.need = int32(f.Need)
+			return
+		}
+		c.need = 0
+		c.Touch()
+		s.frame(c, f)
+		_, _ = c.c.Discard(n)
+	}
+}
+
+// frame acts on one decoded frame. Loop-only.
+func (s *Server) frame(c *conn, f codec.Frame) {
+	st := c.sh.Stats()
+	switch f.Op {
+	case codec.OpText, codec.OpBinary:
+		if c.State() != session.StateOpen {
+			return // after our close frame, data is discarded (RFC 6455 1.4)
+		}
+		st.MessagesIn.Add(1)
+		st.BytesIn.Add(uint64(len(f.Payload)))
+		s.dispatchMessage(c, Message{Op: f.Op, Data: f.Payload})
+	case codec.OpPing:
+		if c.State() == session.StateOpen {
+			buf := c.queue()
+			buf.B = codec.AppendFrame(buf.B, codec.OpPong, f.Payload)
+			c.Written()
+		}
+	case codec.OpClose:
+		code, reason, _ := codec.ParseClose(f.Payload) // validated by the decoder
+		c.gotClose, c.code, c.reason = true, code, string(reason)
+		if c.State() == session.StateOpen {
+			// Echo the code (RFC 6455 5.5.1), then close: the server closes
+			// the TCP connection first.
+			c.Close(code, "")
+			c.MarkClosing()
+		}
+		c.failed = true // nothing after a close frame is read
+		c.Abort()
+	}
+}
+
+// dispatchOpen, dispatchMessage and dispatchClose call the handler on the
+// loop or hand the event to the session's worker.
+func (s *Server) dispatchOpen(c *conn) {
+	if s.workers == nil {
+		s.handler.OnOpen(&c.Session)
+		return
+	}
+	ss := &c.Session
+	s.workers.run(ss.ID(), func() { s.handler.OnOpen(ss) })
+}
+
+func (s *Server) dispatchMessage(c *conn, m Message) {
+	if s.workers == nil {
+		s.handler.OnMessage(&c.Session, m)
+		return
+	}
+	data := bytebufferpool.Get()
+	data.B = append(data.B, m.Data...)
+	ss := &c.Session
+	s.workers.run(ss.ID(), func() {
+		s.handler.OnMessage(ss, Message{Op: m.Op, Data: data.B})
+		bytebufferpool.Put(data)
+	})
+}
+
+func (s *Server) dispatchClose(c *conn, code codec.StatusCode, reason string) {
+	if s.workers == nil {
+		s.handler.OnClose(&c.Session, code, reason)
+		return
+	}
+	ss := &c.Session
+	s.workers.run(ss.ID(), func() { s.handler.OnClose(ss, code, reason) })
+}

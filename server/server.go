@@ -1,0 +1,334 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+	"github.com/valyala/bytebufferpool"
+	"golang.org/x/sys/unix"
+
+	"github.com/c1mhq/c1m/codec"
+	"github.com/c1mhq/c1m/session"
+)
+
+// Server is a c1m WebSocket server on a gnet engine.
+type Server struct {
+	gnet.BuiltinEventEngine
+
+	cfg      Config
+	handler  Handler
+	limits   codec.Limits
+	deflater *codec.Deflater
+	registry session.Registry
+	workers  *workers
+	log      *slog.Logger
+
+	start    time.Time
+	eng      gnet.Engine
+	addr     atomic.Pointer[net.TCPAddr]
+	booted   chan struct{}
+	done     chan struct{}
+	serveErr error
+	draining atomic.Bool
+	stopOnce sync.Once
+}
+
+// shard is the server's per-loop state around a session.Shard: the
+// handshaker (its gobwas callbacks must not be shared between loops) and the
+// loop to run tasks on. It is the shard's Executor.
+type shard struct {
+	*session.Shard
+	loop       gnet.EventLoop
+	handshaker *codec.Handshaker
+	deflater   *codec.Deflater
+}
+
+// Execute implements session.Executor on the shard's loop.
+func (sh *shard) Execute(fn func()) error {
+	return sh.loop.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
+		fn()
+		return nil
+	}))
+}
+
+// New returns a server for h with cfg (nil means defaults). Serve starts it.
+func New(h Handler, cfg *Config) *Server {
+	if h == nil {
+		h = BuiltinHandler{}
+	}
+	c := cfg.withDefaults()
+	s := &Server{
+		cfg:     c,
+		handler: h,
+		limits:  codec.Limits{MaxFrame: c.MaxFrame, MaxMessage: c.MaxMessage},
+		log:     slog.Default(),
+		booted:  make(chan struct{}),
+		done:    make(chan struct{}),
+	}
+	if c.Compression != nil {
+		s.deflater = codec.NewDeflater(c.Compression.Level)
+	}
+	if c.Workers > 0 {
+		s.workers = newWorkers(c.Workers, c.WorkerQueue)
+	}
+	return s
+}
+
+// Serve runs the server until Shutdown and returns ErrServerClosed then, or
+// the error that stopped it. Call it once.
+func (s *Server) Serve() error {
+	s.start = time.Now()
+	err := gnet.Run(s, "tcp://"+s.cfg.Addr,
+		gnet.WithMulticore(true),
+		gnet.WithNumEventLoop(s.cfg.Loops),
+		gnet.WithLockOSThread(true), // Session.Send tells the loop by its thread
+		gnet.WithReusePort(false),
+		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
+		gnet.WithReadBufferCap(s.cfg.ReadBufferCap),
+		gnet.WithTicker(true),
+		gnet.WithLogger(gnetLogger{s.log.With("component", "gnet")}),
+	)
+	if s.workers != nil {
+		s.workers.stop()
+	}
+	if s.draining.Load() && err == nil {
+		err = ErrServerClosed
+	}
+	s.serveErr = err
+	close(s.done)
+	select {
+	case <-s.booted:
+	default:
+		close(s.booted) // boot failed: release Start's waiters
+	}
+	return err
+}
+
+// Start runs Serve in a goroutine and returns once the server listens, or
+// with the error that kept it from starting.
+func (s *Server) Start() error {
+	go func() { _ = s.Serve() }()
+	select {
+	case <-s.booted:
+		if s.Addr() == nil {
+			<-s.done
+			return s.serveErr
+		}
+		return nil
+	case <-s.done:
+		return s.serveErr
+	}
+}
+
+// Addr returns the address the server listens on, or nil before it does.
+// Safe for concurrent use.
+func (s *Server) Addr() net.Addr {
+	if a := s.addr.Load(); a != nil {
+		return a
+	}
+	return nil
+}
+
+// Registry returns the server's shard registry, to reach sessions from other
+// goroutines. Safe for concurrent use.
+func (s *Server) Registry() *session.Registry { return &s.registry }
+
+// Connections returns the number of open connections. Safe for concurrent use.
+func (s *Server) Connections() int {
+	n := int64(0)
+	for _, sh := range s.registry.Shards() {
+		n += sh.Stats().Connections.Load()
+	}
+	return int(n)
+}
+
+// Shutdown stops the server gracefully: new connections are refused, every
+// open session gets close 1001 "server shutting down", and the server waits
+// for them to end until ctx is done or DrainTimeout passes, whichever comes
+// first; what is left is dropped. Safe for concurrent use.
+func (s *Server) Shutdown(ctx context.Context) error {
+	select {
+	case <-s.booted:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	if s.Addr() == nil {
+		return ErrNotStarted
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.DrainTimeout)
+	defer cancel()
+	if s.draining.CompareAndSwap(false, true) {
+		for _, sh := range s.registry.Shards() {
+			_ = sh.Post(func() { goAway(sh) })
+		}
+	}
+	poll := time.NewTicker(10 * time.Millisecond)
+	defer poll.Stop()
+	for s.Connections() > 0 && ctx.Err() == nil {
+		select {
+		case <-poll.C:
+		case <-ctx.Done():
+		}
+	}
+	var err error
+	s.stopOnce.Do(func() {
+		stopCtx, stopCancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer stopCancel()
+		err = s.eng.Stop(stopCtx)
+	})
+	<-s.done
+	return err
+}
+
+// goAway closes every session of a shard for shutdown. Loop-only.
+func goAway(sh *session.Shard) {
+	var handshaking []*session.Session
+	sh.EachState(func(ss *session.Session) {
+		switch ss.State() {
+		case session.StateOpen:
+			sh.Stats().Evicted(session.ReasonShutdown)
+			_ = ss.Close(codec.StatusGoingAway, "server shutting down")
+		case session.StateHandshake:
+			handshaking = append(handshaking, ss)
+		}
+	})
+	for _, ss := range handshaking {
+		ss.Transport().Abort()
+	}
+}
+
+// OnBoot records the engine and the bound address.
+func (s *Server) OnBoot(eng gnet.Engine) gnet.Action {
+	s.eng = eng
+	if a, err := listenAddr(eng); err == nil {
+		s.addr.Store(a)
+	} else {
+		s.log.Error("cannot read the listen address", "err", err)
+		return gnet.Shutdown
+	}
+	s.log.Info("listening", "addr", s.Addr().String(), "loops", s.cfg.Loops, "path", s.cfg.Path)
+	close(s.booted)
+	return gnet.None
+}
+
+// listenAddr reads the listener's bound address (the port may have been 0).
+func listenAddr(eng gnet.Engine) (*net.TCPAddr, error) {
+	fd, err := eng.Dup()
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(fd)
+	sa, err := unix.Getsockname(fd)
+	if err != nil {
+		return nil, err
+	}
+	switch a := sa.(type) {
+	case *unix.SockaddrInet4:
+		return &net.TCPAddr{IP: net.IP(a.Addr[:]).To16(), Port: a.Port}, nil
+	case *unix.SockaddrInet6:
+		return &net.TCPAddr{IP: net.IP(a.Addr[:]), Port: a.Port}, nil
+	}
+	return nil, fmt.Errorf("c1m: unexpected listener address %T", sa)
+}
+
+// shardOf returns the shard of c's loop, creating it on the loop's first
+// connection. Loop-only.
+func (s *Server) shardOf(c gnet.Conn) *shard {
+	loop := c.EventLoop()
+	ss := s.registry.Lookup(loop, func(index int) *session.Shard {
+		sh := &shard{loop: loop, deflater: s.deflater}
+		sh.handshaker = codec.NewHandshaker(codec.HandshakeConfig{
+			Protocols: s.cfg.Protocols,
+			Deflate:   s.cfg.Compression,
+			MaxHead:   s.cfg.MaxHead,
+		})
+		sh.Shard = session.NewShard(index, loop, sh, s.cfg.Timing)
+		sh.Shard.BindThread()
+		sh.Shard.Advance(s.tick(sh.Shard))
+		return sh.Shard
+	})
+	return ss.Executor().(*shard)
+}
+
+// tick returns the current tick of the shard's clock.
+func (s *Server) tick(sh *session.Shard) int64 {
+	return int64(time.Since(s.start)/sh.TickDuration()) + 1
+}
+
+// OnOpen attaches the connection's state and starts its handshake deadline.
+func (s *Server) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
+	if s.draining.Load() {
+		return nil, gnet.Close
+	}
+	sh := s.shardOf(gc)
+	c := &conn{srv: s, sh: sh, c: gc}
+	sh.Open(&c.Session, c)
+	gc.SetContext(c)
+	return nil, gnet.None
+}
+
+// OnClose reports the end of an opened session and releases its state.
+func (s *Server) OnClose(gc gnet.Conn, _ error) gnet.Action {
+	c, ok := gc.Context().(*conn)
+	if !ok {
+		return gnet.None
+	}
+	gc.SetContext(nil)
+	opened := c.State() == session.StateOpen || c.State() == session.StateClosing
+	if opened {
+		code, reason := c.code, c.reason
+		if !c.gotClose {
+			code = codec.StatusAbnormalClosure
+		}
+		s.dispatchClose(c, code, reason)
+	}
+	c.sh.Closed(&c.Session)
+	c.dec.Release()
+	if c.out != nil {
+		bytebufferpool.Put(c.out)
+		c.out = nil
+	}
+	return gnet.None
+}
+
+// OnTraffic drives the connection: first its request head, then its frames,
+// in the same callback when they arrive together. Everything the callback
+// queued, for this and other sessions of the loop, leaves at the end in one
+// write per socket.
+func (s *Server) OnTraffic(gc gnet.Conn) gnet.Action {
+	c, ok := gc.Context().(*conn)
+	if !ok {
+		return gnet.Close
+	}
+	if c.State() == session.StateHandshake {
+		s.readHead(c)
+	}
+	if st := c.State(); (st == session.StateOpen || st == session.StateClosing) && !c.failed {
+		s.readFrames(c)
+	}
+	if c.failed {
+		_, _ = gc.Discard(-1)
+	}
+	c.sh.Flush()
+	return gnet.None
+}
+
+// OnTick runs on gnet's ticker goroutine: it only posts a tick to each
+// shard's inbox, where the timing wheel runs on the loop.
+func (s *Server) OnTick() (time.Duration, gnet.Action) {
+	tick := s.cfg.Timing.Tick
+	if tick <= 0 {
+		tick = session.DefaultTick
+	}
+	for _, sh := range s.registry.Shards() {
+		now := s.tick(sh)
+		_ = sh.Post(func() { sh.Advance(now) })
+	}
+	return tick, gnet.None
+}

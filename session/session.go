@@ -1,0 +1,213 @@
+package session
+
+import (
+	"sync/atomic"
+
+	"github.com/c1mhq/c1m/codec"
+)
+
+// State is where a session is in its life.
+type State uint8
+
+// Session states.
+const (
+	// StateHandshake: the connection is open and its request head has not
+	// been answered yet.
+	StateHandshake State = iota
+	// StateOpen: messages flow both ways.
+	StateOpen
+	// StateClosing: a close was sent; waiting for the peer's or a deadline.
+	StateClosing
+	// StateClosed: gone from its shard.
+	StateClosed
+)
+
+// Session is one client, whatever its transport. It lives on one shard for
+// its whole life; fields are Loop-only unless a method says otherwise.
+type Session struct {
+	id    uint64
+	shard *Shard
+	tr    Transport
+	data  any
+	state State
+	dirty bool // in the shard's list of sessions to flush
+
+	// Timing, in shard ticks.
+	opened   int64 // tick the connection opened
+	lastSeen int64 // tick of the last inbound traffic
+	pingSent int64 // tick a keepalive ping went out; 0 when none is pending
+	closeAt  int64 // tick by which a closing session is dropped
+	due      int64 // tick the wheel checks this session next; 0 when not scheduled
+
+	wnext, wprev *Session // the wheel slot's list
+}
+
+// ID returns the session's identifier, unique within the process. Its high
+// bits name the shard, so a session can be found from any goroutine. Safe
+// for concurrent use.
+func (s *Session) ID() uint64 { return s.id }
+
+// Shard returns the shard that owns the session. Safe for concurrent use.
+func (s *Session) Shard() *Shard { return s.shard }
+
+// State returns the session's state. Loop-only.
+func (s *Session) State() State { return s.state }
+
+// Data returns the value the embedding program attached. Loop-only.
+func (s *Session) Data() any { return s.data }
+
+// SetData attaches a value for the embedding program. Loop-only.
+func (s *Session) SetData(v any) { s.data = v }
+
+// Transport returns the session's transport. Loop-only.
+func (s *Session) Transport() Transport { return s.tr }
+
+// Send queues a message for the client: on the session's loop it is written
+// at the end of the current callback batch; from any other goroutine it is
+// copied and handed over through the shard's inbox. Messages sent from one
+// goroutine leave in the order they were sent. Safe for concurrent use.
+func (s *Session) Send(op codec.OpCode, payload []byte) error {
+	if s.shard.OnLoop() {
+		return s.write(op, payload)
+	}
+	p := append([]byte(nil), payload...)
+	return s.shard.Post(func() { _ = s.write(op, p) })
+}
+
+// write queues a message on the loop. Loop-only.
+func (s *Session) write(op codec.OpCode, payload []byte) error {
+	if s.state != StateOpen {
+		return ErrClosed
+	}
+	if err := s.tr.WriteMessage(op, payload); err != nil {
+		return err
+	}
+	s.shard.markDirty(s)
+	s.shard.stats.MessagesOut.Add(1)
+	s.shard.stats.BytesOut.Add(uint64(len(payload)))
+	return nil
+}
+
+// Close starts the closing handshake with code and reason. Safe for
+// concurrent use; a no-op on a session already closing.
+func (s *Session) Close(code codec.StatusCode, reason string) error {
+	if s.shard.OnLoop() {
+		s.close(code, reason)
+		return nil
+	}
+	return s.shard.Post(func() { s.close(code, reason) })
+}
+
+func (s *Session) close(code codec.StatusCode, reason string) {
+	if s.state != StateOpen {
+		return
+	}
+	s.state = StateClosing
+	s.closeAt = s.shard.now + s.shard.cfg.closeTicks
+	s.tr.Close(code, reason)
+	s.shard.markDirty(s)
+	s.shard.wheel.schedule(s, s.closeAt)
+}
+
+// Touch records inbound traffic: it proves the peer alive, so a pending
+// keepalive ping is answered. Loop-only.
+func (s *Session) Touch() {
+	s.lastSeen = s.shard.now
+	s.pingSent = 0
+}
+
+// MarkOpen moves a session out of the handshake. Loop-only.
+func (s *Session) MarkOpen() {
+	if s.state != StateHandshake {
+		return
+	}
+	s.state = StateOpen
+	s.Touch()
+	s.shard.open++
+	s.shard.stats.Opened.Add(1)
+	s.shard.reschedule(s)
+}
+
+// MarkClosing records that the transport sent a close frame on its own (it
+// echoed the peer's close, or failed the connection for a protocol error),
+// so the session waits for the end with the closing deadline. Loop-only.
+func (s *Session) MarkClosing() {
+	if s.state == StateClosing || s.state == StateClosed {
+		return
+	}
+	s.state = StateClosing
+	s.closeAt = s.shard.now + s.shard.cfg.closeTicks
+	s.shard.wheel.schedule(s, s.closeAt)
+}
+
+// Written marks the session as having queued output to flush. Loop-only.
+func (s *Session) Written() { s.shard.markDirty(s) }
+
+// expire is the wheel's check: it acts on whatever deadline passed and
+// returns the next tick to look again, or 0 for none.
+func (s *Session) expire(now int64) int64 {
+	cfg := &s.shard.cfg
+	switch s.state {
+	case StateHandshake:
+		if cfg.handshakeTicks <= 0 {
+			return 0
+		}
+		if deadline := s.opened + cfg.handshakeTicks; now < deadline {
+			return deadline
+		}
+		s.shard.stats.Evicted(ReasonHandshakeTimeout)
+		s.tr.Abort()
+		return 0
+	case StateClosing:
+		if now < s.closeAt {
+			return s.closeAt
+		}
+		s.shard.stats.Evicted(ReasonCloseTimeout)
+		s.tr.Abort()
+		return 0
+	case StateOpen:
+		return s.keepalive(now, cfg)
+	}
+	return 0
+}
+
+// keepalive applies the idle timeout and the ping/pong cycle to an open
+// session and returns the next tick to check it.
+func (s *Session) keepalive(now int64, cfg *shardConfig) int64 {
+	if cfg.idleTicks > 0 && now-s.lastSeen >= cfg.idleTicks {
+		s.shard.stats.Evicted(ReasonIdleTimeout)
+		s.close(codec.StatusGoingAway, "idle timeout")
+		return 0 // close scheduled the closing deadline
+	}
+	if cfg.pingTicks > 0 {
+		switch {
+		case s.pingSent != 0 && now-s.pingSent >= cfg.pongTicks:
+			s.shard.stats.Evicted(ReasonPongTimeout)
+			s.close(codec.StatusGoingAway, "ping timeout")
+			return 0
+		case s.pingSent == 0 && now-s.lastSeen >= cfg.pingTicks:
+			s.tr.Ping()
+			s.shard.markDirty(s)
+			s.pingSent = now
+		}
+	}
+	next := int64(0)
+	if cfg.idleTicks > 0 {
+		next = s.lastSeen + cfg.idleTicks
+	}
+	if cfg.pingTicks > 0 {
+		at := s.lastSeen + cfg.pingTicks
+		if s.pingSent != 0 {
+			at = s.pingSent + cfg.pongTicks
+		}
+		if next == 0 || at < next {
+			next = at
+		}
+	}
+	return next
+}
+
+// idSeq numbers sessions process-wide; the shard index goes in the top bits.
+var idSeq atomic.Uint64
+
+const shardIDShift = 48

@@ -1,0 +1,280 @@
+package session
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Config sets a shard's timing. Its zero value works; durations are rounded
+// up to whole ticks.
+type Config struct {
+	// Tick is the resolution of the timing wheel. Zero means 500ms.
+	Tick time.Duration
+	// HandshakeTimeout bounds the time from accept to a complete, answered
+	// request head. Zero means 10s; negative disables.
+	HandshakeTimeout time.Duration
+	// IdleTimeout closes a session that sent nothing for this long (pongs
+	// count). Zero means disabled: keepalive pings find dead peers.
+	IdleTimeout time.Duration
+	// PingInterval is how long a session may be silent before the server
+	// pings it. Zero means 30s; negative disables pings.
+	PingInterval time.Duration
+	// PongTimeout is how long a ping may stay unanswered (by a pong or any
+	// other traffic) before the session is closed. Zero means 15s.
+	PongTimeout time.Duration
+	// CloseTimeout is how long a closing session waits for the peer's close
+	// frame before the connection is dropped. Zero means 5s.
+	CloseTimeout time.Duration
+}
+
+// Defaults for Config.
+const (
+	DefaultTick             = 500 * time.Millisecond
+	DefaultHandshakeTimeout = 10 * time.Second
+	DefaultPingInterval     = 30 * time.Second
+	DefaultPongTimeout      = 15 * time.Second
+	DefaultCloseTimeout     = 5 * time.Second
+)
+
+// shardConfig is Config in ticks.
+type shardConfig struct {
+	tick                                                    time.Duration
+	handshakeTicks, idleTicks, pingTicks, pongTicks, closeTicks int64
+}
+
+func (c Config) ticks() shardConfig {
+	if c.Tick <= 0 {
+		c.Tick = DefaultTick
+	}
+	toTicks := func(d, def time.Duration) int64 {
+		switch {
+		case d == 0:
+			d = def
+		case d < 0:
+			return 0
+		}
+		return int64((d + c.Tick - 1) / c.Tick)
+	}
+	return shardConfig{
+		tick:           c.Tick,
+		handshakeTicks: toTicks(c.HandshakeTimeout, DefaultHandshakeTimeout),
+		idleTicks:      toTicks(c.IdleTimeout, -1),
+		pingTicks:      toTicks(c.PingInterval, DefaultPingInterval),
+		pongTicks:      toTicks(c.PongTimeout, DefaultPongTimeout),
+		closeTicks:     toTicks(c.CloseTimeout, DefaultCloseTimeout),
+	}
+}
+
+// Shard owns the sessions of one event loop: their table, their timers, the
+// sessions with output to flush, and the inbox through which other
+// goroutines reach them.
+type Shard struct {
+	index int
+	key   any // identifies the loop in the Registry
+	exec  Executor
+	cfg   shardConfig
+	stats Stats
+
+	// tid is the OS thread of the shard's loop, which runs locked to it, so
+	// OnLoop can tell the loop from any other goroutine.
+	tid atomic.Int64
+
+	// Loop-only state.
+	sessions map[uint64]*Session
+	open     int // sessions in StateOpen
+	wheel    wheel
+	now      int64 // current tick
+	dirty    []*Session
+
+	// guards the fields below
+	mu        sync.Mutex
+	inbox     []func()
+	spare     []func()
+	scheduled bool // a drain is queued on the loop
+	stopped   bool
+}
+
+// NewShard returns a shard for the loop identified by key (any comparable
+// value, such as the loop itself), whose tasks run through exec.
+func NewShard(index int, key any, exec Executor, cfg Config) *Shard {
+	return &Shard{
+		index:    index,
+		key:      key,
+		exec:     exec,
+		cfg:      cfg.ticks(),
+		sessions: make(map[uint64]*Session),
+	}
+}
+
+// Index returns the shard's index in its registry. Safe for concurrent use.
+func (sh *Shard) Index() int { return sh.index }
+
+// Executor returns the executor the shard was made with. Safe for
+// concurrent use.
+func (sh *Shard) Executor() Executor { return sh.exec }
+
+// Stats returns the shard's counters. Safe for concurrent use.
+func (sh *Shard) Stats() *Stats { return &sh.stats }
+
+// TickDuration is the shard's tick. Safe for concurrent use.
+func (sh *Shard) TickDuration() time.Duration { return sh.cfg.tick }
+
+// BindThread records that the calling goroutine, locked to its OS thread,
+// is the shard's loop. Loop-only: call it from the loop.
+func (sh *Shard) BindThread() { sh.tid.Store(int64(unix.Gettid())) }
+
+// OnLoop reports whether the caller runs on the shard's loop. It relies on
+// the loop goroutine being locked to its OS thread (BindThread); no other
+// goroutine can run on that thread meanwhile. Safe for concurrent use.
+func (sh *Shard) OnLoop() bool {
+	tid := sh.tid.Load()
+	return tid != 0 && tid == int64(unix.Gettid())
+}
+
+// Open creates a session in StateHandshake for a new connection and starts
+// its handshake deadline. Loop-only.
+func (sh *Shard) Open(s *Session, tr Transport) {
+	*s = Session{
+		id:       uint64(sh.index)<<shardIDShift | idSeq.Add(1),
+		shard:    sh,
+		tr:       tr,
+		opened:   sh.now,
+		lastSeen: sh.now,
+	}
+	sh.sessions[s.id] = s
+	sh.stats.Connections.Add(1)
+	sh.reschedule(s)
+}
+
+// Closed removes a session whose connection is gone. Loop-only.
+func (sh *Shard) Closed(s *Session) {
+	if s.state == StateClosed {
+		return
+	}
+	if s.state != StateHandshake {
+		sh.open--
+		sh.stats.Closed.Add(1)
+	}
+	s.state = StateClosed
+	sh.wheel.remove(s)
+	delete(sh.sessions, s.id)
+	sh.stats.Connections.Add(-1)
+}
+
+// Session returns the session with id, or nil. Loop-only.
+func (sh *Shard) Session(id uint64) *Session { return sh.sessions[id] }
+
+// Len returns the number of sessions, in any state. Loop-only.
+func (sh *Shard) Len() int { return len(sh.sessions) }
+
+// Each calls fn for every open session until fn returns false. Loop-only.
+func (sh *Shard) Each(fn func(*Session) bool) {
+	for _, s := range sh.sessions {
+		if s.state == StateOpen && !fn(s) {
+			return
+		}
+	}
+}
+
+// reschedule asks the session when it next needs a look and schedules it.
+func (sh *Shard) reschedule(s *Session) {
+	if at := s.expire(sh.now); at > 0 && s.due == 0 && s.state != StateClosed {
+		sh.wheel.schedule(s, at)
+	}
+}
+
+// Advance moves the shard's clock to tick now, runs the deadlines that came
+// due and flushes what they wrote (pings, close frames). Loop-only.
+func (sh *Shard) Advance(now int64) {
+	if now <= sh.now {
+		return
+	}
+	sh.now = now
+	sh.wheel.advance(now, (*Session).expire)
+	sh.Flush()
+}
+
+// Now returns the shard's current tick. Loop-only.
+func (sh *Shard) Now() int64 { return sh.now }
+
+// markDirty adds s to the sessions to flush at the end of the batch.
+func (sh *Shard) markDirty(s *Session) {
+	if !s.dirty {
+		s.dirty = true
+		sh.dirty = append(sh.dirty, s)
+	}
+}
+
+// Flush writes the output queued by every session since the last Flush.
+// Call it at the end of each callback batch. Loop-only.
+func (sh *Shard) Flush() {
+	for i, s := range sh.dirty {
+		s.dirty = false
+		sh.dirty[i] = nil
+		if s.state != StateClosed {
+			s.tr.Flush()
+		}
+	}
+	sh.dirty = sh.dirty[:0]
+}
+
+// Post queues fn to run on the shard's loop, after every task posted before
+// it, and wakes the loop once per batch rather than once per task. Safe for
+// concurrent use.
+func (sh *Shard) Post(fn func()) error {
+	sh.mu.Lock()
+	if sh.stopped {
+		sh.mu.Unlock()
+		return ErrClosed
+	}
+	sh.inbox = append(sh.inbox, fn)
+	wake := !sh.scheduled
+	sh.scheduled = true
+	sh.mu.Unlock()
+	if wake {
+		if err := sh.exec.Execute(sh.drain); err != nil {
+			sh.mu.Lock()
+			sh.scheduled = false
+			sh.mu.Unlock()
+			return err
+		}
+	}
+	return nil
+}
+
+// drain runs the inbox on the loop in FIFO order and flushes once.
+func (sh *Shard) drain() {
+	sh.mu.Lock()
+	tasks := sh.inbox
+	sh.inbox, sh.spare = sh.spare[:0], nil
+	sh.scheduled = false
+	sh.mu.Unlock()
+	for i, fn := range tasks {
+		fn()
+		tasks[i] = nil
+	}
+	sh.mu.Lock()
+	if sh.spare == nil {
+		sh.spare = tasks[:0]
+	}
+	sh.mu.Unlock()
+	sh.Flush()
+}
+
+// Stop refuses further posts. Safe for concurrent use.
+func (sh *Shard) Stop() {
+	sh.mu.Lock()
+	sh.stopped = true
+	sh.mu.Unlock()
+}
+
+// EachState calls fn for every session of the shard, in any state. fn may
+// close sessions. Loop-only.
+func (sh *Shard) EachState(fn func(*Session)) {
+	for _, s := range sh.sessions {
+		fn(s)
+	}
+}

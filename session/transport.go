@@ -1,0 +1,30 @@
+package session
+
+import "github.com/c1mhq/c1m/codec"
+
+// Transport carries a session's messages to its client: a WebSocket
+// connection, later an SSE stream or a long-poll queue. All methods are
+// Loop-only: the shard calls them on the loop that owns the connection.
+type Transport interface {
+	// WriteMessage queues one message (OpText or OpBinary) for the client.
+	// The payload is copied or encoded before it returns. Queued bytes
+	// leave at the next Flush.
+	WriteMessage(op codec.OpCode, payload []byte) error
+	// Flush writes what was queued since the last Flush, in one system call
+	// where the transport can.
+	Flush()
+	// Ping asks the client for a sign of life (a WebSocket ping).
+	Ping()
+	// Close starts closing with a status code and a reason for the client;
+	// the transport reports the end with Shard.Closed.
+	Close(code codec.StatusCode, reason string)
+	// Abort drops the connection without a closing handshake (a handshake
+	// that never completed, a peer that never answered the close).
+	Abort()
+}
+
+// Executor runs a function on an event loop. gnet.EventLoop.Execute is one;
+// a test can use a goroutine. Execute is Safe for concurrent use.
+type Executor interface {
+	Execute(fn func()) error
+}
