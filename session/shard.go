@@ -41,7 +41,7 @@ const (
 
 // shardConfig is Config in ticks.
 type shardConfig struct {
-	tick                                                    time.Duration
+	tick                                                        time.Duration
 	handshakeTicks, idleTicks, pingTicks, pongTicks, closeTicks int64
 }
 
