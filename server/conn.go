@@ -57,11 +57,13 @@ func (c *conn) WriteMessage(op codec.OpCode, payload []byte) error {
 		return ErrSlowConsumer
 	}
 	buf := c.queue()
+	before := len(buf.B)
 	if c.deflate && len(payload) >= cfg.Compression.MinSize {
 		buf.B = c.sh.deflater.AppendCompressedFrame(buf.B, op, payload)
 	} else {
 		buf.B = codec.AppendFrame(buf.B, op, payload)
 	}
+	c.sh.Stats().NoteOutbound(queued + len(buf.B) - before)
 	return nil
 }
 

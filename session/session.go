@@ -40,6 +40,11 @@ type Session struct {
 	due      int64 // tick the wheel checks this session next; 0 when not scheduled
 
 	wnext, wprev *Session // the wheel slot's list
+
+	// inflight counts payload bytes sent from other goroutines and not yet
+	// handed to the transport, so a producer cannot queue without bound in
+	// the inbox for a client that does not read.
+	inflight atomic.Int64
 }
 
 // ID returns the session's identifier, unique within the process. Its high
@@ -65,13 +70,27 @@ func (s *Session) Transport() Transport { return s.tr }
 // Send queues a message for the client: on the session's loop it is written
 // at the end of the current callback batch; from any other goroutine it is
 // copied and handed over through the shard's inbox. Messages sent from one
-// goroutine leave in the order they were sent. Safe for concurrent use.
+// goroutine leave in the order they were sent. From another goroutine, Send
+// returns ErrBacklog when more than Config.MaxInflight bytes for this session
+// wait in the inbox; on the loop, the transport's own cap applies. Safe for
+// concurrent use.
 func (s *Session) Send(op codec.OpCode, payload []byte) error {
 	if s.shard.OnLoop() {
 		return s.write(op, payload)
 	}
+	if max := s.shard.cfg.maxInflight; max > 0 && s.inflight.Load()+int64(len(payload)) > max {
+		return ErrBacklog
+	}
+	s.inflight.Add(int64(len(payload)))
 	p := append([]byte(nil), payload...)
-	return s.shard.Post(func() { _ = s.write(op, p) })
+	err := s.shard.Post(func() {
+		s.inflight.Add(-int64(len(p)))
+		_ = s.write(op, p)
+	})
+	if err != nil {
+		s.inflight.Add(-int64(len(p)))
+	}
+	return err
 }
 
 // write queues a message on the loop. Loop-only.

@@ -28,6 +28,9 @@ type Config struct {
 	// CloseTimeout is how long a closing session waits for the peer's close
 	// frame before the connection is dropped. Zero means 5s.
 	CloseTimeout time.Duration
+	// MaxInflight caps the payload bytes other goroutines may have queued
+	// in the inbox for one session. Zero means 4 MiB; negative disables.
+	MaxInflight int
 }
 
 // Defaults for Config.
@@ -37,12 +40,14 @@ const (
 	DefaultPingInterval     = 30 * time.Second
 	DefaultPongTimeout      = 15 * time.Second
 	DefaultCloseTimeout     = 5 * time.Second
+	DefaultMaxInflight      = 4 << 20
 )
 
 // shardConfig is Config in ticks.
 type shardConfig struct {
 	tick                                                        time.Duration
 	handshakeTicks, idleTicks, pingTicks, pongTicks, closeTicks int64
+	maxInflight                                                 int64
 }
 
 func (c Config) ticks() shardConfig {
@@ -58,6 +63,12 @@ func (c Config) ticks() shardConfig {
 		}
 		return int64((d + c.Tick - 1) / c.Tick)
 	}
+	switch {
+	case c.MaxInflight == 0:
+		c.MaxInflight = DefaultMaxInflight
+	case c.MaxInflight < 0:
+		c.MaxInflight = 0
+	}
 	return shardConfig{
 		tick:           c.Tick,
 		handshakeTicks: toTicks(c.HandshakeTimeout, DefaultHandshakeTimeout),
@@ -65,6 +76,7 @@ func (c Config) ticks() shardConfig {
 		pingTicks:      toTicks(c.PingInterval, DefaultPingInterval),
 		pongTicks:      toTicks(c.PongTimeout, DefaultPongTimeout),
 		closeTicks:     toTicks(c.CloseTimeout, DefaultCloseTimeout),
+		maxInflight:    int64(c.MaxInflight),
 	}
 }
 

@@ -49,7 +49,19 @@ type Stats struct {
 	MessagesOut atomic.Uint64
 	BytesIn     atomic.Uint64
 	BytesOut    atomic.Uint64
-	evictions   [numReasons]atomic.Uint64
+	// OutboundPeak is the most bytes ever queued for one session (in the
+	// transport and its socket's user-space buffer) after a write was
+	// accepted: the backpressure cap bounds it.
+	OutboundPeak atomic.Int64
+	evictions    [numReasons]atomic.Uint64
+}
+
+// NoteOutbound records queued bytes for OutboundPeak. Loop-only: the shard's
+// loop is the only writer.
+func (st *Stats) NoteOutbound(n int) {
+	if int64(n) > st.OutboundPeak.Load() {
+		st.OutboundPeak.Store(int64(n))
+	}
 }
 
 // Evicted counts a session ended by the server for reason r.
