@@ -191,8 +191,10 @@ func (sh *Shard) Each(fn func(*Session) bool) {
 	}
 }
 
-// reschedule asks the session when it next needs a look and schedules it.
+// reschedule asks the session when it next needs a look and moves it to
+// that slot, replacing its current one.
 func (sh *Shard) reschedule(s *Session) {
+	sh.wheel.remove(s)
 	if at := s.expire(sh.now); at > 0 && s.due == 0 && s.state != StateClosed {
 		sh.wheel.schedule(s, at)
 	}
