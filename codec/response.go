@@ -25,3 +25,14 @@ func AppendResponse(dst []byte, status int, extra, body string) []byte {
 // UpgradeRequiredHeaders are the extra headers of a 426 answer to a plain
 // request on a WebSocket path (RFC 6455 section 4.4).
 const UpgradeRequiredHeaders = "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"
+
+// AppendPage appends a 200 response carrying body with contentType and
+// "Connection: close".
+func AppendPage(dst []byte, contentType string, body []byte) []byte {
+	dst = append(dst, "HTTP/1.1 200 OK\r\nContent-Type: "...)
+	dst = append(dst, contentType...)
+	dst = append(dst, "\r\nCache-Control: no-cache\r\nConnection: close\r\nContent-Length: "...)
+	dst = strconv.AppendInt(dst, int64(len(body)), 10)
+	dst = append(dst, "\r\n\r\n"...)
+	return append(dst, body...)
+}

@@ -58,8 +58,22 @@ type Config struct {
 	// DrainTimeout bounds Shutdown: sessions get close 1001, and those still
 	// open when it ends are dropped. Zero means 10s.
 	DrainTimeout time.Duration
+	// DrainSpread spreads the close frames of a shutdown over this long (at
+	// most half of DrainTimeout), so clients do not all reconnect at once.
+	// Zero closes every session at once.
+	DrainSpread time.Duration
+	// Pages are static HTTP resources served on the client listener for GET
+	// requests to their exact path (a demo page, a health probe). The
+	// connection is closed after the answer.
+	Pages map[string]Page
 	// ReadBufferCap is gnet's read buffer, one per loop. Zero means 64 KiB.
 	ReadBufferCap int
+}
+
+// Page is a static HTTP resource.
+type Page struct {
+	ContentType string
+	Body        []byte
 }
 
 // SlowPolicy says what happens when a client's queued output passes
@@ -122,6 +136,9 @@ func (c *Config) withDefaults() Config {
 	if out.Compression != nil {
 		d := out.Compression.WithDefaults()
 		out.Compression = &d
+	}
+	if out.Timing.MaxInflight == 0 {
+		out.Timing.MaxInflight = out.MaxOutbound
 	}
 	out.Protocols = append([]string(nil), out.Protocols...)
 	out.AllowedOrigins = append([]string(nil), out.AllowedOrigins...)

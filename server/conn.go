@@ -23,6 +23,7 @@ type conn struct {
 	scanned  int32                      // request head bytes already searched for its end
 	need     int32                      // bytes the frame in progress needs, when known
 	deflate  bool                       // permessage-deflate negotiated
+	form     int                        // wire form of publications (formRaw...)
 	failed   bool                       // input is no longer read (protocol error, close sent)
 	gotClose bool                       // the peer's close frame arrived
 	code     codec.StatusCode           // the peer's close code
@@ -43,28 +44,53 @@ func (c *conn) queue() *bytebufferpool.ByteBuffer {
 // (compressed when negotiated and worth it) into the output queue, after
 // applying the slow-consumer policy. Loop-only.
 func (c *conn) WriteMessage(op codec.OpCode, payload []byte) error {
-	cfg := &c.srv.cfg
-	queued := c.c.OutboundBuffered()
-	if c.out != nil {
-		queued += len(c.out.B)
-	}
-	if queued+len(payload) > cfg.MaxOutbound {
-		c.sh.Stats().Evicted(session.ReasonSlowConsumer)
-		if cfg.SlowPolicy == SlowDrop {
-			return ErrDropped
-		}
-		c.slowDisconnect()
-		return ErrSlowConsumer
+	queued, err := c.admit(len(payload))
+	if err != nil {
+		return err
 	}
 	buf := c.queue()
 	before := len(buf.B)
-	if c.deflate && len(payload) >= cfg.Compression.MinSize {
+	if c.deflate && len(payload) >= c.srv.cfg.Compression.MinSize {
 		buf.B = c.sh.deflater.AppendCompressedFrame(buf.B, op, payload)
 	} else {
 		buf.B = codec.AppendFrame(buf.B, op, payload)
 	}
 	c.sh.Stats().NoteOutbound(queued + len(buf.B) - before)
 	return nil
+}
+
+// WritePublication implements session.Transport: the publication's frame in
+// this connection's form is encoded once for all connections and copied
+// into the output queue. Loop-only.
+func (c *conn) WritePublication(p *session.Publication) error {
+	frame := p.Encoded(c.form, c.srv.encoders[c.form])
+	queued, err := c.admit(len(frame))
+	if err != nil {
+		return err
+	}
+	buf := c.queue()
+	buf.B = append(buf.B, frame...)
+	c.sh.Stats().NoteOutbound(queued + len(frame))
+	return nil
+}
+
+// admit applies the slow-consumer policy to n more bytes and returns what
+// is queued for the client already.
+func (c *conn) admit(n int) (int, error) {
+	cfg := &c.srv.cfg
+	queued := c.c.OutboundBuffered()
+	if c.out != nil {
+		queued += len(c.out.B)
+	}
+	if queued+n <= cfg.MaxOutbound {
+		return queued, nil
+	}
+	c.sh.Stats().Evicted(session.ReasonSlowConsumer)
+	if cfg.SlowPolicy == SlowDrop {
+		return queued, ErrDropped
+	}
+	c.slowDisconnect()
+	return queued, ErrSlowConsumer
 }
 
 // slowDisconnect drops what is queued for a client that does not read and
@@ -116,6 +142,13 @@ func (c *conn) Abort() {
 func (c *conn) respond(status int, extra, body string) {
 	buf := c.queue()
 	buf.B = codec.AppendResponse(buf.B, status, extra, body)
+	c.Abort()
+}
+
+// respondPage answers with a static page and closes the connection.
+func (c *conn) respondPage(p Page) {
+	buf := c.queue()
+	buf.B = codec.AppendPage(buf.B, p.ContentType, p.Body)
 	c.Abort()
 }
 

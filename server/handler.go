@@ -74,6 +74,8 @@ type Request struct {
 	req    *codec.Request
 	remote net.Addr
 	data   any
+	user   string
+	topics []string
 }
 
 // Path returns the request path, as sent (not unescaped).
@@ -93,3 +95,11 @@ func (r *Request) RemoteAddr() net.Addr { return r.remote }
 
 // SetData attaches a value to the session about to open (Session.Data).
 func (r *Request) SetData(v any) { r.data = v }
+
+// SetUser makes the session about to open one of user's sessions, so that
+// Hub.SendToUser reaches it.
+func (r *Request) SetUser(user string) { r.user = user }
+
+// Subscribe subscribes the session about to open to topic, before any
+// message can reach it.
+func (r *Request) Subscribe(topic string) { r.topics = append(r.topics, topic) }

@@ -35,6 +35,10 @@ func (s *Server) readHead(c *conn) {
 		c.respond(400, "", "malformed request\n")
 		return
 	}
+	if page, ok := s.cfg.Pages[string(req.Path)]; ok && string(req.Method) == "GET" && !req.IsWebSocketUpgrade() {
+		c.respondPage(page)
+		return
+	}
 	if s.cfg.Path != "*" && !bytes.Equal(req.Path, []byte(s.cfg.Path)) {
 		c.respond(404, "", "not found\n")
 		return
@@ -61,12 +65,19 @@ func (s *Server) readHead(c *conn) {
 	}
 	_, _ = c.c.Discard(n)
 	c.scanned = 0
+	c.form = formOf(hs)
 	if hs.Deflate {
 		c.deflate = true
 		c.dec.Inflater = codec.NewInflater(hs.ClientWindow)
 	}
 	c.SetData(r.data)
 	c.MarkOpen()
+	if r.user != "" {
+		c.SetUser(r.user)
+	}
+	for _, t := range r.topics {
+		c.Subscribe(t)
+	}
 	c.Written()
 	s.dispatchOpen(c)
 }

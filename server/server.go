@@ -25,7 +25,8 @@ type Server struct {
 	handler  Handler
 	limits   codec.Limits
 	deflater *codec.Deflater
-	registry session.Registry
+	encoders [numForms]func(*session.Publication) []byte
+	hub      session.Hub
 	workers  *workers
 	log      *slog.Logger
 
@@ -74,6 +75,11 @@ func New(h Handler, cfg *Config) *Server {
 	if c.Compression != nil {
 		s.deflater = codec.NewDeflater(c.Compression.Level)
 	}
+	minSize := 0
+	if c.Compression != nil {
+		minSize = c.Compression.MinSize
+	}
+	s.encoders = newEncoders(s.deflater, minSize)
 	if c.Workers > 0 {
 		s.workers = newWorkers(c.Workers, c.WorkerQueue)
 	}
@@ -137,12 +143,16 @@ func (s *Server) Addr() net.Addr {
 
 // Registry returns the server's shard registry, to reach sessions from other
 // goroutines. Safe for concurrent use.
-func (s *Server) Registry() *session.Registry { return &s.registry }
+func (s *Server) Registry() *session.Registry { return &s.hub.Registry }
+
+// Hub returns the server's hub, to publish to topics, broadcast and send to
+// sessions and users from any goroutine. Safe for concurrent use.
+func (s *Server) Hub() *session.Hub { return &s.hub }
 
 // Connections returns the number of open connections. Safe for concurrent use.
 func (s *Server) Connections() int {
 	n := int64(0)
-	for _, sh := range s.registry.Shards() {
+	for _, sh := range s.hub.Shards() {
 		n += sh.Stats().Connections.Load()
 	}
 	return int(n)
@@ -164,8 +174,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.DrainTimeout)
 	defer cancel()
 	if s.draining.CompareAndSwap(false, true) {
-		for _, sh := range s.registry.Shards() {
-			_ = sh.Post(func() { goAway(sh) })
+		spread := min(s.cfg.DrainSpread, s.cfg.DrainTimeout/2)
+		for _, sh := range s.hub.Shards() {
+			goAway(sh, spread)
 		}
 	}
 	poll := time.NewTicker(10 * time.Millisecond)
@@ -186,20 +197,41 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return err
 }
 
-// goAway closes every session of a shard for shutdown. Loop-only.
-func goAway(sh *session.Shard) {
-	var handshaking []*session.Session
-	sh.EachState(func(ss *session.Session) {
-		switch ss.State() {
-		case session.StateOpen:
-			sh.Stats().Evicted(session.ReasonShutdown)
-			_ = ss.Close(codec.StatusGoingAway, "server shutting down")
-		case session.StateHandshake:
-			handshaking = append(handshaking, ss)
-		}
-	})
-	for _, ss := range handshaking {
-		ss.Transport().Abort()
+// drainSteps is how many batches a shard's sessions are closed in when the
+// drain is spread over time.
+const drainSteps = 10
+
+// goAway closes every session of a shard for shutdown with 1001, in
+// drainSteps batches spread over spread, so that a million clients do not
+// all reconnect to the next node in the same instant; connections still in
+// their handshake are dropped at once. Safe for concurrent use: the work is
+// posted to the shard.
+func goAway(sh *session.Shard, spread time.Duration) {
+	step := func(k int) {
+		remaining := 0
+		sh.EachState(func(ss *session.Session) {
+			if ss.State() == session.StateOpen {
+				remaining++
+			} else if ss.State() == session.StateHandshake {
+				ss.Transport().Abort()
+			}
+		})
+		quota := (remaining + drainSteps - k - 1) / (drainSteps - k) // ceil: the last step takes all
+		sh.EachState(func(ss *session.Session) {
+			if quota > 0 && ss.State() == session.StateOpen {
+				sh.Stats().Evicted(session.ReasonShutdown)
+				_ = ss.Close(codec.StatusGoingAway, "server shutting down")
+				quota--
+			}
+		})
+	}
+	if spread <= 0 {
+		_ = sh.Post(func() { step(drainSteps - 1) })
+		return
+	}
+	for k := range drainSteps {
+		// Map iteration order is random, so each batch is a random share.
+		time.AfterFunc(spread*time.Duration(k)/drainSteps, func() { _ = sh.Post(func() { step(k) }) })
 	}
 }
 
@@ -241,7 +273,7 @@ func listenAddr(eng gnet.Engine) (*net.TCPAddr, error) {
 // connection. Loop-only.
 func (s *Server) shardOf(c gnet.Conn) *shard {
 	loop := c.EventLoop()
-	ss := s.registry.Lookup(loop, func(index int) *session.Shard {
+	ss := s.hub.Lookup(loop, func(index int) *session.Shard {
 		sh := &shard{loop: loop, deflater: s.deflater}
 		sh.handshaker = codec.NewHandshaker(codec.HandshakeConfig{
 			Protocols: s.cfg.Protocols,
@@ -326,9 +358,12 @@ func (s *Server) OnTick() (time.Duration, gnet.Action) {
 	if tick <= 0 {
 		tick = session.DefaultTick
 	}
-	for _, sh := range s.registry.Shards() {
-		now := s.tick(sh)
-		_ = sh.Post(func() { sh.Advance(now) })
+	for _, sh := range s.hub.Shards() {
+		now, posted := s.tick(sh), time.Now()
+		_ = sh.Post(func() {
+			sh.Stats().LoopLag.Store(int64(time.Since(posted)))
+			sh.Advance(now)
+		})
 	}
 	return tick, gnet.None
 }

@@ -40,6 +40,7 @@ type Session struct {
 	due      int64 // tick the wheel checks this session next; 0 when not scheduled
 
 	wnext, wprev *Session // the wheel slot's list
+	subs         []subscription
 
 	// inflight counts payload bytes sent from other goroutines and not yet
 	// handed to the transport, so a producer cannot queue without bound in
@@ -63,6 +64,14 @@ func (s *Session) Data() any { return s.data }
 
 // SetData attaches a value for the embedding program. Loop-only.
 func (s *Session) SetData(v any) { s.data = v }
+
+// SetUser makes the session one of user's, so Hub.SendToUser reaches it.
+// Loop-only.
+func (s *Session) SetUser(user string) { s.Subscribe(userTopic(user)) }
+
+// NumTopics returns how many topics the session is subscribed to (user
+// membership included). Loop-only.
+func (s *Session) NumTopics() int { return len(s.subs) }
 
 // Transport returns the session's transport. Loop-only.
 func (s *Session) Transport() Transport { return s.tr }
@@ -143,6 +152,7 @@ func (s *Session) MarkOpen() {
 	s.state = StateOpen
 	s.Touch()
 	s.shard.open++
+	s.shard.stats.Sessions.Add(1)
 	s.shard.stats.Opened.Add(1)
 	s.shard.reschedule(s)
 }

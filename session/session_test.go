@@ -41,6 +41,10 @@ func (f *fakeTransport) WriteMessage(_ codec.OpCode, p []byte) error {
 	f.msgs = append(f.msgs, string(p))
 	return nil
 }
+func (f *fakeTransport) WritePublication(p *Publication) error {
+	f.msgs = append(f.msgs, string(p.Data))
+	return nil
+}
 func (f *fakeTransport) Flush()                                { f.flushes++ }
 func (f *fakeTransport) Ping()                                 { f.pings++ }
 func (f *fakeTransport) Close(code codec.StatusCode, _ string) { f.closed = code }

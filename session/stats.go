@@ -1,6 +1,9 @@
 package session
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+	"time"
+)
 
 // Reason says why the server ended a session, for metrics.
 type Reason uint8
@@ -43,12 +46,23 @@ func Reasons() []Reason {
 // anywhere. Safe for concurrent use.
 type Stats struct {
 	Connections atomic.Int64  // connections open now, in any state
+	Sessions    atomic.Int64  // sessions open now (handshake done)
 	Opened      atomic.Uint64 // sessions that completed a handshake
 	Closed      atomic.Uint64 // sessions that ended after opening
 	MessagesIn  atomic.Uint64
 	MessagesOut atomic.Uint64
 	BytesIn     atomic.Uint64
 	BytesOut    atomic.Uint64
+	// Publications counts publications fanned out on this shard;
+	// Deliveries counts the messages they became.
+	Publications atomic.Uint64
+	Deliveries   atomic.Uint64
+	// FanoutLatency is the time from publish until the shard's last write
+	// of it.
+	FanoutLatency Histogram
+	// LoopLag is the last measured delay between a tick posted to the
+	// shard's inbox and its run on the loop, in nanoseconds.
+	LoopLag atomic.Int64
 	// OutboundPeak is the most bytes ever queued for one session (in the
 	// transport and its socket's user-space buffer) after a write was
 	// accepted: the backpressure cap bounds it.
@@ -69,3 +83,38 @@ func (st *Stats) Evicted(r Reason) { st.evictions[r].Add(1) }
 
 // Evictions returns the count for reason r.
 func (st *Stats) Evictions(r Reason) uint64 { return st.evictions[r].Load() }
+
+// LatencyBuckets are the upper bounds of Histogram's buckets.
+var LatencyBuckets = []time.Duration{
+	50 * time.Microsecond, 100 * time.Microsecond, 250 * time.Microsecond, 500 * time.Microsecond,
+	time.Millisecond, 2500 * time.Microsecond, 5 * time.Millisecond, 10 * time.Millisecond,
+	25 * time.Millisecond, 50 * time.Millisecond, 100 * time.Millisecond, 250 * time.Millisecond,
+	500 * time.Millisecond, time.Second, 2500 * time.Millisecond, 5 * time.Second, 10 * time.Second,
+}
+
+// Histogram counts durations in LatencyBuckets (the last count is for
+// everything above). Written on one loop, read anywhere. Safe for
+// concurrent use.
+type Histogram struct {
+	counts [18]atomic.Uint64
+	sum    atomic.Int64 // nanoseconds
+}
+
+// Observe counts d.
+func (h *Histogram) Observe(d time.Duration) {
+	i := 0
+	for i < len(LatencyBuckets) && d > LatencyBuckets[i] {
+		i++
+	}
+	h.counts[i].Add(1)
+	h.sum.Add(int64(d))
+}
+
+// Snapshot returns per-bucket counts (not cumulative) and the sum.
+func (h *Histogram) Snapshot() (counts []uint64, sum time.Duration) {
+	counts = make([]uint64, len(h.counts))
+	for i := range h.counts {
+		counts[i] = h.counts[i].Load()
+	}
+	return counts, time.Duration(h.sum.Load())
+}

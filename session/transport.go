@@ -10,6 +10,11 @@ type Transport interface {
 	// The payload is copied or encoded before it returns. Queued bytes
 	// leave at the next Flush.
 	WriteMessage(op codec.OpCode, payload []byte) error
+	// WritePublication queues a publication in the transport's wire form,
+	// normally the form shared by every session of that kind
+	// (Publication.Encoded). An error means the transport's backpressure
+	// policy refused it.
+	WritePublication(p *Publication) error
 	// Flush writes what was queued since the last Flush, in one system call
 	// where the transport can.
 	Flush()

@@ -1,0 +1,154 @@
+package codec
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"strconv"
+	"unicode/utf8"
+)
+
+// The client wire protocol of c1m's push server (PROTOCOL.md): publications
+// arrive as the published bytes, or, for a client that chose the envelope
+// subprotocol, wrapped in a JSON object that also carries topic and offset.
+// Clients send JSON commands.
+
+// EnvelopeProtocol is the WebSocket subprotocol that selects envelopes.
+const EnvelopeProtocol = "c1m.v1.json"
+
+// AppendEnvelope appends the JSON envelope of a publication to dst:
+//
+//	{"topic":"news","offset":7,"data":"hello"}
+//
+// A payload that is valid UTF-8 goes in "data" as a JSON string; any other
+// payload goes in "data_b64", base64 (standard, padded).
+func AppendEnvelope(dst []byte, topic string, offset uint64, payload []byte) []byte {
+	dst = append(dst, `{"topic":`...)
+	dst = appendJSONString(dst, topic)
+	dst = append(dst, `,"offset":`...)
+	dst = strconv.AppendUint(dst, offset, 10)
+	if utf8.Valid(payload) {
+		dst = append(dst, `,"data":`...)
+		dst = appendJSONString(dst, string(payload))
+	} else {
+		dst = append(dst, `,"data_b64":"`...)
+		dst = base64.StdEncoding.AppendEncode(dst, payload)
+		dst = append(dst, '"')
+	}
+	return append(dst, '}')
+}
+
+// appendJSONString appends s as a JSON string; s must be valid UTF-8.
+func appendJSONString(dst []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+			continue
+		}
+		dst = append(dst, s[start:i]...)
+		switch c {
+		case '"', '\\':
+			dst = append(dst, '\\', c)
+		case '\n':
+			dst = append(dst, '\\', 'n')
+		case '\r':
+			dst = append(dst, '\\', 'r')
+		case '\t':
+			dst = append(dst, '\\', 't')
+		default: // other controls, and <>& so that the JSON is safe in HTML
+			dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+		}
+		start = i + 1
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}
+
+// Command is a client's request, sent as a JSON text message:
+//
+//	{"op":"subscribe","topic":"news","id":1}
+//	{"op":"unsubscribe","topic":"news"}
+//	{"op":"publish","topic":"chat","data":"hi"}
+type Command struct {
+	Op    string          `json:"op"`
+	Topic string          `json:"topic"`
+	ID    json.RawMessage `json:"id,omitempty"` // echoed in the reply when present
+	Data  json.RawMessage `json:"data,omitempty"`
+}
+
+// Command operations.
+const (
+	OpSubscribe   = "subscribe"
+	OpUnsubscribe = "unsubscribe"
+	OpPublish     = "publish"
+)
+
+// Limits on topic names: printable, no spaces, at most MaxTopicLen bytes.
+const MaxTopicLen = 256
+
+// ErrBadCommand is returned for a message that is not a valid command.
+var ErrBadCommand = errors.New("codec: bad command")
+
+// ParseCommand parses and validates a client command.
+func ParseCommand(data []byte) (Command, error) {
+	var c Command
+	if err := json.Unmarshal(data, &c); err != nil {
+		return c, ErrBadCommand
+	}
+	switch c.Op {
+	case OpSubscribe, OpUnsubscribe, OpPublish:
+	default:
+		return c, ErrBadCommand
+	}
+	if !ValidTopic(c.Topic) {
+		return c, ErrBadCommand
+	}
+	return c, nil
+}
+
+// PublishPayload returns the bytes a publish command publishes: the string's
+// contents when data is a JSON string, else data's JSON text as sent.
+func (c *Command) PublishPayload() []byte {
+	var s string
+	if len(c.Data) > 0 && c.Data[0] == '"' && json.Unmarshal(c.Data, &s) == nil {
+		return []byte(s)
+	}
+	return c.Data
+}
+
+// ValidTopic reports whether name is a usable topic: 1 to MaxTopicLen bytes
+// of printable ASCII without spaces. Names starting with '$' are reserved
+// for the server.
+func ValidTopic(name string) bool {
+	if len(name) == 0 || len(name) > MaxTopicLen || name[0] == '$' {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		if name[i] <= ' ' || name[i] >= 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// AppendReply appends a command reply: {"op":"ok","id":ID} or, with a
+// non-empty reason, {"op":"error","id":ID,"error":"reason"}.
+func AppendReply(dst []byte, id json.RawMessage, reason string) []byte {
+	if reason == "" {
+		dst = append(dst, `{"op":"ok"`...)
+	} else {
+		dst = append(dst, `{"op":"error"`...)
+	}
+	if len(id) > 0 {
+		dst = append(dst, `,"id":`...)
+		dst = append(dst, id...)
+	}
+	if reason != "" {
+		dst = append(dst, `,"error":`...)
+		dst = appendJSONString(dst, reason)
+	}
+	return append(dst, '}')
+}

@@ -1,0 +1,111 @@
+package server
+
+import (
+	"net/http"
+
+	"github.com/c1mhq/c1m/codec"
+)
+
+// PushConfig configures Push. Its zero value works.
+type PushConfig struct {
+	// TopicParam is the query parameter that names topics to subscribe to
+	// at connect (/ws?topic=a&topic=b). Zero means "topic".
+	TopicParam string
+	// MaxTopics caps one session's subscriptions. Zero means 64.
+	MaxTopics int
+	// ClientPublish lets clients publish with the "publish" command. Off by
+	// default: publishing is the backend's, through the API.
+	ClientPublish bool
+	// Auth, when set, decides on each connection before the upgrade (return
+	// Reject(401, ...) to refuse) and may call r.SetUser or r.SetData.
+	Auth func(r *Request) error
+}
+
+// Default values of PushConfig.
+const (
+	DefaultTopicParam = "topic"
+	DefaultMaxTopics  = 64
+)
+
+// Push is the Handler of c1m's push server: clients subscribe to topics in
+// the URL or with JSON commands (PROTOCOL.md), and each publication to a
+// topic (Server.Hub().Publish) reaches every subscriber on every loop.
+type Push struct {
+	BuiltinHandler
+	cfg PushConfig
+}
+
+var _ Handler = (*Push)(nil)
+
+// NewPush returns a push handler; cfg nil means defaults.
+func NewPush(cfg *PushConfig) *Push {
+	p := &Push{}
+	if cfg != nil {
+		p.cfg = *cfg
+	}
+	if p.cfg.TopicParam == "" {
+		p.cfg.TopicParam = DefaultTopicParam
+	}
+	if p.cfg.MaxTopics <= 0 {
+		p.cfg.MaxTopics = DefaultMaxTopics
+	}
+	return p
+}
+
+// OnConnect subscribes to the topics named in the URL: a bad name or too many
+// topics get 400. Then Auth decides.
+func (p *Push) OnConnect(r *Request) error {
+	topics := r.Query()[p.cfg.TopicParam]
+	if len(topics) > p.cfg.MaxTopics {
+		return Reject(http.StatusBadRequest, "too many topics")
+	}
+	for _, t := range topics {
+		if !codec.ValidTopic(t) {
+			return Reject(http.StatusBadRequest, "bad topic name")
+		}
+		r.Subscribe(t)
+	}
+	if p.cfg.Auth != nil {
+		return p.cfg.Auth(r)
+	}
+	return nil
+}
+
+// OnMessage runs a client command. Loop-only.
+func (p *Push) OnMessage(s *Session, m Message) {
+	if !m.Text() {
+		p.reply(s, nil, "commands are JSON text messages")
+		return
+	}
+	cmd, err := codec.ParseCommand(m.Data)
+	if err != nil {
+		p.reply(s, nil, "bad command")
+		return
+	}
+	switch cmd.Op {
+	case codec.OpSubscribe:
+		if s.NumTopics() >= p.cfg.MaxTopics {
+			p.reply(s, cmd.ID, "too many topics")
+			return
+		}
+		s.Subscribe(cmd.Topic)
+	case codec.OpUnsubscribe:
+		s.Unsubscribe(cmd.Topic)
+	case codec.OpPublish:
+		if !p.cfg.ClientPublish {
+			p.reply(s, cmd.ID, "publishing is not allowed")
+			return
+		}
+		if _, err := s.Shard().Hub().Publish(cmd.Topic, cmd.PublishPayload()); err != nil {
+			p.reply(s, cmd.ID, "publish failed")
+			return
+		}
+	}
+	if len(cmd.ID) > 0 {
+		p.reply(s, cmd.ID, "")
+	}
+}
+
+func (p *Push) reply(s *Session, id []byte, reason string) {
+	_ = s.Send(codec.OpText, codec.AppendReply(nil, id, reason))
+}

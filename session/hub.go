@@ -1,0 +1,176 @@
+package session
+
+import "sync"
+
+// Hub publishes across the shards of one server: it numbers each topic's
+// publications, knows which shards have subscribers of which topic, and
+// hands each publication to those shards' inboxes. It embeds the Registry
+// of shards.
+//
+// Order: the offset is assigned and the publication queued on every shard
+// under the topic's lock, and each inbox is FIFO, so every subscriber sees
+// a topic's publications in offset order, whichever goroutines publish.
+type Hub struct {
+	Registry
+
+	topics sync.Map // string -> *hubTopic
+
+	// guards broadcast order
+	bmu sync.Mutex
+}
+
+// hubTopic is a topic's node-wide state. Its offset counter lives as long as
+// the process (about 100 bytes per topic name ever used).
+type hubTopic struct {
+	// guards the fields below
+	mu     sync.Mutex
+	seq    uint64
+	shards []*Shard // shards with subscribers; replaced, never modified
+}
+
+// Lookup returns the shard of the loop identified by key, creating it with
+// create on first use (see Registry.Lookup) and attaching it to the hub.
+// Safe for concurrent use.
+func (h *Hub) Lookup(key any, create func(index int) *Shard) *Shard {
+	return h.Registry.Lookup(key, func(index int) *Shard {
+		sh := create(index)
+		sh.hub = h
+		return sh
+	})
+}
+
+func (h *Hub) topic(name string) *hubTopic {
+	if t, ok := h.topics.Load(name); ok {
+		return t.(*hubTopic)
+	}
+	t, _ := h.topics.LoadOrStore(name, &hubTopic{})
+	return t.(*hubTopic)
+}
+
+// Publish publishes data to topic name and returns its offset. data is kept
+// and shared: the caller must not modify it afterwards. Safe for concurrent
+// use.
+func (h *Hub) Publish(name string, data []byte) (uint64, error) {
+	t := h.topic(name)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.seq++
+	p := NewPublication(name, t.seq, data)
+	for _, sh := range t.shards {
+		if err := sh.Post(func() { sh.deliver(p) }); err != nil {
+			return p.Offset, err
+		}
+	}
+	return p.Offset, nil
+}
+
+// Offset returns the offset of the last publication to topic name (0 if
+// none). Safe for concurrent use.
+func (h *Hub) Offset(name string) uint64 {
+	if t, ok := h.topics.Load(name); ok {
+		t := t.(*hubTopic)
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		return t.seq
+	}
+	return 0
+}
+
+// Broadcast sends data to every open session of every shard. Safe for
+// concurrent use.
+func (h *Hub) Broadcast(data []byte) error {
+	h.bmu.Lock()
+	defer h.bmu.Unlock()
+	p := NewPublication("", 0, data)
+	for _, sh := range h.Shards() {
+		if err := sh.Post(func() { sh.deliver(p) }); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// SendTo sends data to the session with id, wherever it lives. Safe for
+// concurrent use.
+func (h *Hub) SendTo(id uint64, data []byte) error {
+	sh := h.ByID(id)
+	if sh == nil {
+		return ErrNotFound
+	}
+	p := NewPublication("", 0, data)
+	return sh.Post(func() {
+		if s := sh.sessions[id]; s != nil {
+			sh.deliverTo(s, p)
+			sh.noteDelivered(p)
+		}
+	})
+}
+
+// userTopic is the internal topic of a user's sessions; '$' keeps clients
+// from naming it.
+func userTopic(user string) string { return "$user:" + user }
+
+// SendToUser sends data to every session of user (see Session.SetUser).
+// Safe for concurrent use.
+func (h *Hub) SendToUser(user string, data []byte) error {
+	_, err := h.Publish(userTopic(user), data)
+	return err
+}
+
+// shardWants records that sh has a first subscriber of topic name. Called
+// on sh's loop.
+func (h *Hub) shardWants(sh *Shard, name string) {
+	if h == nil {
+		return
+	}
+	t := h.topic(name)
+	t.mu.Lock()
+	t.shards = append(t.shards[:len(t.shards):len(t.shards)], sh)
+	t.mu.Unlock()
+}
+
+// shardDropped records that sh has no subscriber of topic name left.
+func (h *Hub) shardDropped(sh *Shard, name string) {
+	if h == nil {
+		return
+	}
+	t := h.topic(name)
+	t.mu.Lock()
+	next := make([]*Shard, 0, len(t.shards))
+	for _, x := range t.shards {
+		if x != sh {
+			next = append(next, x)
+		}
+	}
+	t.shards = next
+	t.mu.Unlock()
+}
+
+// Counters summed over every shard, for metrics and the stats API.
+type Totals struct {
+	Connections, Sessions    int64
+	MessagesIn, MessagesOut  uint64
+	BytesIn, BytesOut        uint64
+	Deliveries, Publications uint64
+	Evictions                map[string]uint64
+}
+
+// Totals sums the shards' counters. Safe for concurrent use.
+func (h *Hub) Totals() Totals {
+	tot := Totals{Evictions: map[string]uint64{}}
+	for _, sh := range h.Shards() {
+		st := sh.Stats()
+		tot.Connections += st.Connections.Load()
+		tot.Sessions += st.Sessions.Load()
+		tot.MessagesIn += st.MessagesIn.Load()
+		tot.MessagesOut += st.MessagesOut.Load()
+		tot.BytesIn += st.BytesIn.Load()
+		tot.BytesOut += st.BytesOut.Load()
+		tot.Deliveries += st.Deliveries.Load()
+		tot.Publications += st.Publications.Load()
+		for _, r := range Reasons() {
+			tot.Evictions[r.String()] += st.Evictions(r)
+		}
+	}
+	return tot
+}

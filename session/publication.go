@@ -1,0 +1,45 @@
+package session
+
+import (
+	"sync"
+	"time"
+	"unicode/utf8"
+)
+
+// NumForms is how many wire forms a publication can be encoded in: a
+// transport names its form by an index below it (see FormWS* in server).
+const NumForms = 8
+
+// Publication is one message published to a topic (or broadcast). It is
+// immutable once published and shared by every shard: each wire form is
+// encoded once, by the first shard that needs it, and the bytes are then
+// shared by every subscriber that uses that form.
+type Publication struct {
+	Topic  string    // "" for a broadcast
+	Offset uint64    // position in the topic, from 1; 0 for a broadcast
+	Data   []byte    // the published bytes
+	Text   bool      // Data is valid UTF-8: WebSocket text, else binary
+	At     time.Time // when it was published, for the fan-out latency
+
+	forms [NumForms]encoded
+}
+
+type encoded struct {
+	once sync.Once
+	b    []byte
+}
+
+// NewPublication returns a publication of data to topic at offset. It keeps
+// data: the caller must not modify it afterwards.
+func NewPublication(topic string, offset uint64, data []byte) *Publication {
+	return &Publication{Topic: topic, Offset: offset, Data: data, Text: utf8.Valid(data), At: time.Now()}
+}
+
+// Encoded returns the publication in wire form form, encoding it with
+// encode the first time. The result is shared: callers must not modify it.
+// Safe for concurrent use.
+func (p *Publication) Encoded(form int, encode func(*Publication) []byte) []byte {
+	e := &p.forms[form]
+	e.once.Do(func() { e.b = encode(p) })
+	return e.b
+}
