@@ -70,10 +70,13 @@ type Config struct {
 	ReadBufferCap int
 }
 
-// Page is a static HTTP resource.
+// Page is an HTTP resource served on the client listener: Body, or when
+// Render is set, what it returns. Render runs on the event loop: it must be
+// quick and must not block.
 type Page struct {
 	ContentType string
 	Body        []byte
+	Render      func() []byte
 }
 
 // SlowPolicy says what happens when a client's queued output passes

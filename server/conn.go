@@ -148,7 +148,11 @@ func (c *conn) respond(status int, extra, body string) {
 // respondPage answers with a static page and closes the connection.
 func (c *conn) respondPage(p Page) {
 	buf := c.queue()
-	buf.B = codec.AppendPage(buf.B, p.ContentType, p.Body)
+	body := p.Body
+	if p.Render != nil {
+		body = p.Render()
+	}
+	buf.B = codec.AppendPage(buf.B, p.ContentType, body)
 	c.Abort()
 }
 

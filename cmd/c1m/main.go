@@ -1,44 +1,198 @@
-// Command c1m runs the c1m push server.
+// Command c1m runs the c1m push server: WebSocket clients on -listen (gnet),
+// the backend API, metrics and probes on -api (net/http).
 //
-// This first version serves WebSocket on -listen at /ws with the default
-// limits and timeouts; topics, the publish API and metrics come with the
-// push-server work.
+//	go run ./cmd/c1m
+//	curl -d hello 'http://127.0.0.1:8081/api/publish?topic=news'
+//
+// Every flag has an environment variable (C1M_ and the flag's name in upper
+// case, dashes as underscores); a flag given on the command line wins.
 package main
 
 import (
 	"context"
+	_ "embed"
+	"encoding/json"
+	"errors"
 	"flag"
+	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
+	"time"
 
+	"golang.org/x/sys/unix"
+
+	"github.com/c1mhq/c1m/codec"
+	"github.com/c1mhq/c1m/httpapi"
 	"github.com/c1mhq/c1m/server"
+	"github.com/c1mhq/c1m/session"
 )
 
-func main() {
-	listen := flag.String("listen", envOr("C1M_LISTEN", ":8080"), "client listener address (env C1M_LISTEN)")
-	flag.Parse()
-	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, nil)))
+//go:embed demo.html
+var demoPage []byte
 
-	srv := server.New(server.BuiltinHandler{}, &server.Config{Addr: *listen})
-	if err := srv.Start(); err != nil {
-		slog.Error("c1m: cannot start", "err", err)
-		os.Exit(1)
+type options struct {
+	listen, api, apiKey, path, logLevel, slowPolicy string
+	loops, maxTopics                                int
+	maxMessage, maxOutbound                         int
+	compression, demoPublish, demo                  bool
+	drain, drainSpread, ping                        time.Duration
+	origins                                         string
+}
+
+func parseFlags(args []string) (*options, error) {
+	o := &options{}
+	fs := flag.NewFlagSet("c1m", flag.ContinueOnError)
+	fs.StringVar(&o.listen, "listen", ":8080", "client listener (WebSocket, demo page)")
+	fs.StringVar(&o.api, "api", "127.0.0.1:8081", "API listener: publish, stats, metrics, probes, pprof")
+	fs.StringVar(&o.apiKey, "api-key", "", "require 'Authorization: Bearer KEY' on /api/ (empty: no key)")
+	fs.StringVar(&o.path, "path", "/ws", "WebSocket path")
+	fs.IntVar(&o.loops, "loops", 0, "event loops (0: one per CPU)")
+	fs.IntVar(&o.maxTopics, "max-topics", server.DefaultMaxTopics, "topics per session")
+	fs.IntVar(&o.maxMessage, "max-message", 64<<10, "largest client message, bytes")
+	fs.IntVar(&o.maxOutbound, "max-outbound", server.DefaultMaxOutbound, "bytes queued per slow client before the policy applies")
+	fs.StringVar(&o.slowPolicy, "slow-policy", "disconnect", "slow clients: disconnect (close 1008) or drop")
+	fs.BoolVar(&o.compression, "compression", true, "permessage-deflate for clients that offer it")
+	fs.BoolVar(&o.demo, "demo", true, "serve the demo page at /")
+	fs.BoolVar(&o.demoPublish, "demo-publish", false, "let clients (and the demo page) publish")
+	fs.StringVar(&o.origins, "origins", "", "comma-separated allowed Origin hosts (path.Match patterns; empty: same origin only)")
+	fs.DurationVar(&o.ping, "ping", session.DefaultPingInterval, "keepalive ping interval (negative: off)")
+	fs.DurationVar(&o.drain, "drain", server.DefaultDrainTimeout, "shutdown: longest wait for sessions to close")
+	fs.DurationVar(&o.drainSpread, "drain-spread", 3*time.Second, "shutdown: spread close frames over this long")
+	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	// Environment first, so that flags on the command line override it.
+	var envErr error
+	fs.VisitAll(func(f *flag.Flag) {
+		key := "C1M_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v, ok := os.LookupEnv(key); ok && envErr == nil {
+			if err := f.Value.Set(v); err != nil {
+				envErr = fmt.Errorf("%s: %w", key, err)
+			}
+		}
+	})
+	if envErr != nil {
+		return nil, envErr
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-	<-ctx.Done()
-	slog.Info("c1m: shutting down")
-	if err := srv.Shutdown(context.Background()); err != nil && err != server.ErrServerClosed {
-		slog.Error("c1m: shutdown", "err", err)
+	return o, fs.Parse(args)
+}
+
+func main() {
+	o, err := parseFlags(os.Args[1:])
+	if errors.Is(err, flag.ErrHelp) {
+		return
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "c1m:", err)
+		os.Exit(2)
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
+		fmt.Fprintln(os.Stderr, "c1m: -log-level:", err)
+		os.Exit(2)
+	}
+	slog.SetDefault(slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level})))
+	if err := run(o); err != nil {
+		slog.Error("c1m: exiting", "err", err)
 		os.Exit(1)
 	}
 }
 
-func envOr(key, def string) string {
-	if v, ok := os.LookupEnv(key); ok {
-		return v
+func run(o *options) error {
+	raiseFileLimit()
+	cfg := &server.Config{
+		Addr:        o.listen,
+		Path:        o.path,
+		Loops:       o.loops,
+		MaxMessage:  int64(o.maxMessage),
+		MaxFrame:    int64(o.maxMessage),
+		MaxOutbound: o.maxOutbound,
+		Protocols:   []string{codec.EnvelopeProtocol},
+		Timing:      session.Config{PingInterval: o.ping},
+		DrainSpread: o.drainSpread,
 	}
-	return def
+	if o.drain > 0 {
+		cfg.DrainTimeout = o.drain
+	}
+	switch o.slowPolicy {
+	case "disconnect":
+	case "drop":
+		cfg.SlowPolicy = server.SlowDrop
+	default:
+		return fmt.Errorf("-slow-policy %q: want disconnect or drop", o.slowPolicy)
+	}
+	if o.origins != "" {
+		cfg.AllowedOrigins = strings.Split(o.origins, ",")
+	}
+	if o.compression {
+		cfg.Compression = &codec.DeflateConfig{}
+	}
+	push := server.NewPush(&server.PushConfig{MaxTopics: o.maxTopics, ClientPublish: o.demoPublish})
+	var srv *server.Server
+	if o.demo {
+		cfg.Pages = map[string]server.Page{
+			"/":           {ContentType: "text/html; charset=utf-8", Body: demoPage},
+			"/stats.json": {ContentType: "application/json", Render: func() []byte { return demoStats(srv, o.demoPublish) }},
+		}
+	}
+	srv = server.New(push, cfg)
+	if err := srv.Start(); err != nil {
+		return fmt.Errorf("client listener %s: %w", o.listen, err)
+	}
+
+	api := httpapi.New(srv, &httpapi.Config{APIKey: o.apiKey})
+	apiLn, err := net.Listen("tcp", o.api)
+	if err != nil {
+		_ = srv.Shutdown(context.Background())
+		return fmt.Errorf("API listener: %w", err)
+	}
+	apiSrv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := apiSrv.Serve(apiLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			slog.Error("c1m: API listener", "err", err)
+		}
+	}()
+	slog.Info("c1m: ready", "clients", "ws://"+srv.Addr().String()+o.path, "api", "http://"+apiLn.Addr().String())
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	<-ctx.Done()
+	stop()
+	// Readiness flips first so load balancers stop sending clients, then the
+	// sessions are closed with 1001, spread over -drain-spread.
+	slog.Info("c1m: draining", "connections", srv.Connections(), "bound", o.drain)
+	api.SetReady(false)
+	drainCtx, cancel := context.WithTimeout(context.Background(), o.drain+time.Second)
+	defer cancel()
+	err = srv.Shutdown(drainCtx)
+	_ = apiSrv.Shutdown(drainCtx)
+	if err != nil && !errors.Is(err, server.ErrServerClosed) {
+		return err
+	}
+	slog.Info("c1m: stopped")
+	return nil
+}
+
+// demoStats is /stats.json on the client listener, for the demo page.
+func demoStats(srv *server.Server, clientPublish bool) []byte {
+	b, _ := json.Marshal(map[string]any{"connections": srv.Connections(), "client_publish": clientPublish})
+	return b
+}
+
+// raiseFileLimit lifts the soft open-file limit to the hard one: every
+// connection is a file descriptor.
+func raiseFileLimit() {
+	var rl unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &rl); err != nil {
+		return
+	}
+	if rl.Cur < rl.Max {
+		rl.Cur = rl.Max
+		if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &rl); err != nil {
+			slog.Warn("c1m: cannot raise the open-file limit", "err", err)
+		}
+	}
+	slog.Info("c1m: open-file limit", "files", rl.Cur, "connections_at_most", rl.Cur-64)
 }
