@@ -175,9 +175,10 @@ func run(o *options) error {
 	return nil
 }
 
-// demoStats is /stats.json on the client listener, for the demo page.
+// demoStats is /stats.json on the client listener, for the demo page: the
+// open sessions (the page's own request for this is not one).
 func demoStats(srv *server.Server, clientPublish bool) []byte {
-	b, _ := json.Marshal(map[string]any{"connections": srv.Connections(), "client_publish": clientPublish})
+	b, _ := json.Marshal(map[string]any{"connections": srv.Hub().Totals().Sessions, "client_publish": clientPublish})
 	return b
 }
 
