@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/c1mhq/c1m/codec"
@@ -53,7 +54,7 @@ func New(srv *server.Server, cfg *Config) *API {
 	a.ready.Store(true)
 
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(newCollector(srv), prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+	reg.MustRegister(newCollector(srv), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	a.mux.HandleFunc("POST /api/publish", a.auth(a.publish))
 	a.mux.HandleFunc("POST /api/broadcast", a.auth(a.broadcast))
