@@ -1,0 +1,105 @@
+package httpapi_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/c1mhq/c1m/httpapi"
+	"github.com/c1mhq/c1m/server"
+)
+
+func setup(t *testing.T) (*server.Server, *httpapi.API, *httptest.Server) {
+	t.Helper()
+	srv := server.New(server.NewPush(nil), &server.Config{Addr: "127.0.0.1:0", Loops: 2})
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	})
+	api := httpapi.New(srv, &httpapi.Config{MaxBody: 16})
+	hs := httptest.NewServer(api)
+	t.Cleanup(hs.Close)
+	return srv, api, hs
+}
+
+func do(t *testing.T, method, url, body string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(method, url, strings.NewReader(body))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func TestPublishErrors(t *testing.T) {
+	t.Parallel()
+	_, _, hs := setup(t)
+	cases := []struct {
+		name, method, path, body string
+		status                   int
+	}{
+		{"no topic", "POST", "/api/publish", "x", http.StatusBadRequest},
+		{"reserved topic", "POST", "/api/publish?topic=$user:ann", "x", http.StatusBadRequest},
+		{"body over the limit", "POST", "/api/publish?topic=a", strings.Repeat("x", 17), http.StatusRequestEntityTooLarge},
+		{"GET publish", "GET", "/api/publish?topic=a", "", http.StatusMethodNotAllowed},
+		{"ok", "POST", "/api/publish?topic=a", "x", http.StatusOK},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got, body := do(t, tc.method, hs.URL+tc.path, tc.body); got != tc.status {
+				t.Fatalf("status %d (%s), want %d", got, body, tc.status)
+			}
+		})
+	}
+}
+
+func TestStatsAndMetrics(t *testing.T) {
+	t.Parallel()
+	srv, api, hs := setup(t)
+	c, _, err := websocket.DefaultDialer.Dial("ws://"+srv.Addr().String()+"/ws?topic=a", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	do(t, "POST", hs.URL+"/api/publish?topic=a", "hello")
+	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, p, err := c.ReadMessage(); err != nil || string(p) != "hello" {
+		t.Fatalf("%q %v", p, err)
+	}
+
+	_, body := do(t, "GET", hs.URL+"/api/stats", "")
+	var st httpapi.Stats
+	if err := json.Unmarshal([]byte(body), &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Connections != 1 || st.Sessions != 1 || st.Deliveries != 1 || st.HeapAllocBytes == 0 || len(st.Loops) == 0 {
+		t.Fatalf("stats %+v", st)
+	}
+	_, metrics := do(t, "GET", hs.URL+"/metrics", "")
+	for _, want := range []string{"c1m_deliveries_total", "c1m_fanout_latency_seconds_count 1", "c1m_evictions_total", "c1m_loop_lag_seconds", "go_goroutines"} {
+		if !strings.Contains(metrics, want) {
+			t.Fatalf("metrics lack %q", want)
+		}
+	}
+	if got, _ := do(t, "GET", hs.URL+"/readyz", ""); got != http.StatusOK {
+		t.Fatalf("readyz %d", got)
+	}
+	api.SetReady(false)
+	if got, _ := do(t, "GET", hs.URL+"/readyz", ""); got != http.StatusServiceUnavailable {
+		t.Fatalf("readyz while draining %d", got)
+	}
+}
