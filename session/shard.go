@@ -246,6 +246,14 @@ const flushSlice = 1024
 // after the loop has polled for I/O again. Call it at the end of each
 // callback batch. Loop-only.
 func (sh *Shard) Flush() {
+	if sh.flushSlice() > 0 {
+		sh.kick()
+	}
+}
+
+// flushSlice writes up to flushSlice dirty sessions and returns how many
+// are left.
+func (sh *Shard) flushSlice() int {
 	n := min(len(sh.dirty), flushSlice)
 	for i, s := range sh.dirty[:n] {
 		s.dirty = false
@@ -258,8 +266,7 @@ func (sh *Shard) Flush() {
 	clear(sh.dirty[rest:])
 	sh.dirty = sh.dirty[:rest]
 	if rest > 0 {
-		sh.kick()
-		return
+		return rest
 	}
 	if len(sh.delivered) > 0 {
 		now := time.Now()
@@ -269,6 +276,7 @@ func (sh *Shard) Flush() {
 		}
 		sh.delivered = sh.delivered[:0]
 	}
+	return 0
 }
 
 // kick wakes the loop again for the rest of a flush. gnet runs tasks queued
