@@ -1,0 +1,85 @@
+package codec
+
+import (
+	"bytes"
+	"fmt"
+	"testing"
+	"unicode/utf8"
+)
+
+var benchSizes = []int{8, 128, 1 << 10, 16 << 10, 64 << 10}
+
+// BenchmarkDecode decodes one masked text frame of each size (unmasking and
+// UTF-8 validation included).
+func BenchmarkDecode(b *testing.B) {
+	lim := Limits{MaxFrame: 1 << 20, MaxMessage: 1 << 20}
+	for _, n := range benchSizes {
+		b.Run(fmt.Sprintf("size=%d", n), func(b *testing.B) {
+			src := frame(0b1000_0001, bytes.Repeat([]byte("a"), n))
+			buf := make([]byte, len(src))
+			var d Decoder
+			b.SetBytes(int64(n))
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				copy(buf, src)
+				if _, m, err := d.Decode(buf, &lim); m != len(buf) || err != nil {
+					b.Fatal(m, err)
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkAppendFrame(b *testing.B) {
+	for _, n := range benchSizes {
+		b.Run(fmt.Sprintf("size=%d", n), func(b *testing.B) {
+			p := make([]byte, n)
+			dst := make([]byte, 0, n+MaxHeaderSize)
+			b.SetBytes(int64(n))
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				dst = AppendFrame(dst[:0], OpBinary, p)
+			}
+		})
+	}
+}
+
+func BenchmarkUTF8(b *testing.B) {
+	p := bytes.Repeat([]byte("héllo wörld "), 1000)
+	b.Run("Feed", func(b *testing.B) {
+		b.SetBytes(int64(len(p)))
+		for i := 0; i < b.N; i++ {
+			UTF8State(0).Feed(p)
+		}
+	})
+	b.Run("utf8.Valid", func(b *testing.B) {
+		b.SetBytes(int64(len(p)))
+		for i := 0; i < b.N; i++ {
+			utf8.Valid(p)
+		}
+	})
+}
+
+func BenchmarkHandshake(b *testing.B) {
+	h := NewHandshaker(HandshakeConfig{Deflate: &DeflateConfig{}})
+	head := []byte(upgradeHead("Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n"))
+	var out bytes.Buffer
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		out.Reset()
+		if _, err := h.Upgrade(head, &out, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkDeflate(b *testing.B) {
+	d := NewDeflater(1)
+	p := bytes.Repeat([]byte(`{"price":101.5,"symbol":"ABC"} `), 64)
+	var dst []byte
+	b.SetBytes(int64(len(p)))
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		dst = d.AppendCompressedFrame(dst[:0], OpText, p)
+	}
+}

@@ -1,0 +1,137 @@
+package codec
+
+import (
+	"bytes"
+	"io"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/valyala/bytebufferpool"
+)
+
+// Each parser is fuzzed with its input fed whole and split where the fuzzer
+// says; seed inputs live in testdata/fuzz/<FuzzName>/.
+
+func FuzzDecoder(f *testing.F) {
+	f.Add(frame(0b1000_0001, []byte("hello")), uint16(3), false)
+	f.Add(cat(frame(0b0000_0001, []byte("hé")), frame(0b1000_1001, nil), frame(0b1000_0000, []byte("llo"))), uint16(9), false)
+	f.Add(frame(0b1100_0001, deflate(f, []byte("compressed compressed"))), uint16(5), true)
+	f.Add(frame(0b1000_1000, []byte{0x03, 0xe8}), uint16(1), false)
+	f.Fuzz(func(t *testing.T, input []byte, split uint16, inflate bool) {
+		whole := decodeAll(t, bytes.Clone(input), inflate)
+		parts := decodeAll(t, bytes.Clone(input), inflate, int(split))
+		if whole.String() != parts.String() {
+			t.Fatalf("whole %v, split at %d: %v", whole, split, parts)
+		}
+		for _, fr := range whole.frames {
+			if len(fr) > 2+int(testLimits.MaxMessage)+1 {
+				t.Fatalf("frame of %d bytes passed a %d limit", len(fr), testLimits.MaxMessage)
+			}
+		}
+	})
+}
+
+func FuzzDecodeHeader(f *testing.F) {
+	f.Add([]byte{0x81, 0x85, 1, 2, 3, 4})
+	f.Add([]byte{0x82, 0xfe, 0x01, 0x00})
+	f.Add([]byte{0x82, 0xff, 0, 0, 0, 0, 0, 1, 0, 0, 1, 2, 3, 4})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		h, n, err := DecodeHeader(b)
+		if err != nil || n == 0 {
+			return
+		}
+		if n > MaxHeaderSize || n > len(b) || h.Length < 0 {
+			t.Fatalf("header %+v size %d of %d bytes", h, n, len(b))
+		}
+		// Every shorter prefix is "need more", never a different header.
+		for i := 0; i < n; i++ {
+			if _, m, err := DecodeHeader(b[:i]); m != 0 || err != nil {
+				t.Fatalf("prefix of %d bytes decoded as %d, %v", i, m, err)
+			}
+		}
+	})
+}
+
+func FuzzParseRequest(f *testing.F) {
+	f.Add([]byte(upgradeHead("")), uint16(10))
+	f.Add([]byte("GET / HTTP/1.1\r\n\r\n"), uint16(3))
+	f.Fuzz(func(t *testing.T, b []byte, split uint16) {
+		const limit = 1024
+		n, err := HeadLen(b, 0, limit)
+		// Fed in two parts, with the second call resuming the search.
+		s := min(int(split), len(b))
+		n1, err1 := HeadLen(b[:s], 0, limit)
+		if n1 == 0 && err1 == nil {
+			n1, err1 = HeadLen(b, s, limit)
+		}
+		if n != n1 || err != err1 {
+			t.Fatalf("whole %d %v, split at %d: %d %v", n, err, s, n1, err1)
+		}
+		if n > 0 {
+			r, err := ParseRequest(b[:n])
+			if err == nil {
+				r.EachHeader(func(k, v []byte) bool { return len(k) > 0 })
+				_ = r.IsWebSocketUpgrade()
+			}
+		}
+	})
+}
+
+func FuzzHandshake(f *testing.F) {
+	f.Add([]byte("Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n"))
+	f.Add([]byte("Sec-WebSocket-Protocol: chat, c1m.v1.json\r\n"))
+	f.Add([]byte("Origin: http://x\r\n"))
+	h := NewHandshaker(HandshakeConfig{Protocols: []string{"chat"}, Deflate: &DeflateConfig{}})
+	f.Fuzz(func(t *testing.T, extra []byte) {
+		head := "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: " + sampleKey +
+			"\r\nSec-WebSocket-Version: 13\r\n" + string(extra) + "\r\n"
+		var out bytes.Buffer
+		_, err := h.Upgrade([]byte(head), &out, nil)
+		if out.Len() == 0 && err == nil {
+			t.Fatal("accepted without an answer")
+		}
+	})
+}
+
+func FuzzParseClose(f *testing.F) {
+	f.Add([]byte{0x03, 0xe8, 'o', 'k'})
+	f.Add([]byte{0x03})
+	f.Fuzz(func(t *testing.T, p []byte) {
+		code, reason, err := ParseClose(p)
+		if err == nil && (len(p) > 0 && !code.ValidOnWire() || !utf8.Valid(reason)) {
+			t.Fatalf("accepted code %d reason %q", code, reason)
+		}
+	})
+}
+
+func FuzzUTF8(f *testing.F) {
+	f.Add([]byte("héllo"), uint8(2))
+	f.Add([]byte("\xed\xa0\x80"), uint8(1))
+	f.Fuzz(func(t *testing.T, p []byte, split uint8) {
+		k := min(int(split), len(p))
+		s, ok := UTF8State(0).Feed(p[:k])
+		if ok {
+			s, ok = s.Feed(p[k:])
+		}
+		if got, want := ok && s.Complete(), utf8.Valid(p); got != want {
+			t.Fatalf("% x split at %d: %v, utf8.Valid %v", p, k, got, want)
+		}
+	})
+}
+
+func FuzzInflate(f *testing.F) {
+	f.Add(deflate(f, []byte("hello hello hello")))
+	f.Add(deflate(f, make([]byte, 10000)))
+	f.Fuzz(func(t *testing.T, compressed []byte) {
+		const limit = 4096
+		out := bytebufferpool.Get()
+		defer bytebufferpool.Put(out)
+		got, err := NewInflater(1<<10).Inflate(out, compressed, limit)
+		if err == nil && len(got) > limit {
+			t.Fatalf("%d bytes out of a %d limit", len(got), limit)
+		}
+		if err != nil && err != ErrCompressedTooBig && err != ErrBadCompressedData && err != io.ErrUnexpectedEOF {
+			t.Fatalf("unexpected error %v", err)
+		}
+	})
+}
