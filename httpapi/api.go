@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -168,7 +169,12 @@ type LoopStats struct {
 	LagMillis   float64 `json:"lag_ms"`
 }
 
-func (a *API) stats(w http.ResponseWriter, _ *http.Request) {
+func (a *API) stats(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Query().Get("gc") == "1" {
+		// For memory measurements: collect and return freed pages first,
+		// so heap and RSS show what the connections hold.
+		debug.FreeOSMemory()
+	}
 	hub := a.srv.Hub()
 	tot := hub.Totals()
 	var ms runtime.MemStats
