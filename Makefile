@@ -3,7 +3,7 @@ GO          ?= go
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 PKGS        := ./...
 
-.PHONY: all fmt lint test test-deps test-go bench bench-quick fuzz
+.PHONY: all fmt lint test test-deps test-go test-bench gobench bench bench-quick fuzz
 
 all: fmt lint test
 
@@ -13,12 +13,13 @@ fmt:
 lint:
 	$(GO) vet $(PKGS)
 	$(GO) run $(STATICCHECK) $(PKGS)
+	cd bench && $(GO) run $(STATICCHECK) ./...
 
 # test installs what the suites need on a fresh machine (Debian packages,
 # pinned npm packages), then runs the Go tests with the race detector. The
 # interop suites (Python websockets, Node ws, headless Chromium) are Go tests
 # that drive those clients, so they run here too.
-test: test-deps test-go
+test: test-deps test-go test-bench
 
 test-deps:
 	bash scripts/test-deps.sh
@@ -26,8 +27,23 @@ test-deps:
 test-go:
 	$(GO) test -race -count=1 -timeout 30m $(PKGS)
 
-bench:
+# The bench module (load generator, peers) builds, vets and passes its
+# unit tests; the measurements themselves are `make bench`.
+test-bench:
+	cd bench && $(GO) vet ./... && $(GO) test -count=1 ./...
+	cd bench/peers && $(GO) vet ./...
+
+# Go benchmarks beside the code (codec, session).
+gobench:
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+
+# Side-by-side measurements of c1m and its peers (bench/README.md):
+# bench-quick in a few minutes at 2,000 connections, bench at 19,000.
+bench-quick:
+	$(MAKE) -C bench bench-quick
+
+bench:
+	$(MAKE) -C bench bench
 
 # fuzz runs every codec fuzz target for FUZZTIME each.
 FUZZTIME ?= 30s

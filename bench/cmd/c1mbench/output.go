@@ -1,0 +1,217 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"image/color"
+	"log"
+	"os"
+	"path/filepath"
+	"slices"
+	"text/tabwriter"
+	"time"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/plotutil"
+	"gonum.org/v1/plot/vg"
+)
+
+// metric is the headline figure of a scenario and whether more is better.
+type metric struct {
+	name   string
+	value  func(Row) float64
+	higher bool
+}
+
+var headline = map[string][]metric{
+	"hold": {
+		{"rss B/conn", func(r Row) float64 { return r.RSSPerConn }, false},
+		{"heap B/conn", func(r Row) float64 { return r.HeapPerConn }, false},
+	},
+	"fanout": {
+		{"single deliveries/s", func(r Row) float64 { return r.DeliveriesPerSec }, true},
+		{"burst deliveries/s", func(r Row) float64 { return r.BurstPerSec }, true},
+	},
+	"echo":  {{"round trips/s", func(r Row) float64 { return r.RoundTripsPerSec }, true}},
+	"churn": {{"handshakes/s", func(r Row) float64 { return r.HandshakesPerSec }, true}},
+}
+
+// finish prints the table, writes the JSON and the plots.
+func (r *benchRun) finish() {
+	defer os.RemoveAll(r.bin)
+	stamp := r.started.UTC().Format("20060102-150405")
+	if err := os.MkdirAll(r.o.out, 0o755); err != nil {
+		log.Fatal(err)
+	}
+	r.table()
+	path := filepath.Join(r.o.out, "run-"+stamp+".json")
+	doc := map[string]any{
+		"started": r.started.UTC().Format(time.RFC3339), "options": fmt.Sprintf("%+v", r.o), "rows": r.rows,
+		"note": "per-connection figures are measured at the connection counts given; a 1M figure is an extrapolation",
+	}
+	b, _ := json.MarshalIndent(doc, "", "  ")
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("results:", path)
+	for name, draw := range map[string]func() (*plot.Plot, error){
+		"memory": r.plotMemory, "fanout-latency": r.plotLatency, "deliveries": r.plotDeliveries,
+	} {
+		p, err := draw()
+		if err != nil || p == nil {
+			continue
+		}
+		file := filepath.Join(r.o.out, "run-"+stamp+"-"+name+".png")
+		if err := p.Save(8*vg.Inch, 5*vg.Inch, file); err != nil {
+			log.Printf("plot %s: %v", name, err)
+			continue
+		}
+		fmt.Println("plot:", file)
+	}
+}
+
+// table prints one block per scenario: each server's figures and its ratio
+// to c1m on the headline metric (>1 means c1m is better).
+func (r *benchRun) table() {
+	tw := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', tabwriter.AlignRight)
+	for _, sc := range []string{"hold", "fanout", "echo", "churn"} {
+		rows := slices.DeleteFunc(slices.Clone(r.rows), func(x Row) bool { return x.Scenario != sc })
+		if len(rows) == 0 {
+			continue
+		}
+		maxConns := slices.MaxFunc(rows, func(a, b Row) int { return a.Conns - b.Conns }).Conns
+		fmt.Fprintf(tw, "\n%s\tconns\t", sc)
+		for _, m := range headline[sc] {
+			fmt.Fprintf(tw, "%s\tc1m ×\t", m.name)
+		}
+		if sc == "fanout" {
+			fmt.Fprintf(tw, "last p50 ms\tp99 ms\treceived/expected\t")
+		}
+		if sc == "echo" {
+			fmt.Fprintf(tw, "p50 ms\tp99 ms\t")
+		}
+		fmt.Fprintln(tw)
+		var ref *Row
+		for i := range rows {
+			if rows[i].Server == "c1m" && (sc != "hold" || rows[i].Conns == maxConns) {
+				ref = &rows[i]
+			}
+		}
+		for _, row := range rows {
+			if sc == "hold" && row.Conns != maxConns && row.Server != "c1m" {
+				continue
+			}
+			fmt.Fprintf(tw, "%s\t%d\t", row.Server, row.Conns)
+			for _, m := range headline[sc] {
+				ratio := "-"
+				if ref != nil && m.value(row) > 0 && m.value(*ref) > 0 {
+					q := m.value(*ref) / m.value(row)
+					if !m.higher {
+						q = 1 / q
+					}
+					ratio = fmt.Sprintf("%.2f", q)
+				}
+				fmt.Fprintf(tw, "%.0f\t%s\t", m.value(row), ratio)
+			}
+			if sc == "fanout" {
+				fmt.Fprintf(tw, "%.1f\t%.1f\t%d/%d\t", row.LastP50, row.LastP99, row.Received, row.Expected)
+			}
+			if sc == "echo" {
+				fmt.Fprintf(tw, "%.2f\t%.2f\t", row.P50, row.P99)
+			}
+			fmt.Fprintln(tw)
+		}
+	}
+	fmt.Fprintln(tw, "\n(c1m ×: how many times better c1m is on that figure; ceiling = one write(2) per socket per message)")
+	tw.Flush()
+}
+
+func (r *benchRun) plotMemory() (*plot.Plot, error) {
+	p := plot.New()
+	p.Title.Text = "Server RSS per idle connection"
+	p.X.Label.Text = "connections"
+	p.Y.Label.Text = "bytes per connection"
+	series := map[string]plotter.XYs{}
+	for _, row := range r.rows {
+		if row.Scenario == "hold" && row.RSSPerConn > 0 {
+			series[row.Server] = append(series[row.Server], plotter.XY{X: float64(row.Conns), Y: row.RSSPerConn})
+		}
+	}
+	if len(series) == 0 {
+		return nil, nil
+	}
+	var args []any
+	for _, name := range sortedKeys(series) {
+		args = append(args, name, series[name])
+	}
+	return p, plotutil.AddLinePoints(p, args...)
+}
+
+func (r *benchRun) plotLatency() (*plot.Plot, error) {
+	p := plot.New()
+	p.Title.Text = "Fan-out delivery latency (CDF)"
+	p.X.Label.Text = "milliseconds from publish"
+	p.Y.Label.Text = "fraction of deliveries"
+	var args []any
+	for _, row := range r.rows {
+		if row.Scenario != "fanout" || row.hist == nil || row.hist.TotalCount() == 0 {
+			continue
+		}
+		var pts plotter.XYs
+		for q := 1.0; q <= 100; q += 1 {
+			pts = append(pts, plotter.XY{X: float64(row.hist.ValueAtQuantile(q)) / 1e3, Y: q / 100})
+		}
+		args = append(args, row.Server, pts)
+	}
+	if len(args) == 0 {
+		return nil, nil
+	}
+	return p, plotutil.AddLines(p, args...)
+}
+
+func (r *benchRun) plotDeliveries() (*plot.Plot, error) {
+	var names []string
+	var single, burst plotter.Values
+	for _, row := range r.rows {
+		if row.Scenario == "fanout" {
+			names = append(names, row.Server)
+			single = append(single, row.DeliveriesPerSec)
+			burst = append(burst, row.BurstPerSec)
+		}
+	}
+	if len(names) == 0 {
+		return nil, nil
+	}
+	p := plot.New()
+	p.Title.Text = "Fan-out deliveries per second"
+	p.Y.Label.Text = "deliveries/s"
+	w := vg.Points(14)
+	b1, err := plotter.NewBarChart(single, w)
+	if err != nil {
+		return nil, err
+	}
+	b1.Color = color.RGBA{R: 47, G: 91, B: 211, A: 255}
+	b1.Offset = -w / 2
+	b2, err := plotter.NewBarChart(burst, w)
+	if err != nil {
+		return nil, err
+	}
+	b2.Color = color.RGBA{R: 24, G: 121, B: 78, A: 255}
+	b2.Offset = w / 2
+	p.Add(b1, b2)
+	p.Legend.Add("one at a time", b1)
+	p.Legend.Add("bursts", b2)
+	p.Legend.Top = true
+	p.NominalX(names...)
+	return p, nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}

@@ -1,0 +1,169 @@
+package main
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"time"
+)
+
+// server is one server under test, as the driver builds and runs it.
+type server struct {
+	name  string
+	build func(bin string) error // builds the binary at bin
+	args  func(ws, api string) []string
+	path  string // WebSocket path with the topic query
+	// publish and stats are URL paths on the API listener ("" when the
+	// server has none: the echo-only builds).
+	publish, stats string
+	note           string // what the peer lacks, said in the results
+}
+
+// repo is the c1m repository root, found from the bench module.
+func repo() string {
+	dir, _ := os.Getwd()
+	for d := dir; d != "/"; d = filepath.Dir(d) {
+		if _, err := os.Stat(filepath.Join(d, "bench", "go.mod")); err == nil {
+			return d
+		}
+	}
+	return dir
+}
+
+func goBuild(moduleDir, pkg string) func(string) error {
+	return func(bin string) error {
+		cmd := exec.Command("go", "build", "-o", bin, pkg)
+		cmd.Dir = moduleDir
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("go build %s: %v\n%s", pkg, err, out)
+		}
+		return nil
+	}
+}
+
+func peer(name, note string) server {
+	return server{
+		name:    name,
+		build:   goBuild(filepath.Join(repo(), "bench", "peers"), "./"+name),
+		args:    func(ws, api string) []string { return []string{"-addr", ws, "-api", api} },
+		path:    "/ws?topic=t",
+		publish: "/publish?topic=t",
+		stats:   "/stats?gc=1",
+		note:    note,
+	}
+}
+
+// servers lists every server the bench knows, c1m first.
+func servers() []server {
+	root := repo()
+	return []server{
+		{
+			name:  "c1m",
+			build: goBuild(root, "./cmd/c1m"),
+			args: func(ws, api string) []string {
+				return []string{"-listen", ws, "-api", api, "-log-level", "warn", "-demo=false", "-compression=false"}
+			},
+			path: "/ws?topic=t", publish: "/api/publish?topic=t", stats: "/api/stats?gc=1",
+		},
+		peer("gorilla", "gorilla/websocket: a reader and a writer goroutine per connection"),
+		peer("coder", "coder/websocket: a reader and a writer goroutine per connection"),
+		peer("gobwas", "gobwas/ws over net.Conn: a reader and a writer goroutine per connection"),
+		peer("gws", "lxzan/gws: a read-loop goroutine per connection, WriteAsync for fan-out"),
+		peer("nbio", "lesismal/nbio nbhttp: non-blocking mode, no goroutine per connection"),
+		{
+			name: "node-ws",
+			build: func(string) error {
+				cmd := exec.Command("npm", "ci", "--no-audit", "--no-fund", "--loglevel=error")
+				cmd.Dir = filepath.Join(root, "bench", "peers", "node")
+				if out, err := cmd.CombinedOutput(); err != nil {
+					return fmt.Errorf("npm ci: %v\n%s", err, out)
+				}
+				return nil
+			},
+			args: func(ws, api string) []string {
+				return []string{"--expose-gc", filepath.Join(root, "bench", "peers", "node", "server.mjs"), "-addr", ws, "-api", api}
+			},
+			path: "/ws?topic=t", publish: "/publish?topic=t", stats: "/stats?gc=1",
+			note: "Node ws: one process, one thread; heap is V8's",
+		},
+		peer("ceiling", "not a server: one write(2) per socket per message, one goroutine per core, no framing work"),
+	}
+}
+
+// echoServer is the build each server uses for the echo scenario: c1m's is
+// examples/echo; the peers echo on their push path.
+func echoServer(s server) server {
+	if s.name != "c1m" {
+		return s
+	}
+	return server{
+		name:  "c1m",
+		build: goBuild(repo(), "./examples/echo"),
+		args:  func(ws, _ string) []string { return []string{"-addr", ws} },
+		path:  "/",
+	}
+}
+
+// freePort returns a free loopback port.
+func freePort() string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// process is a running server.
+type process struct {
+	cmd     *exec.Cmd
+	ws, api string
+}
+
+// start runs s and waits until its listeners accept.
+func start(s server, bin string) (*process, error) {
+	ws, api := freePort(), freePort()
+	name := bin
+	if s.name == "node-ws" {
+		name = "node"
+	}
+	cmd := exec.Command(name, s.args(ws, api)...)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	p := &process{cmd: cmd, ws: ws, api: api}
+	deadline := time.Now().Add(30 * time.Second)
+	for _, addr := range []string{ws, api} {
+		if s.publish == "" && addr == api {
+			continue
+		}
+		for {
+			c, err := net.DialTimeout("tcp", addr, time.Second)
+			if err == nil {
+				c.Close()
+				break
+			}
+			if time.Now().After(deadline) {
+				p.stop()
+				return nil, fmt.Errorf("%s did not listen on %s", s.name, addr)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	return p, nil
+}
+
+func (p *process) stop() {
+	_ = p.cmd.Process.Signal(os.Interrupt)
+	done := make(chan struct{})
+	go func() { _ = p.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(15 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-done
+	}
+}
