@@ -18,26 +18,63 @@ type conn struct {
 	sh  *shard
 	c   gnet.Conn
 
-	dec      codec.Decoder
-	out      *bytebufferpool.ByteBuffer // output queued since the last flush
-	scanned  int32                      // request head bytes already searched for its end
-	need     int32                      // bytes the frame in progress needs, when known
-	deflate  bool                       // permessage-deflate negotiated
-	form     int                        // wire form of publications (formRaw...)
-	failed   bool                       // input is no longer read (protocol error, close sent)
-	gotClose bool                       // the peer's close frame arrived
-	code     codec.StatusCode           // the peer's close code
-	reason   string                     // the peer's close reason
+	dec codec.Decoder
+	// The output queued since the last flush: either one shared
+	// publication frame, written straight from the publication with no
+	// copy (the common case of a fan-out), or a pooled buffer once more
+	// than that is queued. pub is set only while out is nil.
+	pub      *session.Publication
+	out      *bytebufferpool.ByteBuffer
+	ctlEnd   int32            // bytes of out up to the end of its last control frame
+	scanned  int32            // request head bytes already searched for its end
+	need     int32            // bytes the frame in progress needs, when known
+	deflate  bool             // permessage-deflate negotiated
+	form     int              // wire form of publications (formRaw...)
+	failed   bool             // input is no longer read (protocol error, close sent)
+	gotClose bool             // the peer's close frame arrived
+	code     codec.StatusCode // the peer's close code
+	reason   string           // the peer's close reason
 }
 
 var _ session.Transport = (*conn)(nil)
 
-// queue returns the output buffer, taking one from the pool if needed.
+// queue returns the output buffer, taking one from the pool if needed; a
+// pending shared publication frame moves into it first, to keep the order.
 func (c *conn) queue() *bytebufferpool.ByteBuffer {
 	if c.out == nil {
 		c.out = bytebufferpool.Get()
+		if c.pub != nil {
+			c.out.B = append(c.out.B, c.pubFrame()...)
+			c.pub = nil
+		}
 	}
 	return c.out
+}
+
+// queueControl appends a control frame with append and remembers where it
+// ends: control frames survive a slow-consumer eviction.
+func (c *conn) queueControl(append func([]byte) []byte) {
+	buf := c.queue()
+	buf.B = append(buf.B)
+	c.ctlEnd = int32(len(buf.B))
+}
+
+// pubFrame returns the pending publication in this connection's wire form.
+func (c *conn) pubFrame() []byte {
+	return c.pub.Encoded(c.form, c.srv.encoders[c.form])
+}
+
+// queued returns the bytes queued for the client and not yet written to
+// its socket: ours since the last flush plus gnet's outbound buffer.
+func (c *conn) queued() int {
+	n := c.c.OutboundBuffered()
+	switch {
+	case c.out != nil:
+		n += len(c.out.B)
+	case c.pub != nil:
+		n += len(c.pubFrame())
+	}
+	return n
 }
 
 // WriteMessage implements session.Transport: it encodes one data frame
@@ -60,16 +97,21 @@ func (c *conn) WriteMessage(op codec.OpCode, payload []byte) error {
 }
 
 // WritePublication implements session.Transport: the publication's frame in
-// this connection's form is encoded once for all connections and copied
-// into the output queue. Loop-only.
+// this connection's form is encoded once for all connections. Alone in the
+// queue it is written from the shared bytes; behind other output it is
+// copied, so that everything pending leaves in one write. Loop-only.
 func (c *conn) WritePublication(p *session.Publication) error {
 	frame := p.Encoded(c.form, c.srv.encoders[c.form])
 	queued, err := c.admit(len(frame))
 	if err != nil {
 		return err
 	}
-	buf := c.queue()
-	buf.B = append(buf.B, frame...)
+	if c.out == nil && c.pub == nil {
+		c.pub = p
+	} else {
+		buf := c.queue()
+		buf.B = append(buf.B, frame...)
+	}
 	c.sh.Stats().NoteOutbound(queued + len(frame))
 	return nil
 }
@@ -78,10 +120,7 @@ func (c *conn) WritePublication(p *session.Publication) error {
 // is queued for the client already.
 func (c *conn) admit(n int) (int, error) {
 	cfg := &c.srv.cfg
-	queued := c.c.OutboundBuffered()
-	if c.out != nil {
-		queued += len(c.out.B)
-	}
+	queued := c.queued()
 	if queued+n <= cfg.MaxOutbound {
 		return queued, nil
 	}
@@ -93,42 +132,48 @@ func (c *conn) admit(n int) (int, error) {
 	return queued, ErrSlowConsumer
 }
 
-// slowDisconnect drops what is queued for a client that does not read and
-// closes it with 1008. The close frame goes after what the kernel and gnet
-// already hold, so the client may never see it; the close deadline then
-// drops the connection.
+// slowDisconnect drops the data queued for a client that does not read and
+// closes it with 1008; control frames already queued (a pong, a close)
+// stay. The close frame goes after what the kernel and gnet already hold,
+// so the client may never see it; the close deadline then drops the
+// connection.
 func (c *conn) slowDisconnect() {
+	c.pub = nil
 	if c.out != nil {
-		c.out.Reset()
+		c.out.B = c.out.B[:c.ctlEnd]
 	}
 	c.Session.Close(codec.StatusPolicyViolation, "slow consumer")
 }
 
 // Flush implements session.Transport: the queued output leaves in one write.
-// Loop-only.
+// The queue is detached first: a failed write closes the connection inside
+// gnet's Write, and OnClose must find nothing left to release. Loop-only.
 func (c *conn) Flush() {
-	if c.out == nil {
-		return
+	switch {
+	case c.pub != nil:
+		frame := c.pubFrame()
+		c.pub = nil
+		// gnet copies what the socket does not take, so the shared
+		// frame stays immutable.
+		_, _ = c.c.Write(frame)
+	case c.out != nil:
+		out := c.out
+		c.out, c.ctlEnd = nil, 0
+		if len(out.B) > 0 {
+			_, _ = c.c.Write(out.B)
+		}
+		bytebufferpool.Put(out)
 	}
-	if len(c.out.B) > 0 {
-		// On a short write gnet copies the rest into its outbound buffer,
-		// so the pooled buffer can go back at once.
-		_, _ = c.c.Write(c.out.B)
-	}
-	bytebufferpool.Put(c.out)
-	c.out = nil
 }
 
 // Ping implements session.Transport. Loop-only.
 func (c *conn) Ping() {
-	buf := c.queue()
-	buf.B = codec.AppendHeader(buf.B, codec.OpPing, true, 0)
+	c.queueControl(func(b []byte) []byte { return codec.AppendHeader(b, codec.OpPing, true, 0) })
 }
 
 // Close implements session.Transport: it queues a close frame. Loop-only.
 func (c *conn) Close(code codec.StatusCode, reason string) {
-	buf := c.queue()
-	buf.B = codec.AppendClose(buf.B, code, reason)
+	c.queueControl(func(b []byte) []byte { return codec.AppendClose(b, code, reason) })
 }
 
 // Abort implements session.Transport: the connection is dropped. Loop-only.

@@ -142,11 +142,21 @@ func (s *Server) frame(c *conn, f codec.Frame) {
 		st.BytesIn.Add(uint64(len(f.Payload)))
 		s.dispatchMessage(c, Message{Op: f.Op, Data: f.Payload})
 	case codec.OpPing:
-		if c.State() == session.StateOpen {
-			buf := c.queue()
-			buf.B = codec.AppendFrame(buf.B, codec.OpPong, f.Payload)
-			c.Written()
+		if c.State() != session.StateOpen {
+			return
 		}
+		// A pong is never dropped, but a client that pings and never
+		// reads must not make us queue pongs without bound: past the
+		// cap it is a slow consumer like any other.
+		if c.queued()+codec.HeaderSize(len(f.Payload))+len(f.Payload) > s.cfg.MaxOutbound {
+			c.sh.Stats().Evicted(session.ReasonSlowConsumer)
+			c.slowDisconnect()
+			c.Written()
+			return
+		}
+		c.queueControl(func(b []byte) []byte { return codec.AppendFrame(b, codec.OpPong, f.Payload) })
+		c.sh.Stats().NoteOutbound(c.queued())
+		c.Written()
 	case codec.OpClose:
 		code, reason, _ := codec.ParseClose(f.Payload) // validated by the decoder
 		c.gotClose, c.code, c.reason = true, code, string(reason)

@@ -322,6 +322,7 @@ func (s *Server) OnClose(gc gnet.Conn, _ error) gnet.Action {
 	}
 	c.sh.Closed(&c.Session)
 	c.dec.Release()
+	c.pub = nil
 	if c.out != nil {
 		bytebufferpool.Put(c.out)
 		c.out = nil

@@ -101,8 +101,9 @@ type Shard struct {
 	topics    map[string]*topic
 	open      int // sessions in StateOpen
 	wheel     wheel
-	now       int64 // current tick
-	dirty     []*Session
+	now       int64      // current tick
+	dirty     []*Session // to flush; dirty[:flushed] are done
+	flushed   int
 	delivered []*Publication // fanned out, waiting for their flush to finish
 
 	kicked atomic.Bool // a goroutine is about to wake the loop for the rest of a flush
@@ -252,22 +253,23 @@ func (sh *Shard) Flush() {
 }
 
 // flushSlice writes up to flushSlice dirty sessions and returns how many
-// are left.
+// are left. The list is consumed from its head, so a fan-out to n sessions
+// costs O(n) however many slices it takes.
 func (sh *Shard) flushSlice() int {
-	n := min(len(sh.dirty), flushSlice)
-	for i, s := range sh.dirty[:n] {
-		s.dirty = false
+	end := min(len(sh.dirty), sh.flushed+flushSlice)
+	for i := sh.flushed; i < end; i++ {
+		s := sh.dirty[i]
 		sh.dirty[i] = nil
+		s.dirty = false
 		if s.state != StateClosed {
 			s.tr.Flush()
 		}
 	}
-	rest := copy(sh.dirty, sh.dirty[n:])
-	clear(sh.dirty[rest:])
-	sh.dirty = sh.dirty[:rest]
-	if rest > 0 {
+	sh.flushed = end
+	if rest := len(sh.dirty) - end; rest > 0 {
 		return rest
 	}
+	sh.dirty, sh.flushed = sh.dirty[:0], 0
 	if len(sh.delivered) > 0 {
 		now := time.Now()
 		for i, p := range sh.delivered {
