@@ -44,7 +44,15 @@ type instance struct {
 // startC1M starts the binary on free ports and waits for its ready line.
 func startC1M(t *testing.T, args ...string) *instance {
 	t.Helper()
+	return startC1MWith(t, nil, args...)
+}
+
+// startC1MWith is startC1M with extra environment variables (KEY=value)
+// for the child process only.
+func startC1MWith(t *testing.T, env []string, args ...string) *instance {
+	t.Helper()
 	cmd := exec.Command(binary, append([]string{"-listen", "127.0.0.1:0", "-api", "127.0.0.1:0"}, args...)...)
+	cmd.Env = append(os.Environ(), env...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
