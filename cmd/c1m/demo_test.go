@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/gorilla/websocket"
 )
 
 // chromiumPath finds Debian's chromium, which `make test` installs.
@@ -23,14 +24,9 @@ func chromiumPath(t *testing.T) string {
 	return ""
 }
 
-// TestDemoPage loads the demo page in headless Chromium, publishes through
-// the API once the page is connected, waits for the page to show it, and
-// saves a screenshot (its path is logged; C1M_ARTIFACTS picks the folder).
-func TestDemoPage(t *testing.T) {
-	t.Parallel()
-	in := startC1M(t)
-	page := "http://" + strings.TrimSuffix(strings.TrimPrefix(in.clients, "ws://"), "/ws") + "/"
-
+// browser starts headless Chromium for the test's lifetime.
+func browser(t *testing.T) context.Context {
+	t.Helper()
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(chromiumPath(t)),
 		chromedp.NoSandbox,
@@ -40,11 +36,28 @@ func TestDemoPage(t *testing.T) {
 		chromedp.WindowSize(1000, 700),
 	)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
+	t.Cleanup(cancel)
 	actx, acancel := chromedp.NewExecAllocator(ctx, opts...)
-	defer acancel()
+	t.Cleanup(acancel)
 	bctx, bcancel := chromedp.NewContext(actx)
-	defer bcancel()
+	t.Cleanup(bcancel)
+	return bctx
+}
+
+// pageURL is the demo page of an instance.
+func pageURL(in *instance) string {
+	return "http://" + strings.TrimSuffix(strings.TrimPrefix(in.clients, "ws://"), "/ws") + "/"
+}
+
+// TestDemoPage loads the demo page in headless Chromium, publishes through
+// the API once the page is connected, waits for the page to show it, and
+// saves a screenshot (its path is logged; C1M_ARTIFACTS picks the folder).
+func TestDemoPage(t *testing.T) {
+	t.Parallel()
+	in := startC1M(t)
+	page := pageURL(in)
+
+	bctx := browser(t)
 
 	var state string
 	if err := chromedp.Run(bctx,
@@ -58,15 +71,18 @@ func TestDemoPage(t *testing.T) {
 
 	var last, count string
 	var shot []byte
+	var counted bool
 	if err := chromedp.Run(bctx,
 		chromedp.WaitVisible(`body[data-last="hello from the API"]`, chromedp.ByQuery),
+		// The page polls the count every second; it is the page's own session.
+		chromedp.Poll(`document.getElementById("count").textContent === "1"`, &counted),
 		chromedp.Text(`#count`, &count, chromedp.ByQuery),
 		chromedp.AttributeValue(`body`, "data-last", &last, nil, chromedp.ByQuery),
 		chromedp.CaptureScreenshot(&shot),
 	); err != nil {
 		t.Fatalf("publication not shown: %v", err)
 	}
-	if last != "hello from the API" || count == "?" {
+	if last != "hello from the API" || count != "1" {
 		t.Fatalf("page shows last=%q count=%q", last, count)
 	}
 	dir := os.Getenv("C1M_ARTIFACTS")
@@ -78,4 +94,48 @@ func TestDemoPage(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("state %q, connections %s, screenshot %s", state, count, path)
+}
+
+// TestDemoPublish: with -demo-publish the page's Publish button reaches
+// another subscriber of the topic; without it the button is disabled and
+// the server refuses the command from any client.
+func TestDemoPublish(t *testing.T) {
+	t.Parallel()
+	t.Run("on", func(t *testing.T) {
+		t.Parallel()
+		in := startC1M(t, "-demo-publish")
+		other := in.dial(t, "?topic=news")
+		bctx := browser(t)
+		if err := chromedp.Run(bctx,
+			chromedp.Navigate(pageURL(in)),
+			chromedp.WaitVisible(`#state.open`, chromedp.ByQuery),
+			chromedp.SetValue(`#pdata`, "typed on the page", chromedp.ByQuery),
+			chromedp.Click(`#pub`, chromedp.ByQuery),
+		); err != nil {
+			t.Fatalf("page: %v", err)
+		}
+		if _, p, err := other.ReadMessage(); err != nil || string(p) != "typed on the page" {
+			t.Fatalf("subscriber got %q %v", p, err)
+		}
+	})
+	t.Run("off", func(t *testing.T) {
+		t.Parallel()
+		in := startC1M(t)
+		bctx := browser(t)
+		var disabled bool
+		if err := chromedp.Run(bctx,
+			chromedp.Navigate(pageURL(in)),
+			chromedp.WaitVisible(`#pub[disabled]`, chromedp.ByQuery),
+			chromedp.Evaluate(`document.getElementById("pub").disabled`, &disabled),
+		); err != nil || !disabled {
+			t.Fatalf("publish button not disabled: %v", err)
+		}
+		c := in.dial(t, "?topic=news")
+		if err := c.WriteMessage(websocket.TextMessage, []byte(`{"op":"publish","topic":"news","data":"x","id":7}`)); err != nil {
+			t.Fatal(err)
+		}
+		if _, p, err := c.ReadMessage(); err != nil || string(p) != `{"op":"error","id":7,"error":"publishing is not allowed"}` {
+			t.Fatalf("publish command without -demo-publish: %q %v", p, err)
+		}
+	})
 }
