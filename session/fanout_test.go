@@ -1,0 +1,107 @@
+package session
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+)
+
+// stepExec queues tasks for the test to run one at a time, so that a test
+// can see what one pass of the loop did.
+type stepExec struct {
+	// guards the fields below
+	mu    sync.Mutex
+	tasks []func()
+}
+
+func (e *stepExec) Execute(fn func()) error {
+	e.mu.Lock()
+	e.tasks = append(e.tasks, fn)
+	e.mu.Unlock()
+	return nil
+}
+
+// next waits for the next task (a kick comes from another goroutine) and
+// runs it; it reports false if none came within the wait.
+func (e *stepExec) next(wait time.Duration) bool {
+	deadline := time.Now().Add(wait)
+	for {
+		e.mu.Lock()
+		if len(e.tasks) > 0 {
+			fn := e.tasks[0]
+			e.tasks = e.tasks[1:]
+			e.mu.Unlock()
+			fn()
+			return true
+		}
+		e.mu.Unlock()
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestFanoutFlushesInSlices: a publication to more sessions than one slice
+// is written flushSlice sockets per pass of the loop, each pass ending in a
+// wake-up for the next, so the loop polls for I/O in between; a publication
+// arriving in the middle reaches every session after the first, once.
+func TestFanoutFlushesInSlices(t *testing.T) {
+	t.Parallel()
+	const n = 2*flushSlice + flushSlice/2
+	ex := &stepExec{}
+	sh := NewShard(0, "loop", ex, Config{})
+	trs := make([]*fakeTransport, n)
+	for i := range trs {
+		trs[i] = &fakeTransport{}
+		s := &Session{}
+		sh.Open(s, trs[i])
+		s.MarkOpen()
+		s.Subscribe("t")
+	}
+	flushed := func() (total int) {
+		for _, tr := range trs {
+			total += tr.flushes
+		}
+		return total
+	}
+	p1, p2 := NewPublication("t", 1, []byte("p1")), NewPublication("t", 2, []byte("p2"))
+	if err := sh.Post(func() { sh.deliver(p1) }); err != nil {
+		t.Fatal(err)
+	}
+	const wait = 5 * time.Second
+	if !ex.next(wait) {
+		t.Fatal("no drain")
+	}
+	if got := flushed(); got != flushSlice {
+		t.Fatalf("first pass flushed %d sockets, want one slice of %d", got, flushSlice)
+	}
+	// p2 arrives while p1's flush is in progress.
+	if err := sh.Post(func() { sh.deliver(p2) }); err != nil {
+		t.Fatal(err)
+	}
+	// The first slice is flushed with p1 alone and again for p2; the rest
+	// are flushed once, with both.
+	want := n + flushSlice
+	passes := 1
+	for flushed() < want {
+		if !ex.next(wait) {
+			t.Fatalf("the flush stopped at %d of %d sockets", flushed(), want)
+		}
+		if passes++; passes > 10 {
+			t.Fatal("the flush does not end")
+		}
+	}
+	if got := flushed(); got != want || len(sh.dirty) != 0 {
+		t.Fatalf("%d socket flushes, %d sessions still dirty; want %d and none", got, len(sh.dirty), want)
+	}
+	for i, tr := range trs {
+		if fmt.Sprint(tr.msgs) != "[p1 p2]" {
+			t.Fatalf("session %d got %v", i, tr.msgs)
+		}
+	}
+	if passes < n/flushSlice+1 {
+		t.Fatalf("%d passes for %d sockets: not sliced", passes, n)
+	}
+}
