@@ -100,7 +100,7 @@ func (h *Hub) SendTo(id uint64, data []byte) error {
 	p := NewPublication("", 0, data)
 	return sh.Post(func() {
 		if s := sh.sessions[id]; s != nil {
-			sh.deliverTo(s, p)
+			sh.countDeliveries(p, sh.deliverTo(s, p))
 			sh.noteDelivered(p)
 		}
 	})

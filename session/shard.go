@@ -296,32 +296,43 @@ func (sh *Shard) kick() {
 
 // deliver writes a publication to the shard's subscribers of its topic, or
 // to every open session for a broadcast. Loop-only.
+//
+// Queueing is memory work, tens of nanoseconds a subscriber
+// (BenchmarkFanout), so it runs in one go; the writes, about 9 µs each,
+// are what Flush slices so that the loop serves I/O in between.
 func (sh *Shard) deliver(p *Publication) {
 	sh.stats.Publications.Add(1)
+	n := 0
 	if p.Topic == "" {
 		for _, s := range sh.sessions {
-			sh.deliverTo(s, p)
+			n += sh.deliverTo(s, p)
 		}
 	} else if t := sh.topics[p.Topic]; t != nil {
 		for _, s := range t.subs {
-			sh.deliverTo(s, p)
+			n += sh.deliverTo(s, p)
 		}
 	}
+	sh.countDeliveries(p, n)
 	sh.noteDelivered(p)
 }
 
-// deliverTo writes one publication to one session.
-func (sh *Shard) deliverTo(s *Session, p *Publication) {
-	if s.state != StateOpen {
-		return
-	}
-	if s.tr.WritePublication(p) != nil {
-		return // the transport applied its backpressure policy
+// deliverTo queues one publication for one session and returns 1, or 0
+// when the session is not open or its transport refused the publication
+// (its backpressure policy applied).
+func (sh *Shard) deliverTo(s *Session, p *Publication) int {
+	if s.state != StateOpen || s.tr.WritePublication(p) != nil {
+		return 0
 	}
 	sh.markDirty(s)
-	sh.stats.Deliveries.Add(1)
-	sh.stats.MessagesOut.Add(1)
-	sh.stats.BytesOut.Add(uint64(len(p.Data)))
+	return 1
+}
+
+// countDeliveries adds n deliveries of p to the counters, once per
+// fan-out rather than once per session.
+func (sh *Shard) countDeliveries(p *Publication, n int) {
+	sh.stats.Deliveries.Add(uint64(n))
+	sh.stats.MessagesOut.Add(uint64(n))
+	sh.stats.BytesOut.Add(uint64(n * len(p.Data)))
 }
 
 // noteDelivered keeps p for the fan-out latency, observed once its flush is
