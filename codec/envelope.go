@@ -3,7 +3,6 @@ package codec
 import (
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"strconv"
 	"unicode/utf8"
 )
@@ -88,9 +87,6 @@ const (
 
 // Limits on topic names: printable, no spaces, at most MaxTopicLen bytes.
 const MaxTopicLen = 256
-
-// ErrBadCommand is returned for a message that is not a valid command.
-var ErrBadCommand = errors.New("codec: bad command")
 
 // ParseCommand parses and validates a client command.
 func ParseCommand(data []byte) (Command, error) {

@@ -50,3 +50,11 @@ var (
 	// parse. The answer is 400.
 	ErrMalformedRequest = errors.New("codec: malformed request")
 )
+
+// Errors of the client command parser.
+var (
+	// ErrBadCommand means a client message is not a valid command: not a
+	// JSON object, an unknown op, or a topic that ValidTopic refuses. It is
+	// answered with an error reply, not a close: the connection stays usable.
+	ErrBadCommand = errors.New("codec: bad command")
+)
