@@ -53,8 +53,9 @@ var (
 
 // Errors of the client command parser.
 var (
-	// ErrBadCommand means a client message is not a valid command: not a
-	// JSON object, an unknown op, or a topic that ValidTopic refuses. It is
+	// ErrBadCommand means a client message is not a valid command: not
+	// UTF-8, not a JSON object, an unknown op, or a topic that ValidTopic
+	// refuses. It is
 	// answered with an error reply, not a close: the connection stays usable.
 	ErrBadCommand = errors.New("codec: bad command")
 )
