@@ -28,7 +28,7 @@ var (
 	ErrControlTooLong      = protocolError(StatusProtocolError, "control frame payload over 125 bytes")
 	ErrUnexpectedContinue  = protocolError(StatusProtocolError, "continuation frame without a message")
 	ErrExpectedContinue    = protocolError(StatusProtocolError, "data frame inside a fragmented message")
-	ErrBadLength           = protocolError(StatusProtocolError, "non-minimal or oversized length encoding")
+	ErrBadLength           = protocolError(StatusProtocolError, "non-minimal length or length over 2^63-1")
 	ErrInvalidUTF8         = protocolError(StatusInvalidPayload, "invalid UTF-8 in text message")
 	ErrFrameTooBig         = protocolError(StatusMessageTooBig, "frame over the size limit")
 	ErrMessageTooBig       = protocolError(StatusMessageTooBig, "message over the size limit")

@@ -2,6 +2,7 @@ package codec
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"io"
 	"testing"
@@ -38,11 +39,39 @@ func FuzzDecodeHeader(f *testing.F) {
 	f.Add([]byte{0x82, 0xff, 0, 0, 0, 0, 0, 1, 0, 0, 1, 2, 3, 4})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		h, n, err := DecodeHeader(b)
-		if err != nil || n == 0 {
+		if err != nil {
+			// Only the length encoding can be wrong: a 16-bit field below
+			// 126, or a 64-bit one below 65536 or with the top bit set.
+			var l uint64
+			var field int
+			switch {
+			case len(b) >= 4 && b[1]&maskLen7 == len16:
+				l, field = uint64(binary.BigEndian.Uint16(b[2:])), 2
+			case len(b) >= 10 && b[1]&maskLen7 == len64:
+				l, field = binary.BigEndian.Uint64(b[2:]), 8
+			default:
+				t.Fatalf("% x: %v", b, err)
+			}
+			minimal := l>>63 == 0 && HeaderSize(int(l)) == 2+field
+			if err != ErrBadLength || minimal {
+				t.Fatalf("% x: %v for a length of %d in %d bytes", b, err, l, field)
+			}
+			return
+		}
+		if n == 0 {
 			return
 		}
 		if n > MaxHeaderSize || n > len(b) || h.Length < 0 {
 			t.Fatalf("header %+v size %d of %d bytes", h, n, len(b))
+		}
+		// The encoding is minimal, so the header re-encodes to the same bytes.
+		re := appendHeader(nil, b[0]&^bitFin, h.Fin, int(h.Length))
+		if h.Masked {
+			re[1] |= bitMask
+			re = append(re, h.Mask[:]...)
+		}
+		if !bytes.Equal(re, b[:n]) {
+			t.Fatalf("% x decoded as %+v, which encodes as % x", b[:n], h, re)
 		}
 		// Every shorter prefix is "need more", never a different header.
 		for i := 0; i < n; i++ {
