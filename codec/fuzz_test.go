@@ -1,10 +1,15 @@
 package codec
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"io"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"unicode/utf8"
 
@@ -111,16 +116,98 @@ func FuzzHandshake(f *testing.F) {
 	f.Add([]byte("Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n"))
 	f.Add([]byte("Sec-WebSocket-Protocol: chat, c1m.v1.json\r\n"))
 	f.Add([]byte("Origin: http://x\r\n"))
-	h := NewHandshaker(HandshakeConfig{Protocols: []string{"chat"}, Deflate: &DeflateConfig{}})
+	h := NewHandshaker(HandshakeConfig{Protocols: fuzzProtocols, Deflate: &DeflateConfig{}})
 	f.Fuzz(func(t *testing.T, extra []byte) {
 		head := "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: " + sampleKey +
 			"\r\nSec-WebSocket-Version: 13\r\n" + string(extra) + "\r\n"
-		var out bytes.Buffer
-		_, err := h.Upgrade([]byte(head), &out, nil)
-		if out.Len() == 0 && err == nil {
-			t.Fatal("accepted without an answer")
-		}
+		checkHandshake(t, h, []byte(head))
 	})
+}
+
+// FuzzHandshakeHead fuzzes the whole request head, delimited by HeadLen as
+// the server does, where FuzzHandshake varies only extra header lines
+// after a valid request line, key and version. The Handshaker is shared by
+// every input, as one is by every connection of a loop.
+func FuzzHandshakeHead(f *testing.F) {
+	f.Add([]byte(upgradeHead("")))
+	f.Add([]byte(upgradeHead("Sec-WebSocket-Protocol: chat, c1m.v1.json\r\nSec-WebSocket-Extensions: permessage-deflate; client_max_window_bits=10\r\n")))
+	f.Add([]byte(strings.Replace(upgradeHead(""), "Version: 13", "Version: 8", 1)))
+	f.Add([]byte("GET / HTTP/1.0\r\nHost: x\r\n\r\n"))
+	const limit = 1024
+	h := NewHandshaker(HandshakeConfig{Protocols: fuzzProtocols, Deflate: &DeflateConfig{}, MaxHead: limit})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		n, err := HeadLen(b, 0, limit)
+		if n == 0 || err != nil {
+			return
+		}
+		checkHandshake(t, h, b[:n])
+	})
+}
+
+var fuzzProtocols = []string{"chat", EnvelopeProtocol}
+
+// rfcMinWindowBits is the smallest client_max_window_bits of RFC 7692.
+const rfcMinWindowBits = 8
+
+// checkHandshake runs a handshake and checks its answer with net/http's
+// response parser: on success a 101 whose headers agree with the returned
+// Handshake; on failure nothing (the server then answers 400 itself) or a
+// 4xx/5xx response. It then checks that a valid handshake on the same
+// Handshaker still gives the expected answer, so no state leaks from one
+// handshake to the next.
+func checkHandshake(t *testing.T, h *Handshaker, head []byte) {
+	t.Helper()
+	var out bytes.Buffer
+	hs, err := h.Upgrade(head, &out, nil)
+	if err != nil {
+		if out.Len() == 0 {
+			return
+		}
+		resp, rerr := http.ReadResponse(bufio.NewReader(&out), nil)
+		if rerr != nil || resp.StatusCode < 400 || resp.StatusCode > 599 {
+			t.Fatalf("error %v answered with %q (%v)", err, out.Bytes(), rerr)
+		}
+		if st := RejectStatus(err); st != 0 && st != resp.StatusCode {
+			t.Fatalf("rejection %d answered with %d", st, resp.StatusCode)
+		}
+		return
+	}
+	resp, rerr := http.ReadResponse(bufio.NewReader(bytes.NewReader(out.Bytes())), nil)
+	if rerr != nil || resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("accepted with %q (%v)", out.Bytes(), rerr)
+	}
+	if len(resp.Header.Get("Sec-WebSocket-Accept")) != 28 || !strings.EqualFold(resp.Header.Get("Upgrade"), "websocket") {
+		t.Fatalf("101 without accept or upgrade: %q", out.Bytes())
+	}
+	if p := resp.Header.Get("Sec-WebSocket-Protocol"); p != hs.Protocol || p != "" && !slices.Contains(fuzzProtocols, p) {
+		t.Fatalf("protocol %q, answered %q", hs.Protocol, p)
+	}
+	ext := resp.Header.Get("Sec-WebSocket-Extensions")
+	if hs.Deflate != strings.HasPrefix(ext, "permessage-deflate") || hs.Deflate && !strings.Contains(ext, "server_no_context_takeover") {
+		t.Fatalf("deflate %v, answered %q", hs.Deflate, ext)
+	}
+	// The window kept for the client is what the answer grants it.
+	want := 0
+	switch _, bits, ok := strings.Cut(ext, "client_max_window_bits="); {
+	case !hs.Deflate, strings.Contains(ext, "client_no_context_takeover"):
+	case ok:
+		b, err := strconv.Atoi(bits)
+		if err != nil || b < rfcMinWindowBits || b > maxWindowBits {
+			t.Fatalf("answered %q", ext)
+		}
+		want = 1 << b
+	default:
+		want = 1 << maxWindowBits
+	}
+	if hs.ClientWindow != want {
+		t.Fatalf("client window %d, answered %q", hs.ClientWindow, ext)
+	}
+	out.Reset()
+	good := upgradeHead("Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\nSec-WebSocket-Protocol: chat\r\n")
+	hs, err = h.Upgrade([]byte(good), &out, nil)
+	if err != nil || hs != (Handshake{Protocol: "chat", Deflate: true, ClientWindow: 1 << defaultClientWindowBits}) {
+		t.Fatalf("after %q, a valid handshake gives %+v %v", head, hs, err)
+	}
 }
 
 func FuzzParseClose(f *testing.F) {
