@@ -102,11 +102,13 @@ func (n *deflateNegotiator) negotiate(opt httphead.Option) (httphead.Option, err
 	case offer.ClientNoContextTakeover:
 		resp.ClientNoContextTakeover = true
 	case offer.ClientMaxWindowBits.Defined():
+		// RFC 7692 7.1.2.2: the answer is at most the value offered, which
+		// may be 8, below what the server would pick (a client that offers
+		// 8 compresses with a 256-byte window; inflating needs no minimum).
 		bits := n.cfg.ClientWindowBits
 		if offer.ClientMaxWindowBits > 1 { // 1 means "offered without a value"
 			bits = min(bits, int(offer.ClientMaxWindowBits))
 		}
-		bits = max(bits, minWindowBits)
 		resp.ClientMaxWindowBits = wsflate.WindowBits(bits)
 		n.window = 1 << bits
 	default:
