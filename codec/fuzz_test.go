@@ -3,6 +3,7 @@ package codec
 import (
 	"bufio"
 	"bytes"
+	"compress/flate"
 	"encoding/binary"
 	"encoding/json"
 	"io"
@@ -218,6 +219,26 @@ func FuzzParseClose(f *testing.F) {
 		if err == nil && (len(p) > 0 && !code.ValidOnWire() || !utf8.Valid(reason)) {
 			t.Fatalf("accepted code %d reason %q", code, reason)
 		}
+		if len(p) < 2 {
+			return
+		}
+		// The encoder: what AppendClose builds from a valid code and a UTF-8
+		// reason of any length is one control frame that ParseClose
+		// accepts, its reason cut at a rune boundary.
+		code = StatusCode(binary.BigEndian.Uint16(p))
+		want := string(p[2:])
+		if !code.ValidOnWire() || !utf8.ValidString(want) {
+			return
+		}
+		fr := AppendClose(nil, code, want)
+		h, n, err := DecodeHeader(fr)
+		if err != nil || n == 0 || !h.Fin || h.Op != OpClose || h.Length > MaxControlPayload || int64(len(fr)-n) != h.Length {
+			t.Fatalf("close frame % x: %+v %v", fr, h, err)
+		}
+		got, r, err := ParseClose(fr[n:])
+		if err != nil || got != code || !strings.HasPrefix(want, string(r)) || len(r) < min(len(want), MaxCloseReason)-(utf8.UTFMax-1) {
+			t.Fatalf("code %d reason %q: frame % x parses as %d %q %v", code, want, fr, got, r, err)
+		}
 	})
 }
 
@@ -335,4 +356,123 @@ func compactJSON(t *testing.T, raw []byte) string {
 		t.Fatalf("compact %q: %v", raw, err)
 	}
 	return b.String()
+}
+
+// FuzzInflateContext inflates messages compressed by a client that keeps
+// its context within a window of 2^8..2^15 bytes (or none), one after the
+// other on one Inflater, so the dictionary it keeps between messages is
+// checked against what the client's compressor could refer to. Each
+// message must inflate exactly at a limit of its own size and fail one
+// byte below it. The server's own compression (no context takeover) must
+// round-trip too.
+func FuzzInflateContext(f *testing.F) {
+	f.Add([]byte("the quick brown fox, the quick brown fox jumps, over the quick brown fox"), uint16(20), uint16(46), uint8(7))
+	f.Add(bytes.Repeat([]byte("abcdefgh"), 100), uint16(300), uint16(600), uint8(0))
+	f.Add([]byte("no context no context no context"), uint16(10), uint16(20), uint8(8))
+	deflater := NewDeflater(flate.BestSpeed)
+	f.Fuzz(func(t *testing.T, data []byte, cut1, cut2 uint16, bits uint8) {
+		window := 1 << (rfcMinWindowBits + bits%8)
+		if bits&8 != 0 {
+			window = 0 // client_no_context_takeover
+		}
+		a := int(cut1) % (len(data) + 1)
+		b := a + int(cut2)%(len(data)-a+1)
+		inf := NewInflater(window)
+		out := bytebufferpool.Get()
+		defer bytebufferpool.Put(out)
+		var history []byte
+		for i, msg := range [][]byte{data[:a], data[a:b], data[b:]} {
+			var dict []byte
+			if window > 0 {
+				dict = history[max(0, len(history)-window):]
+			}
+			var buf bytes.Buffer
+			fw, err := flate.NewWriterDict(&buf, flate.BestCompression, dict)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fw.Write(msg)
+			fw.Flush()
+			compressed := bytes.TrimSuffix(buf.Bytes(), deflateTail)
+			if len(msg) > 0 {
+				probe := &Inflater{window: inf.window, dict: bytes.Clone(inf.dict)}
+				if _, err := probe.Inflate(out, compressed, int64(len(msg)-1)); err != ErrCompressedTooBig {
+					t.Fatalf("message %d of %d bytes at a limit of %d: %v", i, len(msg), len(msg)-1, err)
+				}
+			}
+			got, err := inf.Inflate(out, compressed, int64(len(msg)))
+			if err != nil || !bytes.Equal(got, msg) {
+				t.Fatalf("message %d (window %d, dictionary %d bytes): %q %v, want %q", i, window, len(dict), got, err, msg)
+			}
+			history = append(history, msg...)
+
+			own := deflater.AppendCompressed(nil, msg)
+			if got, err := NewInflater(0).Inflate(out, own, int64(len(msg))); err != nil || !bytes.Equal(got, msg) {
+				t.Fatalf("server compression of %q: %q %v", msg, got, err)
+			}
+		}
+	})
+}
+
+// FuzzAppendEnvelope: envelopes and replies are JSON in text frames, so
+// they must be valid UTF-8 and parse back (strictly) to what was put in,
+// whatever the payload, the topic's characters or the reason's.
+func FuzzAppendEnvelope(f *testing.F) {
+	f.Add("news", uint64(7), []byte("hello"), "bad command")
+	f.Add("a\"b<>&\u2028", uint64(1<<63), []byte("\xff\x00binary"), "line\nbreak")
+	f.Add("", uint64(0), []byte(nil), "")
+	f.Fuzz(func(t *testing.T, topic string, offset uint64, payload []byte, reason string) {
+		// Topics and reasons come from the server: UTF-8 (topics are
+		// printable ASCII, see ValidTopic); appendJSONString requires it.
+		topic, reason = strings.ToValidUTF8(topic, "\uFFFD"), strings.ToValidUTF8(reason, "\uFFFD")
+		env := AppendEnvelope(nil, topic, offset, payload)
+		var e struct {
+			Topic   string  `json:"topic"`
+			Offset  *uint64 `json:"offset"`
+			Data    *string `json:"data"`
+			DataB64 *[]byte `json:"data_b64"`
+		}
+		if !utf8.Valid(env) || strictJSON(env, &e) != nil || e.Topic != topic || e.Offset == nil || *e.Offset != offset {
+			t.Fatalf("envelope %q of topic %q offset %d", env, topic, offset)
+		}
+		switch {
+		case utf8.Valid(payload):
+			if e.Data == nil || e.DataB64 != nil || *e.Data != string(payload) {
+				t.Fatalf("envelope %q of UTF-8 payload %q", env, payload)
+			}
+		case e.Data != nil || e.DataB64 == nil || !bytes.Equal(*e.DataB64, payload):
+			t.Fatalf("envelope %q of binary payload %q", env, payload)
+		}
+		if bytes.ContainsAny(env, "<>&") {
+			t.Fatalf("envelope %q is not safe in HTML", env)
+		}
+
+		id, _ := json.Marshal(topic)
+		reply := AppendReply(nil, id, reason)
+		var r struct {
+			Op    string `json:"op"`
+			ID    string `json:"id"`
+			Error string `json:"error"`
+		}
+		wantOp := "ok"
+		if reason != "" {
+			wantOp = "error"
+		}
+		if !utf8.Valid(reply) || strictJSON(reply, &r) != nil || r.Op != wantOp || r.ID != topic || r.Error != reason {
+			t.Fatalf("reply %q to id %s reason %q", reply, id, reason)
+		}
+	})
+}
+
+// strictJSON decodes one JSON object with no unknown fields and nothing after it.
+func strictJSON(b []byte, v any) error {
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.DisallowUnknownFields()
+	if err := d.Decode(v); err != nil {
+		return err
+	}
+	if d.More() {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
 }
