@@ -268,6 +268,12 @@ func FuzzInflate(f *testing.F) {
 		if err == nil && len(got) > limit {
 			t.Fatalf("%d bytes out of a %d limit", len(got), limit)
 		}
+		// Limits at and below zero end too (no room to read must not spin).
+		for _, lim := range []int64{0, -1} {
+			if got, err := NewInflater(0).Inflate(out, compressed, lim); err == nil && len(got) > 0 {
+				t.Fatalf("%d bytes out of a %d limit", len(got), lim)
+			}
+		}
 		if err != nil && err != ErrCompressedTooBig && err != ErrBadCompressedData && err != io.ErrUnexpectedEOF {
 			t.Fatalf("unexpected error %v", err)
 		}
