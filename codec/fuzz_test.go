@@ -106,7 +106,19 @@ func FuzzParseRequest(f *testing.F) {
 		if n > 0 {
 			r, err := ParseRequest(b[:n])
 			if err == nil {
-				r.EachHeader(func(k, v []byte) bool { return len(k) > 0 })
+				target := string(r.Path)
+				if len(r.RawQuery) > 0 || bytes.HasSuffix(r.Target, []byte("?")) {
+					target += "?" + string(r.RawQuery)
+				}
+				if len(r.Method) == 0 || !isToken(r.Method) || target != string(r.Target) || r.Minor < 0 || r.Minor > 9 {
+					t.Fatalf("%q parsed as %q %q %q %q 1.%d", b[:n], r.Method, r.Target, r.Path, r.RawQuery, r.Minor)
+				}
+				r.EachHeader(func(k, v []byte) bool {
+					if len(k) == 0 || !isToken(k) {
+						t.Fatalf("%q: header name %q", b[:n], k)
+					}
+					return true
+				})
 				_ = r.IsWebSocketUpgrade()
 			}
 		}
