@@ -2,9 +2,12 @@ package codec
 
 import (
 	"bytes"
+	"compress/flate"
 	"fmt"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/valyala/bytebufferpool"
 )
 
 var benchSizes = []int{8, 128, 1 << 10, 16 << 10, 64 << 10}
@@ -81,5 +84,31 @@ func BenchmarkDeflate(b *testing.B) {
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
 		dst = d.AppendCompressedFrame(dst[:0], OpText, p)
+	}
+}
+
+// BenchmarkInflate inflates one message into a fresh buffer (a cold pool),
+// so B/op is what growing the output costs, under the default 4 MiB
+// message limit; "bomb" inflates 64 MiB of zeros against a 16 MiB limit.
+func BenchmarkInflate(b *testing.B) {
+	for _, n := range []int{128, 16 << 10, 1 << 20, 64 << 20} {
+		name, limit := fmt.Sprintf("size=%d", n), int64(4<<20)
+		if n == 64<<20 {
+			name, limit = "bomb", 16<<20
+		}
+		b.Run(name, func(b *testing.B) {
+			unit := []byte(`{"price":101.5,"symbol":"ABC"} `)
+			p := bytes.Repeat(unit, n/len(unit)+1)[:n]
+			if n == 64<<20 {
+				p = make([]byte, n)
+			}
+			compressed := NewDeflater(flate.BestSpeed).AppendCompressed(nil, p)
+			inf := NewInflater(0)
+			b.SetBytes(min(int64(n), limit))
+			b.ReportAllocs()
+			for b.Loop() {
+				_, _ = inf.Inflate(&bytebufferpool.ByteBuffer{}, compressed, limit)
+			}
+		})
 	}
 }

@@ -169,6 +169,18 @@ func TestDecoder(t *testing.T) {
 		{"compressed ping", frame(0b1100_1001, nil), true, nil, ErrCompressedControl},
 		{"compressed invalid UTF-8", frame(0b1100_0001, deflate(t, []byte("\xff"))), true, nil, ErrInvalidUTF8},
 		{"64-bit length with the top bit", []byte{0b1000_0010, 0b1111_1111, 0x80, 0, 0, 0, 0, 0, 0, 0}, false, nil, ErrBadLength},
+		// RFC 6455 5.2: "the minimal number of bytes MUST be used to encode
+		// the length". Masked binary frames, mask 37 fa 21 3d, payload to follow.
+		{"16-bit length of 0", []byte{0b1000_0010, 0b1111_1110, 0x00, 0x00, 0x37, 0xfa, 0x21, 0x3d}, false, nil, ErrBadLength},
+		{"16-bit length of 125", cat([]byte{0b1000_0010, 0b1111_1110, 0x00, 0x7d, 0x37, 0xfa, 0x21, 0x3d}, make([]byte, 125)), false, nil, ErrBadLength},
+		{"16-bit length of 126", frame(0b1000_0010, make([]byte, 126))[:8], false, nil, nil},
+		{"64-bit length of 5", cat([]byte{0b1000_0001, 0b1111_1111, 0, 0, 0, 0, 0, 0, 0, 0x05, 0x37, 0xfa, 0x21, 0x3d}, frame(0b1000_0001, []byte("hello"))[6:]), false, nil, ErrBadLength},
+		{"64-bit length of 65535", []byte{0b1000_0010, 0b1111_1111, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0x37, 0xfa, 0x21, 0x3d}, false, nil, ErrBadLength},
+		{"64-bit length of 65536 is minimal", []byte{0b1000_0010, 0b1111_1111, 0, 0, 0, 0, 0, 0x01, 0x00, 0x00, 0x37, 0xfa, 0x21, 0x3d}, false, nil, ErrFrameTooBig},
+		{"non-minimal close", cat([]byte{0b1000_1000, 0b1111_1110, 0x00, 0x02, 0x37, 0xfa, 0x21, 0x3d}, frame(0b1000_1000, []byte{0x03, 0xe8})[6:]), false, nil, ErrBadLength},
+		{"non-minimal continuation after a good fragment", cat(
+			frame(0b0000_0001, []byte("he")),
+			[]byte{0b1000_0000, 0b1111_1110, 0x00, 0x03, 0x37, 0xfa, 0x21, 0x3d}, frame(0b1000_0000, []byte("llo"))[6:]), false, nil, ErrBadLength},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -185,6 +197,62 @@ func TestDecoder(t *testing.T) {
 	}
 }
 
+// TestDecodeHeaderLength: the length field at the 7/16/64-bit boundaries,
+// read at the bit level. Each input is also fed as every shorter prefix,
+// which must ask for more bytes unless the length field is already complete
+// and bad (then the error comes before the mask has arrived).
+func TestDecodeHeaderLength(t *testing.T) {
+	t.Parallel()
+	m := []byte{0x37, 0xfa, 0x21, 0x3d}
+	cases := []struct {
+		name   string
+		in     []byte
+		length int64
+		err    error
+		errAt  int // shortest prefix that already fails
+	}{
+		{"7-bit 125", cat([]byte{0b1000_0010, 0b1111_1101}, m), 125, nil, 0},
+		{"16-bit 0", cat([]byte{0b1000_0010, 0b1111_1110, 0x00, 0x00}, m), 0, ErrBadLength, 4},
+		{"16-bit 125", cat([]byte{0b1000_0010, 0b1111_1110, 0x00, 0x7d}, m), 0, ErrBadLength, 4},
+		{"16-bit 126", cat([]byte{0b1000_0010, 0b1111_1110, 0x00, 0x7e}, m), 126, nil, 0},
+		{"16-bit 65535", cat([]byte{0b1000_0010, 0b1111_1110, 0xff, 0xff}, m), 65535, nil, 0},
+		{"64-bit 0", cat([]byte{0b1000_0010, 0b1111_1111, 0, 0, 0, 0, 0, 0, 0, 0}, m), 0, ErrBadLength, 10},
+		{"64-bit 125", cat([]byte{0b1000_0010, 0b1111_1111, 0, 0, 0, 0, 0, 0, 0, 0x7d}, m), 0, ErrBadLength, 10},
+		{"64-bit 126", cat([]byte{0b1000_0010, 0b1111_1111, 0, 0, 0, 0, 0, 0, 0, 0x7e}, m), 0, ErrBadLength, 10},
+		{"64-bit 65535", cat([]byte{0b1000_0010, 0b1111_1111, 0, 0, 0, 0, 0, 0, 0xff, 0xff}, m), 0, ErrBadLength, 10},
+		{"64-bit 65536", cat([]byte{0b1000_0010, 0b1111_1111, 0, 0, 0, 0, 0, 0x01, 0x00, 0x00}, m), 65536, nil, 0},
+		{"64-bit 2^63-1", cat([]byte{0b1000_0010, 0b1111_1111, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, m), 1<<63 - 1, nil, 0},
+		{"64-bit 2^63", cat([]byte{0b1000_0010, 0b1111_1111, 0x80, 0, 0, 0, 0, 0, 0, 0}, m), 0, ErrBadLength, 10},
+		{"unmasked 16-bit 125", []byte{0b1000_0010, 0b0111_1110, 0x00, 0x7d}, 0, ErrBadLength, 4},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			h, n, err := DecodeHeader(tc.in)
+			if err != tc.err {
+				t.Fatalf("error %v, want %v", err, tc.err)
+			}
+			if err == nil && (n != len(tc.in) || h.Length != tc.length) {
+				t.Fatalf("size %d length %d, want %d %d", n, h.Length, len(tc.in), tc.length)
+			}
+			for i := range len(tc.in) {
+				_, n, err := DecodeHeader(tc.in[:i])
+				switch {
+				case tc.err != nil && i >= tc.errAt:
+					if err != tc.err {
+						t.Fatalf("prefix of %d: %v, want %v", i, err, tc.err)
+					}
+				case n != 0 || err != nil:
+					t.Fatalf("prefix of %d: size %d, %v; want need more", i, n, err)
+				}
+			}
+			if err != nil && tc.err.(*ProtocolError).Code != StatusProtocolError {
+				t.Fatalf("close code %d", tc.err.(*ProtocolError).Code)
+			}
+		})
+	}
+}
+
 // TestDecoderCloseCodes: the close code each violation asks for.
 func TestDecoderCloseCodes(t *testing.T) {
 	t.Parallel()
@@ -192,7 +260,7 @@ func TestDecoderCloseCodes(t *testing.T) {
 		ErrUnmaskedFrame: 1002, ErrReservedOpCode: 1002, ErrReservedBits: 1002, ErrFragmentedControl: 1002,
 		ErrControlTooLong: 1002, ErrUnexpectedContinue: 1002, ErrExpectedContinue: 1002,
 		ErrInvalidUTF8: 1007, ErrInvalidCloseUTF8: 1007, ErrFrameTooBig: 1009, ErrMessageTooBig: 1009,
-		ErrCompressedTooBig: 1009, ErrBadCloseCode: 1002,
+		ErrCompressedTooBig: 1009, ErrBadCloseCode: 1002, ErrBadLength: 1002,
 	} {
 		if err.Code != code {
 			t.Errorf("%v: code %d, want %d", err, err.Code, code)

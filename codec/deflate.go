@@ -5,6 +5,7 @@ import (
 	"compress/flate"
 	"errors"
 	"io"
+	"math"
 	"sync"
 
 	"github.com/gobwas/httphead"
@@ -102,11 +103,13 @@ func (n *deflateNegotiator) negotiate(opt httphead.Option) (httphead.Option, err
 	case offer.ClientNoContextTakeover:
 		resp.ClientNoContextTakeover = true
 	case offer.ClientMaxWindowBits.Defined():
+		// RFC 7692 7.1.2.2: the answer is at most the value offered, which
+		// may be 8, below what the server would pick (a client that offers
+		// 8 compresses with a 256-byte window; inflating needs no minimum).
 		bits := n.cfg.ClientWindowBits
 		if offer.ClientMaxWindowBits > 1 { // 1 means "offered without a value"
 			bits = min(bits, int(offer.ClientMaxWindowBits))
 		}
-		bits = max(bits, minWindowBits)
 		resp.ClientMaxWindowBits = wsflate.WindowBits(bits)
 		n.window = 1 << bits
 	default:
@@ -170,10 +173,26 @@ func (f *Inflater) Inflate(dst *bytebufferpool.ByteBuffer, compressed []byte, li
 		return nil, ErrBadCompressedData
 	}
 	dst.Reset()
+	// The output doubles, up to one byte past the limit (which is how a
+	// message over it shows). append's growth of 1.25x for large slices
+	// allocated about 5 times the output in total, 100 MiB for a bomb
+	// against a 16 MiB limit; doubling allocates about 2 times, at the
+	// cost of up to 2x unused capacity in a buffer that goes back to the
+	// pool.
 	const chunk = 4096
+	hardCap := max(limit, 0) // a negative limit must not leave no room to read
+	if hardCap < math.MaxInt64 {
+		hardCap++
+	}
 	for {
-		if len(dst.B)+chunk > cap(dst.B) {
-			dst.B = append(dst.B[:cap(dst.B)], make([]byte, chunk)...)[:len(dst.B)]
+		if cap(dst.B)-len(dst.B) < chunk && int64(cap(dst.B)) < hardCap {
+			next := int64(max(2*cap(dst.B), chunk))
+			if next >= limit {
+				next = hardCap
+			}
+			grown := make([]byte, len(dst.B), next)
+			copy(grown, dst.B)
+			dst.B = grown
 		}
 		n, err := st.fr.Read(dst.B[len(dst.B):cap(dst.B)])
 		dst.B = dst.B[:len(dst.B)+n]

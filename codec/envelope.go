@@ -3,7 +3,6 @@ package codec
 import (
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"strconv"
 	"unicode/utf8"
 )
@@ -89,12 +88,17 @@ const (
 // Limits on topic names: printable, no spaces, at most MaxTopicLen bytes.
 const MaxTopicLen = 256
 
-// ErrBadCommand is returned for a message that is not a valid command.
-var ErrBadCommand = errors.New("codec: bad command")
-
-// ParseCommand parses and validates a client command.
+// ParseCommand parses and validates a client command. data must be UTF-8,
+// as JSON (RFC 8259 section 8.1) and a text message are: encoding/json would
+// otherwise replace invalid bytes in strings but keep them in ID, and the
+// reply that echoes ID would be a text frame with invalid UTF-8. The server
+// only passes text messages, already validated, so the check costs nothing
+// there; it guards every other caller. The fields alias nothing in data.
 func ParseCommand(data []byte) (Command, error) {
 	var c Command
+	if !utf8.Valid(data) {
+		return c, ErrBadCommand
+	}
 	if err := json.Unmarshal(data, &c); err != nil {
 		return c, ErrBadCommand
 	}

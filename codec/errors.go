@@ -28,7 +28,7 @@ var (
 	ErrControlTooLong      = protocolError(StatusProtocolError, "control frame payload over 125 bytes")
 	ErrUnexpectedContinue  = protocolError(StatusProtocolError, "continuation frame without a message")
 	ErrExpectedContinue    = protocolError(StatusProtocolError, "data frame inside a fragmented message")
-	ErrBadLength           = protocolError(StatusProtocolError, "non-minimal or oversized length encoding")
+	ErrBadLength           = protocolError(StatusProtocolError, "non-minimal length or length over 2^63-1")
 	ErrInvalidUTF8         = protocolError(StatusInvalidPayload, "invalid UTF-8 in text message")
 	ErrFrameTooBig         = protocolError(StatusMessageTooBig, "frame over the size limit")
 	ErrMessageTooBig       = protocolError(StatusMessageTooBig, "message over the size limit")
@@ -49,4 +49,13 @@ var (
 	// ErrMalformedRequest means the request line or a header line does not
 	// parse. The answer is 400.
 	ErrMalformedRequest = errors.New("codec: malformed request")
+)
+
+// Errors of the client command parser.
+var (
+	// ErrBadCommand means a client message is not a valid command: not
+	// UTF-8, not a JSON object, an unknown op, or a topic that ValidTopic
+	// refuses. It is
+	// answered with an error reply, not a close: the connection stays usable.
+	ErrBadCommand = errors.New("codec: bad command")
 )

@@ -29,8 +29,9 @@ const (
 	bitMask  = 0x80
 	maskLen7 = 0x7f
 
-	len16 = 126 // 7-bit length value announcing a 16-bit length
-	len64 = 127 // 7-bit length value announcing a 64-bit length
+	len16    = 126    // 7-bit length value announcing a 16-bit length
+	len64    = 127    // 7-bit length value announcing a 64-bit length
+	maxLen16 = 0xffff // largest length a 16-bit length field holds
 
 	// MaxControlPayload is the largest payload a control frame may carry.
 	MaxControlPayload = 125
@@ -55,6 +56,13 @@ func (h Header) Rsv1() bool { return h.Rsv&0b100 != 0 }
 // header and its size in bytes, or a zero size and a nil error when b does not
 // hold the whole header yet. It checks only the encoding itself: the rules
 // that depend on the connection's state are the Decoder's.
+//
+// RFC 6455 section 5.2 requires "the minimal number of bytes" for the
+// length: a 16-bit length below 126, a 64-bit length below 65536, or one
+// with the most significant bit set is ErrBadLength (close 1002), decided as
+// soon as the length field is complete. gobwas/ws' ReadHeader checks only
+// the top bit; browsers and the usual clients (Node ws, Python websockets,
+// gorilla/websocket, coder/websocket) encode minimally.
 func DecodeHeader(b []byte) (h Header, n int, err error) {
 	if len(b) < 2 {
 		return h, 0, nil
@@ -70,13 +78,16 @@ func DecodeHeader(b []byte) (h Header, n int, err error) {
 			return h, 0, nil
 		}
 		h.Length = int64(binary.BigEndian.Uint16(b[n:]))
+		if h.Length < len16 {
+			return h, 0, ErrBadLength
+		}
 		n += 2
 	case len64:
 		if len(b) < n+8 {
 			return h, 0, nil
 		}
 		u := binary.BigEndian.Uint64(b[n:])
-		if u>>63 != 0 {
+		if u>>63 != 0 || u <= maxLen16 {
 			return h, 0, ErrBadLength
 		}
 		h.Length = int64(u)
@@ -113,7 +124,7 @@ func appendHeader(dst []byte, b0 byte, fin bool, n int) []byte {
 	switch {
 	case n < len16:
 		return append(dst, b0, byte(n))
-	case n <= 0xffff:
+	case n <= maxLen16:
 		return binary.BigEndian.AppendUint16(append(dst, b0, len16), uint16(n))
 	default:
 		return binary.BigEndian.AppendUint64(append(dst, b0, len64), uint64(n))
@@ -125,7 +136,7 @@ func HeaderSize(n int) int {
 	switch {
 	case n < len16:
 		return 2
-	case n <= 0xffff:
+	case n <= maxLen16:
 		return 4
 	default:
 		return 10

@@ -118,6 +118,8 @@ func TestHandshake(t *testing.T) {
 			"Sec-Websocket-Extensions: permessage-deflate;server_no_context_takeover;client_max_window_bits=12", "", 1 << 12},
 		{"deflate, client window 10", upgradeHead("Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits=10\r\n"), 101,
 			"Sec-Websocket-Extensions: permessage-deflate;server_no_context_takeover;client_max_window_bits=10", "", 1 << 10},
+		{"deflate, client window 8", upgradeHead("Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits=8\r\n"), 101,
+			"Sec-Websocket-Extensions: permessage-deflate;server_no_context_takeover;client_max_window_bits=8", "", 1 << 8},
 		{"deflate, bare offer", upgradeHead("Sec-WebSocket-Extensions: permessage-deflate\r\n"), 101,
 			"Sec-Websocket-Extensions: permessage-deflate;server_no_context_takeover", "", 1 << 15},
 		{"small server window declined, next offer taken", upgradeHead("Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=10, permessage-deflate; client_no_context_takeover\r\n"), 101,
