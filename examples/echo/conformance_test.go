@@ -38,7 +38,9 @@ func echoAddr(t *testing.T) string {
 	return srv.Addr().String()
 }
 
-func masked(fin bool, rsv byte, op codec.OpCode, p []byte) []byte { return wstest.Masked(fin, rsv, op, p) }
+func masked(fin bool, rsv byte, op codec.OpCode, p []byte) []byte {
+	return wstest.Masked(fin, rsv, op, p)
+}
 
 func text(s string) []byte { return masked(true, 0, codec.OpText, []byte(s)) }
 
