@@ -351,6 +351,16 @@ func (s *Server) OnTraffic(gc gnet.Conn) gnet.Action {
 	return gnet.None
 }
 
+// OnShutdown runs when the engine stops, before its loops end (gnet calls it
+// first): every shard stops taking tasks, so that nothing is queued for a
+// loop that will not run it and Session.Send from another goroutine fails
+// instead of queuing.
+func (s *Server) OnShutdown(gnet.Engine) {
+	for _, sh := range s.hub.Shards() {
+		sh.Stop()
+	}
+}
+
 // OnTick runs on gnet's ticker goroutine: it only posts a tick to each
 // shard's inbox, where the timing wheel runs on the loop.
 func (s *Server) OnTick() (time.Duration, gnet.Action) {
