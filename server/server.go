@@ -338,14 +338,17 @@ func (s *Server) OnTraffic(gc gnet.Conn) gnet.Action {
 	if !ok {
 		return gnet.Close
 	}
-	if c.State() == session.StateHandshake {
+	if c.State() == session.StateHandshake && !c.failed {
 		s.readHead(c)
 	}
 	if st := c.State(); (st == session.StateOpen || st == session.StateClosing) && !c.failed {
 		s.readFrames(c)
 	}
 	if c.failed {
+		// Answered or failed: nothing more is parsed, and what arrives is
+		// dropped so that it neither piles up nor is parsed again.
 		_, _ = gc.Discard(-1)
+		c.shutdownWrite()
 	}
 	c.sh.Flush()
 	return gnet.None

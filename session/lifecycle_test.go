@@ -6,6 +6,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/c1mhq/c1m/codec"
 )
@@ -219,5 +220,53 @@ func TestHubTopicChurn(t *testing.T) {
 	run(t, steady, func() { got = append(got, tr.msgs...) })
 	if len(got) != 1 || got[0] != "for steady" {
 		t.Fatalf("steady subscriber got %q, want the publication", got)
+	}
+}
+
+// TestLinger: an answered connection is dropped at the close deadline,
+// counted from when it lingers, whatever its handshake deadline; one that
+// lingers while closing keeps the deadline it has.
+func TestLinger(t *testing.T) {
+	t.Parallel()
+	tick := 100 * time.Millisecond
+	cfg := Config{Tick: tick, HandshakeTimeout: 10 * time.Second, CloseTimeout: time.Second, PingInterval: -1}
+	cases := []struct {
+		name    string
+		open    bool
+		lingers int64 // tick Linger is called at
+		before  int64 // last tick the connection must still be there
+	}{
+		{"answered request", false, 5, 14},
+		{"failed session", true, 5, 14},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			sh := NewShard(0, "loop", newGoExec(t), cfg)
+			tr := &fakeTransport{}
+			var s Session
+			sh.Advance(1)
+			sh.Open(&s, tr)
+			if tc.open {
+				s.MarkOpen()
+			}
+			sh.Advance(tc.lingers)
+			if tc.open {
+				s.MarkClosing()
+			}
+			s.Linger()
+			s.Linger() // twice is once
+			sh.Advance(tc.before)
+			if tr.aborted {
+				t.Fatalf("dropped by tick %d, before the close deadline", tc.before)
+			}
+			sh.Advance(tc.before + 1)
+			if !tr.aborted {
+				t.Fatal("not dropped at the close deadline")
+			}
+			if n := sh.Stats().Evictions(ReasonCloseTimeout); tc.open != (n == 1) {
+				t.Fatalf("%d close-timeout evictions", n)
+			}
+		})
 	}
 }
