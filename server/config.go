@@ -58,9 +58,12 @@ type Config struct {
 	// DrainTimeout bounds Shutdown: sessions get close 1001, and those still
 	// open when it ends are dropped. Zero means 10s.
 	DrainTimeout time.Duration
-	// DrainSpread spreads the close frames of a shutdown over this long (at
-	// most half of DrainTimeout), so clients do not all reconnect at once.
-	// Zero closes every session at once.
+	// DrainSpread spreads the close frames of a shutdown over this long, in
+	// ten batches, so that clients do not all reconnect to the other nodes
+	// in the same instant. It is cut to half of DrainTimeout, which leaves
+	// the last batch time to close. Zero means the smaller of
+	// DefaultDrainSpread and half of DrainTimeout; negative closes every
+	// session at once.
 	DrainSpread time.Duration
 	// Pages are static HTTP resources served on the client listener for GET
 	// requests to their exact path (a demo page, a health probe). The
@@ -101,6 +104,7 @@ const (
 	DefaultMaxOutbound  = 4 << 20
 	DefaultWorkerQueue  = 1024
 	DefaultDrainTimeout = 10 * time.Second
+	DefaultDrainSpread  = 3 * time.Second
 	DefaultReadBuffer   = 64 << 10
 )
 
@@ -135,6 +139,14 @@ func (c *Config) withDefaults() Config {
 	def(&out.ReadBufferCap, DefaultReadBuffer)
 	if out.DrainTimeout <= 0 {
 		out.DrainTimeout = DefaultDrainTimeout
+	}
+	switch {
+	case out.DrainSpread == 0:
+		out.DrainSpread = min(DefaultDrainSpread, out.DrainTimeout/2)
+	case out.DrainSpread < 0:
+		out.DrainSpread = 0
+	default:
+		out.DrainSpread = min(out.DrainSpread, out.DrainTimeout/2)
 	}
 	if out.Compression != nil {
 		d := out.Compression.WithDefaults()

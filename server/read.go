@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"net/http"
 	"path"
+	"strconv"
+	"time"
 
 	"github.com/valyala/bytebufferpool"
 
@@ -15,6 +17,14 @@ import (
 // arrival: gnet's Peek copies when its buffers wrap, so a huge frame
 // trickling in is only looked at again once complete.
 const partialPeekMax = 64 << 10
+
+// retryAfterDelay is what a client that arrives while the server drains is
+// told to wait before it retries (503 with Retry-After): by then this node
+// is gone and the client's resolver or balancer points elsewhere.
+const retryAfterDelay = 5 * time.Second
+
+// retryAfter is the header line of the 503 answer while draining.
+var retryAfter = "Retry-After: " + strconv.Itoa(int(retryAfterDelay/time.Second)) + "\r\n"
 
 // readHead waits for a complete request head, routes it and, for a WebSocket
 // upgrade, answers the handshake. The head is consumed; bytes pipelined after
@@ -34,6 +44,13 @@ func (s *Server) readHead(c *conn) {
 	req, err := codec.ParseRequest(head)
 	if err != nil {
 		c.respond(http.StatusBadRequest, "", "malformed request\n")
+		return
+	}
+	if s.draining.Load() {
+		// The listener stays open while the server drains, so that a
+		// client arriving late is told to go elsewhere instead of being
+		// dropped without a word.
+		c.respond(http.StatusServiceUnavailable, retryAfter, "server shutting down\n")
 		return
 	}
 	if page, ok := s.cfg.Pages[string(req.Path)]; ok && string(req.Method) == http.MethodGet && !req.IsWebSocketUpgrade() {
