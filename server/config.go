@@ -51,6 +51,14 @@ type Config struct {
 	// that many worker goroutines instead of the event loop, for handlers
 	// that block. Each session's events stay in order (a session always
 	// maps to the same worker). Zero runs handlers on the loop.
+	//
+	// A worker is not the session's loop: there a handler may call only the
+	// Session methods marked Safe for concurrent use (Send, Close, ID,
+	// Shard) and the Hub. Everything Loop-only (Subscribe, Unsubscribe,
+	// Topics, NumTopics, SetUser, Data, SetData, State...) must go through
+	// s.Shard().Post, which runs it on the loop after every task posted
+	// before it; s.Shard().OnLoop() tells which case applies (Push does
+	// this).
 	Workers int
 	// WorkerQueue is each worker's queue length; a full queue makes the
 	// loop wait, pushing back on its clients. Zero means 1024.
