@@ -1,6 +1,7 @@
 package server
 
 import (
+	"maps"
 	"runtime"
 	"time"
 
@@ -21,11 +22,13 @@ type Config struct {
 	Loops int
 	// MaxHead limits a request head. Zero means 16 KiB. Over it: 431.
 	MaxHead int
-	// MaxFrame limits one frame's payload. Zero means 1 MiB. Over it:
-	// close 1009, decided from the frame header.
+	// MaxFrame limits one frame's payload. Zero means 1 MiB; values over
+	// MaxLimit are lowered to it. Over it: close 1009, decided from the
+	// frame header.
 	MaxFrame int64
 	// MaxMessage limits a message (all its fragments; for a compressed
-	// message also its decompressed size). Zero means 4 MiB.
+	// message also its decompressed size). Zero means 4 MiB; values over
+	// MaxLimit are lowered to it.
 	MaxMessage int64
 	// MaxOutbound caps the bytes queued for one client that does not read
 	// fast enough. Zero means 4 MiB. Over it, SlowPolicy applies.
@@ -75,7 +78,8 @@ type Config struct {
 	DrainSpread time.Duration
 	// Pages are static HTTP resources served on the client listener for GET
 	// requests to their exact path (a demo page, a health probe). The
-	// connection is closed after the answer.
+	// connection is closed after the answer. The map is copied: changing it
+	// after New has no effect.
 	Pages map[string]Page
 	// ReadBufferCap is gnet's read buffer, one per loop. Zero means 64 KiB.
 	ReadBufferCap int
@@ -116,6 +120,11 @@ const (
 	DefaultReadBuffer   = 64 << 10
 )
 
+// MaxLimit is the largest MaxFrame and MaxMessage: a connection tracks the
+// bytes its frame in progress needs in 32 bits (it is in every connection's
+// state), and a gigabyte is far beyond any push message.
+const MaxLimit = 1 << 30
+
 // withDefaults returns a filled copy of c; the caller's struct is not touched.
 func (c *Config) withDefaults() Config {
 	var out Config
@@ -142,6 +151,8 @@ func (c *Config) withDefaults() Config {
 	def(&out.MaxHead, codec.DefaultMaxHead)
 	def64(&out.MaxFrame, DefaultMaxFrame)
 	def64(&out.MaxMessage, DefaultMaxMessage)
+	out.MaxFrame = min(out.MaxFrame, MaxLimit)
+	out.MaxMessage = min(out.MaxMessage, MaxLimit)
 	def(&out.MaxOutbound, DefaultMaxOutbound)
 	def(&out.WorkerQueue, DefaultWorkerQueue)
 	def(&out.ReadBufferCap, DefaultReadBuffer)
@@ -165,5 +176,8 @@ func (c *Config) withDefaults() Config {
 	}
 	out.Protocols = append([]string(nil), out.Protocols...)
 	out.AllowedOrigins = append([]string(nil), out.AllowedOrigins...)
+	if out.Pages != nil {
+		out.Pages = maps.Clone(out.Pages)
+	}
 	return out
 }

@@ -63,7 +63,8 @@ func (sh *shard) Execute(fn func()) error {
 	}))
 }
 
-// New returns a server for h with cfg (nil means defaults). Serve starts it.
+// New returns a server for h (nil means BuiltinHandler) with cfg (nil means
+// defaults; cfg is copied). Serve or Start runs it. Safe for concurrent use.
 func New(h Handler, cfg *Config) *Server {
 	if h == nil {
 		h = BuiltinHandler{}
@@ -92,7 +93,8 @@ func New(h Handler, cfg *Config) *Server {
 }
 
 // Serve runs the server until Shutdown and returns ErrServerClosed then, or
-// the error that stopped it. Call it once.
+// the error that stopped it. It blocks the calling goroutine, which may be
+// any; call Serve or Start once per Server.
 func (s *Server) Serve() error {
 	s.start = time.Now()
 	err := gnet.Run(s, "tcp://"+s.cfg.Addr,
@@ -122,7 +124,8 @@ func (s *Server) Serve() error {
 }
 
 // Start runs Serve in a goroutine and returns once the server listens, or
-// with the error that kept it from starting.
+// with the error that kept it from starting. Call it from any goroutine,
+// once per Server and instead of Serve; Shutdown may run concurrently.
 func (s *Server) Start() error {
 	go func() { _ = s.Serve() }()
 	select {
