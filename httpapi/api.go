@@ -154,6 +154,7 @@ type Stats struct {
 	BytesOut       uint64            `json:"bytes_out"`
 	Publications   uint64            `json:"publications"`
 	Deliveries     uint64            `json:"deliveries"`
+	Dropped        uint64            `json:"dropped"`
 	Evictions      map[string]uint64 `json:"evictions"`
 	HeapAllocBytes uint64            `json:"heap_alloc_bytes"`
 	HeapInuseBytes uint64            `json:"heap_inuse_bytes"`
@@ -183,7 +184,7 @@ func (a *API) stats(w http.ResponseWriter, r *http.Request) {
 		Connections: tot.Connections, Sessions: tot.Sessions,
 		MessagesIn: tot.MessagesIn, MessagesOut: tot.MessagesOut,
 		BytesIn: tot.BytesIn, BytesOut: tot.BytesOut,
-		Publications: tot.Publications, Deliveries: tot.Deliveries,
+		Publications: tot.Publications, Deliveries: tot.Deliveries, Dropped: tot.Dropped,
 		Evictions:      tot.Evictions,
 		HeapAllocBytes: ms.HeapAlloc, HeapInuseBytes: ms.HeapInuse,
 		Goroutines:    runtime.NumGoroutine(),

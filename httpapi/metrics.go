@@ -17,6 +17,7 @@ type collector struct {
 	connections, sessions, loopLag             *prometheus.Desc
 	messagesIn, messagesOut, bytesIn, bytesOut *prometheus.Desc
 	publications, deliveries, evictions        *prometheus.Desc
+	dropped                                    *prometheus.Desc
 	fanout, outboundPeak                       *prometheus.Desc
 }
 
@@ -37,6 +38,7 @@ func newCollector(srv *server.Server) *collector {
 		publications: d("publications_total", "Publications fanned out, counted once per loop.", loop...),
 		deliveries:   d("deliveries_total", "Messages publications became.", loop...),
 		evictions:    d("evictions_total", "Sessions ended by the server, by reason.", "loop", "reason"),
+		dropped:      d("dropped_total", "Messages dropped for slow clients that stayed connected (drop policy).", loop...),
 		fanout:       d("fanout_latency_seconds", "Time from publish to the last write on a loop."),
 		outboundPeak: d("outbound_peak_bytes", "Most bytes ever queued for one session.", loop...),
 	}
@@ -44,7 +46,7 @@ func newCollector(srv *server.Server) *collector {
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.connections, c.sessions, c.loopLag, c.messagesIn, c.messagesOut,
-		c.bytesIn, c.bytesOut, c.publications, c.deliveries, c.evictions, c.fanout, c.outboundPeak} {
+		c.bytesIn, c.bytesOut, c.publications, c.deliveries, c.evictions, c.dropped, c.fanout, c.outboundPeak} {
 		ch <- d
 	}
 }
@@ -72,6 +74,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		counter(c.bytesOut, st.BytesOut.Load())
 		counter(c.publications, st.Publications.Load())
 		counter(c.deliveries, st.Deliveries.Load())
+		counter(c.dropped, st.Dropped.Load())
 		for _, r := range session.Reasons() {
 			ch <- prometheus.MustNewConstMetric(c.evictions, prometheus.CounterValue, float64(st.Evictions(r)), l, r.String())
 		}

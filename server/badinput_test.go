@@ -1,13 +1,18 @@
 package server_test
 
 import (
+	"errors"
+	"io"
 	"net/http"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/c1mhq/c1m/codec"
 	"github.com/c1mhq/c1m/internal/wstest"
 	"github.com/c1mhq/c1m/server"
+	"github.com/c1mhq/c1m/session"
 )
 
 // TestBadRequests covers the HTTP rows of DESIGN.md's bad-input table: each
@@ -76,13 +81,26 @@ func TestSameOriginAllowed(t *testing.T) {
 }
 
 // TestHandshakeDeadline: a request head that never completes is closed at
-// the handshake deadline, without an answer.
+// the handshake deadline, without an answer, and not before it: the
+// deadline is kept to the tick, the wheel's resolution.
 func TestHandshakeDeadline(t *testing.T) {
 	t.Parallel()
-	_, addr := start(t, nil, server.Config{Timing: fastTiming})
+	timing := session.Config{Tick: 50 * time.Millisecond, HandshakeTimeout: time.Second}
+	_, addr := start(t, nil, server.Config{Timing: timing})
+	began := time.Now()
 	c := wstest.Dial(t, addr)
 	c.Write([]byte("GET /ws HTTP/1.1\r\nHost: te"))
-	c.ExpectEOF()
+	_ = c.Net().SetReadDeadline(time.Now().Add(wstest.Timeout))
+	rest, err := io.ReadAll(c.Net())
+	if err != nil && !errors.Is(err, syscall.ECONNRESET) {
+		t.Fatalf("waiting for the deadline: %v", err)
+	}
+	if len(rest) > 0 {
+		t.Fatalf("a partial head was answered: %q", rest)
+	}
+	if held, least := time.Since(began), timing.HandshakeTimeout-timing.Tick; held < least {
+		t.Fatalf("closed after %v, before the handshake deadline (%v less a tick)", held, timing.HandshakeTimeout)
+	}
 }
 
 // TestBadFrames covers the frame rows of the bad-input table: each violation

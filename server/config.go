@@ -1,6 +1,7 @@
 package server
 
 import (
+	"maps"
 	"runtime"
 	"time"
 
@@ -21,11 +22,13 @@ type Config struct {
 	Loops int
 	// MaxHead limits a request head. Zero means 16 KiB. Over it: 431.
 	MaxHead int
-	// MaxFrame limits one frame's payload. Zero means 1 MiB. Over it:
-	// close 1009, decided from the frame header.
+	// MaxFrame limits one frame's payload. Zero means 1 MiB; values over
+	// MaxLimit are lowered to it. Over it: close 1009, decided from the
+	// frame header.
 	MaxFrame int64
 	// MaxMessage limits a message (all its fragments; for a compressed
-	// message also its decompressed size). Zero means 4 MiB.
+	// message also its decompressed size). Zero means 4 MiB; values over
+	// MaxLimit are lowered to it.
 	MaxMessage int64
 	// MaxOutbound caps the bytes queued for one client that does not read
 	// fast enough. Zero means 4 MiB. Over it, SlowPolicy applies.
@@ -51,6 +54,14 @@ type Config struct {
 	// that many worker goroutines instead of the event loop, for handlers
 	// that block. Each session's events stay in order (a session always
 	// maps to the same worker). Zero runs handlers on the loop.
+	//
+	// A worker is not the session's loop: there a handler may call only the
+	// Session methods marked Safe for concurrent use (Send, Close, ID,
+	// Shard) and the Hub. Everything Loop-only (Subscribe, Unsubscribe,
+	// Topics, NumTopics, SetUser, Data, SetData, State...) must go through
+	// s.Shard().Post, which runs it on the loop after every task posted
+	// before it; s.Shard().OnLoop() tells which case applies (Push does
+	// this).
 	Workers int
 	// WorkerQueue is each worker's queue length; a full queue makes the
 	// loop wait, pushing back on its clients. Zero means 1024.
@@ -58,13 +69,17 @@ type Config struct {
 	// DrainTimeout bounds Shutdown: sessions get close 1001, and those still
 	// open when it ends are dropped. Zero means 10s.
 	DrainTimeout time.Duration
-	// DrainSpread spreads the close frames of a shutdown over this long (at
-	// most half of DrainTimeout), so clients do not all reconnect at once.
-	// Zero closes every session at once.
+	// DrainSpread spreads the close frames of a shutdown over this long, in
+	// ten batches, so that clients do not all reconnect to the other nodes
+	// in the same instant. It is cut to half of DrainTimeout, which leaves
+	// the last batch time to close. Zero means the smaller of
+	// DefaultDrainSpread and half of DrainTimeout; negative closes every
+	// session at once.
 	DrainSpread time.Duration
 	// Pages are static HTTP resources served on the client listener for GET
 	// requests to their exact path (a demo page, a health probe). The
-	// connection is closed after the answer.
+	// connection is closed after the answer. The map is copied: changing it
+	// after New has no effect.
 	Pages map[string]Page
 	// ReadBufferCap is gnet's read buffer, one per loop. Zero means 64 KiB.
 	ReadBufferCap int
@@ -101,8 +116,14 @@ const (
 	DefaultMaxOutbound  = 4 << 20
 	DefaultWorkerQueue  = 1024
 	DefaultDrainTimeout = 10 * time.Second
+	DefaultDrainSpread  = 3 * time.Second
 	DefaultReadBuffer   = 64 << 10
 )
+
+// MaxLimit is the largest MaxFrame and MaxMessage: a connection tracks the
+// bytes its frame in progress needs in 32 bits (it is in every connection's
+// state), and a gigabyte is far beyond any push message.
+const MaxLimit = 1 << 30
 
 // withDefaults returns a filled copy of c; the caller's struct is not touched.
 func (c *Config) withDefaults() Config {
@@ -130,11 +151,21 @@ func (c *Config) withDefaults() Config {
 	def(&out.MaxHead, codec.DefaultMaxHead)
 	def64(&out.MaxFrame, DefaultMaxFrame)
 	def64(&out.MaxMessage, DefaultMaxMessage)
+	out.MaxFrame = min(out.MaxFrame, MaxLimit)
+	out.MaxMessage = min(out.MaxMessage, MaxLimit)
 	def(&out.MaxOutbound, DefaultMaxOutbound)
 	def(&out.WorkerQueue, DefaultWorkerQueue)
 	def(&out.ReadBufferCap, DefaultReadBuffer)
 	if out.DrainTimeout <= 0 {
 		out.DrainTimeout = DefaultDrainTimeout
+	}
+	switch {
+	case out.DrainSpread == 0:
+		out.DrainSpread = min(DefaultDrainSpread, out.DrainTimeout/2)
+	case out.DrainSpread < 0:
+		out.DrainSpread = 0
+	default:
+		out.DrainSpread = min(out.DrainSpread, out.DrainTimeout/2)
 	}
 	if out.Compression != nil {
 		d := out.Compression.WithDefaults()
@@ -145,5 +176,8 @@ func (c *Config) withDefaults() Config {
 	}
 	out.Protocols = append([]string(nil), out.Protocols...)
 	out.AllowedOrigins = append([]string(nil), out.AllowedOrigins...)
+	if out.Pages != nil {
+		out.Pages = maps.Clone(out.Pages)
+	}
 	return out
 }

@@ -3,6 +3,7 @@ package server
 import (
 	"github.com/panjf2000/gnet/v2"
 	"github.com/valyala/bytebufferpool"
+	"golang.org/x/sys/unix"
 
 	"github.com/c1mhq/c1m/codec"
 	"github.com/c1mhq/c1m/session"
@@ -31,6 +32,8 @@ type conn struct {
 	deflate  bool             // permessage-deflate negotiated
 	form     int              // wire form of publications (formRaw...)
 	failed   bool             // input is no longer read (protocol error, close sent)
+	linger   bool             // answered: waiting for the peer to leave (lingerClose)
+	shut     bool             // the write side is shut down
 	gotClose bool             // the peer's close frame arrived
 	code     codec.StatusCode // the peer's close code
 	reason   string           // the peer's close reason
@@ -124,10 +127,11 @@ func (c *conn) admit(n int) (int, error) {
 	if queued+n <= cfg.MaxOutbound {
 		return queued, nil
 	}
-	c.sh.Stats().Evicted(session.ReasonSlowConsumer)
 	if cfg.SlowPolicy == SlowDrop {
+		c.sh.Stats().Dropped.Add(1)
 		return queued, ErrDropped
 	}
+	c.sh.Stats().Evicted(session.ReasonSlowConsumer)
 	c.slowDisconnect()
 	return queued, ErrSlowConsumer
 }
@@ -176,21 +180,53 @@ func (c *conn) Close(code codec.StatusCode, reason string) {
 	c.queueControl(func(b []byte) []byte { return codec.AppendClose(b, code, reason) })
 }
 
-// Abort implements session.Transport: the connection is dropped. Loop-only.
+// Abort implements session.Transport: the connection is dropped, after a
+// best-effort write of what is queued. Loop-only.
 func (c *conn) Abort() {
+	c.failed = true
 	c.Flush()
 	_ = c.c.Close()
 }
 
-// respond writes an HTTP response to a request that will not be served and
-// closes the connection once it is written.
+// lingerClose ends a connection whose last answer (an HTTP error, a close
+// frame) is queued: input is no longer read, the answer is written, and
+// once it has left the write side is shut down, so the peer reads the
+// answer and then an orderly end of stream. Input that keeps arriving is
+// discarded (OnTraffic) until the peer closes or the close deadline drops
+// the connection (Session.Linger). Closing at once instead would make the
+// kernel answer the peer's unread bytes with a reset, which can destroy the
+// answer before the peer has read it (net/http and nginx linger the same
+// way). Loop-only.
+func (c *conn) lingerClose() {
+	c.failed, c.linger = true, true
+	c.Flush()
+	c.Linger()
+	c.shutdownWrite()
+}
+
+// shutdownWrite shuts down the write side of a lingering connection once
+// gnet's outbound buffer has drained; until then it is tried again on every
+// arrival of input, and the close deadline bounds the wait. Loop-only.
+func (c *conn) shutdownWrite() {
+	if !c.linger || c.shut || c.c.OutboundBuffered() > 0 {
+		return
+	}
+	c.shut = true
+	if err := unix.Shutdown(c.c.Fd(), unix.SHUT_WR); err != nil {
+		_ = c.c.Close()
+	}
+}
+
+// respond answers a request that will not be served with an HTTP response
+// and ends the connection with a lingering close.
 func (c *conn) respond(status int, extra, body string) {
 	buf := c.queue()
 	buf.B = codec.AppendResponse(buf.B, status, extra, body)
-	c.Abort()
+	c.lingerClose()
 }
 
-// respondPage answers with a static page and closes the connection.
+// respondPage answers with a static page and ends the connection with a
+// lingering close.
 func (c *conn) respondPage(p Page) {
 	buf := c.queue()
 	body := p.Body
@@ -198,11 +234,13 @@ func (c *conn) respondPage(p Page) {
 		body = p.Render()
 	}
 	buf.B = codec.AppendPage(buf.B, p.ContentType, body)
-	c.Abort()
+	c.lingerClose()
 }
 
 // fail answers a protocol violation: a close frame with the violation's code
-// and reason, then the end of the connection (RFC 6455 section 7.1.7).
+// and reason, then the end of the connection (RFC 6455 section 7.1.7), with
+// a lingering close so that the peer, which may still be sending the frame
+// that broke the rules, reads the close frame.
 func (c *conn) fail(err error) {
 	code, reason := codec.StatusProtocolError, "protocol error"
 	if pe, ok := err.(*codec.ProtocolError); ok {
@@ -213,9 +251,8 @@ func (c *conn) fail(err error) {
 	} else {
 		c.sh.Stats().Evicted(session.ReasonProtocolError)
 	}
-	c.failed = true
 	c.code, c.reason = codec.StatusAbnormalClosure, ""
 	c.Close(code, reason)
 	c.MarkClosing()
-	c.Abort()
+	c.lingerClose()
 }

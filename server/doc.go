@@ -5,7 +5,9 @@
 // Handler. There is no goroutine, timer or buffer per idle connection.
 //
 // Concurrency: Handler methods run on the connection's event loop and must
-// not block, unless Config.Workers moves them to a worker pool. A
+// not block, unless Config.Workers moves them to a worker pool; there they
+// may call only the Session methods that are safe from any goroutine, and
+// reach the others through Session.Shard().Post (see Config.Workers). A
 // *Session's Send and Close are safe from any goroutine. Server methods say
 // which goroutine may call them.
 package server

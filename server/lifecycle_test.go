@@ -314,3 +314,23 @@ func TestWorkers(t *testing.T) {
 		}
 	}
 }
+
+// TestZeroConfig: a nil handler and a Config with nothing but a free port
+// serve WebSocket on the default path.
+func TestZeroConfig(t *testing.T) {
+	t.Parallel()
+	srv := server.New(nil, &server.Config{Addr: "127.0.0.1:0"})
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	})
+	c := wstest.Upgrade(t, srv.Addr().String(), server.DefaultPath)
+	c.Write(wstest.Masked(true, 0, codec.OpPing, []byte("zero")))
+	if f := c.MustFrame(); f.Op != codec.OpPong || string(f.Payload) != "zero" {
+		t.Fatalf("got %v, want the pong", f)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/c1mhq/c1m/codec"
+	"github.com/c1mhq/c1m/session"
 )
 
 // PushConfig configures Push. Its zero value works.
@@ -71,8 +72,19 @@ func (p *Push) OnConnect(r *Request) error {
 	return nil
 }
 
-// OnMessage runs a client command. Loop-only.
+// OnMessage runs a client command. On a worker (Config.Workers) it copies
+// the message and posts the command to the session's loop, where
+// subscriptions live: commands of one session keep their order either way.
 func (p *Push) OnMessage(s *Session, m Message) {
+	if !s.Shard().OnLoop() {
+		data := append([]byte(nil), m.Data...)
+		// An error means the server is stopping: the command is moot.
+		_ = s.Shard().Post(func() { p.OnMessage(s, Message{Op: m.Op, Data: data}) })
+		return
+	}
+	if s.State() != session.StateOpen {
+		return // closed while the command waited in the inbox
+	}
 	if !m.Text() {
 		p.reply(s, nil, "commands are JSON text messages")
 		return

@@ -280,3 +280,65 @@ func TestPushCommands(t *testing.T) {
 		t.Fatalf("bad topic name: %v %v", resp, err)
 	}
 }
+
+// TestPushWorkers: with handlers on workers, subscribe and unsubscribe
+// commands (Loop-only work) still take effect on the session's loop, in
+// order with their replies: run with -race.
+func TestPushWorkers(t *testing.T) {
+	t.Parallel()
+	const clients = 24
+	topics := []string{"w0", "w1", "w2"}
+	srv, addr := start(t, server.NewPush(nil), server.Config{Workers: 3})
+	conns := make([]*websocket.Conn, clients)
+	for i := range conns {
+		c, _, err := websocket.DefaultDialer.Dial("ws://"+addr+"/ws", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		conns[i] = c
+	}
+	command := func(i int, op string) {
+		t.Helper()
+		cmd := fmt.Sprintf(`{"op":%q,"topic":%q,"id":%d}`, op, topics[i%len(topics)], i)
+		if err := conns[i].WriteMessage(websocket.TextMessage, []byte(cmd)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	expect := func(i int, want string) {
+		t.Helper()
+		if _, p, err := conns[i].ReadMessage(); err != nil || string(p) != want {
+			t.Fatalf("client %d: %q %v, want %q", i, p, err, want)
+		}
+	}
+	for i := range conns {
+		command(i, "subscribe")
+	}
+	for i := range conns {
+		expect(i, fmt.Sprintf(`{"op":"ok","id":%d}`, i))
+	}
+	for _, tp := range topics {
+		if _, err := srv.Hub().Publish(tp, []byte("to "+tp)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range conns {
+		expect(i, "to "+topics[i%len(topics)])
+		command(i, "unsubscribe")
+	}
+	for i := range conns {
+		expect(i, fmt.Sprintf(`{"op":"ok","id":%d}`, i))
+	}
+	for _, tp := range topics {
+		if _, err := srv.Hub().Publish(tp, []byte("after unsubscribe")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := srv.Hub().Broadcast([]byte("marker")); err != nil {
+		t.Fatal(err)
+	}
+	for i := range conns {
+		expect(i, "marker") // nothing of the topics came first
+	}
+}

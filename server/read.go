@@ -2,7 +2,10 @@ package server
 
 import (
 	"bytes"
+	"net/http"
 	"path"
+	"strconv"
+	"time"
 
 	"github.com/valyala/bytebufferpool"
 
@@ -15,6 +18,14 @@ import (
 // trickling in is only looked at again once complete.
 const partialPeekMax = 64 << 10
 
+// retryAfterDelay is what a client that arrives while the server drains is
+// told to wait before it retries (503 with Retry-After): by then this node
+// is gone and the client's resolver or balancer points elsewhere.
+const retryAfterDelay = 5 * time.Second
+
+// retryAfter is the header line of the 503 answer while draining.
+var retryAfter = "Retry-After: " + strconv.Itoa(int(retryAfterDelay/time.Second)) + "\r\n"
+
 // readHead waits for a complete request head, routes it and, for a WebSocket
 // upgrade, answers the handshake. The head is consumed; bytes pipelined after
 // it stay in gnet's buffer for readFrames. Loop-only.
@@ -23,7 +34,7 @@ func (s *Server) readHead(c *conn) {
 	n, err := codec.HeadLen(buf, int(c.scanned), s.cfg.MaxHead)
 	switch {
 	case err != nil:
-		c.respond(431, "", "request head too large\n")
+		c.respond(http.StatusRequestHeaderFieldsTooLarge, "", "request head too large\n")
 		return
 	case n == 0:
 		c.scanned = int32(len(buf))
@@ -32,19 +43,26 @@ func (s *Server) readHead(c *conn) {
 	head := buf[:n]
 	req, err := codec.ParseRequest(head)
 	if err != nil {
-		c.respond(400, "", "malformed request\n")
+		c.respond(http.StatusBadRequest, "", "malformed request\n")
 		return
 	}
-	if page, ok := s.cfg.Pages[string(req.Path)]; ok && string(req.Method) == "GET" && !req.IsWebSocketUpgrade() {
+	if s.draining.Load() {
+		// The listener stays open while the server drains, so that a
+		// client arriving late is told to go elsewhere instead of being
+		// dropped without a word.
+		c.respond(http.StatusServiceUnavailable, retryAfter, "server shutting down\n")
+		return
+	}
+	if page, ok := s.cfg.Pages[string(req.Path)]; ok && string(req.Method) == http.MethodGet && !req.IsWebSocketUpgrade() {
 		c.respondPage(page)
 		return
 	}
 	if s.cfg.Path != "*" && !bytes.Equal(req.Path, []byte(s.cfg.Path)) {
-		c.respond(404, "", "not found\n")
+		c.respond(http.StatusNotFound, "", "not found\n")
 		return
 	}
 	if !req.IsWebSocketUpgrade() {
-		c.respond(426, codec.UpgradeRequiredHeaders, "this path speaks WebSocket\n")
+		c.respond(http.StatusUpgradeRequired, codec.UpgradeRequiredHeaders, "this path speaks WebSocket\n")
 		return
 	}
 
@@ -52,15 +70,15 @@ func (s *Server) readHead(c *conn) {
 	out := c.queue()
 	hs, err := c.sh.handshaker.Upgrade(head, out, func() error {
 		if !s.originAllowed(&req) {
-			return codec.Reject(403, "origin not allowed")
+			return codec.Reject(http.StatusForbidden, "origin not allowed")
 		}
 		return s.handler.OnConnect(&r)
 	})
 	if err != nil {
 		if codec.RejectStatus(err) == 0 && len(out.B) == 0 {
-			out.B = codec.AppendResponse(out.B, 400, "", "bad handshake\n")
+			out.B = codec.AppendResponse(out.B, http.StatusBadRequest, "", "bad handshake\n")
 		}
-		c.Abort()
+		c.lingerClose()
 		return
 	}
 	_, _ = c.c.Discard(n)

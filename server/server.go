@@ -38,6 +38,11 @@ type Server struct {
 	serveErr error
 	draining atomic.Bool
 	stopOnce sync.Once
+
+	// drainHook, when set (by tests, before Start), sees each drain batch on
+	// the shard's loop: the shard's index, the batch and how many sessions
+	// it closed.
+	drainHook func(shard, batch, closed int)
 }
 
 // shard is the server's per-loop state around a session.Shard: the
@@ -58,7 +63,8 @@ func (sh *shard) Execute(fn func()) error {
 	}))
 }
 
-// New returns a server for h with cfg (nil means defaults). Serve starts it.
+// New returns a server for h (nil means BuiltinHandler) with cfg (nil means
+// defaults; cfg is copied). Serve or Start runs it. Safe for concurrent use.
 func New(h Handler, cfg *Config) *Server {
 	if h == nil {
 		h = BuiltinHandler{}
@@ -87,7 +93,8 @@ func New(h Handler, cfg *Config) *Server {
 }
 
 // Serve runs the server until Shutdown and returns ErrServerClosed then, or
-// the error that stopped it. Call it once.
+// the error that stopped it. It blocks the calling goroutine, which may be
+// any; call Serve or Start once per Server.
 func (s *Server) Serve() error {
 	s.start = time.Now()
 	err := gnet.Run(s, "tcp://"+s.cfg.Addr,
@@ -117,7 +124,8 @@ func (s *Server) Serve() error {
 }
 
 // Start runs Serve in a goroutine and returns once the server listens, or
-// with the error that kept it from starting.
+// with the error that kept it from starting. Call it from any goroutine,
+// once per Server and instead of Serve; Shutdown may run concurrently.
 func (s *Server) Start() error {
 	go func() { _ = s.Serve() }()
 	select {
@@ -158,10 +166,16 @@ func (s *Server) Connections() int {
 	return int(n)
 }
 
-// Shutdown stops the server gracefully: new connections are refused, every
-// open session gets close 1001 "server shutting down", and the server waits
-// for them to end until ctx is done or DrainTimeout passes, whichever comes
-// first; what is left is dropped. Safe for concurrent use.
+// Shutdown stops the server gracefully: every open session gets close 1001
+// "server shutting down", spread over Config.DrainSpread, and the server
+// waits for the sessions to end until ctx is done or DrainTimeout passes,
+// whichever comes first. Meanwhile the listener stays open and each new
+// request gets 503 with Retry-After. Then the engine stops: it closes the
+// listener and drops what is left. Shutdown waits for that until ctx is
+// done, but at least engineStopGrace, so that a drain that used all of ctx
+// still ends with a stopped engine. Stopping takes milliseconds: Shutdown
+// normally returns within min(ctx, DrainTimeout) plus those. Safe for
+// concurrent use.
 func (s *Server) Shutdown(ctx context.Context) error {
 	select {
 	case <-s.booted:
@@ -171,30 +185,53 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if s.Addr() == nil {
 		return ErrNotStarted
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.DrainTimeout)
+	drainCtx, cancel := context.WithTimeout(ctx, s.cfg.DrainTimeout)
 	defer cancel()
 	if s.draining.CompareAndSwap(false, true) {
-		spread := min(s.cfg.DrainSpread, s.cfg.DrainTimeout/2)
 		for _, sh := range s.hub.Shards() {
-			goAway(sh, spread)
+			s.goAway(sh, s.cfg.DrainSpread)
 		}
 	}
-	poll := time.NewTicker(10 * time.Millisecond)
+	poll := time.NewTicker(drainPollInterval)
 	defer poll.Stop()
-	for s.Connections() > 0 && ctx.Err() == nil {
+	for s.Connections() > 0 && drainCtx.Err() == nil {
 		select {
 		case <-poll.C:
-		case <-ctx.Done():
+		case <-drainCtx.Done():
 		}
 	}
+	stopCtx, stopCancel := engineStopContext(ctx)
+	defer stopCancel()
 	var err error
-	s.stopOnce.Do(func() {
-		stopCtx, stopCancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer stopCancel()
-		err = s.eng.Stop(stopCtx)
-	})
-	<-s.done
+	s.stopOnce.Do(func() { err = s.eng.Stop(stopCtx) })
+	select {
+	case <-s.done:
+	case <-stopCtx.Done():
+		if err == nil {
+			err = stopCtx.Err()
+		}
+	}
 	return err
+}
+
+const (
+	// drainPollInterval is how often Shutdown looks whether every
+	// connection has ended. It adds at most that much to a drain.
+	drainPollInterval = 10 * time.Millisecond
+	// engineStopGrace is the least time the engine gets to stop its loops
+	// after the drain, even when the caller's context is already done:
+	// stopping takes milliseconds (each loop wakes, closes its sockets and
+	// returns), and only a stopped engine releases the port.
+	engineStopGrace = time.Second
+)
+
+// engineStopContext bounds the engine's stop by what is left of ctx, but
+// gives it at least engineStopGrace.
+func engineStopContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if d, ok := ctx.Deadline(); ok && time.Until(d) >= engineStopGrace {
+		return context.WithDeadline(context.WithoutCancel(ctx), d)
+	}
+	return context.WithTimeout(context.WithoutCancel(ctx), engineStopGrace)
 }
 
 // drainSteps is how many batches a shard's sessions are closed in when the
@@ -203,27 +240,35 @@ const drainSteps = 10
 
 // goAway closes every session of a shard for shutdown with 1001, in
 // drainSteps batches spread over spread, so that a million clients do not
-// all reconnect to the next node in the same instant; connections still in
-// their handshake are dropped at once. Safe for concurrent use: the work is
-// posted to the shard.
-func goAway(sh *session.Shard, spread time.Duration) {
+// all reconnect to the next node in the same instant. Connections still in
+// their handshake are left to get their 503 (readHead) until the last
+// batch, which drops those whose request has not arrived by then. Safe for
+// concurrent use: the work is posted to the shard.
+func (s *Server) goAway(sh *session.Shard, spread time.Duration) {
 	step := func(k int) {
 		remaining := 0
 		sh.EachState(func(ss *session.Session) {
-			if ss.State() == session.StateOpen {
+			switch ss.State() {
+			case session.StateOpen:
 				remaining++
-			} else if ss.State() == session.StateHandshake {
-				ss.Transport().Abort()
+			case session.StateHandshake:
+				if c, ok := ss.Transport().(*conn); k == drainSteps-1 && ok && !c.failed {
+					c.Abort()
+				}
 			}
 		})
 		quota := (remaining + drainSteps - k - 1) / (drainSteps - k) // ceil: the last step takes all
+		closed := 0
 		sh.EachState(func(ss *session.Session) {
-			if quota > 0 && ss.State() == session.StateOpen {
+			if closed < quota && ss.State() == session.StateOpen {
 				sh.Stats().Evicted(session.ReasonShutdown)
 				_ = ss.Close(codec.StatusGoingAway, "server shutting down")
-				quota--
+				closed++
 			}
 		})
+		if s.drainHook != nil {
+			s.drainHook(sh.Index(), k, closed)
+		}
 	}
 	if spread <= 0 {
 		_ = sh.Post(func() { step(drainSteps - 1) })
@@ -294,10 +339,9 @@ func (s *Server) tick(sh *session.Shard) int64 {
 }
 
 // OnOpen attaches the connection's state and starts its handshake deadline.
+// While the server drains, connections are still accepted: their request
+// gets 503 (readHead).
 func (s *Server) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
-	if s.draining.Load() {
-		return nil, gnet.Close
-	}
 	sh := s.shardOf(gc)
 	c := &conn{srv: s, sh: sh, c: gc}
 	sh.Open(&c.Session, c)
@@ -339,17 +383,30 @@ func (s *Server) OnTraffic(gc gnet.Conn) gnet.Action {
 	if !ok {
 		return gnet.Close
 	}
-	if c.State() == session.StateHandshake {
+	if c.State() == session.StateHandshake && !c.failed {
 		s.readHead(c)
 	}
 	if st := c.State(); (st == session.StateOpen || st == session.StateClosing) && !c.failed {
 		s.readFrames(c)
 	}
 	if c.failed {
+		// Answered or failed: nothing more is parsed, and what arrives is
+		// dropped so that it neither piles up nor is parsed again.
 		_, _ = gc.Discard(-1)
+		c.shutdownWrite()
 	}
 	c.sh.Flush()
 	return gnet.None
+}
+
+// OnShutdown runs when the engine stops, before its loops end (gnet calls it
+// first): every shard stops taking tasks, so that nothing is queued for a
+// loop that will not run it and Session.Send from another goroutine fails
+// instead of queuing.
+func (s *Server) OnShutdown(gnet.Engine) {
+	for _, sh := range s.hub.Shards() {
+		sh.Stop()
+	}
 }
 
 // OnTick runs on gnet's ticker goroutine: it only posts a tick to each

@@ -19,13 +19,16 @@ type Hub struct {
 	bmu sync.Mutex
 }
 
-// hubTopic is a topic's node-wide state. Its offset counter lives as long as
-// the process (about 100 bytes per topic name ever used).
+// hubTopic is a topic's node-wide state while some shard has subscribers
+// of it. When the last shard drops the topic, the entry is marked dead and
+// removed, so that the node holds nothing for the topic names clients once
+// used; its offsets then start again from 1 (PROTOCOL.md).
 type hubTopic struct {
 	// guards the fields below
 	mu     sync.Mutex
 	seq    uint64
 	shards []*Shard // shards with subscribers; replaced, never modified
+	dead   bool     // removed from Hub.topics: look the name up again
 }
 
 // Lookup returns the shard of the loop identified by key, creating it with
@@ -39,55 +42,73 @@ func (h *Hub) Lookup(key any, create func(index int) *Shard) *Shard {
 	})
 }
 
-func (h *Hub) topic(name string) *hubTopic {
-	if t, ok := h.topics.Load(name); ok {
-		return t.(*hubTopic)
+// lockTopic returns topic name's live entry, locked, or nil when no shard
+// subscribes to it and create is false.
+func (h *Hub) lockTopic(name string, create bool) *hubTopic {
+	for {
+		v, ok := h.topics.Load(name)
+		if !ok {
+			if !create {
+				return nil
+			}
+			v, _ = h.topics.LoadOrStore(name, &hubTopic{})
+		}
+		t := v.(*hubTopic)
+		t.mu.Lock()
+		if !t.dead {
+			return t
+		}
+		t.mu.Unlock() // removed meanwhile; a new entry may exist
 	}
-	t, _ := h.topics.LoadOrStore(name, &hubTopic{})
-	return t.(*hubTopic)
 }
 
-// Publish publishes data to topic name and returns its offset. data is kept
-// and shared: the caller must not modify it afterwards. Safe for concurrent
-// use.
+// Publish publishes data to topic name and returns its offset. A topic that
+// no session on the node subscribes to reaches nobody and is not numbered:
+// its offset is 0. data is kept and shared: the caller must not modify it
+// afterwards. When a shard refuses the publication (it is stopping), the
+// other shards still get it and the first error is returned. Safe for
+// concurrent use.
 func (h *Hub) Publish(name string, data []byte) (uint64, error) {
-	t := h.topic(name)
-	t.mu.Lock()
+	t := h.lockTopic(name, false)
+	if t == nil {
+		return 0, nil
+	}
 	defer t.mu.Unlock()
 	t.seq++
 	p := NewPublication(name, t.seq, data)
+	var first error
 	for _, sh := range t.shards {
-		if err := sh.Post(func() { sh.deliver(p) }); err != nil {
-			return p.Offset, err
+		if err := sh.Post(func() { sh.deliver(p) }); err != nil && first == nil {
+			first = err
 		}
 	}
-	return p.Offset, nil
+	return p.Offset, first
 }
 
-// Offset returns the offset of the last publication to topic name (0 if
-// none). Safe for concurrent use.
+// Offset returns the offset of the last publication to topic name, or 0
+// when no session on the node subscribes to it. Safe for concurrent use.
 func (h *Hub) Offset(name string) uint64 {
-	if t, ok := h.topics.Load(name); ok {
-		t := t.(*hubTopic)
-		t.mu.Lock()
+	if t := h.lockTopic(name, false); t != nil {
 		defer t.mu.Unlock()
 		return t.seq
 	}
 	return 0
 }
 
-// Broadcast sends data to every open session of every shard. Safe for
-// concurrent use.
+// Broadcast sends data to every open session of every shard. When a shard
+// refuses it (it is stopping), the others still get it and the first error
+// is returned. Safe for concurrent use.
 func (h *Hub) Broadcast(data []byte) error {
 	h.bmu.Lock()
 	defer h.bmu.Unlock()
 	p := NewPublication("", 0, data)
+	var first error
 	for _, sh := range h.Shards() {
-		if err := sh.Post(func() { sh.deliver(p) }); err != nil {
-			return err
+		if err := sh.Post(func() { sh.deliver(p) }); err != nil && first == nil {
+			first = err
 		}
 	}
-	return nil
+	return first
 }
 
 // SendTo sends data to the session with id, wherever it lives. Safe for
@@ -123,8 +144,7 @@ func (h *Hub) shardWants(sh *Shard, name string) {
 	if h == nil {
 		return
 	}
-	t := h.topic(name)
-	t.mu.Lock()
+	t := h.lockTopic(name, true)
 	t.shards = append(t.shards[:len(t.shards):len(t.shards)], sh)
 	t.mu.Unlock()
 }
@@ -134,8 +154,11 @@ func (h *Hub) shardDropped(sh *Shard, name string) {
 	if h == nil {
 		return
 	}
-	t := h.topic(name)
-	t.mu.Lock()
+	t := h.lockTopic(name, false)
+	if t == nil {
+		return
+	}
+	defer t.mu.Unlock()
 	next := make([]*Shard, 0, len(t.shards))
 	for _, x := range t.shards {
 		if x != sh {
@@ -143,7 +166,10 @@ func (h *Hub) shardDropped(sh *Shard, name string) {
 		}
 	}
 	t.shards = next
-	t.mu.Unlock()
+	if len(next) == 0 {
+		t.dead = true
+		h.topics.CompareAndDelete(name, t)
+	}
 }
 
 // Counters summed over every shard, for metrics and the stats API.
@@ -152,6 +178,7 @@ type Totals struct {
 	MessagesIn, MessagesOut  uint64
 	BytesIn, BytesOut        uint64
 	Deliveries, Publications uint64
+	Dropped                  uint64
 	Evictions                map[string]uint64
 }
 
@@ -168,6 +195,7 @@ func (h *Hub) Totals() Totals {
 		tot.BytesOut += st.BytesOut.Load()
 		tot.Deliveries += st.Deliveries.Load()
 		tot.Publications += st.Publications.Load()
+		tot.Dropped += st.Dropped.Load()
 		for _, r := range Reasons() {
 			tot.Evictions[r.String()] += st.Evictions(r)
 		}

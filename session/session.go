@@ -31,6 +31,9 @@ type Session struct {
 	data  any
 	state State
 	dirty bool // in the shard's list of sessions to flush
+	// lingering: the transport has sent its last bytes and only waits for
+	// the peer to leave; the wheel drops it at closeAt.
+	lingering bool
 
 	// Timing, in shard ticks.
 	opened   int64 // tick the connection opened
@@ -169,6 +172,23 @@ func (s *Session) MarkClosing() {
 	s.shard.wheel.schedule(s, s.closeAt)
 }
 
+// Linger records that the transport has written its last answer (an HTTP
+// error, a close frame) and only waits for the peer to read it and leave.
+// The wheel drops the connection with Transport.Abort at the close
+// deadline, counted from now unless the session is already closing. It
+// works in any state before StateClosed, the handshake included, and keeps
+// the state as it is. Loop-only.
+func (s *Session) Linger() {
+	if s.state == StateClosed || s.lingering {
+		return
+	}
+	s.lingering = true
+	if s.state != StateClosing {
+		s.closeAt = s.shard.now + s.shard.cfg.closeTicks
+	}
+	s.shard.wheel.schedule(s, s.closeAt)
+}
+
 // Written marks the session as having queued output to flush. Loop-only.
 func (s *Session) Written() { s.shard.markDirty(s) }
 
@@ -176,6 +196,13 @@ func (s *Session) Written() { s.shard.markDirty(s) }
 // returns the next tick to look again, or 0 for none.
 func (s *Session) expire(now int64) int64 {
 	cfg := &s.shard.cfg
+	if s.lingering && s.state != StateClosing {
+		if now < s.closeAt {
+			return s.closeAt
+		}
+		s.tr.Abort() // an answered request whose client did not leave
+		return 0
+	}
 	switch s.state {
 	case StateHandshake:
 		if cfg.handshakeTicks <= 0 {

@@ -356,13 +356,25 @@ func (sh *Shard) Post(fn func()) error {
 	sh.mu.Unlock()
 	if wake {
 		if err := sh.exec.Execute(sh.drain); err != nil {
-			sh.mu.Lock()
-			sh.scheduled = false
-			sh.mu.Unlock()
+			sh.fail()
 			return err
 		}
 	}
 	return nil
+}
+
+// fail handles an Executor that refused to run the drain: its loop is gone
+// (gnet refuses only once the engine shuts down), so no queued task can run
+// any more. The shard stops and drops the inbox, fn included, so that a
+// caller that undoes its side effects on the error (Session.Send's inflight
+// count) is not undone a second time by a later run of the task.
+func (sh *Shard) fail() {
+	sh.mu.Lock()
+	sh.stopped = true
+	clear(sh.inbox)
+	sh.inbox = sh.inbox[:0]
+	sh.scheduled = false
+	sh.mu.Unlock()
 }
 
 // drain runs the inbox on the loop in FIFO order and flushes once.
@@ -384,11 +396,16 @@ func (sh *Shard) drain() {
 	sh.Flush()
 }
 
-// Stop refuses further posts. Safe for concurrent use.
+// Stop refuses further posts (they return ErrClosed) and forgets the loop's
+// thread, so OnLoop is false from then on: once gnet's loop ends, its OS
+// thread may run other goroutines. Call it when the loop is about to stop
+// (gnet's OnShutdown). Tasks already queued still run if the loop drains
+// them. Safe for concurrent use.
 func (sh *Shard) Stop() {
 	sh.mu.Lock()
 	sh.stopped = true
 	sh.mu.Unlock()
+	sh.tid.Store(0)
 }
 
 // EachState calls fn for every session of the shard, in any state. fn may

@@ -67,7 +67,11 @@ type Stats struct {
 	// transport and its socket's user-space buffer) after a write was
 	// accepted: the backpressure cap bounds it.
 	OutboundPeak atomic.Int64
-	evictions    [numReasons]atomic.Uint64
+	// Dropped counts messages and publications a transport refused under a
+	// drop policy (server.SlowDrop) while the session stayed open: unlike
+	// evictions, which count sessions the server ended.
+	Dropped   atomic.Uint64
+	evictions [numReasons]atomic.Uint64
 }
 
 // NoteOutbound records queued bytes for OutboundPeak. Loop-only: the shard's

@@ -27,12 +27,20 @@ func chromiumPath(t *testing.T) string {
 // browser starts headless Chromium for the test's lifetime.
 func browser(t *testing.T) context.Context {
 	t.Helper()
+	// Not t.TempDir: Chromium's helper processes can still write to the
+	// profile after the browser exits, and t.TempDir fails the test when
+	// its removal finds the folder not empty.
+	profile, err := os.MkdirTemp("", "c1m-chromium-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(profile) })
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(chromiumPath(t)),
 		chromedp.NoSandbox,
 		chromedp.Flag("disable-quic", true),
 		chromedp.Flag("disable-component-update", true),
-		chromedp.UserDataDir(t.TempDir()),
+		chromedp.UserDataDir(profile),
 		chromedp.WindowSize(1000, 700),
 	)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
