@@ -128,35 +128,43 @@ type Row struct {
 	HeapPerConn     float64 `json:"heap_bytes_per_conn"`
 	RSSPerConn      float64 `json:"rss_bytes_per_conn"`
 	KernelPerSocket float64 `json:"kernel_bytes_per_socket,omitempty"`
-	ConnectPerSec   float64 `json:"connects_per_sec,omitempty"`
+	// Hold: the server's whole heap and RSS before the clients connected
+	// and with them (after a forced GC), for base + per-connection
+	// arithmetic.
+	HeapBefore    int64   `json:"server_heap_bytes_before,omitempty"`
+	HeapAfter     int64   `json:"server_heap_bytes,omitempty"`
+	RSSBefore     int64   `json:"server_rss_bytes_before,omitempty"`
+	RSSAfter      int64   `json:"server_rss_bytes,omitempty"`
+	ConnectPerSec float64 `json:"connects_per_sec,omitempty"`
 	// Fan-out: DeliveriesPerSec is the median over single publications of
 	// (deliveries that arrived) / (publish to last delivery); BurstPerSec
 	// the same over bursts. P50..P999 are the latencies of the single
 	// publications' deliveries (publish to arrival, each delivery);
 	// Burst* those of the bursts' deliveries.
-	DeliveriesPerSec float64 `json:"deliveries_per_sec"`
-	BurstPerSec      float64 `json:"burst_deliveries_per_sec,omitempty"`
-	LastP50          float64 `json:"last_delivery_p50_ms,omitempty"`
-	LastMax          float64 `json:"last_delivery_max_ms,omitempty"`
-	P50              float64 `json:"p50_ms"`
-	P99              float64 `json:"p99_ms"`
-	P999             float64 `json:"p999_ms"`
-	BurstP50         float64 `json:"burst_p50_ms,omitempty"`
-	BurstP99         float64 `json:"burst_p99_ms,omitempty"`
-	BurstP999        float64 `json:"burst_p999_ms,omitempty"`
-	Publications     int     `json:"publications,omitempty"`
-	Expected         int64   `json:"expected"`
-	Received         int64   `json:"received"`
-	LossyClients     int     `json:"lossy_clients"`
-	Missing          int64   `json:"missing"`
-	Duplicates       int64   `json:"duplicates"`
-	Reordered        int64   `json:"reordered"`
-	DeliveryTimeouts int     `json:"delivery_timeouts"`
-	PublishErrors    int     `json:"publish_errors"`
-	RoundTripsPerSec float64 `json:"round_trips_per_sec,omitempty"`
-	HandshakesPerSec float64 `json:"handshakes_per_sec,omitempty"`
-	Errors           int     `json:"errors"`
-	HandshakeTimeout int     `json:"handshake_timeouts"`
+	DeliveriesPerSec float64   `json:"deliveries_per_sec"`
+	BurstPerSec      float64   `json:"burst_deliveries_per_sec,omitempty"`
+	LastP50          float64   `json:"last_delivery_p50_ms,omitempty"`
+	LastMax          float64   `json:"last_delivery_max_ms,omitempty"`
+	SingleLast       []float64 `json:"single_last_delivery_ms,omitempty"` // publish to last delivery, each single in order
+	P50              float64   `json:"p50_ms"`
+	P99              float64   `json:"p99_ms"`
+	P999             float64   `json:"p999_ms"`
+	BurstP50         float64   `json:"burst_p50_ms,omitempty"`
+	BurstP99         float64   `json:"burst_p99_ms,omitempty"`
+	BurstP999        float64   `json:"burst_p999_ms,omitempty"`
+	Publications     int       `json:"publications,omitempty"`
+	Expected         int64     `json:"expected"`
+	Received         int64     `json:"received"`
+	LossyClients     int       `json:"lossy_clients"`
+	Missing          int64     `json:"missing"`
+	Duplicates       int64     `json:"duplicates"`
+	Reordered        int64     `json:"reordered"`
+	DeliveryTimeouts int       `json:"delivery_timeouts"`
+	PublishErrors    int       `json:"publish_errors"`
+	RoundTripsPerSec float64   `json:"round_trips_per_sec,omitempty"`
+	HandshakesPerSec float64   `json:"handshakes_per_sec,omitempty"`
+	Errors           int       `json:"errors"`
+	HandshakeTimeout int       `json:"handshake_timeouts"`
 	// Generator and server CPU over the measured phase (the connect phase
 	// for hold): when GenCPUCores nears the worker count, the generator,
 	// not the server, sets the pace.

@@ -8,6 +8,7 @@ import (
 	"log"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
@@ -100,6 +101,7 @@ func (r *benchRun) measure(t target, scenario string, n int) (Row, error) {
 		row.ServerCPU = processCPU(t.pid) - cpu0
 		time.Sleep(settle)
 		heap1, rss1, kern1 := statsOf(t), rssBytes(t.pid), kernelSocketBytes()
+		row.HeapBefore, row.HeapAfter, row.RSSBefore, row.RSSAfter = heap0, heap1, rss0, rss1
 		if heap0 > 0 && heap1 > 0 {
 			row.HeapPerConn = float64(heap1-heap0) / float64(p.Conns)
 		}
@@ -157,6 +159,12 @@ func (p *publisher) post(seq uint64, kind byte) (time.Time, error) {
 // -deliver-timeout), then bursts, each waited for the same way; then it
 // collects every worker's per-client and per-publication counts.
 func (r *benchRun) fanout(row *Row, w *workerSet, t target) error {
+	// A client sees the 101 before some peers subscribe it (they join
+	// the topic after the upgrade returns): wait until the server counts
+	// every client, or the first publication would miss the last ones.
+	if got, ok := waitServerConns(t, row.Conns, r.o.connectTimeout); !ok {
+		log.Printf("%s: the server counts %d of %d clients; publishing anyway", t.name, got, row.Conns)
+	}
 	if !w.start(startTimeout) {
 		return fmt.Errorf("workers did not start within %v", startTimeout)
 	}
@@ -234,6 +242,7 @@ func (r *benchRun) fanout(row *Row, w *workerSet, t target) error {
 		}
 	}
 	row.DeliveriesPerSec = median(rates)
+	row.SingleLast = lasts
 	row.LastP50 = median(lasts)
 	if len(lasts) > 0 {
 		row.LastMax = slices.Max(lasts)
@@ -315,30 +324,69 @@ func percentiles(h *hdrhistogram.Histogram) (p50, p99, p999 float64) {
 	return ms(50), ms(99), ms(99.9)
 }
 
+// statsPoll is how often waitServerConns asks the server.
+const statsPoll = 20 * time.Millisecond
+
+// waitServerConns waits until the server's stats count at least n
+// connections (every peer counts a connection once it is subscribed), or
+// timeout; a server without stats passes at once.
+func waitServerConns(t target, n int, timeout time.Duration) (int64, bool) {
+	if t.stats == "" {
+		return 0, true
+	}
+	deadline := time.Now().Add(timeout)
+	for {
+		st, err := serverStats(t, false)
+		if err == nil && st.Connections >= int64(n) {
+			return st.Connections, true
+		}
+		if time.Now().After(deadline) {
+			return st.Connections, false
+		}
+		time.Sleep(statsPoll)
+	}
+}
+
+// stats is what the bench reads from a server's stats endpoint.
+type stats struct {
+	Connections int64 `json:"connections"`
+	HeapInuse   int64 `json:"heap_inuse_bytes"`
+}
+
+// serverStats reads a server's stats endpoint; gc asks it to collect
+// garbage first (the path's ?gc=1).
+func serverStats(t target, gc bool) (stats, error) {
+	var st stats
+	path := t.stats
+	if !gc {
+		path, _, _ = strings.Cut(path, "?")
+	}
+	c := http.Client{Timeout: statsTimeout}
+	resp, err := c.Get("http://" + t.api + path)
+	if err != nil {
+		return st, err
+	}
+	defer resp.Body.Close()
+	err = json.NewDecoder(resp.Body).Decode(&st)
+	return st, err
+}
+
 // statsOf reads a server's heap through its stats endpoint (0 when it has
 // none or does not answer).
 func statsOf(t target) (heap int64) {
 	if t.stats == "" {
 		return 0
 	}
-	c := http.Client{Timeout: statsTimeout}
-	resp, err := c.Get("http://" + t.api + t.stats)
-	if err != nil {
-		return 0
-	}
-	defer resp.Body.Close()
-	var st struct {
-		HeapInuse int64 `json:"heap_inuse_bytes"`
-	}
-	_ = json.NewDecoder(resp.Body).Decode(&st)
+	st, _ := serverStats(t, true)
 	return st.HeapInuse
 }
 
 func summary(r Row) string {
 	switch r.Scenario {
 	case "hold":
-		return fmt.Sprintf("conns=%d workers=%d heap/conn=%.0fB rss/conn=%.0fB kernel/socket=%.0fB connects/s=%.0f errors=%d generator cpu=%.2fs",
-			r.Conns, r.Workers, r.HeapPerConn, r.RSSPerConn, r.KernelPerSocket, r.ConnectPerSec, r.Errors, r.GenCPU)
+		return fmt.Sprintf("conns=%d workers=%d heap/conn=%.0fB rss/conn=%.0fB kernel/socket=%.0fB (server heap %.1f→%.1f MiB, rss %.1f→%.1f MiB) connects/s=%.0f errors=%d generator cpu=%.2fs",
+			r.Conns, r.Workers, r.HeapPerConn, r.RSSPerConn, r.KernelPerSocket,
+			mib(r.HeapBefore), mib(r.HeapAfter), mib(r.RSSBefore), mib(r.RSSAfter), r.ConnectPerSec, r.Errors, r.GenCPU)
 	case "fanout":
 		return fmt.Sprintf("conns=%d workers=%d single=%.0f/s (last delivery p50 %.1fms max %.1fms) burst=%.0f/s latency p50=%.2fms p99=%.2fms p999=%.2fms received %d/%d lossy clients %d missing %d dups %d timeouts %d generator %.2f cores server cpu %.2fs",
 			r.Conns, r.Workers, r.DeliveriesPerSec, r.LastP50, r.LastMax, r.BurstPerSec, r.P50, r.P99, r.P999, r.Received, r.Expected,
@@ -350,3 +398,5 @@ func summary(r Row) string {
 		return fmt.Sprintf("clients=%d handshakes/s=%.0f errors=%d (timeouts %d)", r.Conns, r.HandshakesPerSec, r.Errors, r.HandshakeTimeout)
 	}
 }
+
+func mib(b int64) float64 { return float64(b) / (1 << 20) }
