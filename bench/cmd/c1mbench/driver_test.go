@@ -122,13 +122,58 @@ func (s *fakeServer) accept() {
 			_, err := c.Write([]byte("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"))
 			s.mu.Unlock()
 			if err == nil {
-				_, _ = io.Copy(io.Discard, br) // until the client goes
+				s.echo(c, br) // until the client goes
 			}
 			s.mu.Lock()
 			s.conns[i] = nil
 			s.mu.Unlock()
 			c.Close()
 		}()
+	}
+}
+
+// echo reads client frames and sends each data frame's payload back
+// unmasked, until a close frame or the end of the connection.
+func (s *fakeServer) echo(c net.Conn, br *bufio.Reader) {
+	for {
+		var h [2]byte
+		if _, err := io.ReadFull(br, h[:]); err != nil {
+			return
+		}
+		n := int(h[1] & 0x7f)
+		switch n {
+		case 126:
+			var ext [2]byte
+			if _, err := io.ReadFull(br, ext[:]); err != nil {
+				return
+			}
+			n = int(binary.BigEndian.Uint16(ext[:]))
+		case 127:
+			return // the tests send nothing that long
+		}
+		var mask [4]byte
+		if _, err := io.ReadFull(br, mask[:]); err != nil {
+			return
+		}
+		p := make([]byte, n)
+		if _, err := io.ReadFull(br, p); err != nil {
+			return
+		}
+		for i := range p {
+			p[i] ^= mask[i%4]
+		}
+		switch h[0] & 0x0f {
+		case 0x8:
+			return
+		case 0x1, 0x2:
+			frame := append([]byte{0x80 | h[0]&0x0f, byte(len(p))}, p...) // payloads under 126 bytes
+			s.mu.Lock()
+			_, err := c.Write(frame)
+			s.mu.Unlock()
+			if err != nil {
+				return
+			}
+		}
 	}
 }
 
@@ -254,5 +299,39 @@ func TestHoldSplitsOverWorkers(t *testing.T) {
 	defer srv.mu.Unlock()
 	if len(srv.conns) != 100 {
 		t.Fatalf("server accepted %d upgrades", len(srv.conns))
+	}
+}
+
+// TestEchoAndChurnTwoWorkers: echo round trips and churn handshakes are
+// counted across two workers, without errors, and every echo is timed.
+func TestEchoAndChurnTwoWorkers(t *testing.T) {
+	t.Parallel()
+	for _, scenario := range []string{"echo", "churn"} {
+		t.Run(scenario, func(t *testing.T) {
+			t.Parallel()
+			srv := newFakeServer(t, nil)
+			r := testRun(t, func(o *options) {
+				o.workers, o.duration = 2, 300*time.Millisecond
+			})
+			tg := target{name: "fake", ws: srv.ln.Addr().String(), path: "/ws"}
+			const n = 20
+			row, err := r.measure(tg, scenario, n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if row.Conns != n || row.Errors != 0 || row.HandshakeTimeout != 0 {
+				t.Fatalf("conns %d errors %d timeouts %d", row.Conns, row.Errors, row.HandshakeTimeout)
+			}
+			switch scenario {
+			case "echo":
+				if row.Workers != 2 || row.RoundTripsPerSec <= 0 || row.hist.TotalCount() < int64(n) {
+					t.Fatalf("workers %d round trips/s %v timed %d", row.Workers, row.RoundTripsPerSec, row.hist.TotalCount())
+				}
+			case "churn":
+				if row.HandshakesPerSec <= 0 {
+					t.Fatalf("handshakes/s %v", row.HandshakesPerSec)
+				}
+			}
+		})
 	}
 }
