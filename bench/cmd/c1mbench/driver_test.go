@@ -258,8 +258,8 @@ func TestDriverTwoWorkers(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if row.Workers != 2 || row.Conns != n {
-				t.Fatalf("workers %d conns %d, want 2 and %d", row.Workers, row.Conns, n)
+			if row.Workers != 2 || row.Conns != n || row.Disconnected != 0 {
+				t.Fatalf("workers %d conns %d disconnected %d, want 2, %d, 0", row.Workers, row.Conns, row.Disconnected, n)
 			}
 			if want := int64(n * total); row.Expected != want || row.Received != want+c.recvOff {
 				t.Fatalf("received %d expected %d, want %d and %d", row.Received, row.Expected, want+c.recvOff, want)

@@ -156,6 +156,7 @@ type Row struct {
 	Expected         int64     `json:"expected"`
 	Received         int64     `json:"received"`
 	LossyClients     int       `json:"lossy_clients"`
+	Disconnected     int       `json:"disconnected_clients"` // open at the first publication, gone at the report
 	Missing          int64     `json:"missing"`
 	Duplicates       int64     `json:"duplicates"`
 	Reordered        int64     `json:"reordered"`

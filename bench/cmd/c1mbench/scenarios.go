@@ -212,6 +212,7 @@ func (r *benchRun) fanout(row *Row, w *workerSet, t target) error {
 		row.Expected += int64(rep.Tracked) * int64(seq)
 		row.Received += rep.Received
 		row.LossyClients += rep.Lossy
+		row.Disconnected += rep.Tracked - rep.OpenAtEnd
 		row.Missing += rep.Missing
 		row.Duplicates += rep.Dups
 		row.Reordered += rep.Reordered

@@ -87,17 +87,18 @@ type progress struct {
 type seqStat struct {
 	Count  int   `json:"count"`   // deliveries
 	LastAt int64 `json:"last_at"` // unix ns of the last one
+
+	distinct int // clients that have it (the worker's own count)
 }
 
 // workerReport is a worker's account of the measured phase.
 type workerReport struct {
-	Tracked    int     `json:"tracked"` // clients open at start
-	OpenAtEnd  int     `json:"open_at_end"`
-	Received   int64   `json:"received"`
-	Ops        int64   `json:"ops"`             // between start and stop
-	Elapsed    float64 `json:"elapsed"`         // seconds between start and stop (or report)
-	CPU        float64 `json:"cpu_sec"`         // CPU seconds between start and report
-	ConnectCPU float64 `json:"connect_cpu_sec"` // CPU seconds before start
+	Tracked   int     `json:"tracked"` // clients open at start
+	OpenAtEnd int     `json:"open_at_end"`
+	Received  int64   `json:"received"`
+	Ops       int64   `json:"ops"`     // between start and stop
+	Elapsed   float64 `json:"elapsed"` // seconds between start and stop (or report)
+	CPU       float64 `json:"cpu_sec"` // CPU seconds between start and report
 	// Per client, against the TOTAL of the report command.
 	Lossy     int                               `json:"lossy_clients"` // clients whose count != TOTAL
 	Missing   int64                             `json:"missing"`       // publications a client never got
@@ -170,22 +171,6 @@ func (h *workerHandler) Message(c *loadgen.Conn, p []byte) {
 // delivered counts a publication for client c and announces it complete
 // when every open client has it.
 func (h *workerHandler) delivered(c *loadgen.Conn, seq uint64, now int64) {
-	if c.ID < len(h.clients) {
-		cl := &h.clients[c.ID]
-		w, bit := int(seq/64), uint64(1)<<(seq%64)
-		for len(cl.seen) <= w {
-			cl.seen = append(cl.seen, 0)
-		}
-		cl.count++
-		switch {
-		case cl.seen[w]&bit != 0:
-			// counted in the report as count - distinct
-		case seq < cl.highest:
-			h.reordered++
-		}
-		cl.seen[w] |= bit
-		cl.highest = max(cl.highest, seq)
-	}
 	st := h.seqs[seq]
 	if st == nil {
 		st = &seqStat{}
@@ -193,11 +178,31 @@ func (h *workerHandler) delivered(c *loadgen.Conn, seq uint64, now int64) {
 	}
 	st.Count++
 	st.LastAt = max(st.LastAt, now)
+	if c.ID >= len(h.clients) {
+		return
+	}
+	cl := &h.clients[c.ID]
+	w, bit := int(seq/64), uint64(1)<<(seq%64)
+	for len(cl.seen) <= w {
+		cl.seen = append(cl.seen, 0)
+	}
+	cl.count++
+	if cl.seen[w]&bit != 0 {
+		return // a duplicate: counted in the report as count - distinct
+	}
+	if seq < cl.highest {
+		h.reordered++
+	}
+	cl.seen[w] |= bit
+	cl.highest = max(cl.highest, seq)
+	st.distinct++
 	h.checkComplete(seq, st)
 }
 
+// checkComplete announces seq complete once as many distinct clients have
+// it as are open.
 func (h *workerHandler) checkComplete(seq uint64, st *seqStat) {
-	if !h.done[seq] && st.Count >= h.loop.Open {
+	if !h.done[seq] && st.distinct >= h.loop.Open {
 		h.done[seq] = true
 		h.emit("complete", func(m *wmsg) { m.Seq = seq })
 	}
@@ -291,7 +296,7 @@ func (h *workerHandler) report(total int) *workerReport {
 	}
 	rep := &workerReport{
 		Tracked: h.tracked, OpenAtEnd: h.loop.Open, Received: h.received, Ops: ops,
-		Elapsed: end.Sub(h.startAt).Seconds(), CPU: cpuSeconds() - h.startCPU, ConnectCPU: h.startCPU,
+		Elapsed: end.Sub(h.startAt).Seconds(), CPU: cpuSeconds() - h.startCPU,
 		Reordered: h.reordered,
 		Hists:     map[string]*hdrhistogram.Snapshot{},
 	}
