@@ -52,7 +52,7 @@ func (r *benchRun) scenario(s server, bin, scenario string, n int) {
 	}
 	row, err := r.measure(t, scenario, n)
 	if err != nil {
-		r.skip("%s %s: no row: %v", s.name, scenario, err)
+		r.skip("%s %s: %v", s.name, scenario, err)
 		return
 	}
 	log.Printf("%s %s: %s", s.name, scenario, summary(row))
@@ -101,6 +101,10 @@ func (r *benchRun) measure(t target, scenario string, n int) (Row, error) {
 		row.ServerCPU = processCPU(t.pid) - cpu0
 		time.Sleep(settle)
 		heap1, rss1, kern1 := statsOf(t), rssBytes(t.pid), kernelSocketBytes()
+		if now := w.total(); now.Conns < p.Conns || !alive(t.pid) {
+			return row, fmt.Errorf("%d of %d clients still open at the memory reading, server running: %v (last error: %s)",
+				now.Conns, p.Conns, alive(t.pid), now.LastErr)
+		}
 		row.HeapBefore, row.HeapAfter, row.RSSBefore, row.RSSAfter = heap0, heap1, rss0, rss1
 		if heap0 > 0 && heap1 > 0 {
 			row.HeapPerConn = float64(heap1-heap0) / float64(p.Conns)
@@ -123,6 +127,9 @@ func (r *benchRun) measure(t target, scenario string, n int) (Row, error) {
 	}
 	end := w.total()
 	row.Errors, row.HandshakeTimeout = end.Errors, end.Timeouts
+	if !alive(t.pid) {
+		return row, fmt.Errorf("the server exited during the run (%d clients had connected, %d errors; last: %s)", p.Conns, end.Errors, end.LastErr)
+	}
 	return row, nil
 }
 

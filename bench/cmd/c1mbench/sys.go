@@ -96,3 +96,18 @@ func processCPU(pid int) float64 {
 	st, _ := strconv.ParseInt(f[12], 10, 64)
 	return float64(ut+st) / clockTicks
 }
+
+// alive reports whether process pid is running (not gone, not a zombie
+// waiting to be reaped). pid 0 (a server in this process) is alive.
+func alive(pid int) bool {
+	if pid <= 0 {
+		return true
+	}
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	i := strings.LastIndexByte(string(b), ')')
+	f := strings.Fields(string(b[i+1:]))
+	return len(f) > 0 && f[0] != "Z" && f[0] != "X"
+}
