@@ -193,7 +193,7 @@ func (r *benchRun) plotMemory() (*plot.Plot, error) {
 
 func (r *benchRun) plotLatency() (*plot.Plot, error) {
 	p := plot.New()
-	p.Title.Text = "Fan-out delivery latency (CDF)"
+	p.Title.Text = "Fan-out delivery latency, single publications (CDF)"
 	p.X.Label.Text = "milliseconds from publish"
 	p.Y.Label.Text = "fraction of deliveries"
 	var args []any
