@@ -3,6 +3,7 @@ package loadgen
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -13,11 +14,12 @@ import (
 type recorder struct {
 	opened, closed int
 	msgs           []string
+	errs           []error
 }
 
 func (r *recorder) Opened(*Conn)              { r.opened++ }
 func (r *recorder) Message(_ *Conn, p []byte) { r.msgs = append(r.msgs, string(p)) }
-func (r *recorder) Closed(_ *Conn, err error) { r.closed++ }
+func (r *recorder) Closed(_ *Conn, err error) { r.closed++; r.errs = append(r.errs, err) }
 
 // TestLoop: the loop completes a handshake, reads frames split across
 // writes, answers a ping with a masked pong, sends masked data, and sees
@@ -52,7 +54,7 @@ func TestLoop(t *testing.T) {
 		c.Write([]byte{0x88, 0x02, 0x03, 0xe8})
 	}()
 	rec := &recorder{}
-	l, err := NewLoop(ln.Addr().String(), "/ws?topic=t", rec)
+	l, err := NewLoop(Config{Addr: ln.Addr().String(), Path: "/ws?topic=t"}, rec)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,5 +78,124 @@ func TestLoop(t *testing.T) {
 	}
 	if b := <-got; !bytes.Equal(b, []byte{0x8a, 0x81, 0, 0, 0, 0, 'p', 0x82, 0x82, 0, 0, 0, 0, 'o', 'k'}) {
 		t.Fatalf("client wrote % x", b)
+	}
+}
+
+// TestHandshakeTimeout: a server that accepts and never answers cannot
+// hold a connection past the handshake timeout.
+func TestHandshakeTimeout(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			t.Cleanup(func() { c.Close() }) // silent until the test ends
+		}
+	}()
+	rec := &recorder{}
+	l, err := NewLoop(Config{Addr: ln.Addr().String(), Path: "/", HandshakeTimeout: 50 * time.Millisecond}, rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(l.CloseAll)
+	for i := range 3 {
+		if err := l.Dial(i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for l.Handshaking > 0 {
+		if err := l.Poll(10 * time.Millisecond); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if rec.opened != 0 || rec.closed != 3 || l.Errors != 3 || l.Timeouts != 3 || l.Conns() != 0 {
+		t.Fatalf("opened %d closed %d errors %d timeouts %d conns %d", rec.opened, rec.closed, l.Errors, l.Timeouts, l.Conns())
+	}
+	for _, err := range rec.errs {
+		if !errors.Is(err, ErrHandshakeTimeout) {
+			t.Fatalf("closed with %v, want ErrHandshakeTimeout", err)
+		}
+	}
+}
+
+// TestSources: connections come round-robin from the configured source
+// addresses and from no other.
+func TestSources(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	const base, sources, perSource = 7, 3, 2
+	seen := make(chan string, sources*perSource)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			seen <- c.RemoteAddr().(*net.TCPAddr).IP.String()
+			c.Close()
+		}
+	}()
+	rec := &recorder{}
+	l, err := NewLoop(Config{Addr: ln.Addr().String(), Path: "/", SourceBase: base, Sources: sources}, rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(l.CloseAll)
+	for i := range sources * perSource {
+		if err := l.Dial(i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	count := map[string]int{}
+	for range sources * perSource {
+		select {
+		case ip := <-seen:
+			count[ip]++
+		case <-time.After(10 * time.Second):
+			t.Fatalf("accepted only %v", count)
+		}
+	}
+	for i := base; i < base+sources; i++ {
+		a := SourceAddr(i)
+		if ip := net.IP(a[:]).String(); count[ip] != perSource {
+			t.Errorf("%s: %d connections, want %d (all: %v)", ip, count[ip], perSource, count)
+		}
+	}
+}
+
+func TestSourceAddr(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		i    int
+		want [4]byte
+	}{
+		{0, [4]byte{127, 0, 1, 1}},
+		{249, [4]byte{127, 0, 1, 250}},
+		{250, [4]byte{127, 0, 2, 1}},
+		{MaxSources - 1, [4]byte{127, 0, 254, 250}},
+	}
+	for _, c := range cases {
+		if got := SourceAddr(c.i); got != c.want {
+			t.Errorf("SourceAddr(%d) = %v, want %v", c.i, got, c.want)
+		}
+	}
+	if _, err := NewLoop(Config{Addr: "127.0.0.1:1", SourceBase: MaxSources - 1, Sources: 2}, &recorder{}); err == nil {
+		t.Error("NewLoop accepted sources past MaxSources")
+	}
+	for _, c := range []struct{ n, per, want int }{{0, 1000, 1}, {1000, 1000, 1}, {1001, 1000, 2}, {19900, 0, 20}} {
+		if got := SourcesFor(c.n, c.per); got != c.want {
+			t.Errorf("SourcesFor(%d, %d) = %d, want %d", c.n, c.per, got, c.want)
+		}
 	}
 }

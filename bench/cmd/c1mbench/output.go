@@ -7,6 +7,7 @@ import (
 	"log"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"text/tabwriter"
 	"time"
@@ -48,7 +49,8 @@ func (r *benchRun) finish() {
 	path := filepath.Join(r.o.out, "run-"+stamp+".json")
 	doc := map[string]any{
 		"started": r.started.UTC().Format(time.RFC3339), "options": fmt.Sprintf("%+v", r.o), "rows": r.rows,
-		"note": "per-connection figures are measured at the connection counts given; a 1M figure is an extrapolation",
+		"per_worker": r.capacity, "cpus": runtime.NumCPU(), "skipped": r.skipped,
+		"notes": append([]string{"per-connection figures are measured at the connection counts given; a 1M figure is an extrapolation"}, notes...),
 	}
 	b, _ := json.MarshalIndent(doc, "", "  ")
 	if err := os.WriteFile(path, b, 0o644); err != nil {
@@ -71,6 +73,47 @@ func (r *benchRun) finish() {
 	}
 }
 
+// extra are the columns of a scenario after its headline metrics.
+var extra = map[string][]struct {
+	name  string
+	value func(Row) string
+}{
+	"hold": {
+		{"kernel B/sock", func(r Row) string { return fmt.Sprintf("%.0f", r.KernelPerSocket) }},
+		{"connects/s", func(r Row) string { return fmt.Sprintf("%.0f", r.ConnectPerSec) }},
+		{"errors", func(r Row) string { return fmt.Sprint(r.Errors) }},
+	},
+	"fanout": {
+		{"p50 ms", func(r Row) string { return fmt.Sprintf("%.2f", r.P50) }},
+		{"p99 ms", func(r Row) string { return fmt.Sprintf("%.2f", r.P99) }},
+		{"p999 ms", func(r Row) string { return fmt.Sprintf("%.2f", r.P999) }},
+		{"burst p99 ms", func(r Row) string { return fmt.Sprintf("%.2f", r.BurstP99) }},
+		{"received/expected", func(r Row) string { return fmt.Sprintf("%d/%d", r.Received, r.Expected) }},
+		{"lossy clients", func(r Row) string { return fmt.Sprint(r.LossyClients) }},
+		{"dups", func(r Row) string { return fmt.Sprint(r.Duplicates) }},
+		{"gen cores", func(r Row) string { return fmt.Sprintf("%.2f", r.GenCPUCores) }},
+	},
+	"echo": {
+		{"p50 ms", func(r Row) string { return fmt.Sprintf("%.2f", r.P50) }},
+		{"p99 ms", func(r Row) string { return fmt.Sprintf("%.2f", r.P99) }},
+		{"p999 ms", func(r Row) string { return fmt.Sprintf("%.2f", r.P999) }},
+		{"gen cores", func(r Row) string { return fmt.Sprintf("%.2f", r.GenCPUCores) }},
+	},
+	"churn": {
+		{"errors", func(r Row) string { return fmt.Sprint(r.Errors) }},
+		{"timeouts", func(r Row) string { return fmt.Sprint(r.HandshakeTimeout) }},
+	},
+}
+
+// notes are printed under the table.
+var notes = []string{
+	"c1m ×: how many times better c1m is on that figure (>1: c1m better).",
+	"fanout: single deliveries/s = deliveries that arrived / (publish to last delivery), median over single publications, each waited for until fully delivered; p50/p99/p999 = latency of each of those deliveries, publish (HTTP request sent) to arrival.",
+	"fanout bursts: c1m's publish is asynchronous and coalescing (the API returns once the publication is queued to the loops; publications pending for a socket leave in one writev), while the peers' publish handlers hand each message to each connection synchronously, one write per message (ceiling and node write inline; gorilla, coder, gobwas queue to a writer goroutine; gws WriteAsync; nbio writes from the handler), so burst figures compare two designs, not only two speeds.",
+	"gen cores: CPU the load generator's workers used over the phase, in cores; near the worker count, the generator sets the pace, not the server.",
+	"ceiling = one write(2) per socket per message, no framing, no queue: the machine's limit, not a server to choose.",
+}
+
 // table prints one block per scenario: each server's figures and its ratio
 // to c1m on the headline metric (>1 means c1m is better).
 func (r *benchRun) table() {
@@ -85,11 +128,8 @@ func (r *benchRun) table() {
 		for _, m := range headline[sc] {
 			fmt.Fprintf(tw, "%s\tc1m ×\t", m.name)
 		}
-		if sc == "fanout" {
-			fmt.Fprintf(tw, "last p50 ms\tp99 ms\treceived/expected\t")
-		}
-		if sc == "echo" {
-			fmt.Fprintf(tw, "p50 ms\tp99 ms\t")
+		for _, c := range extra[sc] {
+			fmt.Fprintf(tw, "%s\t", c.name)
 		}
 		fmt.Fprintln(tw)
 		var ref *Row
@@ -114,17 +154,20 @@ func (r *benchRun) table() {
 				}
 				fmt.Fprintf(tw, "%.0f\t%s\t", m.value(row), ratio)
 			}
-			if sc == "fanout" {
-				fmt.Fprintf(tw, "%.1f\t%.1f\t%d/%d\t", row.LastP50, row.LastP99, row.Received, row.Expected)
-			}
-			if sc == "echo" {
-				fmt.Fprintf(tw, "%.2f\t%.2f\t", row.P50, row.P99)
+			for _, c := range extra[sc] {
+				fmt.Fprintf(tw, "%s\t", c.value(row))
 			}
 			fmt.Fprintln(tw)
 		}
 	}
-	fmt.Fprintln(tw, "\n(c1m ×: how many times better c1m is on that figure; ceiling = one write(2) per socket per message)")
 	tw.Flush()
+	fmt.Println()
+	for _, n := range notes {
+		fmt.Println("note:", n)
+	}
+	for _, s := range r.skipped {
+		fmt.Println("no row:", s)
+	}
 }
 
 func (r *benchRun) plotMemory() (*plot.Plot, error) {
@@ -150,7 +193,7 @@ func (r *benchRun) plotMemory() (*plot.Plot, error) {
 
 func (r *benchRun) plotLatency() (*plot.Plot, error) {
 	p := plot.New()
-	p.Title.Text = "Fan-out delivery latency (CDF)"
+	p.Title.Text = "Fan-out delivery latency, single publications (CDF)"
 	p.X.Label.Text = "milliseconds from publish"
 	p.Y.Label.Text = "fraction of deliveries"
 	var args []any

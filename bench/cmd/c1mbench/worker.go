@@ -1,14 +1,25 @@
 package main
 
 // The worker side: one process holds up to -n connections on one epoll
-// loop and runs one scenario, talking to the driver by JSON lines on
-// stdout and commands on stdin. The driver starts as many workers as the
-// open-file limit requires.
+// loop (package loadgen) and runs one scenario, talking to the driver by
+// JSON lines on stdout (wmsg) and commands on stdin:
+//
+//	start          reset the counters; echo and churn begin sending
+//	stop           echo and churn stop counting (and sending)
+//	report TOTAL   write the report; TOTAL is how many publications each
+//	               client should have received (fanout)
+//	quit           close every connection and exit
+//
+// It writes a progress line every -interval from the moment it starts, a
+// ready line when every connection is open or failed, a started line after
+// start, a complete line when every open client has a publication, and a
+// report line on report. The driver reads all workers at once.
 
 import (
 	"bufio"
 	"encoding/binary"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"os"
 	"strconv"
@@ -16,39 +27,122 @@ import (
 	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
+	"golang.org/x/sys/unix"
 
 	"github.com/c1mhq/c1m/bench/loadgen"
 )
 
-// report is one line a worker writes.
-type report struct {
-	Conns    int                    `json:"conns"`
-	Errors   int                    `json:"errors"`
-	Ready    bool                   `json:"ready,omitempty"`
-	Done     bool                   `json:"done,omitempty"`
-	Received int64                  `json:"received"`
-	Ops      int64                  `json:"ops"` // round trips or handshakes
-	Hist     *hdrhistogram.Snapshot `json:"hist,omitempty"`
-	LastAt   map[uint64]int64       `json:"last_at,omitempty"` // publication -> unix ns of its last delivery here
+// Payload layout, big-endian: sequence number, send time (unix ns), kind.
+const (
+	offSeq     = 0
+	offSent    = 8
+	offKind    = 16
+	minPayload = 24 // room for the fields above, rounded up
+)
+
+// Payload kinds.
+const (
+	kindEcho   = 0
+	kindSingle = 1 // a fan-out publication sent on its own
+	kindBurst  = 2 // a fan-out publication inside a burst
+)
+
+// histMaxMicros is the histograms' top value: 60 s in microseconds.
+const histMaxMicros = 60_000_000
+
+func newHist() *hdrhistogram.Histogram { return hdrhistogram.New(1, histMaxMicros, 3) }
+
+// encodePayload fills p (at least minPayload bytes) with seq, the current
+// time and kind.
+func encodePayload(p []byte, seq uint64, kind byte) time.Time {
+	now := time.Now()
+	binary.BigEndian.PutUint64(p[offSeq:], seq)
+	binary.BigEndian.PutUint64(p[offSent:], uint64(now.UnixNano()))
+	p[offKind] = kind
+	return now
 }
 
-// workerHandler records what the scenario needs.
+// wmsg is one line a worker writes.
+type wmsg struct {
+	Type string `json:"type"` // progress, ready, started, complete, report
+	progress
+	Seq    uint64        `json:"seq,omitempty"`    // complete
+	Report *workerReport `json:"report,omitempty"` // report
+}
+
+// progress is what every line carries: the worker's counters now.
+type progress struct {
+	Conns       int     `json:"conns"`
+	Dialed      int     `json:"dialed"`
+	Handshaking int     `json:"handshaking"`
+	Errors      int     `json:"errors"`
+	Timeouts    int     `json:"timeouts"`
+	LastErr     string  `json:"last_err,omitempty"`
+	Received    int64   `json:"received"` // data messages since start
+	Ops         int64   `json:"ops"`      // round trips or handshakes since start
+	CPU         float64 `json:"cpu_sec"`  // user+system CPU since the process began
+}
+
+// seqStat is one publication as one worker saw it.
+type seqStat struct {
+	Count  int   `json:"count"`   // deliveries
+	LastAt int64 `json:"last_at"` // unix ns of the last one
+
+	distinct int // clients that have it (the worker's own count)
+}
+
+// workerReport is a worker's account of the measured phase.
+type workerReport struct {
+	Tracked   int     `json:"tracked"` // clients open at start
+	OpenAtEnd int     `json:"open_at_end"`
+	Received  int64   `json:"received"`
+	Ops       int64   `json:"ops"`     // between start and stop
+	Elapsed   float64 `json:"elapsed"` // seconds between start and stop (or report)
+	CPU       float64 `json:"cpu_sec"` // CPU seconds between start and report
+	// Per client, against the TOTAL of the report command.
+	Lossy     int                               `json:"lossy_clients"` // clients whose count != TOTAL
+	Missing   int64                             `json:"missing"`       // publications a client never got
+	Dups      int64                             `json:"duplicates"`    // publications a client got again
+	Reordered int64                             `json:"reordered"`     // first arrivals below the client's highest
+	Hists     map[string]*hdrhistogram.Snapshot `json:"hists,omitempty"`
+	Seqs      map[uint64]seqStat                `json:"seqs,omitempty"`
+}
+
+// client is what the worker tracks per connection during fanout.
+type client struct {
+	tracked bool
+	count   int
+	highest uint64
+	seen    []uint64 // bitset of sequence numbers received
+}
+
+// workerHandler records what the scenario needs. It runs on the loop.
 type workerHandler struct {
-	loop     *loadgen.Loop
-	scenario string
-	payload  []byte
-	hist     *hdrhistogram.Histogram
-	lastAt   map[uint64]int64
-	received int64
-	ops      int64
-	churnID  int
-	started  bool // "start" came: churn closes and redials from then on
-	stop     bool
+	loop            *loadgen.Loop
+	out             *json.Encoder
+	scenario        string
+	payload         []byte
+	hists           map[byte]*hdrhistogram.Histogram
+	clients         []client // by Conn.ID (fanout)
+	seqs            map[uint64]*seqStat
+	done            map[uint64]bool // publications announced complete
+	received        int64
+	ops             int64
+	tracked         int // connections open at start
+	reordered       int64
+	churnID         int
+	started         bool // start came
+	stopped         bool // stop came
+	startAt, stopAt time.Time
+	startCPU        float64
+	stopOps         int64
 }
 
 func (h *workerHandler) Opened(c *loadgen.Conn) {
 	if h.scenario == "churn" && h.started {
-		h.ops++
+		if !h.stopped {
+			h.ops++
+		}
 		h.loop.Close(c)
 	}
 }
@@ -56,125 +150,299 @@ func (h *workerHandler) Opened(c *loadgen.Conn) {
 func (h *workerHandler) Message(c *loadgen.Conn, p []byte) {
 	now := time.Now().UnixNano()
 	h.received++
-	if len(p) < 16 {
+	if len(p) < minPayload {
 		return
 	}
-	seq, sent := binary.BigEndian.Uint64(p), int64(binary.BigEndian.Uint64(p[8:]))
-	_ = h.hist.RecordValue((now - sent) / 1000) // microseconds
+	seq, sent, kind := binary.BigEndian.Uint64(p[offSeq:]), int64(binary.BigEndian.Uint64(p[offSent:])), p[offKind]
+	if hist := h.hists[kind]; hist != nil {
+		_ = hist.RecordValue(max(1, (now-sent)/int64(time.Microsecond)))
+	}
 	switch h.scenario {
 	case "fanout":
-		if now > h.lastAt[seq] {
-			h.lastAt[seq] = now
-		}
+		h.delivered(c, seq, now)
 	case "echo":
-		h.ops++
-		if !h.stop {
+		if !h.stopped {
+			h.ops++
 			h.send(c, seq+1)
 		}
 	}
 }
 
+// delivered counts a publication for client c and announces it complete
+// when every open client has it.
+func (h *workerHandler) delivered(c *loadgen.Conn, seq uint64, now int64) {
+	st := h.seqs[seq]
+	if st == nil {
+		st = &seqStat{}
+		h.seqs[seq] = st
+	}
+	st.Count++
+	st.LastAt = max(st.LastAt, now)
+	if c.ID >= len(h.clients) {
+		return
+	}
+	cl := &h.clients[c.ID]
+	w, bit := int(seq/64), uint64(1)<<(seq%64)
+	for len(cl.seen) <= w {
+		cl.seen = append(cl.seen, 0)
+	}
+	cl.count++
+	if cl.seen[w]&bit != 0 {
+		return // a duplicate: counted in the report as count - distinct
+	}
+	if seq < cl.highest {
+		h.reordered++
+	}
+	cl.seen[w] |= bit
+	cl.highest = max(cl.highest, seq)
+	st.distinct++
+	h.checkComplete(seq, st)
+}
+
+// checkComplete announces seq complete once as many distinct clients have
+// it as are open.
+func (h *workerHandler) checkComplete(seq uint64, st *seqStat) {
+	if !h.done[seq] && st.distinct >= h.loop.Open {
+		h.done[seq] = true
+		h.emit("complete", func(m *wmsg) { m.Seq = seq })
+	}
+}
+
 func (h *workerHandler) send(c *loadgen.Conn, seq uint64) {
-	binary.BigEndian.PutUint64(h.payload, seq)
-	binary.BigEndian.PutUint64(h.payload[8:], uint64(time.Now().UnixNano()))
+	encodePayload(h.payload, seq, kindEcho)
 	h.loop.Send(c, false, h.payload)
 }
 
 func (h *workerHandler) Closed(c *loadgen.Conn, err error) {
-	if h.scenario == "churn" && h.started && !h.stop {
+	switch {
+	case h.scenario == "churn" && h.started && !h.stopped:
 		h.churnID++
-		_ = h.loop.Dial(h.churnID)
+		_ = h.loop.Dial(h.churnID) // a failed dial counts in loop.Errors
+	case h.scenario == "fanout" && h.started:
+		// One client fewer to wait for.
+		for seq, st := range h.seqs {
+			h.checkComplete(seq, st)
+		}
 	}
 }
 
-// runWorker: worker -scenario S -addr A -path P -n N [-size B] [-inflight K]
-func runWorker(args []string) error {
-	opt := map[string]string{"size": "64", "inflight": "512"}
-	for i := 0; i+1 < len(args); i += 2 {
-		opt[strings.TrimPrefix(args[i], "-")] = args[i+1]
+func cpuSeconds() float64 {
+	var ru unix.Rusage
+	if unix.Getrusage(unix.RUSAGE_SELF, &ru) != nil {
+		return 0
 	}
-	n, _ := strconv.Atoi(opt["n"])
-	size, _ := strconv.Atoi(opt["size"])
-	inflight, _ := strconv.Atoi(opt["inflight"])
-	raiseFileLimit()
-	h := &workerHandler{scenario: opt["scenario"], payload: make([]byte, max(size, 16)),
-		hist: hdrhistogram.New(1, 60_000_000, 3), lastAt: map[uint64]int64{}}
-	loop, err := loadgen.NewLoop(opt["addr"], opt["path"], h)
+	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
+}
+
+func (h *workerHandler) progress() progress {
+	p := progress{
+		Conns: h.loop.Open, Dialed: h.loop.Dialed, Handshaking: h.loop.Handshaking,
+		Errors: h.loop.Errors, Timeouts: h.loop.Timeouts,
+		Received: h.received, Ops: h.ops, CPU: cpuSeconds(),
+	}
+	if h.loop.LastErr != nil {
+		p.LastErr = h.loop.LastErr.Error()
+	}
+	return p
+}
+
+func (h *workerHandler) emit(typ string, fill func(*wmsg)) {
+	m := wmsg{Type: typ, progress: h.progress()}
+	if fill != nil {
+		fill(&m)
+	}
+	_ = h.out.Encode(&m)
+}
+
+// start begins the measured phase.
+func (h *workerHandler) start() {
+	h.started, h.stopped = true, false
+	h.startAt, h.startCPU = time.Now(), cpuSeconds()
+	h.received, h.ops = 0, 0
+	for _, hist := range h.hists {
+		hist.Reset()
+	}
+	h.seqs, h.done = map[uint64]*seqStat{}, map[uint64]bool{}
+	open := h.loop.OpenConns()
+	switch h.scenario {
+	case "fanout":
+		for _, c := range open {
+			if c.ID < len(h.clients) {
+				h.clients[c.ID] = client{tracked: true}
+			}
+		}
+	case "echo":
+		for _, c := range open {
+			h.send(c, 0)
+		}
+	case "churn":
+		for _, c := range open {
+			h.loop.Close(c) // Closed redials
+		}
+	}
+	h.tracked = len(open)
+}
+
+func (h *workerHandler) stop() {
+	if !h.stopped {
+		h.stopped, h.stopAt, h.stopOps = true, time.Now(), h.ops
+	}
+}
+
+func (h *workerHandler) report(total int) *workerReport {
+	end, ops := h.stopAt, h.stopOps
+	if !h.stopped {
+		end, ops = time.Now(), h.ops
+	}
+	rep := &workerReport{
+		Tracked: h.tracked, OpenAtEnd: h.loop.Open, Received: h.received, Ops: ops,
+		Elapsed: end.Sub(h.startAt).Seconds(), CPU: cpuSeconds() - h.startCPU,
+		Reordered: h.reordered,
+		Hists:     map[string]*hdrhistogram.Snapshot{},
+	}
+	for kind, name := range map[byte]string{kindEcho: "echo", kindSingle: "single", kindBurst: "burst"} {
+		if hist := h.hists[kind]; hist != nil && hist.TotalCount() > 0 {
+			rep.Hists[name] = hist.Export()
+		}
+	}
+	if h.scenario == "fanout" {
+		rep.Seqs = map[uint64]seqStat{}
+		for seq, st := range h.seqs {
+			rep.Seqs[seq] = *st
+		}
+		for i := range h.clients {
+			cl := &h.clients[i]
+			if !cl.tracked {
+				continue
+			}
+			distinct := 0
+			for seq := 1; seq <= total; seq++ {
+				if seq/64 < len(cl.seen) && cl.seen[seq/64]&(1<<(seq%64)) != 0 {
+					distinct++
+				}
+			}
+			rep.Missing += int64(total - distinct)
+			rep.Dups += int64(cl.count - distinct)
+			if cl.count != total {
+				rep.Lossy++
+			}
+		}
+	}
+	return rep
+}
+
+// workerOptions are a worker's flags, set by the driver.
+type workerOptions struct {
+	scenario, addr, path string
+	n, size, inflight    int
+	srcBase, srcCount    int
+	interval, handshake  time.Duration
+}
+
+func (o *workerOptions) args() []string {
+	return []string{
+		"-scenario", o.scenario, "-addr", o.addr, "-path", o.path,
+		"-n", strconv.Itoa(o.n), "-size", strconv.Itoa(o.size), "-inflight", strconv.Itoa(o.inflight),
+		"-src-base", strconv.Itoa(o.srcBase), "-src-count", strconv.Itoa(o.srcCount),
+		"-interval", o.interval.String(), "-handshake-timeout", o.handshake.String(),
+	}
+}
+
+// fileMargin is the open files a worker keeps for itself (stdio, epoll,
+// the Go runtime's pipes) below its RLIMIT_NOFILE.
+const fileMargin = 100
+
+// defaultInflight is how many handshakes a worker keeps in progress.
+const defaultInflight = 512
+
+func runWorker(args []string) error {
+	var o workerOptions
+	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
+	fs.StringVar(&o.scenario, "scenario", "hold", "hold, fanout, echo or churn")
+	fs.StringVar(&o.addr, "addr", "", "server host:port")
+	fs.StringVar(&o.path, "path", "/", "upgrade path with query")
+	fs.IntVar(&o.n, "n", 0, "connections")
+	fs.IntVar(&o.size, "size", 64, "echo payload bytes")
+	fs.IntVar(&o.inflight, "inflight", defaultInflight, "handshakes in progress at most")
+	fs.IntVar(&o.srcBase, "src-base", 0, "first source address (loadgen.SourceAddr index)")
+	fs.IntVar(&o.srcCount, "src-count", 1, "source addresses")
+	fs.DurationVar(&o.interval, "interval", time.Second, "progress interval")
+	fs.DurationVar(&o.handshake, "handshake-timeout", loadgen.DefaultHandshakeTimeout, "connect + handshake bound")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if limit := raiseFileLimit(); o.n > int(limit)-fileMargin {
+		return fmt.Errorf("-n %d is over this process's open-file limit %d minus %d", o.n, limit, fileMargin)
+	}
+	h := &workerHandler{
+		out: json.NewEncoder(os.Stdout), scenario: o.scenario, payload: make([]byte, max(o.size, minPayload)),
+		hists: map[byte]*hdrhistogram.Histogram{kindEcho: newHist(), kindSingle: newHist(), kindBurst: newHist()},
+		seqs:  map[uint64]*seqStat{}, done: map[uint64]bool{},
+	}
+	if o.scenario == "fanout" {
+		h.clients = make([]client, o.n)
+	}
+	loop, err := loadgen.NewLoop(loadgen.Config{
+		Addr: o.addr, Path: o.path, SourceBase: o.srcBase, Sources: o.srcCount, HandshakeTimeout: o.handshake,
+	}, h)
 	if err != nil {
 		return err
 	}
 	h.loop = loop
-	out := json.NewEncoder(os.Stdout)
-	cmds := make(chan string)
+	cmds := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(os.Stdin)
 		for sc.Scan() {
 			cmds <- sc.Text()
 		}
-		close(cmds)
+		close(cmds) // the driver went away: quit
 	}()
 
-	// Connect, at most inflight handshakes at a time.
-	dialed := 0
-	lastReport := time.Now()
-	for loop.Open < n {
-		for dialed < n && dialed-loop.Open-loop.Errors < inflight {
-			if err := loop.Dial(dialed); err != nil {
-				return fmt.Errorf("dial %d: %w", dialed, err)
-			}
-			dialed++
-		}
-		if err := loop.Poll(10 * time.Millisecond); err != nil {
-			return err
-		}
-		if dialed == n && loop.Conns() < n && loop.Open+loop.Errors >= n {
-			break
-		}
-		if time.Since(lastReport) > time.Second {
-			_ = out.Encode(report{Conns: loop.Open, Errors: loop.Errors})
-			lastReport = time.Now()
-		}
-	}
-	_ = out.Encode(report{Conns: loop.Open, Errors: loop.Errors, Ready: true})
-
-	// Wait for commands: "start" (echo/churn), "report", "quit".
+	nextProgress := time.Now().Add(o.interval)
+	ready, attempts := false, 0
 	for {
+		// Connect, at most inflight handshakes at a time; a failed dial
+		// counts as an error and the next one is tried.
+		for !ready && attempts < o.n && loop.Handshaking < o.inflight {
+			_ = loop.Dial(attempts)
+			attempts++
+		}
+		if !ready && attempts >= o.n && loop.Handshaking == 0 {
+			ready = true
+			h.emit("ready", nil)
+		}
 		select {
 		case cmd, ok := <-cmds:
-			if !ok || cmd == "quit" {
+			if !ok {
+				cmd = "quit"
+			}
+			word, arg, _ := strings.Cut(cmd, " ")
+			switch word {
+			case "quit":
 				loop.CloseAll()
 				return nil
-			}
-			switch cmd {
 			case "start":
-				h.started = true
-				h.hist.Reset()
-				h.ops, h.received = 0, 0
-				if h.scenario == "echo" {
-					for _, c := range connsOf(loop) {
-						h.send(c, 0)
-					}
-				}
-				if h.scenario == "churn" {
-					for _, c := range connsOf(loop) {
-						loop.Close(c)
-					}
-				}
+				h.start()
+				h.emit("started", nil)
 			case "stop":
-				h.stop = true
+				h.stop()
 			case "report":
-				_ = out.Encode(report{Conns: loop.Open, Errors: loop.Errors, Done: true, Received: h.received, Ops: h.ops, Hist: h.hist.Export(), LastAt: h.lastAt})
-				h.hist.Reset()
-				h.lastAt = map[uint64]int64{}
-				h.received, h.ops = 0, 0
+				total, _ := strconv.Atoi(arg)
+				rep := h.report(total)
+				h.emit("report", func(m *wmsg) { m.Report = rep })
 			}
 		default:
 		}
-		if err := loop.Poll(5 * time.Millisecond); err != nil {
+		if err := loop.Poll(pollTimeout); err != nil {
 			return err
+		}
+		if now := time.Now(); now.After(nextProgress) {
+			h.emit("progress", nil)
+			nextProgress = now.Add(o.interval)
 		}
 	}
 }
 
-// connsOf lists the open connections (the loop keeps them by fd).
-func connsOf(l *loadgen.Loop) []*loadgen.Conn { return l.OpenConns() }
+// pollTimeout bounds how long a command waits for the loop: a command
+// is seen within this time when no socket is active.
+const pollTimeout = 5 * time.Millisecond

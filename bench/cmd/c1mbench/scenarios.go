@@ -1,0 +1,410 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/c1mhq/c1m/bench/loadgen"
+)
+
+// Bounds on the driver's waits for its workers: none of them can hang a
+// run. Handshakes and deliveries have their own flags.
+const (
+	startTimeout  = 30 * time.Second // workers reset their counters
+	reportTimeout = 60 * time.Second // workers send their reports
+	statsTimeout  = 10 * time.Second // a server's stats endpoint answers
+	settle        = time.Second      // hold: handshake garbage and buffers settle before the memory reading
+)
+
+// workerLinesPerInterval: workers report this many times per driver
+// progress line, so each line shows figures at most a fraction old.
+const workerLinesPerInterval = 4
+
+// target is a running server as the scenarios see it.
+type target struct {
+	name, note           string
+	ws, api              string
+	path, publish, stats string
+	pid                  int // 0: not a child process (tests): no RSS or CPU figures
+}
+
+// scenario starts the server, runs one scenario with n connections and
+// records a row.
+func (r *benchRun) scenario(s server, bin, scenario string, n int) {
+	p, err := start(s, bin)
+	if err != nil {
+		r.skip("%s %s: %v", s.name, scenario, err)
+		return
+	}
+	defer p.stop()
+	t := target{
+		name: s.name, note: s.note, ws: p.ws, api: p.api,
+		path: s.path, publish: s.publish, stats: s.stats, pid: p.cmd.Process.Pid,
+	}
+	row, err := r.measure(t, scenario, n)
+	if err != nil {
+		r.skip("%s %s: %v", s.name, scenario, err)
+		return
+	}
+	log.Printf("%s %s: %s", s.name, scenario, summary(row))
+	r.rows = append(r.rows, row)
+}
+
+// measure runs one scenario against a running server.
+func (r *benchRun) measure(t target, scenario string, n int) (Row, error) {
+	row := Row{Server: t.name, Scenario: scenario, Note: t.note}
+	minWorkers := 1
+	if scenario == "fanout" || scenario == "echo" {
+		minWorkers = r.o.workers // the generator receives: more than one thread
+	}
+	counts := split(n, r.capacity, minWorkers)
+	sources := loadgen.SourcesFor(r.capacity, r.o.connsPerSource)
+	heap0, rss0, kern0, cpu0 := statsOf(t), rssBytes(t.pid), kernelSocketBytes(), processCPU(t.pid)
+	t0 := time.Now()
+	w, err := startWorkers(fmt.Sprintf("%s %s", t.name, scenario), workerOptions{
+		scenario: scenario, addr: t.ws, path: t.path, size: r.o.size, inflight: defaultInflight,
+		interval: r.o.interval / workerLinesPerInterval, handshake: r.o.handshakeTimeout,
+	}, counts, sources)
+	if err != nil {
+		return row, fmt.Errorf("workers: %w", err)
+	}
+	defer w.stop()
+	stopPrint := make(chan struct{})
+	defer close(stopPrint)
+	go w.printProgress(r.o.interval, stopPrint)
+
+	ready := w.waitReady(r.o.connectTimeout)
+	connectTime := time.Since(t0)
+	p := w.total()
+	row.Conns, row.Workers, row.Errors, row.HandshakeTimeout = p.Conns, len(counts), p.Errors, p.Timeouts
+	if !ready {
+		return row, fmt.Errorf("%d of %d clients connected within %v (last error: %s)", p.Conns, n, r.o.connectTimeout, p.LastErr)
+	}
+	if p.Conns == 0 {
+		return row, fmt.Errorf("no connection opened (last error: %s)", p.LastErr)
+	}
+
+	switch scenario {
+	case "hold":
+		row.ConnectPerSec = float64(p.Conns) / connectTime.Seconds()
+		row.Elapsed, row.GenCPU = connectTime.Seconds(), p.CPU
+		row.GenCPUCores = row.GenCPU / row.Elapsed
+		row.ServerCPU = processCPU(t.pid) - cpu0
+		time.Sleep(settle)
+		heap1, rss1, kern1 := statsOf(t), rssBytes(t.pid), kernelSocketBytes()
+		if now := w.total(); now.Conns < p.Conns || !alive(t.pid) {
+			return row, fmt.Errorf("%d of %d clients still open at the memory reading, server running: %v (last error: %s)",
+				now.Conns, p.Conns, alive(t.pid), now.LastErr)
+		}
+		row.HeapBefore, row.HeapAfter, row.RSSBefore, row.RSSAfter = heap0, heap1, rss0, rss1
+		if heap0 > 0 && heap1 > 0 {
+			row.HeapPerConn = float64(heap1-heap0) / float64(p.Conns)
+		}
+		if rss0 > 0 && rss1 > 0 {
+			row.RSSPerConn = float64(rss1-rss0) / float64(p.Conns)
+		}
+		if kern0 > 0 && kern1 > 0 {
+			// Both ends of each connection live on this machine.
+			row.KernelPerSocket = float64(kern1-kern0) / float64(2*p.Conns)
+		}
+	case "fanout":
+		if err := r.fanout(&row, w, t); err != nil {
+			return row, err
+		}
+	case "echo", "churn":
+		if err := r.timed(&row, w, t); err != nil {
+			return row, err
+		}
+	}
+	end := w.total()
+	row.Errors, row.HandshakeTimeout = end.Errors, end.Timeouts
+	if !alive(t.pid) {
+		return row, fmt.Errorf("the server exited during the run (%d clients had connected, %d errors; last: %s)", p.Conns, end.Errors, end.LastErr)
+	}
+	return row, nil
+}
+
+// publisher posts fan-out publications to a server's HTTP endpoint over a
+// kept-alive connection.
+type publisher struct {
+	url     string
+	client  *http.Client
+	payload []byte
+}
+
+func newPublisher(url string, size int, timeout time.Duration) *publisher {
+	return &publisher{url: url, client: &http.Client{Timeout: timeout}, payload: make([]byte, max(size, minPayload))}
+}
+
+// post publishes sequence number seq and returns when it was sent.
+func (p *publisher) post(seq uint64, kind byte) (time.Time, error) {
+	at := encodePayload(p.payload, seq, kind)
+	resp, err := p.client.Post(p.url, "application/octet-stream", bytes.NewReader(p.payload))
+	if err != nil {
+		return at, err
+	}
+	// Read the body to its end so the transport reuses the connection: a
+	// new TCP connection per publication would be timed too.
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		return at, fmt.Errorf("publish: %s", resp.Status)
+	}
+	return at, nil
+}
+
+// fanout publishes singles, each waited for until every client has it (or
+// -deliver-timeout), then bursts, each waited for the same way; then it
+// collects every worker's per-client and per-publication counts.
+func (r *benchRun) fanout(row *Row, w *workerSet, t target) error {
+	// A client sees the 101 before some peers subscribe it (they join
+	// the topic after the upgrade returns): wait until the server counts
+	// every client, or the first publication would miss the last ones.
+	if got, ok := waitServerConns(t, row.Conns, r.o.connectTimeout); !ok {
+		log.Printf("%s: the server counts %d of %d clients; publishing anyway", t.name, got, row.Conns)
+	}
+	if !w.start(startTimeout) {
+		return fmt.Errorf("workers did not start within %v", startTimeout)
+	}
+	cpu0 := processCPU(t.pid)
+	pub := newPublisher("http://"+t.api+t.publish, r.o.size, r.o.deliverTimeout)
+	at := map[uint64]time.Time{}
+	var seq uint64
+	publish := func(kind byte) {
+		seq++
+		sent, err := pub.post(seq, kind)
+		at[seq] = sent
+		if err != nil {
+			row.PublishErrors++
+			log.Printf("%s: publication %d: %v", t.name, seq, err)
+		}
+	}
+	var singles []uint64
+	for range r.o.pubs {
+		publish(kindSingle)
+		singles = append(singles, seq)
+		if !w.waitComplete([]uint64{seq}, r.o.deliverTimeout) {
+			row.DeliveryTimeouts++
+		}
+	}
+	var bursts [][]uint64
+	for range r.o.bursts {
+		var b []uint64
+		for range r.o.burst {
+			publish(kindBurst)
+			b = append(b, seq)
+		}
+		bursts = append(bursts, b)
+		if !w.waitComplete(b, r.o.deliverTimeout) {
+			row.DeliveryTimeouts++
+		}
+	}
+	reps := w.report(int(seq), reportTimeout)
+	row.ServerCPU = processCPU(t.pid) - cpu0
+	if len(reps) < len(w.procs) {
+		return fmt.Errorf("%d of %d workers reported", len(reps), len(w.procs))
+	}
+	row.Publications = int(seq)
+	seqs := map[uint64]seqStat{}
+	for _, rep := range reps {
+		row.Expected += int64(rep.Tracked) * int64(seq)
+		row.Received += rep.Received
+		row.LossyClients += rep.Lossy
+		row.Disconnected += rep.Tracked - rep.OpenAtEnd
+		row.Missing += rep.Missing
+		row.Duplicates += rep.Dups
+		row.Reordered += rep.Reordered
+		row.GenCPU += rep.CPU
+		row.Elapsed = max(row.Elapsed, rep.Elapsed)
+		for k, v := range rep.Seqs {
+			s := seqs[k]
+			s.Count += v.Count
+			s.LastAt = max(s.LastAt, v.LastAt)
+			seqs[k] = s
+		}
+	}
+	if row.Elapsed > 0 {
+		row.GenCPUCores = row.GenCPU / row.Elapsed
+	}
+	row.hist = merge(reps, "single")
+	row.P50, row.P99, row.P999 = percentiles(row.hist)
+	row.BurstP50, row.BurstP99, row.BurstP999 = percentiles(merge(reps, "burst"))
+
+	// Rates from what arrived: deliveries over the time from publish to
+	// the last of them.
+	var rates, lasts []float64
+	for _, k := range singles {
+		s := seqs[k]
+		if d := time.Duration(s.LastAt - at[k].UnixNano()); s.Count > 0 && d > 0 {
+			rates = append(rates, float64(s.Count)/d.Seconds())
+			lasts = append(lasts, float64(d)/float64(time.Millisecond))
+		}
+	}
+	row.DeliveriesPerSec = median(rates)
+	row.SingleLast = lasts
+	row.LastP50 = median(lasts)
+	if len(lasts) > 0 {
+		row.LastMax = slices.Max(lasts)
+	}
+	rates = rates[:0]
+	for _, b := range bursts {
+		var count int
+		var last int64
+		for _, k := range b {
+			count += seqs[k].Count
+			last = max(last, seqs[k].LastAt)
+		}
+		if d := time.Duration(last - at[b[0]].UnixNano()); count > 0 && d > 0 {
+			rates = append(rates, float64(count)/d.Seconds())
+		}
+	}
+	row.BurstPerSec = median(rates)
+	return nil
+}
+
+// timed runs echo or churn for -duration and reads the workers' counts.
+func (r *benchRun) timed(row *Row, w *workerSet, t target) error {
+	if !w.start(startTimeout) {
+		return fmt.Errorf("workers did not start within %v", startTimeout)
+	}
+	cpu0 := processCPU(t.pid)
+	time.Sleep(r.o.duration) // the scenario runs; progress lines go on
+	w.send("stop")
+	reps := w.report(0, reportTimeout)
+	row.ServerCPU = processCPU(t.pid) - cpu0
+	if len(reps) < len(w.procs) {
+		return fmt.Errorf("%d of %d workers reported", len(reps), len(w.procs))
+	}
+	var rate float64
+	for _, rep := range reps {
+		if rep.Elapsed > 0 {
+			rate += float64(rep.Ops) / rep.Elapsed // each worker over its own window
+		}
+		row.GenCPU += rep.CPU
+		row.Elapsed = max(row.Elapsed, rep.Elapsed)
+	}
+	if row.Elapsed > 0 {
+		row.GenCPUCores = row.GenCPU / row.Elapsed
+	}
+	if row.Scenario == "echo" {
+		row.RoundTripsPerSec = rate
+		row.hist = merge(reps, "echo")
+		row.P50, row.P99, row.P999 = percentiles(row.hist)
+	} else {
+		row.HandshakesPerSec = rate
+	}
+	return nil
+}
+
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := slices.Clone(v)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+func merge(reps []*workerReport, name string) *hdrhistogram.Histogram {
+	h := newHist()
+	for _, rep := range reps {
+		if s := rep.Hists[name]; s != nil {
+			h.Merge(hdrhistogram.Import(s))
+		}
+	}
+	return h
+}
+
+func percentiles(h *hdrhistogram.Histogram) (p50, p99, p999 float64) {
+	if h.TotalCount() == 0 {
+		return 0, 0, 0
+	}
+	ms := func(q float64) float64 { return float64(h.ValueAtQuantile(q)) / 1e3 }
+	return ms(50), ms(99), ms(99.9)
+}
+
+// statsPoll is how often waitServerConns asks the server.
+const statsPoll = 20 * time.Millisecond
+
+// waitServerConns waits until the server's stats count at least n
+// connections (every peer counts a connection once it is subscribed), or
+// timeout; a server without stats passes at once.
+func waitServerConns(t target, n int, timeout time.Duration) (int64, bool) {
+	if t.stats == "" {
+		return 0, true
+	}
+	deadline := time.Now().Add(timeout)
+	for {
+		st, err := serverStats(t, false)
+		if err == nil && st.Connections >= int64(n) {
+			return st.Connections, true
+		}
+		if time.Now().After(deadline) {
+			return st.Connections, false
+		}
+		time.Sleep(statsPoll)
+	}
+}
+
+// stats is what the bench reads from a server's stats endpoint.
+type stats struct {
+	Connections int64 `json:"connections"`
+	HeapInuse   int64 `json:"heap_inuse_bytes"`
+}
+
+// serverStats reads a server's stats endpoint; gc asks it to collect
+// garbage first (the path's ?gc=1).
+func serverStats(t target, gc bool) (stats, error) {
+	var st stats
+	path := t.stats
+	if !gc {
+		path, _, _ = strings.Cut(path, "?")
+	}
+	c := http.Client{Timeout: statsTimeout}
+	resp, err := c.Get("http://" + t.api + path)
+	if err != nil {
+		return st, err
+	}
+	defer resp.Body.Close()
+	err = json.NewDecoder(resp.Body).Decode(&st)
+	return st, err
+}
+
+// statsOf reads a server's heap through its stats endpoint (0 when it has
+// none or does not answer).
+func statsOf(t target) (heap int64) {
+	if t.stats == "" {
+		return 0
+	}
+	st, _ := serverStats(t, true)
+	return st.HeapInuse
+}
+
+func summary(r Row) string {
+	switch r.Scenario {
+	case "hold":
+		return fmt.Sprintf("conns=%d workers=%d heap/conn=%.0fB rss/conn=%.0fB kernel/socket=%.0fB (server heap %.1f→%.1f MiB, rss %.1f→%.1f MiB) connects/s=%.0f errors=%d generator cpu=%.2fs",
+			r.Conns, r.Workers, r.HeapPerConn, r.RSSPerConn, r.KernelPerSocket,
+			mib(r.HeapBefore), mib(r.HeapAfter), mib(r.RSSBefore), mib(r.RSSAfter), r.ConnectPerSec, r.Errors, r.GenCPU)
+	case "fanout":
+		return fmt.Sprintf("conns=%d workers=%d single=%.0f/s (last delivery p50 %.1fms max %.1fms) burst=%.0f/s latency p50=%.2fms p99=%.2fms p999=%.2fms received %d/%d lossy clients %d missing %d dups %d timeouts %d generator %.2f cores server cpu %.2fs",
+			r.Conns, r.Workers, r.DeliveriesPerSec, r.LastP50, r.LastMax, r.BurstPerSec, r.P50, r.P99, r.P999, r.Received, r.Expected,
+			r.LossyClients, r.Missing, r.Duplicates, r.DeliveryTimeouts, r.GenCPUCores, r.ServerCPU)
+	case "echo":
+		return fmt.Sprintf("clients=%d workers=%d round trips/s=%.0f p50=%.2fms p99=%.2fms p999=%.2fms generator %.2f cores",
+			r.Conns, r.Workers, r.RoundTripsPerSec, r.P50, r.P99, r.P999, r.GenCPUCores)
+	default:
+		return fmt.Sprintf("clients=%d handshakes/s=%.0f errors=%d (timeouts %d)", r.Conns, r.HandshakesPerSec, r.Errors, r.HandshakeTimeout)
+	}
+}
+
+func mib(b int64) float64 { return float64(b) / (1 << 20) }
