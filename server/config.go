@@ -83,6 +83,20 @@ type Config struct {
 	Pages map[string]Page
 	// ReadBufferCap is gnet's read buffer, one per loop. Zero means 64 KiB.
 	ReadBufferCap int
+	// Backlog is the listen backlog: connections the kernel completes
+	// before the server accepts them. Zero means 1/64 of the open-file
+	// limit, between 128 and 4096; it is kept at most the kernel's
+	// somaxconn. It bounds how many connections gnet accepts in one burst,
+	// and so the file descriptors MaxConns keeps free.
+	Backlog int
+	// MaxConns caps the client connections. A connection over the cap is
+	// answered 503 with Retry-After and closed at once. Zero means the
+	// open-file limit (RLIMIT_NOFILE, read by Serve) less Backlog and a
+	// reserve of 1% (at least 64, at most 256) for the rest of the
+	// process; a larger value is lowered to that. The cap is not optional:
+	// gnet stops the whole engine, dropping every connection, when
+	// accept(2) fails with EMFILE.
+	MaxConns int
 }
 
 // Page is an HTTP resource served on the client listener: Body, or when

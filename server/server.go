@@ -37,6 +37,8 @@ type Server struct {
 	done     chan struct{}
 	serveErr error
 	draining atomic.Bool
+	capacity capacity     // set by Serve
+	conns    atomic.Int64 // client connections held, against capacity.maxConns
 	stopOnce sync.Once
 
 	// drainHook, when set (by tests, before Start), sees each drain batch on
@@ -97,6 +99,7 @@ func New(h Handler, cfg *Config) *Server {
 // any; call Serve or Start once per Server.
 func (s *Server) Serve() error {
 	s.start = time.Now()
+	s.capacity = processCapacity(&s.cfg)
 	err := gnet.Run(s, "tcp://"+s.cfg.Addr,
 		gnet.WithMulticore(true),
 		gnet.WithNumEventLoop(s.cfg.Loops),
@@ -283,24 +286,29 @@ func (s *Server) goAway(sh *session.Shard, spread time.Duration) {
 // OnBoot records the engine and the bound address.
 func (s *Server) OnBoot(eng gnet.Engine) gnet.Action {
 	s.eng = eng
-	if a, err := listenAddr(eng); err == nil {
+	if a, err := listenAddr(eng, s.capacity.backlog); err == nil {
 		s.addr.Store(a)
 	} else {
-		s.log.Error("cannot read the listen address", "err", err)
+		s.log.Error("cannot set up the listener", "err", err)
 		return gnet.Shutdown
 	}
-	s.log.Info("listening", "addr", s.Addr().String(), "loops", s.cfg.Loops, "path", s.cfg.Path)
+	s.log.Info("listening", "addr", s.Addr().String(), "loops", s.cfg.Loops, "path", s.cfg.Path,
+		"max_conns", s.capacity.maxConns, "open_files", s.capacity.files, "backlog", s.capacity.backlog)
 	close(s.booted)
 	return gnet.None
 }
 
-// listenAddr reads the listener's bound address (the port may have been 0).
-func listenAddr(eng gnet.Engine) (*net.TCPAddr, error) {
+// listenAddr sets the listener's backlog and reads its bound address (the
+// port may have been 0).
+func listenAddr(eng gnet.Engine, backlog int) (*net.TCPAddr, error) {
 	fd, err := eng.Dup()
 	if err != nil {
 		return nil, err
 	}
 	defer unix.Close(fd)
+	if err := setBacklog(fd, backlog); err != nil {
+		return nil, err
+	}
 	sa, err := unix.Getsockname(fd)
 	if err != nil {
 		return nil, err
@@ -343,6 +351,13 @@ func (s *Server) tick(sh *session.Shard) int64 {
 // gets 503 (readHead).
 func (s *Server) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	sh := s.shardOf(gc)
+	if limit := s.capacity.maxConns; limit > 0 && s.conns.Load() >= int64(limit) {
+		// Answered before the request is read, and closed at once: the
+		// descriptor is free again before the next accept.
+		sh.Stats().Evicted(session.ReasonOverCapacity)
+		return overCapacity, gnet.Close
+	}
+	s.conns.Add(1)
 	c := &conn{srv: s, sh: sh, c: gc}
 	sh.Open(&c.Session, c)
 	gc.SetContext(c)
@@ -356,6 +371,7 @@ func (s *Server) OnClose(gc gnet.Conn, _ error) gnet.Action {
 		return gnet.None
 	}
 	gc.SetContext(nil)
+	s.conns.Add(-1)
 	opened := c.State() == session.StateOpen || c.State() == session.StateClosing
 	if opened {
 		code, reason := c.code, c.reason

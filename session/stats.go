@@ -5,7 +5,8 @@ import (
 	"time"
 )
 
-// Reason says why the server ended a session, for metrics.
+// Reason says why the server ended a session or refused a connection, for
+// metrics.
 type Reason uint8
 
 // Reasons for ending a session.
@@ -18,12 +19,15 @@ const (
 	ReasonTooBig
 	ReasonSlowConsumer
 	ReasonShutdown
+	// ReasonOverCapacity: a connection refused with 503 because the server
+	// holds Config.MaxConns already.
+	ReasonOverCapacity
 	numReasons
 )
 
 var reasonNames = [numReasons]string{
 	"handshake_timeout", "idle_timeout", "pong_timeout", "close_timeout",
-	"protocol_error", "too_big", "slow_consumer", "shutdown",
+	"protocol_error", "too_big", "slow_consumer", "shutdown", "over_capacity",
 }
 
 func (r Reason) String() string {

@@ -37,7 +37,7 @@ var demoPage []byte
 
 type options struct {
 	listen, api, apiKey, path, logLevel, slowPolicy string
-	loops, maxTopics                                int
+	loops, maxTopics, maxConns, backlog             int
 	maxMessage, maxOutbound                         int
 	compression, demoPublish, demo                  bool
 	drain, drainSpread, ping                        time.Duration
@@ -53,6 +53,8 @@ func parseFlags(args []string) (*options, error) {
 	fs.StringVar(&o.path, "path", "/ws", "WebSocket path")
 	fs.IntVar(&o.loops, "loops", 0, "event loops (0: one per CPU)")
 	fs.IntVar(&o.maxTopics, "max-topics", server.DefaultMaxTopics, "topics per session")
+	fs.IntVar(&o.maxConns, "max-conns", 0, "client connections at most; more get 503 (0: the open-file limit less -backlog and a 1% reserve)")
+	fs.IntVar(&o.backlog, "backlog", 0, "listen backlog (0: 1/64 of the open-file limit, 128 to 4096)")
 	fs.IntVar(&o.maxMessage, "max-message", 64<<10, "largest client message, bytes")
 	fs.IntVar(&o.maxOutbound, "max-outbound", server.DefaultMaxOutbound, "bytes queued per slow client before the policy applies")
 	fs.StringVar(&o.slowPolicy, "slow-policy", "disconnect", "slow clients: disconnect (close 1008) or drop")
@@ -113,6 +115,8 @@ func run(o *options) error {
 		Protocols:   []string{codec.EnvelopeProtocol},
 		Timing:      session.Config{PingInterval: o.ping},
 		DrainSpread: o.drainSpread,
+		MaxConns:    o.maxConns,
+		Backlog:     o.backlog,
 	}
 	if o.drain > 0 {
 		cfg.DrainTimeout = o.drain
@@ -195,5 +199,5 @@ func raiseFileLimit() {
 			slog.Warn("c1m: cannot raise the open-file limit", "err", err)
 		}
 	}
-	slog.Info("c1m: open-file limit", "files", rl.Cur, "connections_at_most", rl.Cur-64)
+	slog.Info("c1m: open-file limit", "files", rl.Cur)
 }

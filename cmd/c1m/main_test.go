@@ -53,6 +53,13 @@ func startC1MWith(t *testing.T, env []string, args ...string) *instance {
 	t.Helper()
 	cmd := exec.Command(binary, append([]string{"-listen", "127.0.0.1:0", "-api", "127.0.0.1:0"}, args...)...)
 	cmd.Env = append(os.Environ(), env...)
+	return startCmd(t, cmd)
+}
+
+// startCmd starts cmd, a c1m binary however it is wrapped, and waits for
+// its ready line.
+func startCmd(t *testing.T, cmd *exec.Cmd) *instance {
+	t.Helper()
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

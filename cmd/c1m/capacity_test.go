@@ -1,0 +1,109 @@
+package main
+
+import (
+	"bufio"
+	"net"
+	"net/http"
+	"net/url"
+	"os/exec"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// TestOpenFileLimit: a server whose process runs out of file descriptors
+// must not die. gnet stops its whole engine when accept(2) fails with
+// EMFILE, so c1m caps its connections below the open-file limit: a
+// connection storm far past the limit gets 503 for what does not fit, the
+// connections already open keep working, and the server accepts again once
+// clients leave.
+func TestOpenFileLimit(t *testing.T) {
+	t.Parallel()
+	const (
+		files   = 300
+		clients = 3 * files // far past the limit
+	)
+	cmd := exec.Command("bash", "-c", "ulimit -n "+strconv.Itoa(files)+" && exec \"$0\" \"$@\"",
+		binary, "-listen", "127.0.0.1:0", "-api", "127.0.0.1:0")
+	in := startCmd(t, cmd)
+	u, _ := url.Parse(in.clients)
+
+	first := in.dial(t, "?topic=news")
+	var mu sync.Mutex
+	var upgraded, refused []net.Conn
+	var other []string
+	var wg sync.WaitGroup
+	for range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := net.DialTimeout("tcp", u.Host, 10*time.Second)
+			if err != nil {
+				mu.Lock()
+				other = append(other, err.Error())
+				mu.Unlock()
+				return
+			}
+			_ = c.SetDeadline(time.Now().Add(20 * time.Second))
+			_, _ = c.Write([]byte("GET " + u.Path + " HTTP/1.1\r\nHost: " + u.Host + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+				"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"))
+			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err != nil:
+				other = append(other, err.Error())
+				c.Close()
+			case resp.StatusCode == http.StatusSwitchingProtocols:
+				upgraded = append(upgraded, c)
+			case resp.StatusCode == http.StatusServiceUnavailable && resp.Header.Get("Retry-After") != "":
+				refused = append(refused, c)
+			default:
+				other = append(other, resp.Status)
+				c.Close()
+			}
+		}()
+	}
+	wg.Wait()
+	t.Logf("%d clients against %d files: %d upgraded, %d refused with 503, %d other (%.3q)",
+		clients, files, len(upgraded), len(refused), len(other), other[:min(len(other), 3)])
+	if len(refused) == 0 {
+		t.Fatal("no client was refused: the cap did not apply")
+	}
+	if len(upgraded) == 0 {
+		t.Fatal("no client was upgraded")
+	}
+	// The server is alive: the first client still gets publications.
+	in.post(t, "/api/publish?topic=news", "still up")
+	if _, p, err := first.ReadMessage(); err != nil || string(p) != "still up" {
+		t.Fatalf("first client after the storm: %q %v", p, err)
+	}
+	// And it takes new clients once others leave.
+	for _, c := range append(upgraded, refused...) {
+		c.Close()
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, _, err := websocketDial(in.clients + "?topic=news")
+		if err == nil {
+			c.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no new client accepted after the storm: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond) // the server frees the closed connections' descriptors
+	}
+	select {
+	case err := <-in.exited:
+		t.Fatalf("c1m exited: %v", err)
+	default:
+	}
+}
+
+func websocketDial(u string) (*websocket.Conn, *http.Response, error) {
+	return websocket.DefaultDialer.Dial(u, nil)
+}

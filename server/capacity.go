@@ -1,0 +1,84 @@
+package server
+
+import (
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/c1mhq/c1m/codec"
+)
+
+// Bounds of the defaults of Config.Backlog and of the file descriptors
+// kept for the rest of the process (epoll and event fds of the loops, the
+// API listener and its connections, logs, pprof).
+const (
+	minBacklog, maxBacklog    = 128, 4096
+	backlogShare              = 64 // the default backlog is 1/64 of the open-file limit
+	minReserve, maxReserve    = 64, 256
+	reserveShare              = 100 // the reserve is 1% of the open-file limit
+	somaxconnPath             = "/proc/sys/net/core/somaxconn"
+	capacityRetryAfterSeconds = 1
+)
+
+// capacity is how many connections the server takes and the listen
+// backlog that goes with it.
+type capacity struct {
+	files    int // the open-file limit
+	backlog  int
+	maxConns int // 0: no cap
+}
+
+// capacityFor derives the backlog and the connection cap of cfg from the
+// open-file limit files: every connection is a file descriptor, and gnet
+// may accept a whole backlog before the loops see any of it, so the cap
+// leaves the backlog and a reserve free below the limit.
+func capacityFor(cfg *Config, files, somaxconn int) capacity {
+	backlog := cfg.Backlog
+	if backlog <= 0 {
+		backlog = min(max(files/backlogShare, minBacklog), maxBacklog)
+	}
+	if somaxconn > 0 {
+		backlog = min(backlog, somaxconn)
+	}
+	reserve := min(max(files/reserveShare, minReserve), maxReserve)
+	// A tiny limit (tests, a misconfigured host) still leaves half of it
+	// for connections.
+	backlog = min(backlog, files/4)
+	reserve = min(reserve, files/4)
+	auto := max(files-backlog-reserve, 1)
+	c := capacity{files: files, backlog: max(backlog, 1), maxConns: auto}
+	if cfg.MaxConns > 0 {
+		c.maxConns = min(cfg.MaxConns, auto)
+	}
+	return c
+}
+
+// processCapacity reads the open-file limit and somaxconn of this process
+// and host.
+func processCapacity(cfg *Config) capacity {
+	files := 1 << 20
+	var rl unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &rl); err == nil && rl.Cur < uint64(files) {
+		files = int(rl.Cur)
+	}
+	somaxconn := 0
+	if b, err := os.ReadFile(somaxconnPath); err == nil {
+		somaxconn, _ = strconv.Atoi(strings.TrimSpace(string(b)))
+	}
+	return capacityFor(cfg, files, somaxconn)
+}
+
+// setBacklog changes the listen backlog of the engine's listener: listen(2)
+// on a listening socket only updates its backlog (gnet listens with
+// somaxconn and offers no option).
+func setBacklog(fd, backlog int) error {
+	return unix.Listen(fd, backlog)
+}
+
+// overCapacity is the answer to a connection over MaxConns, written before
+// its request is read.
+var overCapacity = codec.AppendResponse(nil, http.StatusServiceUnavailable,
+	"Retry-After: "+strconv.Itoa(capacityRetryAfterSeconds)+"\r\n", "server at capacity\n")
