@@ -3,6 +3,7 @@ package httpapi
 import (
 	"crypto/subtle"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/c1mhq/c1m/codec"
 	"github.com/c1mhq/c1m/server"
+	"github.com/c1mhq/c1m/session"
 )
 
 // Config configures the API. Its zero value works.
@@ -124,7 +126,7 @@ func (a *API) publish(w http.ResponseWriter, r *http.Request) {
 	}
 	off, err := a.srv.Hub().Publish(topic, data)
 	if err != nil {
-		httpError(w, http.StatusServiceUnavailable, err.Error())
+		unavailable(w, err)
 		return
 	}
 	writeJSON(w, map[string]any{"topic": topic, "offset": off})
@@ -137,10 +139,24 @@ func (a *API) broadcast(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := a.srv.Hub().Broadcast(data); err != nil {
-		httpError(w, http.StatusServiceUnavailable, err.Error())
+		unavailable(w, err)
 		return
 	}
 	writeJSON(w, map[string]any{"broadcast": true})
+}
+
+// backlogRetryAfter is what a publisher refused for backlog is told to
+// wait: the loops drain their inboxes in milliseconds once they catch up.
+const backlogRetryAfter = "1"
+
+// unavailable answers a publication the server could not take: 503, with
+// Retry-After when the loops are behind (session.ErrBacklog) rather than
+// stopping.
+func unavailable(w http.ResponseWriter, err error) {
+	if errors.Is(err, session.ErrBacklog) {
+		w.Header().Set("Retry-After", backlogRetryAfter)
+	}
+	httpError(w, http.StatusServiceUnavailable, err.Error())
 }
 
 // Stats is the JSON of GET /api/stats.

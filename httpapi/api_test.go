@@ -14,6 +14,7 @@ import (
 
 	"github.com/c1mhq/c1m/httpapi"
 	"github.com/c1mhq/c1m/server"
+	"github.com/c1mhq/c1m/session"
 )
 
 func setup(t *testing.T) (*server.Server, *httpapi.API, *httptest.Server) {
@@ -101,5 +102,70 @@ func TestStatsAndMetrics(t *testing.T) {
 	api.SetReady(false)
 	if got, _ := do(t, "GET", hs.URL+"/readyz", ""); got != http.StatusServiceUnavailable {
 		t.Fatalf("readyz while draining %d", got)
+	}
+}
+
+// TestPublishBacklog: while a loop is behind by its whole publication
+// backlog, the API answers 503 with Retry-After and publishes nothing; once
+// the loop catches up, publishing works again and subscribers got exactly
+// what was accepted.
+func TestPublishBacklog(t *testing.T) {
+	t.Parallel()
+	const fits = 4
+	srv := server.New(server.NewPush(nil), &server.Config{Addr: "127.0.0.1:0", Loops: 1,
+		Timing: session.Config{MaxBacklog: fits * 300}}) // a 16-byte publication counts 272
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	})
+	hs := httptest.NewServer(httpapi.New(srv, nil))
+	t.Cleanup(hs.Close)
+	c, _, err := websocket.DefaultDialer.Dial("ws://"+srv.Addr().String()+"/ws?topic=a", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+
+	// Hold the loop so that publications wait in its inbox.
+	held, release := make(chan struct{}), make(chan struct{})
+	if err := srv.Registry().Shards()[0].Post(func() { close(held); <-release }); err != nil {
+		t.Fatal(err)
+	}
+	<-held
+	accepted := 0
+	for i := 0; i < 2*fits; i++ {
+		req, _ := http.NewRequest("POST", hs.URL+"/api/publish?topic=a", strings.NewReader("0123456789abcdef"))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		switch resp.StatusCode {
+		case http.StatusOK:
+			accepted++
+		case http.StatusServiceUnavailable:
+			if resp.Header.Get("Retry-After") == "" {
+				t.Fatal("503 without Retry-After")
+			}
+		default:
+			t.Fatalf("publish %d: %s", i, resp.Status)
+		}
+	}
+	close(release)
+	if accepted != fits {
+		t.Fatalf("%d publications accepted while the loop was held, want %d", accepted, fits)
+	}
+	if code, body := do(t, "POST", hs.URL+"/api/publish?topic=a", "last"); code != http.StatusOK || !strings.Contains(body, `"offset":5`) {
+		t.Fatalf("after the loop caught up: %d %s", code, body)
+	}
+	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for i := range fits + 1 {
+		if _, _, err := c.ReadMessage(); err != nil {
+			t.Fatalf("message %d: %v", i, err)
+		}
 	}
 }

@@ -8,7 +8,9 @@ var (
 	// ErrNotFound is returned when no session has the given ID.
 	ErrNotFound = errors.New("session: not found")
 	// ErrBacklog is returned by Send from another goroutine when the
-	// session's inbox backlog is over Config.MaxInflight: the client or its
-	// loop is not keeping up.
-	ErrBacklog = errors.New("session: send backlog over the limit")
+	// session's inbox backlog is over Config.MaxInflight, and by the Hub's
+	// Publish, Broadcast and SendTo when a shard's inbox holds
+	// Config.MaxBacklog of publications: the client or the loop is not
+	// keeping up. Nothing was sent.
+	ErrBacklog = errors.New("session: backlog over the limit")
 )

@@ -1,6 +1,7 @@
 package session
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -103,5 +104,55 @@ func TestFanoutFlushesInSlices(t *testing.T) {
 	}
 	if passes < n/flushSlice+1 {
 		t.Fatalf("%d passes for %d sockets: not sliced", passes, n)
+	}
+}
+
+// TestPublishBacklog: publishers faster than a loop fill its inbox only up
+// to MaxBacklog; past it Publish, Broadcast and SendTo refuse with
+// ErrBacklog, send nothing and use no offset, and once the loop catches up
+// publishing works again with the next offset.
+func TestPublishBacklog(t *testing.T) {
+	t.Parallel()
+	const (
+		payload = 100
+		fits    = 10
+	)
+	ex := &stepExec{}
+	var h Hub
+	sh := h.Lookup("loop", func(index int) *Shard {
+		return NewShard(index, "loop", ex, Config{MaxBacklog: fits * int(publicationCost(payload))})
+	})
+	tr := &fakeTransport{}
+	var s Session
+	sh.Open(&s, tr)
+	s.MarkOpen()
+	s.Subscribe("t")
+
+	data := make([]byte, payload)
+	for i := range fits {
+		if off, err := h.Publish("t", data); err != nil || off != uint64(i+1) {
+			t.Fatalf("publication %d: offset %d, %v", i, off, err)
+		}
+	}
+	if off, err := h.Publish("t", data); !errors.Is(err, ErrBacklog) || off != 0 {
+		t.Fatalf("publication past the backlog: offset %d, %v; want ErrBacklog", off, err)
+	}
+	if err := h.Broadcast(data); !errors.Is(err, ErrBacklog) {
+		t.Fatalf("broadcast past the backlog: %v", err)
+	}
+	if err := h.SendTo(s.ID(), data); !errors.Is(err, ErrBacklog) {
+		t.Fatalf("send past the backlog: %v", err)
+	}
+	if got, want := sh.Backlog(), int64(fits)*publicationCost(payload); got != want {
+		t.Fatalf("backlog %d bytes, want %d", got, want)
+	}
+
+	for ex.next(0) { // the loop catches up
+	}
+	if len(tr.msgs) != fits || sh.Backlog() != 0 {
+		t.Fatalf("%d delivered, backlog %d; want %d and 0", len(tr.msgs), sh.Backlog(), fits)
+	}
+	if off, err := h.Publish("t", data); err != nil || off != fits+1 {
+		t.Fatalf("after the backlog: offset %d, %v; want %d", off, err, fits+1)
 	}
 }

@@ -64,7 +64,8 @@ func (h *Hub) lockTopic(name string, create bool) *hubTopic {
 
 // Publish publishes data to topic name and returns its offset. A topic that
 // no session on the node subscribes to reaches nobody and is not numbered:
-// its offset is 0. data is kept and shared: the caller must not modify it
+// its offset is 0. When a shard with subscribers has Config.MaxBacklog of
+// publications waiting, Publish returns ErrBacklog and publishes nothing. data is kept and shared: the caller must not modify it
 // afterwards. When a shard refuses the publication (it is stopping), the
 // other shards still get it and the first error is returned. Safe for
 // concurrent use.
@@ -74,11 +75,17 @@ func (h *Hub) Publish(name string, data []byte) (uint64, error) {
 		return 0, nil
 	}
 	defer t.mu.Unlock()
+	cost := publicationCost(len(data))
+	for _, sh := range t.shards {
+		if sh.backlogFull(cost) {
+			return 0, ErrBacklog
+		}
+	}
 	t.seq++
 	p := NewPublication(name, t.seq, data)
 	var first error
 	for _, sh := range t.shards {
-		if err := sh.Post(func() { sh.deliver(p) }); err != nil && first == nil {
+		if err := sh.postPublication(cost, func() { sh.deliver(p) }); err != nil && first == nil {
 			first = err
 		}
 	}
@@ -101,10 +108,16 @@ func (h *Hub) Offset(name string) uint64 {
 func (h *Hub) Broadcast(data []byte) error {
 	h.bmu.Lock()
 	defer h.bmu.Unlock()
+	shards, cost := h.Shards(), publicationCost(len(data))
+	for _, sh := range shards {
+		if sh.backlogFull(cost) {
+			return ErrBacklog
+		}
+	}
 	p := NewPublication("", 0, data)
 	var first error
-	for _, sh := range h.Shards() {
-		if err := sh.Post(func() { sh.deliver(p) }); err != nil && first == nil {
+	for _, sh := range shards {
+		if err := sh.postPublication(cost, func() { sh.deliver(p) }); err != nil && first == nil {
 			first = err
 		}
 	}
@@ -118,8 +131,12 @@ func (h *Hub) SendTo(id uint64, data []byte) error {
 	if sh == nil {
 		return ErrNotFound
 	}
+	cost := publicationCost(len(data))
+	if sh.backlogFull(cost) {
+		return ErrBacklog
+	}
 	p := NewPublication("", 0, data)
-	return sh.Post(func() {
+	return sh.postPublication(cost, func() {
 		if s := sh.sessions[id]; s != nil {
 			sh.countDeliveries(p, sh.deliverTo(s, p))
 			sh.noteDelivered(p)

@@ -31,6 +31,13 @@ type Config struct {
 	// MaxInflight caps the payload bytes other goroutines may have queued
 	// in the inbox for one session. Zero means 4 MiB; negative disables.
 	MaxInflight int
+	// MaxBacklog caps the publications waiting in one shard's inbox, in
+	// bytes (each counted as at least publicationOverhead, for its task):
+	// past it the Hub's Publish, Broadcast and SendTo refuse with
+	// ErrBacklog and send nothing, so that publishers faster than the loop
+	// cannot grow its inbox without bound. Zero means 64 MiB; negative
+	// disables.
+	MaxBacklog int
 }
 
 // Defaults for Config.
@@ -41,13 +48,19 @@ const (
 	DefaultPongTimeout      = 15 * time.Second
 	DefaultCloseTimeout     = 5 * time.Second
 	DefaultMaxInflight      = 4 << 20
+	DefaultMaxBacklog       = 64 << 20
 )
+
+// publicationOverhead is what a queued publication costs besides its
+// payload (the task, the Publication, its encoded forms' headers), as
+// counted against MaxBacklog.
+const publicationOverhead = 256
 
 // shardConfig is Config in ticks.
 type shardConfig struct {
 	tick                                                        time.Duration
 	handshakeTicks, idleTicks, pingTicks, pongTicks, closeTicks int64
-	maxInflight                                                 int64
+	maxInflight, maxBacklog                                     int64
 }
 
 func (c Config) ticks() shardConfig {
@@ -69,6 +82,12 @@ func (c Config) ticks() shardConfig {
 	case c.MaxInflight < 0:
 		c.MaxInflight = 0
 	}
+	switch {
+	case c.MaxBacklog == 0:
+		c.MaxBacklog = DefaultMaxBacklog
+	case c.MaxBacklog < 0:
+		c.MaxBacklog = 0
+	}
 	return shardConfig{
 		tick:           c.Tick,
 		handshakeTicks: toTicks(c.HandshakeTimeout, DefaultHandshakeTimeout),
@@ -77,6 +96,7 @@ func (c Config) ticks() shardConfig {
 		pongTicks:      toTicks(c.PongTimeout, DefaultPongTimeout),
 		closeTicks:     toTicks(c.CloseTimeout, DefaultCloseTimeout),
 		maxInflight:    int64(c.MaxInflight),
+		maxBacklog:     int64(c.MaxBacklog),
 	}
 }
 
@@ -107,6 +127,10 @@ type Shard struct {
 	delivered []*Publication // fanned out, waiting for their flush to finish
 
 	kicked atomic.Bool // a goroutine is about to wake the loop for the rest of a flush
+
+	// backlog is the cost of the publications posted and not yet run
+	// (publicationCost), against cfg.maxBacklog.
+	backlog atomic.Int64
 
 	// guards the fields below
 	mu        sync.Mutex
@@ -415,3 +439,32 @@ func (sh *Shard) EachState(fn func(*Session)) {
 		fn(s)
 	}
 }
+
+// publicationCost is what a publication of n bytes counts against
+// MaxBacklog.
+func publicationCost(n int) int64 { return int64(n + publicationOverhead) }
+
+// backlogFull reports whether a publication costing cost would take the
+// shard's inbox past MaxBacklog. Safe for concurrent use.
+func (sh *Shard) backlogFull(cost int64) bool {
+	max := sh.cfg.maxBacklog
+	return max > 0 && sh.backlog.Load()+cost > max
+}
+
+// postPublication posts fn, the delivery of a publication costing cost, and
+// accounts it in the backlog until it runs. Safe for concurrent use.
+func (sh *Shard) postPublication(cost int64, fn func()) error {
+	sh.backlog.Add(cost)
+	err := sh.Post(func() {
+		sh.backlog.Add(-cost)
+		fn()
+	})
+	if err != nil {
+		sh.backlog.Add(-cost)
+	}
+	return err
+}
+
+// Backlog returns the bytes of publications waiting in the shard's inbox,
+// as counted against MaxBacklog. Safe for concurrent use.
+func (sh *Shard) Backlog() int64 { return sh.backlog.Load() }
