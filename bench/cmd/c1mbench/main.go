@@ -234,6 +234,12 @@ func (r *benchRun) server(s server) {
 			r.scenario(s, bin, "hold", n)
 		}
 	}
+	if s.name == "gnetfloor" {
+		if r.has("fanout") || r.has("echo") || r.has("churn") {
+			r.skip("gnetfloor: hold rows only: it keeps no state to publish to, echo or close with")
+		}
+		return
+	}
 	if r.has("fanout") && s.publish != "" {
 		r.scenario(s, bin, "fanout", r.o.n)
 	}

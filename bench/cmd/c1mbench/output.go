@@ -109,7 +109,7 @@ var extra = map[string][]struct {
 var notes = []string{
 	"c1m ×: how many times better c1m is on that figure (>1: c1m better).",
 	"fanout: single deliveries/s = deliveries that arrived / (publish to last delivery), median over single publications, each waited for until fully delivered; p50/p99/p999 = latency of each of those deliveries, publish (HTTP request sent) to arrival.",
-	"fanout bursts: c1m's publish is asynchronous and coalescing (the API returns once the publication is queued to the loops; publications pending for a socket leave in one writev), while the peers' publish handlers hand each message to each connection synchronously, one write per message (ceiling and node write inline; gorilla, coder, gobwas queue to a writer goroutine; gws WriteAsync; nbio writes from the handler), so burst figures compare two designs, not only two speeds.",
+	"fanout bursts: c1m's publish is asynchronous and coalescing (the API returns once the publication is queued to the loops; publications pending for a socket leave in one write), while the peers' publish handlers hand each message to each connection synchronously, one write per message (ceiling and node write inline; gorilla, coder, gobwas queue to a writer goroutine; gws WriteAsync; nbio writes from the handler), so burst figures compare two designs, not only two speeds.",
 	"gen cores: CPU the load generator's workers used over the phase, in cores; near the worker count, the generator sets the pace, not the server.",
 	"ceiling = one write(2) per socket per message, no framing, no queue: the machine's limit, not a server to choose.",
 }

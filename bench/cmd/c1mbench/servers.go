@@ -90,6 +90,7 @@ func servers() []server {
 			note: "Node ws: one process, one thread; heap is V8's",
 		},
 		peer("ceiling", "not a server: one write(2) per socket per message, one goroutine per core, no framing work"),
+		peer("gnetfloor", "not a server: gnet plus the handshake and nothing else per connection, the memory floor under c1m"),
 	}
 }
 
