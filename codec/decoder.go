@@ -48,14 +48,15 @@ type Decoder struct {
 	// on the first frame of a data message.
 	Inflater *Inflater
 
-	op         OpCode    // opcode of the message in progress; 0 between messages
-	compressed bool      // the message in progress has RSV1
-	msgLen     int64     // bytes of the message in progress so far
-	utf8       UTF8State // validator state at the end of the last complete fragment
-	partial    int64     // payload bytes of the incomplete frame already validated
-	partUTF8   UTF8State // validator state after those bytes
+	// Ordered by size: the decoder is in every connection's state.
 	asm        *bytebufferpool.ByteBuffer
 	out        *bytebufferpool.ByteBuffer // holds the last message returned from asm or inflate
+	msgLen     int64                      // bytes of the message in progress so far
+	partial    int64                      // payload bytes of the incomplete frame already validated
+	utf8       UTF8State                  // validator state at the end of the last complete fragment
+	partUTF8   UTF8State                  // validator state after those bytes
+	op         OpCode                     // opcode of the message in progress; 0 between messages
+	compressed bool                       // the message in progress has RSV1
 }
 
 // Decode decodes the next frame at the start of buf. It returns the frame, the

@@ -15,28 +15,34 @@ import (
 // connection is idle (the output buffer is pooled and returned on flush).
 type conn struct {
 	session.Session
-	srv *Server
-	sh  *shard
-	c   gnet.Conn
+	sh *shard
+	c  gnet.Conn
 
 	dec codec.Decoder
 	// The output queued since the last flush: either one shared
 	// publication frame, written straight from the publication with no
 	// copy (the common case of a fan-out), or a pooled buffer once more
 	// than that is queued. pub is set only while out is nil.
-	pub      *session.Publication
-	out      *bytebufferpool.ByteBuffer
-	ctlEnd   int32            // bytes of out up to the end of its last control frame
-	scanned  int32            // request head bytes already searched for its end
-	need     int32            // bytes the frame in progress needs, when known
-	deflate  bool             // permessage-deflate negotiated
-	form     int              // wire form of publications (formRaw...)
-	failed   bool             // input is no longer read (protocol error, close sent)
-	linger   bool             // answered: waiting for the peer to leave (lingerClose)
-	shut     bool             // the write side is shut down
-	gotClose bool             // the peer's close frame arrived
-	code     codec.StatusCode // the peer's close code
-	reason   string           // the peer's close reason
+	pub       *session.Publication
+	out       *bytebufferpool.ByteBuffer
+	peerClose *peerClose // the peer's close frame, once it arrived
+	ctlEnd    int32      // bytes of out up to the end of its last control frame
+	// progress is, until the request head is complete, the head bytes
+	// already searched for its end; after the upgrade, the bytes the frame
+	// in progress needs, when known. One field: the two never coexist.
+	progress int32
+	form     uint8 // wire form of publications (formRaw...)
+	deflate  bool  // permessage-deflate negotiated
+	failed   bool  // input is no longer read (protocol error, close sent)
+	linger   bool  // answered: waiting for the peer to leave (lingerClose)
+	shut     bool  // the write side is shut down
+}
+
+// peerClose is what the peer's close frame said. It is allocated when the
+// frame arrives, so that idle connections do not carry room for it.
+type peerClose struct {
+	code   codec.StatusCode
+	reason string
 }
 
 var _ session.Transport = (*conn)(nil)
@@ -64,7 +70,7 @@ func (c *conn) queueControl(append func([]byte) []byte) {
 
 // pubFrame returns the pending publication in this connection's wire form.
 func (c *conn) pubFrame() []byte {
-	return c.pub.Encoded(c.form, c.srv.encoders[c.form])
+	return c.pub.Encoded(int(c.form), c.sh.srv.encoders[c.form])
 }
 
 // queued returns the bytes queued for the client and not yet written to
@@ -90,7 +96,7 @@ func (c *conn) WriteMessage(op codec.OpCode, payload []byte) error {
 	}
 	buf := c.queue()
 	before := len(buf.B)
-	if c.deflate && len(payload) >= c.srv.cfg.Compression.MinSize {
+	if c.deflate && len(payload) >= c.sh.srv.cfg.Compression.MinSize {
 		buf.B = c.sh.deflater.AppendCompressedFrame(buf.B, op, payload)
 	} else {
 		buf.B = codec.AppendFrame(buf.B, op, payload)
@@ -104,7 +110,7 @@ func (c *conn) WriteMessage(op codec.OpCode, payload []byte) error {
 // queue it is written from the shared bytes; behind other output it is
 // copied, so that everything pending leaves in one write. Loop-only.
 func (c *conn) WritePublication(p *session.Publication) error {
-	frame := p.Encoded(c.form, c.srv.encoders[c.form])
+	frame := p.Encoded(int(c.form), c.sh.srv.encoders[c.form])
 	queued, err := c.admit(len(frame))
 	if err != nil {
 		return err
@@ -122,7 +128,7 @@ func (c *conn) WritePublication(p *session.Publication) error {
 // admit applies the slow-consumer policy to n more bytes and returns what
 // is queued for the client already.
 func (c *conn) admit(n int) (int, error) {
-	cfg := &c.srv.cfg
+	cfg := &c.sh.srv.cfg
 	queued := c.queued()
 	if queued+n <= cfg.MaxOutbound {
 		return queued, nil
@@ -251,7 +257,6 @@ func (c *conn) fail(err error) {
 	} else {
 		c.sh.Stats().Evicted(session.ReasonProtocolError)
 	}
-	c.code, c.reason = codec.StatusAbnormalClosure, ""
 	c.Close(code, reason)
 	c.MarkClosing()
 	c.lingerClose()

@@ -19,8 +19,8 @@ const (
 var _ = [session.NumForms - numForms]struct{}{} // session has room for our forms
 
 // formOf returns the form for a handshake's outcome.
-func formOf(hs codec.Handshake) int {
-	f := formRaw
+func formOf(hs codec.Handshake) uint8 {
+	f := uint8(formRaw)
 	if hs.Protocol == codec.EnvelopeProtocol {
 		f = formEnvelope
 	}

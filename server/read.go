@@ -31,13 +31,13 @@ var retryAfter = "Retry-After: " + strconv.Itoa(int(retryAfterDelay/time.Second)
 // it stay in gnet's buffer for readFrames. Loop-only.
 func (s *Server) readHead(c *conn) {
 	buf, _ := c.c.Peek(-1)
-	n, err := codec.HeadLen(buf, int(c.scanned), s.cfg.MaxHead)
+	n, err := codec.HeadLen(buf, int(c.progress), s.cfg.MaxHead)
 	switch {
 	case err != nil:
 		c.respond(http.StatusRequestHeaderFieldsTooLarge, "", "request head too large\n")
 		return
 	case n == 0:
-		c.scanned = int32(len(buf))
+		c.progress = int32(len(buf))
 		return
 	}
 	head := buf[:n]
@@ -82,7 +82,7 @@ func (s *Server) readHead(c *conn) {
 		return
 	}
 	_, _ = c.c.Discard(n)
-	c.scanned = 0
+	c.progress = 0
 	c.form = formOf(hs)
 	if hs.Deflate {
 		c.deflate = true
@@ -128,7 +128,7 @@ func (s *Server) originAllowed(req *codec.Request) bool {
 func (s *Server) readFrames(c *conn) {
 	for !c.failed {
 		avail := c.c.InboundBuffered()
-		if avail == 0 || (c.need > 0 && avail < int(c.need) && avail > partialPeekMax) {
+		if avail == 0 || (c.progress > 0 && avail < int(c.progress) && avail > partialPeekMax) {
 			return
 		}
 		buf, _ := c.c.Peek(avail)
@@ -138,10 +138,10 @@ func (s *Server) readFrames(c *conn) {
 			return
 		}
 		if n == 0 {
-			c.need = int32(f.Need)
+			c.progress = int32(f.Need)
 			return
 		}
-		c.need = 0
+		c.progress = 0
 		c.Touch()
 		s.frame(c, f)
 		_, _ = c.c.Discard(n)
@@ -177,7 +177,7 @@ func (s *Server) frame(c *conn, f codec.Frame) {
 		c.Written()
 	case codec.OpClose:
 		code, reason, _ := codec.ParseClose(f.Payload) // validated by the decoder
-		c.gotClose, c.code, c.reason = true, code, string(reason)
+		c.peerClose = &peerClose{code: code, reason: string(reason)}
 		if c.State() == session.StateOpen {
 			// Echo the code (RFC 6455 5.5.1), then close: the server closes
 			// the TCP connection first.

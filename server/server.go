@@ -52,6 +52,7 @@ type Server struct {
 // loop to run tasks on. It is the shard's Executor.
 type shard struct {
 	*session.Shard
+	srv        *Server
 	loop       gnet.EventLoop
 	handshaker *codec.Handshaker
 	deflater   *codec.Deflater
@@ -327,7 +328,7 @@ func listenAddr(eng gnet.Engine, backlog int) (*net.TCPAddr, error) {
 func (s *Server) shardOf(c gnet.Conn) *shard {
 	loop := c.EventLoop()
 	ss := s.hub.Lookup(loop, func(index int) *session.Shard {
-		sh := &shard{loop: loop, deflater: s.deflater}
+		sh := &shard{srv: s, loop: loop, deflater: s.deflater}
 		sh.handshaker = codec.NewHandshaker(codec.HandshakeConfig{
 			Protocols: s.cfg.Protocols,
 			Deflate:   s.cfg.Compression,
@@ -358,7 +359,7 @@ func (s *Server) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 		return overCapacity, gnet.Close
 	}
 	s.conns.Add(1)
-	c := &conn{srv: s, sh: sh, c: gc}
+	c := &conn{sh: sh, c: gc}
 	sh.Open(&c.Session, c)
 	gc.SetContext(c)
 	return nil, gnet.None
@@ -374,9 +375,9 @@ func (s *Server) OnClose(gc gnet.Conn, _ error) gnet.Action {
 	s.conns.Add(-1)
 	opened := c.State() == session.StateOpen || c.State() == session.StateClosing
 	if opened {
-		code, reason := c.code, c.reason
-		if !c.gotClose {
-			code = codec.StatusAbnormalClosure
+		code, reason := codec.StatusAbnormalClosure, ""
+		if c.peerClose != nil {
+			code, reason = c.peerClose.code, c.peerClose.reason
 		}
 		s.dispatchClose(c, code, reason)
 	}

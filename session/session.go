@@ -36,10 +36,9 @@ type Session struct {
 	lingering bool
 
 	// Timing, in shard ticks.
-	opened   int64 // tick the connection opened
 	lastSeen int64 // tick of the last inbound traffic
 	pingSent int64 // tick a keepalive ping went out; 0 when none is pending
-	closeAt  int64 // tick by which a closing session is dropped
+	closeAt  int64 // tick by which a session still in its handshake, or closing, is dropped
 	due      int64 // tick the wheel checks this session next; 0 when not scheduled
 
 	wnext, wprev *Session // the wheel slot's list
@@ -208,8 +207,8 @@ func (s *Session) expire(now int64) int64 {
 		if cfg.handshakeTicks <= 0 {
 			return 0
 		}
-		if deadline := s.opened + cfg.handshakeTicks; now < deadline {
-			return deadline
+		if now < s.closeAt {
+			return s.closeAt
 		}
 		s.shard.stats.Evicted(ReasonHandshakeTimeout)
 		s.tr.Abort()

@@ -189,7 +189,7 @@ func (sh *Shard) Open(s *Session, tr Transport) {
 		id:       uint64(sh.index)<<shardIDShift | idSeq.Add(1),
 		shard:    sh,
 		tr:       tr,
-		opened:   sh.now,
+		closeAt:  sh.now + sh.cfg.handshakeTicks,
 		lastSeen: sh.now,
 	}
 	sh.sessions[s.id] = s
