@@ -214,7 +214,8 @@ func (c *conn) lingerClose() {
 // gnet's outbound buffer has drained; until then it is tried again on every
 // arrival of input, and the close deadline bounds the wait. Loop-only.
 func (c *conn) shutdownWrite() {
-	if !c.linger || c.shut || c.c.OutboundBuffered() > 0 {
+	// A closed connection's descriptor may already belong to a new client.
+	if !c.linger || c.shut || c.State() == session.StateClosed || c.c.OutboundBuffered() > 0 {
 		return
 	}
 	c.shut = true

@@ -71,3 +71,24 @@ func TestEvictionKeepsControlFrames(t *testing.T) {
 	}
 	c.ExpectClose(codec.StatusPolicyViolation)
 }
+
+// bigGreeter sends its greeting from OnOpen, on the loop, before the 101
+// answer has been flushed.
+type bigGreeter struct {
+	server.BuiltinHandler
+	greeting []byte
+}
+
+func (g bigGreeter) OnOpen(s *server.Session) { _ = s.Send(codec.OpBinary, g.greeting) }
+
+// TestEvictionKeepsTheUpgrade: a session evicted as a slow consumer before
+// its 101 answer left (its handler queued more than the cap in OnOpen)
+// still gets the 101 first, then close 1008: the answer is control output
+// too.
+func TestEvictionKeepsTheUpgrade(t *testing.T) {
+	t.Parallel()
+	const capBytes = 1 << 10
+	_, addr := start(t, bigGreeter{greeting: make([]byte, 2*capBytes)}, server.Config{MaxOutbound: capBytes, Loops: 1, Timing: fastTiming})
+	c := wstest.Upgrade(t, addr, "/ws") // fails unless the 101 arrives
+	c.ExpectClose(codec.StatusPolicyViolation)
+}

@@ -81,6 +81,9 @@ func (s *Server) readHead(c *conn) {
 		c.lingerClose()
 		return
 	}
+	// The 101 answer is control output: an eviction before the first
+	// flush must not cut it.
+	c.ctlEnd = int32(len(out.B))
 	_, _ = c.c.Discard(n)
 	c.progress = 0
 	c.form = formOf(hs)

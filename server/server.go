@@ -36,6 +36,7 @@ type Server struct {
 	booted   chan struct{}
 	done     chan struct{}
 	serveErr error
+	bootErr  error // why OnBoot stopped the engine
 	draining atomic.Bool
 	capacity capacity     // set by Serve
 	conns    atomic.Int64 // client connections held, against capacity.maxConns
@@ -114,7 +115,10 @@ func (s *Server) Serve() error {
 	if s.workers != nil {
 		s.workers.stop()
 	}
-	if s.draining.Load() && err == nil {
+	switch {
+	case err == nil && s.bootErr != nil:
+		err = s.bootErr // OnBoot stopped the engine, which gnet reports as nil
+	case err == nil && s.draining.Load():
 		err = ErrServerClosed
 	}
 	s.serveErr = err
@@ -290,7 +294,7 @@ func (s *Server) OnBoot(eng gnet.Engine) gnet.Action {
 	if a, err := listenAddr(eng, s.capacity.backlog); err == nil {
 		s.addr.Store(a)
 	} else {
-		s.log.Error("cannot set up the listener", "err", err)
+		s.bootErr = fmt.Errorf("c1m: setting up the listener: %w", err)
 		return gnet.Shutdown
 	}
 	s.log.Info("listening", "addr", s.Addr().String(), "loops", s.cfg.Loops, "path", s.cfg.Path,

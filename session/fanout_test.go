@@ -155,4 +155,12 @@ func TestPublishBacklog(t *testing.T) {
 	if off, err := h.Publish("t", data); err != nil || off != fits+1 {
 		t.Fatalf("after the backlog: offset %d, %v; want %d", off, err, fits+1)
 	}
+	for ex.next(0) {
+	}
+	// A publication larger than the whole backlog is taken by an empty
+	// inbox: late, never refused forever.
+	big := make([]byte, 2*fits*int(publicationCost(payload)))
+	if off, err := h.Publish("t", big); err != nil || off != fits+2 {
+		t.Fatalf("publication over the cap into an empty inbox: offset %d, %v", off, err)
+	}
 }

@@ -448,7 +448,10 @@ func publicationCost(n int) int64 { return int64(n + publicationOverhead) }
 // shard's inbox past MaxBacklog. Safe for concurrent use.
 func (sh *Shard) backlogFull(cost int64) bool {
 	max := sh.cfg.maxBacklog
-	return max > 0 && sh.backlog.Load()+cost > max
+	// An empty inbox takes any publication, so that one larger than the
+	// cap is late rather than refused forever.
+	n := sh.backlog.Load()
+	return max > 0 && n > 0 && n+cost > max
 }
 
 // postPublication posts fn, the delivery of a publication costing cost, and
