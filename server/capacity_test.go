@@ -12,9 +12,10 @@ func TestCapacityFor(t *testing.T) {
 	}{
 		// 20,000 files: backlog 1/64 (312), reserve 1% (200).
 		{"this machine", Config{}, 20_000, 4096, 312, 19_488},
-		// A tuned host: both at their upper bounds.
-		{"tuned host", Config{}, 2_000_000, 4096, 4096, 2_000_000 - 4096 - 256},
-		{"somaxconn lower", Config{}, 2_000_000, 1000, 1000, 2_000_000 - 1000 - 256},
+		// A tuned host: the backlog at its upper bound, the reserve 1%.
+		{"tuned host", Config{}, 1_100_000, 4096, 4096, 1_100_000 - 4096 - 11_000},
+		{"huge host", Config{}, 4_000_000, 4096, 4096, 4_000_000 - 4096 - 16_384},
+		{"somaxconn lower", Config{}, 1_100_000, 1000, 1000, 1_100_000 - 1000 - 11_000},
 		{"explicit backlog", Config{Backlog: 50}, 20_000, 4096, 50, 20_000 - 50 - 200},
 		{"explicit cap below", Config{MaxConns: 1000}, 20_000, 4096, 312, 1000},
 		{"explicit cap above is lowered", Config{MaxConns: 1 << 30}, 20_000, 4096, 312, 19_488},

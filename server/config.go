@@ -92,10 +92,10 @@ type Config struct {
 	// MaxConns caps the client connections. A connection over the cap is
 	// answered 503 with Retry-After and closed at once. Zero means the
 	// open-file limit (RLIMIT_NOFILE, read by Serve) less Backlog and a
-	// reserve of 1% (at least 64, at most 256) for the rest of the
-	// process; a larger value is lowered to that. The cap is not optional:
-	// gnet stops the whole engine, dropping every connection, when
-	// accept(2) fails with EMFILE.
+	// reserve of 1% (at least 64, at most 16,384) for connections accepted
+	// but not yet opened and for the rest of the process; a larger value
+	// is lowered to that. The cap is not optional: gnet stops the whole
+	// engine, dropping every connection, when accept(2) fails with EMFILE.
 	MaxConns int
 }
 
