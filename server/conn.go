@@ -2,7 +2,6 @@ package server
 
 import (
 	"github.com/panjf2000/gnet/v2"
-	"github.com/valyala/bytebufferpool"
 	"golang.org/x/sys/unix"
 
 	"github.com/c1mhq/c1m/codec"
@@ -19,14 +18,14 @@ type conn struct {
 	c  gnet.Conn
 
 	dec codec.Decoder
-	// The output queued since the last flush: either one shared
-	// publication frame, written straight from the publication with no
-	// copy (the common case of a fan-out), or a pooled buffer once more
-	// than that is queued. pub is set only while out is nil.
+	// The output queued since the last flush (output.go): one shared
+	// publication frame, written straight from the publication (the
+	// common case of a fan-out), or a pooled queue once more than that is
+	// pending. pub is set only while q is nil.
 	pub       *session.Publication
-	out       *bytebufferpool.ByteBuffer
+	q         *outQueue
 	peerClose *peerClose // the peer's close frame, once it arrived
-	ctlEnd    int32      // bytes of out up to the end of its last control frame
+	ctlEnd    int32      // bytes of q's own output up to the end of its last control frame
 	// progress is, until the request head is complete, the head bytes
 	// already searched for its end; after the upgrade, the bytes the frame
 	// in progress needs, when known. One field: the two never coexist.
@@ -46,135 +45,6 @@ type peerClose struct {
 }
 
 var _ session.Transport = (*conn)(nil)
-
-// queue returns the output buffer, taking one from the pool if needed; a
-// pending shared publication frame moves into it first, to keep the order.
-func (c *conn) queue() *bytebufferpool.ByteBuffer {
-	if c.out == nil {
-		c.out = bytebufferpool.Get()
-		if c.pub != nil {
-			c.out.B = append(c.out.B, c.pubFrame()...)
-			c.pub = nil
-		}
-	}
-	return c.out
-}
-
-// queueControl appends a control frame with append and remembers where it
-// ends: control frames survive a slow-consumer eviction.
-func (c *conn) queueControl(append func([]byte) []byte) {
-	buf := c.queue()
-	buf.B = append(buf.B)
-	c.ctlEnd = int32(len(buf.B))
-}
-
-// pubFrame returns the pending publication in this connection's wire form.
-func (c *conn) pubFrame() []byte {
-	return c.pub.Encoded(int(c.form), c.sh.srv.encoders[c.form])
-}
-
-// queued returns the bytes queued for the client and not yet written to
-// its socket: ours since the last flush plus gnet's outbound buffer.
-func (c *conn) queued() int {
-	n := c.c.OutboundBuffered()
-	switch {
-	case c.out != nil:
-		n += len(c.out.B)
-	case c.pub != nil:
-		n += len(c.pubFrame())
-	}
-	return n
-}
-
-// WriteMessage implements session.Transport: it encodes one data frame
-// (compressed when negotiated and worth it) into the output queue, after
-// applying the slow-consumer policy. Loop-only.
-func (c *conn) WriteMessage(op codec.OpCode, payload []byte) error {
-	queued, err := c.admit(len(payload))
-	if err != nil {
-		return err
-	}
-	buf := c.queue()
-	before := len(buf.B)
-	if c.deflate && len(payload) >= c.sh.srv.cfg.Compression.MinSize {
-		buf.B = c.sh.deflater.AppendCompressedFrame(buf.B, op, payload)
-	} else {
-		buf.B = codec.AppendFrame(buf.B, op, payload)
-	}
-	c.sh.Stats().NoteOutbound(queued + len(buf.B) - before)
-	return nil
-}
-
-// WritePublication implements session.Transport: the publication's frame in
-// this connection's form is encoded once for all connections. Alone in the
-// queue it is written from the shared bytes; behind other output it is
-// copied, so that everything pending leaves in one write. Loop-only.
-func (c *conn) WritePublication(p *session.Publication) error {
-	frame := p.Encoded(int(c.form), c.sh.srv.encoders[c.form])
-	queued, err := c.admit(len(frame))
-	if err != nil {
-		return err
-	}
-	if c.out == nil && c.pub == nil {
-		c.pub = p
-	} else {
-		buf := c.queue()
-		buf.B = append(buf.B, frame...)
-	}
-	c.sh.Stats().NoteOutbound(queued + len(frame))
-	return nil
-}
-
-// admit applies the slow-consumer policy to n more bytes and returns what
-// is queued for the client already.
-func (c *conn) admit(n int) (int, error) {
-	cfg := &c.sh.srv.cfg
-	queued := c.queued()
-	if queued+n <= cfg.MaxOutbound {
-		return queued, nil
-	}
-	if cfg.SlowPolicy == SlowDrop {
-		c.sh.Stats().Dropped.Add(1)
-		return queued, ErrDropped
-	}
-	c.sh.Stats().Evicted(session.ReasonSlowConsumer)
-	c.slowDisconnect()
-	return queued, ErrSlowConsumer
-}
-
-// slowDisconnect drops the data queued for a client that does not read and
-// closes it with 1008; control frames already queued (a pong, a close)
-// stay. The close frame goes after what the kernel and gnet already hold,
-// so the client may never see it; the close deadline then drops the
-// connection.
-func (c *conn) slowDisconnect() {
-	c.pub = nil
-	if c.out != nil {
-		c.out.B = c.out.B[:c.ctlEnd]
-	}
-	c.Session.Close(codec.StatusPolicyViolation, "slow consumer")
-}
-
-// Flush implements session.Transport: the queued output leaves in one write.
-// The queue is detached first: a failed write closes the connection inside
-// gnet's Write, and OnClose must find nothing left to release. Loop-only.
-func (c *conn) Flush() {
-	switch {
-	case c.pub != nil:
-		frame := c.pubFrame()
-		c.pub = nil
-		// gnet copies what the socket does not take, so the shared
-		// frame stays immutable.
-		_, _ = c.c.Write(frame)
-	case c.out != nil:
-		out := c.out
-		c.out, c.ctlEnd = nil, 0
-		if len(out.B) > 0 {
-			_, _ = c.c.Write(out.B)
-		}
-		bytebufferpool.Put(out)
-	}
-}
 
 // Ping implements session.Transport. Loop-only.
 func (c *conn) Ping() {

@@ -1,6 +1,8 @@
 package server_test
 
 import (
+	"bytes"
+	"fmt"
 	"net"
 	"testing"
 
@@ -172,5 +174,58 @@ func TestSinglePublicationOneWrite(t *testing.T) {
 	}
 	if segs := dataSegsIn(t, c.Net()) - before; segs != 1 {
 		t.Fatalf("one publication arrived in %d segments", segs)
+	}
+}
+
+// TestBurstToOneSocket: a burst of publications queued for one socket in
+// one pass, more than one writev takes by reference (maxShared), arrives
+// whole and in order: the frames past that are copied.
+func TestBurstToOneSocket(t *testing.T) {
+	t.Parallel()
+	const burst = 600
+	srv, addr := start(t, server.NewPush(nil), server.Config{Loops: 1})
+	c := wstest.Upgrade(t, addr, "/ws?topic=t")
+	_, release := holdLoop(t, srv)
+	for i := range burst {
+		if _, err := srv.Hub().Publish("t", []byte(fmt.Sprintf("m%d", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	release()
+	for i := range burst {
+		if f := c.MustFrame(); string(f.Payload) != fmt.Sprintf("m%d", i) {
+			t.Fatalf("frame %d: %v", i, f)
+		}
+	}
+}
+
+// TestServerBacklogIsNotTheClients: publications waiting for the server's
+// own writes (a burst larger than a client's cap, queued in one pass) are
+// not the client's backlog: a client that reads is not evicted as a slow
+// consumer because the server had not written yet. Only what the client's
+// socket refused counts against its cap.
+func TestServerBacklogIsNotTheClients(t *testing.T) {
+	t.Parallel()
+	const (
+		capBytes = 4 << 10
+		burst    = 100 // 100 KiB queued at once, 25 times the cap
+	)
+	srv, addr := start(t, server.NewPush(nil), server.Config{Loops: 1, MaxOutbound: capBytes})
+	c := wstest.Upgrade(t, addr, "/ws?topic=t")
+	payload := bytes.Repeat([]byte{0xff}, 1<<10) // not UTF-8: a binary message
+	_, release := holdLoop(t, srv)
+	for range burst {
+		if _, err := srv.Hub().Publish("t", payload); err != nil {
+			t.Fatal(err)
+		}
+	}
+	release()
+	for i := range burst {
+		if f := c.MustFrame(); f.Op != codec.OpBinary || len(f.Payload) != len(payload) {
+			t.Fatalf("frame %d: %v", i, f)
+		}
+	}
+	if n := evictions(srv, session.ReasonSlowConsumer); n != 0 {
+		t.Fatalf("%d slow-consumer evictions of a client that reads", n)
 	}
 }

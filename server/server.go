@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
-	"github.com/valyala/bytebufferpool"
 	"golang.org/x/sys/unix"
 
 	"github.com/c1mhq/c1m/codec"
@@ -387,11 +386,7 @@ func (s *Server) OnClose(gc gnet.Conn, _ error) gnet.Action {
 	}
 	c.sh.Closed(&c.Session)
 	c.dec.Release()
-	c.pub = nil
-	if c.out != nil {
-		bytebufferpool.Put(c.out)
-		c.out = nil
-	}
+	c.dropOutput()
 	return gnet.None
 }
 

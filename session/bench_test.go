@@ -46,8 +46,9 @@ func BenchmarkFanout(b *testing.B) {
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				sh.deliver(NewPublication("t", uint64(i), payload))
+				sh.deliver(NewPublication("t", uint64(i), payload), 0)
 				for len(sh.dirty) > 0 {
+					sh.budget = flushSlice // a new pass of the loop
 					sh.flushSlice()
 				}
 			}

@@ -68,7 +68,7 @@ func TestFanoutFlushesInSlices(t *testing.T) {
 		return total
 	}
 	p1, p2 := NewPublication("t", 1, []byte("p1")), NewPublication("t", 2, []byte("p2"))
-	if err := sh.Post(func() { sh.deliver(p1) }); err != nil {
+	if err := sh.Post(func() { sh.deliver(p1, 0) }); err != nil {
 		t.Fatal(err)
 	}
 	const wait = 5 * time.Second
@@ -79,7 +79,7 @@ func TestFanoutFlushesInSlices(t *testing.T) {
 		t.Fatalf("first pass flushed %d sockets, want one slice of %d", got, flushSlice)
 	}
 	// p2 arrives while p1's flush is in progress.
-	if err := sh.Post(func() { sh.deliver(p2) }); err != nil {
+	if err := sh.Post(func() { sh.deliver(p2, 0) }); err != nil {
 		t.Fatal(err)
 	}
 	// The first slice is flushed with p1 alone and again for p2; the rest
@@ -162,5 +162,95 @@ func TestPublishBacklog(t *testing.T) {
 	big := make([]byte, 2*fits*int(publicationCost(payload)))
 	if off, err := h.Publish("t", big); err != nil || off != fits+2 {
 		t.Fatalf("publication over the cap into an empty inbox: offset %d, %v", off, err)
+	}
+}
+
+// openSubscribers opens n sessions on sh subscribed to topic t.
+func openSubscribers(sh *Shard, n int) []*fakeTransport {
+	trs := make([]*fakeTransport, n)
+	for i := range trs {
+		trs[i] = &fakeTransport{}
+		s := &Session{}
+		sh.Open(s, trs[i])
+		s.MarkOpen()
+		s.Subscribe("t")
+	}
+	return trs
+}
+
+func totalFlushes(trs []*fakeTransport) (n int) {
+	for _, tr := range trs {
+		n += tr.flushes
+	}
+	return n
+}
+
+// TestFlushBudgetPerPass: the slice is a budget for the whole pass of the
+// loop, not for each Flush: the OnTraffic callbacks of one pass, each
+// ending in a Flush, do not write a fan-out beyond it; the next pass (its
+// drain) renews it.
+func TestFlushBudgetPerPass(t *testing.T) {
+	t.Parallel()
+	sh := NewShard(0, "loop", &stepExec{}, Config{})
+	trs := openSubscribers(sh, 3*flushSlice)
+	sh.budget = flushSlice
+	sh.deliver(NewPublication("t", 1, []byte("p")), 0)
+	for range 20 { // twenty readable sockets in the same pass
+		sh.Flush()
+	}
+	if got := totalFlushes(trs); got != flushSlice {
+		t.Fatalf("one pass wrote %d sockets, want its budget of %d", got, flushSlice)
+	}
+	sh.drain() // the next pass
+	if got := totalFlushes(trs); got != 2*flushSlice {
+		t.Fatalf("two passes wrote %d sockets, want %d", got, 2*flushSlice)
+	}
+}
+
+// TestSteadyPublishing: while publications keep coming before the flush
+// list empties, the list stays bounded (it is compacted, not grown from
+// its head forever), each publication is settled once all its sessions
+// are written (fan-out latency observed, cost out of the backlog), and the
+// backlog returns to zero when the writes catch up.
+func TestSteadyPublishing(t *testing.T) {
+	t.Parallel()
+	const subs, passes = 3 * flushSlice, 300
+	sh := NewShard(0, "loop", &stepExec{}, Config{})
+	trs := openSubscribers(sh, subs)
+	published, maxLen := 0, 0
+	for pass := range passes {
+		sh.budget = flushSlice
+		if pass%2 == 0 { // each session gets one write a pass, and the list never empties
+			cost := publicationCost(1)
+			sh.backlog.Add(cost)
+			sh.deliver(NewPublication("t", uint64(pass), []byte("p")), cost)
+			published++
+		}
+		sh.flushSlice()
+		maxLen = max(maxLen, len(sh.dirty))
+		if len(sh.dirty)-sh.flushed == 0 {
+			t.Fatalf("pass %d: the list emptied; the test wants it never empty", pass)
+		}
+	}
+	if maxLen > 2*subs {
+		t.Fatalf("flush list reached %d entries for %d sessions", maxLen, subs)
+	}
+	settled, _ := sh.stats.FanoutLatency.Snapshot()
+	var n uint64
+	for _, c := range settled {
+		n += c
+	}
+	if int(n) < published-2 {
+		t.Fatalf("%d of %d publications settled while the list never emptied", n, published)
+	}
+	for len(sh.dirty)-sh.flushed > 0 {
+		sh.budget = flushSlice
+		sh.flushSlice()
+	}
+	if sh.Backlog() != 0 || len(sh.delivered) != 0 {
+		t.Fatalf("after the writes caught up: backlog %d, %d deliveries unsettled", sh.Backlog(), len(sh.delivered))
+	}
+	if got := totalFlushes(trs); got < published*subs/2 {
+		t.Fatalf("%d socket flushes for %d publications to %d sessions", got, published, subs)
 	}
 }

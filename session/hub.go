@@ -85,7 +85,7 @@ func (h *Hub) Publish(name string, data []byte) (uint64, error) {
 	p := NewPublication(name, t.seq, data)
 	var first error
 	for _, sh := range t.shards {
-		if err := sh.postPublication(cost, func() { sh.deliver(p) }); err != nil && first == nil {
+		if err := sh.postDelivery(p, cost); err != nil && first == nil {
 			first = err
 		}
 	}
@@ -117,7 +117,7 @@ func (h *Hub) Broadcast(data []byte) error {
 	p := NewPublication("", 0, data)
 	var first error
 	for _, sh := range shards {
-		if err := sh.postPublication(cost, func() { sh.deliver(p) }); err != nil && first == nil {
+		if err := sh.postDelivery(p, cost); err != nil && first == nil {
 			first = err
 		}
 	}
@@ -136,12 +136,19 @@ func (h *Hub) SendTo(id uint64, data []byte) error {
 		return ErrBacklog
 	}
 	p := NewPublication("", 0, data)
-	return sh.postPublication(cost, func() {
+	sh.backlog.Add(cost)
+	err := sh.Post(func() {
+		n := 0
 		if s := sh.sessions[id]; s != nil {
-			sh.countDeliveries(p, sh.deliverTo(s, p))
-			sh.noteDelivered(p)
+			n = sh.deliverTo(s, p)
+			sh.countDeliveries(p, n)
 		}
+		sh.noteDelivered(p, cost, n)
 	})
+	if err != nil {
+		sh.backlog.Add(-cost)
+	}
+	return err
 }
 
 // userTopic is the internal topic of a user's sessions; '$' keeps clients

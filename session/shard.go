@@ -117,14 +117,20 @@ type Shard struct {
 	hub *Hub // set when the shard joins a Hub
 
 	// Loop-only state.
-	sessions  map[uint64]*Session
-	topics    map[string]*topic
-	open      int // sessions in StateOpen
-	wheel     wheel
-	now       int64      // current tick
-	dirty     []*Session // to flush; dirty[:flushed] are done
-	flushed   int
-	delivered []*Publication // fanned out, waiting for their flush to finish
+	sessions map[uint64]*Session
+	topics   map[string]*topic
+	open     int // sessions in StateOpen
+	wheel    wheel
+	now      int64 // current tick
+	// The sessions with output to flush, in the order they were marked;
+	// dirty[:flushed] are done. marked and written count positions in
+	// that order since the shard began, so that a publication can tell
+	// when every session it was queued for has been written.
+	dirty           []*Session
+	flushed         int
+	marked, written uint64
+	budget          int        // writes left for this pass of the loop
+	delivered       []delivery // fanned out, waiting for their writes, in marked order
 
 	kicked atomic.Bool // a goroutine is about to wake the loop for the rest of a flush
 
@@ -150,7 +156,17 @@ func NewShard(index int, key any, exec Executor, cfg Config) *Shard {
 		cfg:      cfg.ticks(),
 		sessions: make(map[uint64]*Session),
 		topics:   make(map[string]*topic),
+		budget:   flushSlice,
 	}
+}
+
+// delivery is a publication fanned out on the shard, kept until the last
+// session it was queued for has been written: then its fan-out latency is
+// observed and its cost leaves the backlog.
+type delivery struct {
+	p    *Publication
+	mark uint64 // Shard.marked when it was queued
+	cost int64  // what it counts in the backlog
 }
 
 // Index returns the shard's index in its registry. Safe for concurrent use.
@@ -257,30 +273,36 @@ func (sh *Shard) markDirty(s *Session) {
 	if !s.dirty {
 		s.dirty = true
 		sh.dirty = append(sh.dirty, s)
+		sh.marked++
 	}
 }
 
-// flushSlice is how many sockets one Flush writes before it lets the loop
-// poll again. A loopback write costs about 9 µs, so a slice holds the loop
+// flushSlice is how many sockets one pass of the loop writes before it
+// polls again. A loopback write costs about 9 µs, so a slice holds the loop
 // for about 10 ms; a fan-out to 500k sessions leaves in about 500 slices
 // with the loop's I/O served in between.
 const flushSlice = 1024
 
 // Flush writes the output queued by sessions since their last flush, one
-// write per socket, for at most flushSlice sockets; the rest is written
-// after the loop has polled for I/O again. Call it at the end of each
-// callback batch. Loop-only.
+// write per socket, within what is left of this pass's budget of
+// flushSlice sockets; the rest is written after the loop has polled for
+// I/O again. Call it at the end of each callback. Loop-only.
+//
+// The budget is per pass, not per call: every OnTraffic of a pass flushes,
+// and a per-call slice would let a pass with many readable sockets write a
+// whole fan-out before it polls again.
 func (sh *Shard) Flush() {
 	if sh.flushSlice() > 0 {
 		sh.kick()
 	}
 }
 
-// flushSlice writes up to flushSlice dirty sessions and returns how many
-// are left. The list is consumed from its head, so a fan-out to n sessions
-// costs O(n) however many slices it takes.
+// flushSlice writes dirty sessions within the budget and returns how many
+// are left. The list is consumed from its head and compacted once half of
+// it is done, so a fan-out to n sessions costs O(n) however many slices it
+// takes, and a list that never empties (steady publishing) does not grow.
 func (sh *Shard) flushSlice() int {
-	end := min(len(sh.dirty), sh.flushed+flushSlice)
+	end := min(len(sh.dirty), sh.flushed+sh.budget)
 	for i := sh.flushed; i < end; i++ {
 		s := sh.dirty[i]
 		sh.dirty[i] = nil
@@ -289,20 +311,40 @@ func (sh *Shard) flushSlice() int {
 			s.tr.Flush()
 		}
 	}
+	sh.budget -= end - sh.flushed
+	sh.written += uint64(end - sh.flushed)
 	sh.flushed = end
-	if rest := len(sh.dirty) - end; rest > 0 {
-		return rest
+	switch rest := len(sh.dirty) - end; {
+	case rest == 0:
+		sh.dirty, sh.flushed = sh.dirty[:0], 0
+	case end >= flushSlice && end >= rest:
+		copy(sh.dirty, sh.dirty[end:])
+		clear(sh.dirty[rest:])
+		sh.dirty, sh.flushed = sh.dirty[:rest], 0
 	}
-	sh.dirty, sh.flushed = sh.dirty[:0], 0
-	if len(sh.delivered) > 0 {
-		now := time.Now()
-		for i, p := range sh.delivered {
-			sh.stats.FanoutLatency.Observe(now.Sub(p.At))
-			sh.delivered[i] = nil
+	sh.settle()
+	return len(sh.dirty) - sh.flushed
+}
+
+// settle retires the deliveries whose sessions have all been written:
+// their fan-out latency is observed and their cost leaves the backlog.
+func (sh *Shard) settle() {
+	k := 0
+	var now time.Time
+	for ; k < len(sh.delivered) && sh.delivered[k].mark <= sh.written; k++ {
+		d := &sh.delivered[k]
+		if now.IsZero() {
+			now = time.Now()
 		}
-		sh.delivered = sh.delivered[:0]
+		sh.stats.FanoutLatency.Observe(now.Sub(d.p.At))
+		sh.backlog.Add(-d.cost)
+		*d = delivery{}
 	}
-	return 0
+	if k > 0 {
+		rest := copy(sh.delivered, sh.delivered[k:])
+		clear(sh.delivered[rest:])
+		sh.delivered = sh.delivered[:rest]
+	}
 }
 
 // kick wakes the loop again for the rest of a flush. gnet runs tasks queued
@@ -318,13 +360,14 @@ func (sh *Shard) kick() {
 	}
 }
 
-// deliver writes a publication to the shard's subscribers of its topic, or
-// to every open session for a broadcast. Loop-only.
+// deliver writes a publication costing cost in the backlog to the shard's
+// subscribers of its topic, or to every open session for a broadcast.
+// Loop-only.
 //
 // Queueing is memory work, tens of nanoseconds a subscriber
 // (BenchmarkFanout), so it runs in one go; the writes, about 9 µs each,
 // are what Flush slices so that the loop serves I/O in between.
-func (sh *Shard) deliver(p *Publication) {
+func (sh *Shard) deliver(p *Publication, cost int64) {
 	sh.stats.Publications.Add(1)
 	n := 0
 	if p.Topic == "" {
@@ -337,7 +380,7 @@ func (sh *Shard) deliver(p *Publication) {
 		}
 	}
 	sh.countDeliveries(p, n)
-	sh.noteDelivered(p)
+	sh.noteDelivered(p, cost, n)
 }
 
 // deliverTo queues one publication for one session and returns 1, or 0
@@ -359,10 +402,17 @@ func (sh *Shard) countDeliveries(p *Publication, n int) {
 	sh.stats.BytesOut.Add(uint64(n * len(p.Data)))
 }
 
-// noteDelivered keeps p for the fan-out latency, observed once its flush is
-// complete.
-func (sh *Shard) noteDelivered(p *Publication) {
-	sh.delivered = append(sh.delivered, p)
+// queuedCost is what one session's queue entry for a shared publication
+// counts in the backlog until it is written.
+const queuedCost = 16
+
+// noteDelivered keeps p, queued for n sessions, until they have all been
+// written; its cost, and that of the n queue entries, stays in the backlog
+// until then.
+func (sh *Shard) noteDelivered(p *Publication, cost int64, n int) {
+	extra := int64(n) * queuedCost
+	sh.backlog.Add(extra)
+	sh.delivered = append(sh.delivered, delivery{p: p, mark: sh.marked, cost: cost + extra})
 }
 
 // Post queues fn to run on the shard's loop, after every task posted before
@@ -401,8 +451,11 @@ func (sh *Shard) fail() {
 	sh.mu.Unlock()
 }
 
-// drain runs the inbox on the loop in FIFO order and flushes once.
+// drain runs the inbox on the loop in FIFO order and flushes once. It
+// runs once per pass of the loop (gnet wakes it with one Execute per
+// batch), so it renews the pass's write budget.
 func (sh *Shard) drain() {
+	sh.budget = flushSlice
 	sh.mu.Lock()
 	tasks := sh.inbox
 	sh.inbox, sh.spare = sh.spare[:0], nil
@@ -454,20 +507,19 @@ func (sh *Shard) backlogFull(cost int64) bool {
 	return max > 0 && n > 0 && n+cost > max
 }
 
-// postPublication posts fn, the delivery of a publication costing cost, and
-// accounts it in the backlog until it runs. Safe for concurrent use.
-func (sh *Shard) postPublication(cost int64, fn func()) error {
+// postDelivery posts the delivery of p, which counts cost in the backlog
+// from now until every session it reaches has been written (settle). Safe
+// for concurrent use.
+func (sh *Shard) postDelivery(p *Publication, cost int64) error {
 	sh.backlog.Add(cost)
-	err := sh.Post(func() {
-		sh.backlog.Add(-cost)
-		fn()
-	})
+	err := sh.Post(func() { sh.deliver(p, cost) })
 	if err != nil {
 		sh.backlog.Add(-cost)
 	}
 	return err
 }
 
-// Backlog returns the bytes of publications waiting in the shard's inbox,
-// as counted against MaxBacklog. Safe for concurrent use.
+// Backlog returns the bytes of publications waiting in the shard's inbox
+// or in its sessions' queues, as counted against MaxBacklog. Safe for
+// concurrent use.
 func (sh *Shard) Backlog() int64 { return sh.backlog.Load() }

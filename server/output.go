@@ -1,0 +1,214 @@
+package server
+
+import (
+	"sync"
+
+	"github.com/valyala/bytebufferpool"
+
+	"github.com/c1mhq/c1m/codec"
+	"github.com/c1mhq/c1m/session"
+)
+
+// outQueue is a connection's output between two flushes once it is more
+// than one shared publication frame: the connection's own bytes (its
+// messages, control frames, HTTP answers) in one buffer, and the shared
+// publication frames placed between them by position, so that Flush hands
+// everything to one writev without copying a shared frame. Pooled: an idle
+// connection holds none.
+type outQueue struct {
+	bytebufferpool.ByteBuffer               // own bytes
+	shared                    []sharedFrame // in order of position
+	iov                       [][]byte      // writev scratch
+}
+
+// sharedFrame is a publication whose frame goes before the own bytes from
+// at on: 16 bytes a pending publication, whatever its size.
+type sharedFrame struct {
+	p  *session.Publication
+	at int32
+}
+
+// maxShared bounds the shared frames of one queue: past it, frames are
+// copied into the own bytes, which keeps a flush within one writev (the
+// kernel takes at most 1024 buffers, and gnet closes the connection when
+// writev fails).
+const maxShared = 256
+
+// maxPooledQueue is the largest own-bytes buffer a queue keeps when it
+// goes back to the pool; a larger one (a burst to a slow client) is left
+// to the garbage collector.
+const maxPooledQueue = 64 << 10
+
+var queuePool = sync.Pool{New: func() any { return new(outQueue) }}
+
+// release empties q and returns it to the pool.
+func (q *outQueue) release() {
+	clear(q.shared)
+	q.shared = q.shared[:0]
+	clear(q.iov)
+	q.iov = q.iov[:0]
+	if cap(q.B) > maxPooledQueue {
+		q.B = nil
+	}
+	q.B = q.B[:0]
+	queuePool.Put(q)
+}
+
+// queue returns the buffer of the connection's own output, taking a queue
+// from the pool if needed; a pending shared frame moves into it first, to
+// keep the order.
+func (c *conn) queue() *bytebufferpool.ByteBuffer {
+	if c.q == nil {
+		c.q = queuePool.Get().(*outQueue)
+		if c.pub != nil {
+			c.q.shared = append(c.q.shared, sharedFrame{p: c.pub})
+			c.pub = nil
+		}
+	}
+	return &c.q.ByteBuffer
+}
+
+// queueControl appends a control frame with append and remembers where it
+// ends: control frames survive a slow-consumer eviction.
+func (c *conn) queueControl(append func([]byte) []byte) {
+	buf := c.queue()
+	buf.B = append(buf.B)
+	c.ctlEnd = int32(len(buf.B))
+}
+
+// frameOf returns publication p in this connection's wire form.
+func (c *conn) frameOf(p *session.Publication) []byte {
+	return p.Encoded(int(c.form), c.sh.srv.encoders[c.form])
+}
+
+// queued returns the bytes held for the client alone: gnet's outbound
+// buffer (what the socket refused, copied) and the connection's own
+// pending bytes. Pending shared frames are not the client's: they are
+// counted once, in the shard's publication backlog, until written.
+func (c *conn) queued() int {
+	n := c.c.OutboundBuffered()
+	if c.q != nil {
+		n += len(c.q.B)
+	}
+	return n
+}
+
+// WriteMessage implements session.Transport: it encodes one data frame
+// (compressed when negotiated and worth it) into the output queue, after
+// applying the slow-consumer policy. Loop-only.
+func (c *conn) WriteMessage(op codec.OpCode, payload []byte) error {
+	queued, err := c.admit(len(payload))
+	if err != nil {
+		return err
+	}
+	buf := c.queue()
+	before := len(buf.B)
+	if c.deflate && len(payload) >= c.sh.srv.cfg.Compression.MinSize {
+		buf.B = c.sh.deflater.AppendCompressedFrame(buf.B, op, payload)
+	} else {
+		buf.B = codec.AppendFrame(buf.B, op, payload)
+	}
+	c.sh.Stats().NoteOutbound(queued + len(buf.B) - before)
+	return nil
+}
+
+// WritePublication implements session.Transport: the publication's frame in
+// this connection's form is encoded once for all connections and queued by
+// reference, never copied here. Loop-only.
+func (c *conn) WritePublication(p *session.Publication) error {
+	frame := c.frameOf(p)
+	queued, err := c.admit(len(frame))
+	if err != nil {
+		return err
+	}
+	switch {
+	case c.q == nil && c.pub == nil:
+		c.pub = p
+	case c.q == nil || len(c.q.shared) < maxShared:
+		buf := c.queue()
+		c.q.shared = append(c.q.shared, sharedFrame{p: p, at: int32(len(buf.B))})
+	default:
+		c.q.B = append(c.q.B, frame...)
+	}
+	c.sh.Stats().NoteOutbound(queued + len(frame))
+	return nil
+}
+
+// admit applies the slow-consumer policy to n more bytes and returns what
+// is held for the client already.
+func (c *conn) admit(n int) (int, error) {
+	cfg := &c.sh.srv.cfg
+	queued := c.queued()
+	if queued+n <= cfg.MaxOutbound {
+		return queued, nil
+	}
+	if cfg.SlowPolicy == SlowDrop {
+		c.sh.Stats().Dropped.Add(1)
+		return queued, ErrDropped
+	}
+	c.sh.Stats().Evicted(session.ReasonSlowConsumer)
+	c.slowDisconnect()
+	return queued, ErrSlowConsumer
+}
+
+// slowDisconnect drops the data queued for a client that does not read and
+// closes it with 1008; control frames already queued (a pong, a close)
+// stay. The close frame goes after what the kernel and gnet already hold,
+// so the client may never see it; the close deadline then drops the
+// connection.
+func (c *conn) slowDisconnect() {
+	c.pub = nil
+	if c.q != nil {
+		clear(c.q.shared)
+		c.q.shared = c.q.shared[:0]
+		c.q.B = c.q.B[:c.ctlEnd]
+	}
+	c.Session.Close(codec.StatusPolicyViolation, "slow consumer")
+}
+
+// Flush implements session.Transport: everything queued leaves in one
+// write, or one writev when shared frames sit between own bytes. The queue
+// is detached first: a failed write closes the connection inside gnet's
+// Write, and OnClose must find nothing left to release. gnet copies what
+// the socket does not take, so shared frames stay immutable. Loop-only.
+func (c *conn) Flush() {
+	switch {
+	case c.pub != nil:
+		frame := c.frameOf(c.pub)
+		c.pub = nil
+		_, _ = c.c.Write(frame)
+	case c.q != nil:
+		q := c.q
+		c.q, c.ctlEnd = nil, 0
+		iov, prev := q.iov[:0], 0
+		for _, s := range q.shared {
+			if at := int(s.at); at > prev {
+				iov = append(iov, q.B[prev:at])
+				prev = at
+			}
+			iov = append(iov, c.frameOf(s.p))
+		}
+		if len(q.B) > prev {
+			iov = append(iov, q.B[prev:])
+		}
+		q.iov = iov
+		switch len(iov) {
+		case 0:
+		case 1:
+			_, _ = c.c.Write(iov[0])
+		default:
+			_, _ = c.c.Writev(iov)
+		}
+		q.release()
+	}
+}
+
+// dropOutput releases what is queued without writing it (the connection
+// is gone). Loop-only.
+func (c *conn) dropOutput() {
+	c.pub = nil
+	if c.q != nil {
+		c.q.release()
+		c.q, c.ctlEnd = nil, 0
+	}
+}
