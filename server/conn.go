@@ -128,7 +128,9 @@ func (c *conn) fail(err error) {
 	} else {
 		c.sh.Stats().Evicted(session.ReasonProtocolError)
 	}
-	c.Close(code, reason)
+	if c.State() == session.StateOpen {
+		c.Close(code, reason) // once closing, our close frame already went
+	}
 	c.MarkClosing()
 	c.lingerClose()
 }

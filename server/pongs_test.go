@@ -92,3 +92,32 @@ func TestEvictionKeepsTheUpgrade(t *testing.T) {
 	c := wstest.Upgrade(t, addr, "/ws") // fails unless the 101 arrives
 	c.ExpectClose(codec.StatusPolicyViolation)
 }
+
+// TestOneCloseFrame: a protocol error from a client the server is already
+// closing ends the connection without a second close frame.
+func TestOneCloseFrame(t *testing.T) {
+	t.Parallel()
+	g := newGrabber()
+	timing := fastTiming
+	timing.CloseTimeout = wstest.Timeout
+	_, addr := start(t, g, server.Config{Loops: 1, Timing: timing})
+	c := wstest.Upgrade(t, addr, "/ws")
+	s := <-g.opened
+	if err := s.Close(codec.StatusNormalClosure, "bye"); err != nil {
+		t.Fatal(err)
+	}
+	if f := c.MustFrame(); f.Op != codec.OpClose {
+		t.Fatalf("got %v, want the close frame", f)
+	}
+	// An unmasked frame: a protocol error while the server is closing.
+	c.Write([]byte{0x81, 0x02, 'h', 'i'})
+	for {
+		f, err := c.ReadFrame()
+		if err != nil {
+			break // the end of the connection
+		}
+		if f.Op == codec.OpClose {
+			t.Fatalf("a second close frame: %v", f)
+		}
+	}
+}

@@ -201,7 +201,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	poll := time.NewTicker(drainPollInterval)
 	defer poll.Stop()
-	for s.Connections() > 0 && drainCtx.Err() == nil {
+	// Wait for the sessions, not the connections: clients that arrive
+	// during the drain are answered 503 and linger until they leave,
+	// which would hold Shutdown for the whole DrainTimeout.
+	for s.hub.Totals().Sessions > 0 && drainCtx.Err() == nil {
 		select {
 		case <-poll.C:
 		case <-drainCtx.Done():

@@ -205,3 +205,38 @@ func TestDrainSpread(t *testing.T) {
 		t.Fatalf("batches %v: want %d sessions closed over at least %d batches", batches, clients, server.DrainSteps/2)
 	}
 }
+
+// TestDrainIgnoresLateClients: a client that arrives during the drain, is
+// answered 503 and keeps its connection open does not hold Shutdown: it
+// waits for the sessions, not for every connection.
+func TestDrainIgnoresLateClients(t *testing.T) {
+	t.Parallel()
+	const drainTimeout = 60 * time.Second // far beyond anything but the bug
+	timing := fastTiming
+	timing.CloseTimeout = drainTimeout // the late client would linger throughout
+	srv := server.New(&echoHandler{}, &server.Config{
+		Addr: "127.0.0.1:0", Loops: 1, Timing: timing, DrainTimeout: drainTimeout, DrainSpread: -1,
+	})
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	addr := srv.Addr().String()
+	held := wstest.Upgrade(t, addr, "/ws")
+	done := shutdownAsync(srv, 2*drainTimeout)
+	if err := expectGoingAway(held); err != nil {
+		t.Fatal(err)
+	}
+	late := wstest.Dial(t, addr) // stays open, never reads past the 503
+	late.Write([]byte(wstest.Request("/ws", "")))
+	if resp := late.Response(); resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("late client: %d", resp.StatusCode)
+	}
+	held.Write(wstest.Close(codec.StatusGoingAway, "")) // the last session ends
+	r := <-done
+	if r.err != nil {
+		t.Fatalf("shutdown: %v", r.err)
+	}
+	if r.took >= drainTimeout {
+		t.Fatalf("shutdown took %v: it waited for the late client's connection", r.took)
+	}
+}

@@ -254,3 +254,37 @@ func TestSteadyPublishing(t *testing.T) {
 		t.Fatalf("%d socket flushes for %d publications to %d sessions", got, published, subs)
 	}
 }
+
+// TestForgottenTopicsPublicationsStayBehind: a publication still in a
+// shard's inbox when its topic is forgotten (its last subscriber left)
+// does not reach a subscriber who came after, whose topic restarted its
+// numbering: offsets never go backwards for a client.
+func TestForgottenTopicsPublicationsStayBehind(t *testing.T) {
+	t.Parallel()
+	ex := &stepExec{}
+	var h Hub
+	sh := h.Lookup("loop", func(index int) *Shard { return NewShard(index, "loop", ex, Config{}) })
+	open := func() (*Session, *fakeTransport) {
+		tr := &fakeTransport{}
+		s := &Session{}
+		sh.Open(s, tr)
+		s.MarkOpen()
+		return s, tr
+	}
+	early, _ := open()
+	early.Subscribe("t")
+	if off, _ := h.Publish("t", []byte("old")); off != 1 {
+		t.Fatalf("first offset %d", off)
+	}
+	early.Unsubscribe("t") // the topic is forgotten, "old" still queued
+	late, tr := open()
+	late.Subscribe("t")
+	if off, _ := h.Publish("t", []byte("new")); off != 1 {
+		t.Fatalf("offset after the restart %d, want 1", off)
+	}
+	for ex.next(0) {
+	}
+	if fmt.Sprint(tr.msgs) != "[new]" {
+		t.Fatalf("the late subscriber got %v, want only [new]", tr.msgs)
+	}
+}

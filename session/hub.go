@@ -83,6 +83,7 @@ func (h *Hub) Publish(name string, data []byte) (uint64, error) {
 	}
 	t.seq++
 	p := NewPublication(name, t.seq, data)
+	p.from = t
 	var first error
 	for _, sh := range t.shards {
 		if err := sh.postDelivery(p, cost); err != nil && first == nil {
@@ -162,15 +163,17 @@ func (h *Hub) SendToUser(user string, data []byte) error {
 	return err
 }
 
-// shardWants records that sh has a first subscriber of topic name. Called
-// on sh's loop.
-func (h *Hub) shardWants(sh *Shard, name string) {
+// shardWants records that sh has a first subscriber of topic name and
+// returns the topic's node-wide entry (nil without a hub). Called on sh's
+// loop.
+func (h *Hub) shardWants(sh *Shard, name string) *hubTopic {
 	if h == nil {
-		return
+		return nil
 	}
 	t := h.lockTopic(name, true)
 	t.shards = append(t.shards[:len(t.shards):len(t.shards)], sh)
 	t.mu.Unlock()
+	return t
 }
 
 // shardDropped records that sh has no subscriber of topic name left.

@@ -21,6 +21,10 @@ type Publication struct {
 	Text   bool      // Data is valid UTF-8: WebSocket text, else binary
 	At     time.Time // when it was published, for the fan-out latency
 
+	// from is the node-wide topic entry that numbered it: a shard delivers
+	// it only to subscribers of that same entry, never to those of a later
+	// one that restarted the numbering after the topic was forgotten.
+	from  *hubTopic
 	forms [NumForms]encoded
 }
 

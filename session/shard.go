@@ -374,7 +374,7 @@ func (sh *Shard) deliver(p *Publication, cost int64) {
 		for _, s := range sh.sessions {
 			n += sh.deliverTo(s, p)
 		}
-	} else if t := sh.topics[p.Topic]; t != nil {
+	} else if t := sh.topics[p.Topic]; t != nil && (p.from == nil || p.from == t.hub) {
 		for _, s := range t.subs {
 			n += sh.deliverTo(s, p)
 		}

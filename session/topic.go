@@ -6,6 +6,7 @@ package session
 type topic struct {
 	name string
 	subs []*Session
+	hub  *hubTopic // the node-wide entry whose publications it takes
 }
 
 // subscription is a session's membership of one topic on its shard.
@@ -25,7 +26,7 @@ func (s *Session) Subscribe(name string) {
 	if t == nil {
 		t = &topic{name: name}
 		sh.topics[name] = t
-		sh.hub.shardWants(sh, name)
+		t.hub = sh.hub.shardWants(sh, name)
 	}
 	s.subs = append(s.subs, subscription{t: t, i: len(t.subs)})
 	t.subs = append(t.subs, s)
