@@ -11,6 +11,7 @@ fmt:
 	gofmt -l -w .
 
 lint:
+	@out=$$(gofmt -l . | grep -v node_modules); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
 	$(GO) run $(STATICCHECK) $(PKGS)
 	cd bench && $(GO) run $(STATICCHECK) ./...
