@@ -174,7 +174,13 @@ func (r *benchRun) plotMemory() (*plot.Plot, error) {
 	p := plot.New()
 	p.Title.Text = "Server RSS per idle connection"
 	p.X.Label.Text = "connections"
-	p.Y.Label.Text = "bytes per connection"
+	p.Y.Label.Text = "bytes per connection (log scale)"
+	// The servers span two orders of magnitude (gnetfloor ~500 B, coder
+	// ~33 KB): on a linear axis the lowest ones overlap.
+	p.Y.Scale = plot.LogScale{}
+	p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
+	p.Legend.Left = true
+	p.Legend.Top = true
 	series := map[string]plotter.XYs{}
 	for _, row := range r.rows {
 		if row.Scenario == "hold" && row.RSSPerConn > 0 {
@@ -188,7 +194,11 @@ func (r *benchRun) plotMemory() (*plot.Plot, error) {
 	for _, name := range sortedKeys(series) {
 		args = append(args, name, series[name])
 	}
-	return p, plotutil.AddLinePoints(p, args...)
+	if err := plotutil.AddLinePoints(p, args...); err != nil {
+		return nil, err
+	}
+	p.Y.Max *= 20 // headroom above the lines for the legend (a log axis)
+	return p, nil
 }
 
 func (r *benchRun) plotLatency() (*plot.Plot, error) {
