@@ -17,9 +17,11 @@ import (
 	"github.com/c1mhq/c1m/session"
 )
 
-func setup(t *testing.T) (*server.Server, *httpapi.API, *httptest.Server) {
+// startPush runs a push server with cfg for the test's lifetime.
+func startPush(t *testing.T, cfg server.Config) *server.Server {
 	t.Helper()
-	srv := server.New(server.NewPush(nil), &server.Config{Addr: "127.0.0.1:0", Loops: 2})
+	cfg.Addr = "127.0.0.1:0"
+	srv := server.New(server.NewPush(nil), &cfg)
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -28,6 +30,12 @@ func setup(t *testing.T) (*server.Server, *httpapi.API, *httptest.Server) {
 		defer cancel()
 		_ = srv.Shutdown(ctx)
 	})
+	return srv
+}
+
+func setup(t *testing.T) (*server.Server, *httpapi.API, *httptest.Server) {
+	t.Helper()
+	srv := startPush(t, server.Config{Loops: 2})
 	api := httpapi.New(srv, &httpapi.Config{MaxBody: 16})
 	hs := httptest.NewServer(api)
 	t.Cleanup(hs.Close)
@@ -112,16 +120,8 @@ func TestStatsAndMetrics(t *testing.T) {
 func TestPublishBacklog(t *testing.T) {
 	t.Parallel()
 	const fits = 4
-	srv := server.New(server.NewPush(nil), &server.Config{Addr: "127.0.0.1:0", Loops: 1,
-		Timing: session.Config{MaxBacklog: fits * 300}}) // a 16-byte publication counts 272
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-	})
+	// A 16-byte publication to one session counts 272 + 16 bytes.
+	srv := startPush(t, server.Config{Loops: 1, Timing: session.Config{MaxBacklog: fits * 300}})
 	hs := httptest.NewServer(httpapi.New(srv, nil))
 	t.Cleanup(hs.Close)
 	c, _, err := websocket.DefaultDialer.Dial("ws://"+srv.Addr().String()+"/ws?topic=a", nil)
@@ -159,13 +159,25 @@ func TestPublishBacklog(t *testing.T) {
 	if accepted != fits {
 		t.Fatalf("%d publications accepted while the loop was held, want %d", accepted, fits)
 	}
-	if code, body := do(t, "POST", hs.URL+"/api/publish?topic=a", "last"); code != http.StatusOK || !strings.Contains(body, `"offset":5`) {
-		t.Fatalf("after the loop caught up: %d %s", code, body)
-	}
 	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
-	for i := range fits + 1 {
+	for i := range fits {
 		if _, _, err := c.ReadMessage(); err != nil {
 			t.Fatalf("message %d: %v", i, err)
 		}
+	}
+	// The backlog empties once the loop has written them (it settles them
+	// right after the writes, which may be after the client has read).
+	sh := srv.Registry().Shards()[0]
+	for deadline := time.Now().Add(10 * time.Second); sh.Backlog() != 0; {
+		if time.Now().After(deadline) {
+			t.Fatalf("backlog %d bytes after the loop caught up", sh.Backlog())
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if code, body := do(t, "POST", hs.URL+"/api/publish?topic=a", "last"); code != http.StatusOK || !strings.Contains(body, `"offset":5`) {
+		t.Fatalf("after the loop caught up: %d %s", code, body)
+	}
+	if _, p, err := c.ReadMessage(); err != nil || string(p) != "last" {
+		t.Fatalf("last message: %q %v", p, err)
 	}
 }

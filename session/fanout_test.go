@@ -53,20 +53,8 @@ func TestFanoutFlushesInSlices(t *testing.T) {
 	const n = 2*flushSlice + flushSlice/2
 	ex := &stepExec{}
 	sh := NewShard(0, "loop", ex, Config{})
-	trs := make([]*fakeTransport, n)
-	for i := range trs {
-		trs[i] = &fakeTransport{}
-		s := &Session{}
-		sh.Open(s, trs[i])
-		s.MarkOpen()
-		s.Subscribe("t")
-	}
-	flushed := func() (total int) {
-		for _, tr := range trs {
-			total += tr.flushes
-		}
-		return total
-	}
+	trs := openSubscribers(sh, n)
+	flushed := func() int { return totalFlushes(trs) }
 	p1, p2 := NewPublication("t", 1, []byte("p1")), NewPublication("t", 2, []byte("p2"))
 	if err := sh.Post(func() { sh.deliver(p1, 0) }); err != nil {
 		t.Fatal(err)
