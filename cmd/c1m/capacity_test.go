@@ -20,12 +20,21 @@ import (
 // connection storm far past the limit gets 503 for what does not fit, the
 // connections already open keep working, and the server accepts again once
 // clients leave.
+//
+// The storm's concurrency stays within what the cap keeps free (the
+// backlog and the reserve: 139 descriptors of 300): gnet's acceptor takes
+// connections before any loop sees them, and a storm that has more in
+// flight than that while the loops are busy can still exhaust the table.
+// That is the documented limit of the cap (tuning.md); with 900 dialers at
+// once under the race detector it happened in 1 run of 4.
 func TestOpenFileLimit(t *testing.T) {
 	t.Parallel()
 	const (
 		files   = 300
 		clients = 3 * files // far past the limit
+		dialers = 100       // in flight at once, within the 139 kept free
 	)
+	sem := make(chan struct{}, dialers)
 	cmd := exec.Command("bash", "-c", "ulimit -n "+strconv.Itoa(files)+" && exec \"$0\" \"$@\"",
 		binary, "-listen", "127.0.0.1:0", "-api", "127.0.0.1:0")
 	in := startCmd(t, cmd)
@@ -38,8 +47,10 @@ func TestOpenFileLimit(t *testing.T) {
 	var wg sync.WaitGroup
 	for range clients {
 		wg.Add(1)
+		sem <- struct{}{}
 		go func() {
 			defer wg.Done()
+			defer func() { <-sem }()
 			c, err := net.DialTimeout("tcp", u.Host, 10*time.Second)
 			if err != nil {
 				mu.Lock()
