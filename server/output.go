@@ -18,6 +18,7 @@ import (
 type outQueue struct {
 	bytebufferpool.ByteBuffer               // own bytes
 	shared                    []sharedFrame // in order of position
+	sharedBytes               int           // the frames' total length
 	iov                       [][]byte      // writev scratch
 }
 
@@ -44,7 +45,7 @@ var queuePool = sync.Pool{New: func() any { return new(outQueue) }}
 // release empties q and returns it to the pool.
 func (q *outQueue) release() {
 	clear(q.shared)
-	q.shared = q.shared[:0]
+	q.shared, q.sharedBytes = q.shared[:0], 0
 	clear(q.iov)
 	q.iov = q.iov[:0]
 	if cap(q.B) > maxPooledQueue {
@@ -62,6 +63,7 @@ func (c *conn) queue() *bytebufferpool.ByteBuffer {
 		c.q = queuePool.Get().(*outQueue)
 		if c.pub != nil {
 			c.q.shared = append(c.q.shared, sharedFrame{p: c.pub})
+			c.q.sharedBytes = len(c.frameOf(c.pub))
 			c.pub = nil
 		}
 	}
@@ -81,14 +83,25 @@ func (c *conn) frameOf(p *session.Publication) []byte {
 	return p.Encoded(int(c.form), c.sh.srv.encoders[c.form])
 }
 
-// queued returns the bytes held for the client alone: gnet's outbound
-// buffer (what the socket refused, copied) and the connection's own
-// pending bytes. Pending shared frames are not the client's: they are
-// counted once, in the shard's publication backlog, until written.
+// queued returns the bytes the client is behind on, against MaxOutbound:
+// gnet's outbound buffer (what its socket refused, copied), the
+// connection's own pending bytes, and, once the client is behind at all
+// (gnet holds something for it), the shared frames pending for it, which
+// the next flush would copy there too. While the client keeps up, pending
+// shared frames are the server's backlog, not the client's: they are
+// counted once, in the shard's publication backlog, and a burst the server
+// has not written yet does not evict a client that reads.
 func (c *conn) queued() int {
-	n := c.c.OutboundBuffered()
-	if c.q != nil {
+	behind := c.c.OutboundBuffered()
+	n := behind
+	switch {
+	case c.q != nil:
 		n += len(c.q.B)
+		if behind > 0 {
+			n += c.q.sharedBytes
+		}
+	case c.pub != nil && behind > 0:
+		n += len(c.frameOf(c.pub))
 	}
 	return n
 }
@@ -127,6 +140,7 @@ func (c *conn) WritePublication(p *session.Publication) error {
 	case c.q == nil || len(c.q.shared) < maxShared:
 		buf := c.queue()
 		c.q.shared = append(c.q.shared, sharedFrame{p: p, at: int32(len(buf.B))})
+		c.q.sharedBytes += len(frame)
 	default:
 		c.q.B = append(c.q.B, frame...)
 	}
@@ -158,10 +172,22 @@ func (c *conn) admit(n int) (int, error) {
 // connection.
 func (c *conn) slowDisconnect() {
 	c.pub = nil
-	if c.q != nil {
-		clear(c.q.shared)
-		c.q.shared = c.q.shared[:0]
-		c.q.B = c.q.B[:c.ctlEnd]
+	if q := c.q; q != nil {
+		// Keep what precedes the last control frame, shared frames
+		// included, so the client sees no gap before it; drop the rest.
+		keep := len(q.shared)
+		for i, s := range q.shared {
+			if s.at >= c.ctlEnd {
+				keep = i
+				break
+			}
+		}
+		for _, s := range q.shared[keep:] {
+			q.sharedBytes -= len(c.frameOf(s.p))
+		}
+		clear(q.shared[keep:])
+		q.shared = q.shared[:keep]
+		q.B = q.B[:c.ctlEnd]
 	}
 	c.Session.Close(codec.StatusPolicyViolation, "slow consumer")
 }

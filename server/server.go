@@ -390,6 +390,9 @@ func (s *Server) OnClose(gc gnet.Conn, _ error) gnet.Action {
 	c.sh.Closed(&c.Session)
 	c.dec.Release()
 	c.dropOutput()
+	// The handler may have written to other sessions (OnClose of a peer
+	// that reset runs outside OnTraffic, which would flush them).
+	c.sh.Flush()
 	return gnet.None
 }
 
@@ -402,6 +405,7 @@ func (s *Server) OnTraffic(gc gnet.Conn) gnet.Action {
 	if !ok {
 		return gnet.Close
 	}
+	c.sh.IOStarted()
 	if c.State() == session.StateHandshake && !c.failed {
 		s.readHead(c)
 	}

@@ -173,27 +173,46 @@ func totalFlushes(trs []*fakeTransport) (n int) {
 	return n
 }
 
-// TestFlushBudgetPerPass: the slice is a budget for the whole pass of the
-// loop, not for each Flush: the OnTraffic callbacks of one pass, each
-// ending in a Flush, do not write a fan-out beyond it; the next pass (its
-// drain) renews it.
+// TestFlushBudgetPerPass: the slice is a budget for a round of the loop,
+// not for each Flush: the reads of a round, each ending in a Flush, and
+// the tasks that follow them do not write a fan-out beyond it. The first
+// read of the next round (after tasks ran, so the loop has polled) renews
+// it; without reads, a timer does.
 func TestFlushBudgetPerPass(t *testing.T) {
 	t.Parallel()
-	sh := NewShard(0, "loop", &stepExec{}, Config{})
-	trs := openSubscribers(sh, 3*flushSlice)
-	sh.budget = flushSlice
+	ex := &stepExec{}
+	sh := NewShard(0, "loop", ex, Config{})
+	trs := openSubscribers(sh, 4*flushSlice)
 	sh.deliver(NewPublication("t", 1, []byte("p")), 0)
-	for range 20 { // twenty readable sockets in the same pass
+	for range 20 { // twenty readable sockets in the same round
+		sh.IOStarted()
 		sh.Flush()
 	}
-	if got := totalFlushes(trs); got != flushSlice {
-		t.Fatalf("one pass wrote %d sockets, want its budget of %d", got, flushSlice)
+	for range 20 { // twenty queued tasks in the same round
+		sh.drain()
 	}
-	sh.drain() // the next pass
+	if got := totalFlushes(trs); got != flushSlice {
+		t.Fatalf("one round wrote %d sockets, want its budget of %d", got, flushSlice)
+	}
+	sh.IOStarted() // the next round's first read
+	sh.Flush()
 	if got := totalFlushes(trs); got != 2*flushSlice {
-		t.Fatalf("two passes wrote %d sockets, want %d", got, 2*flushSlice)
+		t.Fatalf("after the next round's first read %d sockets written, want %d", got, 2*flushSlice)
+	}
+	sh.IOStarted() // no tasks since: the same round
+	sh.Flush()
+	if got := totalFlushes(trs); got != 2*flushSlice {
+		t.Fatalf("a second read of the round wrote: %d sockets, want %d", got, 2*flushSlice)
+	}
+	for ex.next(wstestWait) && totalFlushes(trs) < 3*flushSlice { // the timer's renewal
+	}
+	if got := totalFlushes(trs); got != 3*flushSlice {
+		t.Fatalf("after the timer's renewal %d sockets written, want %d", got, 3*flushSlice)
 	}
 }
+
+// wstestWait bounds a wait for a task that a timer or goroutine posts.
+const wstestWait = 5 * time.Second
 
 // TestSteadyPublishing: while publications keep coming before the flush
 // list empties, the list stays bounded (it is compacted, not grown from

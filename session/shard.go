@@ -129,10 +129,12 @@ type Shard struct {
 	dirty           []*Session
 	flushed         int
 	marked, written uint64
-	budget          int        // writes left for this pass of the loop
+	budget          int        // writes left until the budget is renewed (renewBudget)
+	renewing        bool       // a renewal is on its way
+	flushing        bool       // Flush is running (it may be re-entered from a write)
+	tasksRan        bool       // a drain ran since the last IOStarted
+	quick           int        // budgets renewed at once in a row (renewBudget)
 	delivered       []delivery // fanned out, waiting for their writes, in marked order
-
-	kicked atomic.Bool // a goroutine is about to wake the loop for the rest of a flush
 
 	// backlog is the cost of the publications posted and not yet run
 	// (publicationCost), against cfg.maxBacklog.
@@ -283,17 +285,51 @@ func (sh *Shard) markDirty(s *Session) {
 // with the loop's I/O served in between.
 const flushSlice = 1024
 
-// Flush writes the output queued by sessions since their last flush, one
-// write per socket, within what is left of this pass's budget of
-// flushSlice sockets; the rest is written after the loop has polled for
-// I/O again. Call it at the end of each callback. Loop-only.
+// budgetRenewal is how long the loop goes without writing once it has
+// spent its write budget, when no I/O shows that it has polled since.
 //
-// The budget is per pass, not per call: every OnTraffic of a pass flushes,
-// and a per-call slice would let a pass with many readable sockets write a
-// whole fan-out before it polls again.
+// The budget cannot be renewed by the next task: gnet runs the tasks
+// queued during a round, up to 256, before it polls again, and publishers
+// posting while a slice is written would keep a round going slice after
+// slice. The first read of a new round (IOStarted) proves the loop polled
+// and renews the budget at once; without I/O, a timer does, by when the
+// round has ended (its remaining tasks, with no budget to write, take
+// microseconds). The first renewals of a run of writes are immediate
+// (quickRenewals).
+const budgetRenewal = 200 * time.Microsecond
+
+// IOStarted tells the shard that its loop is serving I/O, which it does at
+// the start of each round, after polling: if tasks ran since the last such
+// call (the previous round's), the write budget is renewed. Call it at the
+// start of each read callback. Loop-only.
+func (sh *Shard) IOStarted() {
+	if sh.tasksRan {
+		sh.tasksRan = false
+		sh.budget = flushSlice
+		sh.quick = 0
+	}
+}
+
+// Flush writes the output queued by sessions since their last flush, one
+// write per socket, within the loop's write budget of flushSlice sockets;
+// once it is spent, the rest is written when the budget is renewed, after
+// the loop has polled for I/O again. Call it at the end of each callback.
+// Loop-only.
+//
+// The budget is not per call: every OnTraffic flushes, and a per-call slice
+// would let a pass with many readable sockets write a whole fan-out before
+// it polls again.
 func (sh *Shard) Flush() {
-	if sh.flushSlice() > 0 {
-		sh.kick()
+	// A write can close its connection inside it, and OnClose may flush
+	// again: the outer flush carries on with what is marked meanwhile.
+	if sh.flushing {
+		return
+	}
+	sh.flushing = true
+	rest := sh.flushSlice()
+	sh.flushing = false
+	if rest > 0 {
+		sh.renewBudget()
 	}
 }
 
@@ -317,6 +353,7 @@ func (sh *Shard) flushSlice() int {
 	switch rest := len(sh.dirty) - end; {
 	case rest == 0:
 		sh.dirty, sh.flushed = sh.dirty[:0], 0
+		sh.quick = 0
 	case end >= flushSlice && end >= rest:
 		copy(sh.dirty, sh.dirty[end:])
 		clear(sh.dirty[rest:])
@@ -347,17 +384,34 @@ func (sh *Shard) settle() {
 	}
 }
 
-// kick wakes the loop again for the rest of a flush. gnet runs tasks queued
-// from within a task in the same pass, before any I/O, so the wake-up comes
-// from another goroutine: by the time it lands the loop is normally back in
-// epoll and serves ready sockets first.
-func (sh *Shard) kick() {
-	if sh.kicked.CompareAndSwap(false, true) {
-		go func() {
-			sh.kicked.Store(false)
-			_ = sh.Post(func() {})
-		}()
+// quickRenewals is how many budgets in a row are renewed at once (by a
+// task posted from another goroutine) before a renewal waits
+// budgetRenewal: a fan-out of up to quickRenewals slices (8,192 sockets on
+// a loop, about 80 ms of writes) pays no wait, and longer write runs still
+// give the loop a gap in which its round ends and it polls.
+const quickRenewals = 8
+
+// renewBudget arranges for the write budget to be renewed, and the rest
+// of the flush written: at once for the first quickRenewals in a row,
+// then budgetRenewal from now. Loop-only.
+func (sh *Shard) renewBudget() {
+	if sh.renewing {
+		return
 	}
+	sh.renewing = true
+	renew := func() {
+		_ = sh.Post(func() {
+			sh.renewing = false
+			sh.budget = flushSlice
+		}) // the drain that runs it flushes
+	}
+	if sh.quick < quickRenewals {
+		sh.quick++
+		go renew()
+		return
+	}
+	sh.quick = 0
+	time.AfterFunc(budgetRenewal, renew)
 }
 
 // deliver writes a publication costing cost in the backlog to the shard's
@@ -410,6 +464,10 @@ const queuedCost = 16
 // written; its cost, and that of the n queue entries, stays in the backlog
 // until then.
 func (sh *Shard) noteDelivered(p *Publication, cost int64, n int) {
+	if n == 0 { // it reached nobody here: no latency to observe
+		sh.backlog.Add(-cost)
+		return
+	}
 	extra := int64(n) * queuedCost
 	sh.backlog.Add(extra)
 	sh.delivered = append(sh.delivered, delivery{p: p, mark: sh.marked, cost: cost + extra})
@@ -451,11 +509,9 @@ func (sh *Shard) fail() {
 	sh.mu.Unlock()
 }
 
-// drain runs the inbox on the loop in FIFO order and flushes once. It
-// runs once per pass of the loop (gnet wakes it with one Execute per
-// batch), so it renews the pass's write budget.
+// drain runs the inbox on the loop in FIFO order and flushes once.
 func (sh *Shard) drain() {
-	sh.budget = flushSlice
+	sh.tasksRan = true
 	sh.mu.Lock()
 	tasks := sh.inbox
 	sh.inbox, sh.spare = sh.spare[:0], nil
