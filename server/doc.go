@@ -10,4 +10,12 @@
 // reach the others through Session.Shard().Post (see Config.Workers). A
 // *Session's Send and Close are safe from any goroutine. Server methods say
 // which goroutine may call them.
+//
+// Output (output.go): a connection queues its own frames in a pooled buffer
+// and shared publication frames by reference, and a flush hands them to
+// one write or writev. A client whose socket does not keep up is evicted
+// with 1008 (or its messages dropped, Config.SlowPolicy) once what is held
+// for it passes Config.MaxOutbound; control frames are never dropped.
+// Connections are capped below the open-file limit (Config.MaxConns), since
+// gnet stops its whole engine when accept(2) fails with EMFILE.
 package server

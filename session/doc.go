@@ -10,6 +10,15 @@
 // task in the shard's FIFO inbox and wakes the loop once per batch. Each
 // exported method says which of the two it is.
 //
+// Fan-out: the Hub numbers each topic's publications and posts each one
+// to the shards with subscribers; a shard queues it for its sessions (each
+// transport keeps a reference to the shared encoded frame) and writes the
+// sessions it made dirty with one write each, at most 1,024 a round of the
+// loop, so that a large fan-out never keeps the loop from polling for
+// long. Publications waiting for those writes count against the shard's
+// MaxBacklog, past which publishing is refused with ErrBacklog rather than
+// memory growing.
+//
 // The package never imports the reactor or net/http: a transport (WebSocket
 // on gnet, later SSE and long-polling) implements Transport and an event loop
 // implements Executor.
