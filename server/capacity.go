@@ -76,13 +76,6 @@ func processCapacity(cfg *Config) capacity {
 	return capacityFor(cfg, files, somaxconn)
 }
 
-// setBacklog changes the listen backlog of the engine's listener: listen(2)
-// on a listening socket only updates its backlog (gnet listens with
-// somaxconn and offers no option).
-func setBacklog(fd, backlog int) error {
-	return unix.Listen(fd, backlog)
-}
-
 // overCapacity is the answer to a connection over MaxConns, written before
 // its request is read.
 var overCapacity = codec.AppendResponse(nil, http.StatusServiceUnavailable,

@@ -160,17 +160,17 @@ func (c *conn) admit(n int) (int, error) {
 		c.sh.Stats().Dropped.Add(1)
 		return queued, ErrDropped
 	}
-	c.sh.Stats().Evicted(session.ReasonSlowConsumer)
 	c.slowDisconnect()
 	return queued, ErrSlowConsumer
 }
 
-// slowDisconnect drops the data queued for a client that does not read and
-// closes it with 1008; control frames already queued (a pong, a close)
-// stay. The close frame goes after what the kernel and gnet already hold,
+// slowDisconnect counts a slow-consumer eviction, drops the data queued
+// for a client that does not read and closes it with 1008; control frames
+// already queued (a pong, a close) stay. The close frame goes after what the kernel and gnet already hold,
 // so the client may never see it; the close deadline then drops the
 // connection.
 func (c *conn) slowDisconnect() {
+	c.sh.Stats().Evicted(session.ReasonSlowConsumer)
 	c.pub = nil
 	if q := c.q; q != nil {
 		// Keep what precedes the last control frame, shared frames

@@ -170,7 +170,6 @@ func (s *Server) frame(c *conn, f codec.Frame) {
 		// reads must not make us queue pongs without bound: past the
 		// cap it is a slow consumer like any other.
 		if c.queued()+codec.HeaderSize(len(f.Payload))+len(f.Payload) > s.cfg.MaxOutbound {
-			c.sh.Stats().Evicted(session.ReasonSlowConsumer)
 			c.slowDisconnect()
 			c.Written()
 			return

@@ -37,8 +37,7 @@ type Server struct {
 	serveErr error
 	bootErr  error // why OnBoot stopped the engine
 	draining atomic.Bool
-	capacity capacity     // set by Serve
-	conns    atomic.Int64 // client connections held, against capacity.maxConns
+	capacity capacity // set by Serve
 	stopOnce sync.Once
 
 	// drainHook, when set (by tests, before Start), sees each drain batch on
@@ -166,9 +165,15 @@ func (s *Server) Hub() *session.Hub { return &s.hub }
 
 // Connections returns the number of open connections. Safe for concurrent use.
 func (s *Server) Connections() int {
+	return s.sumGauge(func(st *session.Stats) *atomic.Int64 { return &st.Connections })
+}
+
+// sumGauge adds up one gauge of every shard's counters, without the
+// allocation of Hub.Totals (Shutdown polls it). Safe for concurrent use.
+func (s *Server) sumGauge(gauge func(*session.Stats) *atomic.Int64) int {
 	n := int64(0)
 	for _, sh := range s.hub.Shards() {
-		n += sh.Stats().Connections.Load()
+		n += gauge(sh.Stats()).Load()
 	}
 	return int(n)
 }
@@ -204,7 +209,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	// Wait for the sessions, not the connections: clients that arrive
 	// during the drain are answered 503 and linger until they leave,
 	// which would hold Shutdown for the whole DrainTimeout.
-	for s.hub.Totals().Sessions > 0 && drainCtx.Err() == nil {
+	sessions := func(st *session.Stats) *atomic.Int64 { return &st.Sessions }
+	for s.sumGauge(sessions) > 0 && drainCtx.Err() == nil {
 		select {
 		case <-poll.C:
 		case <-drainCtx.Done():
@@ -313,7 +319,9 @@ func listenAddr(eng gnet.Engine, backlog int) (*net.TCPAddr, error) {
 		return nil, err
 	}
 	defer unix.Close(fd)
-	if err := setBacklog(fd, backlog); err != nil {
+	// listen(2) on a listening socket only updates its backlog: gnet
+	// listens with somaxconn and offers no option.
+	if err := unix.Listen(fd, backlog); err != nil {
 		return nil, err
 	}
 	sa, err := unix.Getsockname(fd)
@@ -358,13 +366,12 @@ func (s *Server) tick(sh *session.Shard) int64 {
 // gets 503 (readHead).
 func (s *Server) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	sh := s.shardOf(gc)
-	if limit := s.capacity.maxConns; limit > 0 && s.conns.Load() >= int64(limit) {
+	if limit := s.capacity.maxConns; limit > 0 && s.Connections() >= limit {
 		// Answered before the request is read, and closed at once: the
 		// descriptor is free again before the next accept.
 		sh.Stats().Evicted(session.ReasonOverCapacity)
 		return overCapacity, gnet.Close
 	}
-	s.conns.Add(1)
 	c := &conn{sh: sh, c: gc}
 	sh.Open(&c.Session, c)
 	gc.SetContext(c)
@@ -378,7 +385,6 @@ func (s *Server) OnClose(gc gnet.Conn, _ error) gnet.Action {
 		return gnet.None
 	}
 	gc.SetContext(nil)
-	s.conns.Add(-1)
 	opened := c.State() == session.StateOpen || c.State() == session.StateClosing
 	if opened {
 		code, reason := codec.StatusAbnormalClosure, ""

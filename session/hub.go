@@ -76,10 +76,8 @@ func (h *Hub) Publish(name string, data []byte) (uint64, error) {
 	}
 	defer t.mu.Unlock()
 	cost := publicationCost(len(data))
-	for _, sh := range t.shards {
-		if sh.backlogFull(cost) {
-			return 0, ErrBacklog
-		}
+	if anyBacklogFull(t.shards, cost) {
+		return 0, ErrBacklog
 	}
 	t.seq++
 	p := NewPublication(name, t.seq, data)
@@ -110,10 +108,8 @@ func (h *Hub) Broadcast(data []byte) error {
 	h.bmu.Lock()
 	defer h.bmu.Unlock()
 	shards, cost := h.Shards(), publicationCost(len(data))
-	for _, sh := range shards {
-		if sh.backlogFull(cost) {
-			return ErrBacklog
-		}
+	if anyBacklogFull(shards, cost) {
+		return ErrBacklog
 	}
 	p := NewPublication("", 0, data)
 	var first error
@@ -137,8 +133,7 @@ func (h *Hub) SendTo(id uint64, data []byte) error {
 		return ErrBacklog
 	}
 	p := NewPublication("", 0, data)
-	sh.backlog.Add(cost)
-	err := sh.Post(func() {
+	return sh.postCounted(cost, func() {
 		n := 0
 		if s := sh.sessions[id]; s != nil {
 			n = sh.deliverTo(s, p)
@@ -146,10 +141,6 @@ func (h *Hub) SendTo(id uint64, data []byte) error {
 		}
 		sh.noteDelivered(p, cost, n)
 	})
-	if err != nil {
-		sh.backlog.Add(-cost)
-	}
-	return err
 }
 
 // userTopic is the internal topic of a user's sessions; '$' keeps clients

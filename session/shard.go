@@ -567,12 +567,30 @@ func (sh *Shard) backlogFull(cost int64) bool {
 // from now until every session it reaches has been written (settle). Safe
 // for concurrent use.
 func (sh *Shard) postDelivery(p *Publication, cost int64) error {
+	return sh.postCounted(cost, func() { sh.deliver(p, cost) })
+}
+
+// postCounted posts fn, a delivery that counts cost in the backlog from
+// now until it settles (noteDelivered and settle release it); a post that
+// fails releases it at once. Safe for concurrent use.
+func (sh *Shard) postCounted(cost int64, fn func()) error {
 	sh.backlog.Add(cost)
-	err := sh.Post(func() { sh.deliver(p, cost) })
+	err := sh.Post(fn)
 	if err != nil {
 		sh.backlog.Add(-cost)
 	}
 	return err
+}
+
+// anyBacklogFull reports whether a publication costing cost would take any
+// of shards past MaxBacklog. Safe for concurrent use.
+func anyBacklogFull(shards []*Shard, cost int64) bool {
+	for _, sh := range shards {
+		if sh.backlogFull(cost) {
+			return true
+		}
+	}
+	return false
 }
 
 // Backlog returns the bytes of publications waiting in the shard's inbox
