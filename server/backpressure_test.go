@@ -142,16 +142,9 @@ func TestSlowDisconnectOnTheWire(t *testing.T) {
 	if n := slowConsumerEvictions(srv); n != 1 {
 		t.Fatalf("%d slow-consumer evictions, want 1", n)
 	}
-	data := 0
-	for {
-		f := c.MustFrame()
-		if f.Op == codec.OpClose {
-			if code := f.CloseCode(); code != codec.StatusPolicyViolation {
-				t.Fatalf("close code %d, want 1008", code)
-			}
-			break
-		}
-		data++
+	data, err := c.ReadToClose(codec.StatusPolicyViolation)
+	if err != nil {
+		t.Fatal(err)
 	}
 	if data > accepted {
 		t.Fatalf("read %d messages, only %d were accepted", data, accepted)
@@ -208,14 +201,8 @@ func TestPushSlowSubscriber(t *testing.T) {
 		t.Logf("evicted after %d publications; outbound peak %d bytes, cap %d", i-10, peak, backpressureCap)
 	}
 	// It reads again: after what the socket held, its close frame.
-	for {
-		f := slow.MustFrame()
-		if f.Op == codec.OpClose {
-			if code := f.CloseCode(); code != codec.StatusPolicyViolation {
-				t.Fatalf("close code %d, want 1008", code)
-			}
-			break
-		}
+	if _, err := slow.ReadToClose(codec.StatusPolicyViolation); err != nil {
+		t.Fatal(err)
 	}
 	slow.Write(wstest.Close(codec.StatusPolicyViolation, ""))
 	slow.ExpectEOF()

@@ -45,6 +45,13 @@ func start(t testing.TB, h server.Handler, cfg server.Config) (*server.Server, s
 		cfg.Loops = 2
 	}
 	srv := server.New(h, &cfg)
+	serve(t, srv)
+	return srv, srv.Addr().String()
+}
+
+// serve starts srv and shuts it down at the end of the test.
+func serve(t testing.TB, srv *server.Server) {
+	t.Helper()
 	if err := srv.Start(); err != nil {
 		t.Fatalf("start: %v", err)
 	}
@@ -53,7 +60,6 @@ func start(t testing.TB, h server.Handler, cfg server.Config) (*server.Server, s
 		defer cancel()
 		_ = srv.Shutdown(ctx)
 	})
-	return srv, srv.Addr().String()
 }
 
 // limits used by the bad-input tests.

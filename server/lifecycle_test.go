@@ -240,14 +240,8 @@ func TestShutdown(t *testing.T) {
 		done <- srv.Shutdown(ctx)
 	}()
 	for _, c := range clients {
-		for {
-			f := c.MustFrame()
-			if f.Op == codec.OpClose {
-				if f.CloseCode() != codec.StatusGoingAway {
-					t.Fatalf("close code %d, want 1001", f.CloseCode())
-				}
-				break
-			}
+		if _, err := c.ReadToClose(codec.StatusGoingAway); err != nil {
+			t.Fatal(err)
 		}
 		c.Write(wstest.Close(codec.StatusGoingAway, ""))
 		c.ExpectEOF()
@@ -320,14 +314,7 @@ func TestWorkers(t *testing.T) {
 func TestZeroConfig(t *testing.T) {
 	t.Parallel()
 	srv := server.New(nil, &server.Config{Addr: "127.0.0.1:0"})
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-	})
+	serve(t, srv)
 	c := wstest.Upgrade(t, srv.Addr().String(), server.DefaultPath)
 	c.Write(wstest.Masked(true, 0, codec.OpPing, []byte("zero")))
 	if f := c.MustFrame(); f.Op != codec.OpPong || string(f.Payload) != "zero" {

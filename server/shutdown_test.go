@@ -3,7 +3,6 @@ package server_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"sync"
 	"testing"
@@ -39,23 +38,6 @@ type shutdownResult struct {
 	took time.Duration
 }
 
-// expectGoingAway reads frames until the close frame, which must be 1001.
-func expectGoingAway(c *wstest.Conn) error {
-	for {
-		f, err := c.ReadFrame()
-		if err != nil {
-			return err
-		}
-		if f.Op != codec.OpClose {
-			continue
-		}
-		if code := f.CloseCode(); code != codec.StatusGoingAway {
-			return fmt.Errorf("close code %d, want 1001", code)
-		}
-		return nil
-	}
-}
-
 // TestDrainAnswers503: while the server drains, the listener stays open and
 // a request gets 503 with Retry-After, an upgrade as well as a page.
 func TestDrainAnswers503(t *testing.T) {
@@ -72,7 +54,7 @@ func TestDrainAnswers503(t *testing.T) {
 	addr := srv.Addr().String()
 	held := wstest.Upgrade(t, addr, "/ws")
 	done := shutdownAsync(srv, 2*wstest.Timeout)
-	if err := expectGoingAway(held); err != nil {
+	if _, err := held.ReadToClose(codec.StatusGoingAway); err != nil {
 		t.Fatal(err)
 	}
 	// The server drains now: it waits for held's close frame.
@@ -125,12 +107,12 @@ func TestShutdownDeafClients(t *testing.T) {
 	sess := <-g.opened
 
 	done := shutdownAsync(srv, 10*wstest.Timeout)
-	if err := expectGoingAway(answering); err != nil {
+	if _, err := answering.ReadToClose(codec.StatusGoingAway); err != nil {
 		t.Fatal(err)
 	}
 	answering.Write(wstest.Close(codec.StatusGoingAway, ""))
 	for i, c := range readers {
-		if err := expectGoingAway(c); err != nil {
+		if _, err := c.ReadToClose(codec.StatusGoingAway); err != nil {
 			t.Fatalf("reader %d: %v", i, err)
 		}
 	}
@@ -177,7 +159,7 @@ func TestDrainSpread(t *testing.T) {
 	errs := make(chan error, clients)
 	for _, c := range conns {
 		go func() {
-			err := expectGoingAway(c)
+			_, err := c.ReadToClose(codec.StatusGoingAway)
 			if err == nil {
 				_, err = c.Net().Write(wstest.Close(codec.StatusGoingAway, ""))
 			}
@@ -223,7 +205,7 @@ func TestDrainIgnoresLateClients(t *testing.T) {
 	addr := srv.Addr().String()
 	held := wstest.Upgrade(t, addr, "/ws")
 	done := shutdownAsync(srv, 2*drainTimeout)
-	if err := expectGoingAway(held); err != nil {
+	if _, err := held.ReadToClose(codec.StatusGoingAway); err != nil {
 		t.Fatal(err)
 	}
 	late := wstest.Dial(t, addr) // stays open, never reads past the 503

@@ -98,7 +98,7 @@ func TestOpenFileLimit(t *testing.T) {
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		c, _, err := websocketDial(in.clients + "?topic=news")
+		c, _, err := websocket.DefaultDialer.Dial(in.clients+"?topic=news", nil)
 		if err == nil {
 			c.Close()
 			break
@@ -113,8 +113,4 @@ func TestOpenFileLimit(t *testing.T) {
 		t.Fatalf("c1m exited: %v", err)
 	default:
 	}
-}
-
-func websocketDial(u string) (*websocket.Conn, *http.Response, error) {
-	return websocket.DefaultDialer.Dial(u, nil)
 }

@@ -146,24 +146,35 @@ func (c *Conn) MustFrame() Frame {
 	return f
 }
 
+// ReadToClose reads frames until a close frame, which must carry code, and
+// returns how many data frames came before it. Safe to call from a
+// goroutine other than the test's: it reports by its error.
+func (c *Conn) ReadToClose(code codec.StatusCode) (data int, err error) {
+	for {
+		f, err := c.ReadFrame()
+		if err != nil {
+			return data, fmt.Errorf("waiting for close %d: %w", code, err)
+		}
+		switch f.Op {
+		case codec.OpClose:
+			if got := f.CloseCode(); got != code {
+				return data, fmt.Errorf("close code %d (%q), want %d", got, f.Payload, code)
+			}
+			return data, nil
+		case codec.OpText, codec.OpBinary, codec.OpContinuation:
+			data++
+		}
+	}
+}
+
 // ExpectClose reads frames until a close frame, which must carry code, and
 // then expects the server to close the TCP connection.
 func (c *Conn) ExpectClose(code codec.StatusCode) {
 	c.t.Helper()
-	for {
-		f, err := c.ReadFrame()
-		if err != nil {
-			c.t.Fatalf("waiting for close %d: %v", code, err)
-		}
-		if f.Op != codec.OpClose {
-			continue
-		}
-		if got := f.CloseCode(); got != code {
-			c.t.Fatalf("close code %d (%q), want %d", got, f.Payload, code)
-		}
-		c.ExpectEOF()
-		return
+	if _, err := c.ReadToClose(code); err != nil {
+		c.t.Fatal(err)
 	}
+	c.ExpectEOF()
 }
 
 // ExpectEOF expects the server to close the connection, with nothing but
