@@ -431,7 +431,8 @@ func (s *Server) OnTraffic(gc gnet.Conn) gnet.Action {
 // OnShutdown runs when the engine stops, before its loops end (gnet calls it
 // first): every shard stops taking tasks, so that nothing is queued for a
 // loop that will not run it and Session.Send from another goroutine fails
-// instead of queuing.
+// instead of queuing. gnet calls it from the goroutine that stops the
+// engine; it only calls Shard.Stop, which is Safe for concurrent use.
 func (s *Server) OnShutdown(gnet.Engine) {
 	for _, sh := range s.hub.Shards() {
 		sh.Stop()
