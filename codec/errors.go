@@ -59,3 +59,10 @@ var (
 	// answered with an error reply, not a close: the connection stays usable.
 	ErrBadCommand = errors.New("codec: bad command")
 )
+
+// Errors of the cursor and position parsers.
+var (
+	// ErrBadCursor means a cursor does not decode to positions on valid
+	// topics and epochs. The answer is 400.
+	ErrBadCursor = errors.New("codec: bad cursor")
+)

@@ -241,9 +241,12 @@ func (s *Session) keepalive(now int64, cfg *shardConfig) int64 {
 			s.close(codec.StatusGoingAway, "ping timeout")
 			return 0
 		case s.pingSent == 0 && now-s.lastSeen >= cfg.pingTicks:
-			s.tr.Ping()
 			s.shard.markDirty(s)
-			s.pingSent = now
+			if s.tr.Ping() {
+				s.pingSent = now
+			} else {
+				s.lastSeen = now // a heartbeat: the next one is due a ping interval from now
+			}
 		}
 	}
 	next := int64(0)
