@@ -45,7 +45,7 @@ func newEncoders(deflater *codec.Deflater, minSize int) [numForms]func(*session.
 		return codec.AppendFrame(make([]byte, 0, codec.HeaderSize(len(payload))+len(payload)), op, payload)
 	}
 	envelope := func(p *session.Publication) []byte {
-		return codec.AppendEnvelope(nil, p.Topic, p.Offset, p.Data)
+		return codec.AppendEnvelope(nil, p.Topic, p.Epoch, p.Offset, p.Data)
 	}
 	return [numForms]func(*session.Publication) []byte{
 		formRaw:             func(p *session.Publication) []byte { return frame(op(p), p.Data, false) },
