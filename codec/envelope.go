@@ -98,6 +98,18 @@ type Command struct {
 	Topic string          `json:"topic"`
 	ID    json.RawMessage `json:"id,omitempty"` // echoed in the reply when present
 	Data  json.RawMessage `json:"data,omitempty"`
+	// Since and Epoch, on a subscribe, are the client's position: it
+	// resumes from there (history permitting).
+	Since *uint64 `json:"since,omitempty"`
+	Epoch string  `json:"epoch,omitempty"`
+}
+
+// Position returns the position a subscribe command resumes from, or nil.
+func (c *Command) Position() *Position {
+	if c.Since == nil {
+		return nil
+	}
+	return &Position{Topic: c.Topic, Epoch: c.Epoch, Offset: *c.Since}
 }
 
 // Command operations.

@@ -32,25 +32,13 @@ func AppendStart(dst []byte, op, topic, epoch string, offset uint64) []byte {
 	return append(dst, '}')
 }
 
-// AppendOpen appends the first object of a stream:
-// {"op":"open","sid":S,"topics":[{"topic":..,"epoch":..,"offset":..},...]}.
-func AppendOpen(dst []byte, sid string, ps []Position) []byte {
+// AppendOpen appends the first object of a stream, {"op":"open","sid":S}:
+// the session id for /send. A subscribed (or reset) object for each
+// subscription follows it.
+func AppendOpen(dst []byte, sid string) []byte {
 	dst = append(dst, `{"op":"open","sid":`...)
 	dst = appendJSONString(dst, sid)
-	dst = append(dst, `,"topics":[`...)
-	for i, p := range ps {
-		if i > 0 {
-			dst = append(dst, ',')
-		}
-		dst = append(dst, `{"topic":`...)
-		dst = appendJSONString(dst, p.Topic)
-		dst = append(dst, `,"epoch":`...)
-		dst = appendJSONString(dst, p.Epoch)
-		dst = append(dst, `,"offset":`...)
-		dst = strconv.AppendUint(dst, p.Offset, 10)
-		dst = append(dst, '}')
-	}
-	return append(dst, "]}"...)
+	return append(dst, '}')
 }
 
 // AppendMessageObject appends {"op":"message","data":...} (or data_b64):

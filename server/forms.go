@@ -13,7 +13,9 @@ const (
 	formRawDeflate
 	formEnvelope
 	formEnvelopeDeflate
-	numForms
+	wsForms            // the forms above are WebSocket's
+	formJSON = wsForms // the bare envelope, shared by every HTTP transport (poller)
+	numForms = formJSON + 1
 )
 
 var _ = [session.NumForms - numForms]struct{}{} // session has room for our forms
@@ -52,5 +54,6 @@ func newEncoders(deflater *codec.Deflater, minSize int) [numForms]func(*session.
 		formRawDeflate:      func(p *session.Publication) []byte { return frame(op(p), p.Data, true) },
 		formEnvelope:        func(p *session.Publication) []byte { return frame(codec.OpText, envelope(p), false) },
 		formEnvelopeDeflate: func(p *session.Publication) []byte { return frame(codec.OpText, envelope(p), true) },
+		formJSON:            envelope,
 	}
 }

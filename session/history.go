@@ -169,7 +169,7 @@ func (t *hubTopic) kept() []histEntry { return t.hist[t.start:] }
 // (since in t's epoch, at most t.seq, and no dropped entry after it);
 // otherwise the client is reset to now. Called with t locked.
 func (t *hubTopic) startAt(since *codec.Position) (Start, []histEntry) {
-	st := Start{Epoch: t.epoch, Offset: t.seq}
+	st := Start{Epoch: t.epoch, Offset: t.seq, From: t.seq}
 	if since == nil || (since.Epoch == t.epoch && since.Offset == t.seq) {
 		return st, nil
 	}
@@ -182,6 +182,7 @@ func (t *hubTopic) startAt(since *codec.Position) (Start, []histEntry) {
 		st.Reset = true
 		return st, nil
 	}
+	st.From = since.Offset
 	i, _ := slices.BinarySearchFunc(kept, since.Offset+1, func(e histEntry, off uint64) int {
 		switch {
 		case e.offset < off:

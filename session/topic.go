@@ -60,21 +60,26 @@ func (s *Session) SubscribeFrom(name string, since *codec.Position) Start {
 		st, replay = t.hub.startAt(since)
 		t.hub.mu.Unlock()
 	}
-	s.subs = append(s.subs, subscription{t: t, i: len(t.subs)})
+	i := len(t.subs)
+	s.subs = append(s.subs, subscription{t: t, i: i})
 	t.subs = append(t.subs, s)
-	// Publications up to st.Offset may still wait in the inbox (posted
-	// before this shard was asked): the position makes the fan-out skip
-	// them, since the replay or the start point covers them.
-	t.pos = append(t.pos, st.Offset)
+	// The position moves with the replay, so that a transport that hands
+	// out positions (an SSE id) gives each replayed publication its own.
+	t.pos = append(t.pos, st.From)
 	if name[0] != '$' {
 		s.tr.Subscribed(name, st)
 	}
-	for i := range replay {
-		if s.state != StateOpen || s.tr.WritePublication(replay[i].publication(name, t.hub)) != nil {
+	for k := range replay {
+		t.pos[i] = replay[k].offset
+		if s.state != StateOpen || s.tr.WritePublication(replay[k].publication(name, t.hub)) != nil {
 			break
 		}
 		sh.stats.Replayed.Add(1)
 	}
+	// Publications up to st.Offset may still wait in the inbox (posted
+	// before this shard was asked): the position makes the fan-out skip
+	// them, since the replay or the start point covers them.
+	t.pos[i] = st.Offset
 	sh.markDirty(s)
 	return st
 }

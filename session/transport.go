@@ -45,6 +45,9 @@ type Executor interface {
 type Start struct {
 	Epoch  string
 	Offset uint64
+	// From is the offset after which the replay that follows begins
+	// (the client's position); Offset when nothing is replayed.
+	From uint64
 	// Reset: the client asked to resume from a position that history no
 	// longer covers (another epoch, entries already dropped, or an offset
 	// the topic never reached); it starts from Offset instead.
