@@ -7,8 +7,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/valyala/bytebufferpool"
-
 	"github.com/c1mhq/c1m/codec"
 	"github.com/c1mhq/c1m/session"
 )
@@ -207,13 +205,11 @@ func (s *Server) dispatchMessage(c *conn, m Message) {
 		s.handler.OnMessage(&c.Session, m)
 		return
 	}
-	data := bytebufferpool.Get()
-	data.B = append(data.B, m.Data...)
+	// The handler owns its copy (Message.Data): it is never returned to a
+	// pool, since the handler may keep it.
+	data := append([]byte(nil), m.Data...)
 	ss := &c.Session
-	s.workers.run(ss.ID(), func() {
-		s.handler.OnMessage(ss, Message{Op: m.Op, Data: data.B})
-		bytebufferpool.Put(data)
-	})
+	s.workers.run(ss.ID(), func() { s.handler.OnMessage(ss, Message{Op: m.Op, Data: data}) })
 }
 
 func (s *Server) dispatchClose(c *conn, code codec.StatusCode, reason string) {
