@@ -28,8 +28,10 @@ type Config struct {
 	// CloseTimeout is how long a closing session waits for the peer's close
 	// frame before the connection is dropped. Zero means 5s.
 	CloseTimeout time.Duration
-	// MaxInflight caps the payload bytes other goroutines may have queued
-	// in the inbox for one session. Zero means 4 MiB; negative disables.
+	// MaxInflight caps the bytes other goroutines may have queued in the
+	// inbox for one session with Session.Send: each message counts its
+	// payload and sendOverhead (64 bytes). Zero means 4 MiB; negative
+	// disables.
 	MaxInflight int
 	// MaxBacklog caps the publications waiting in one shard's inbox, in
 	// bytes (each counted as at least publicationOverhead, for its task):
