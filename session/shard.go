@@ -148,6 +148,7 @@ type Shard struct {
 	spare     []func()
 	scheduled bool // a drain is queued on the loop
 	stopped   bool
+	stopCh    chan struct{} // closed when stopped is set, made on first use (stopping)
 }
 
 // NewShard returns a shard for the loop identified by key (any comparable
@@ -504,7 +505,7 @@ func (sh *Shard) Post(fn func()) error {
 // count) is not undone a second time by a later run of the task.
 func (sh *Shard) fail() {
 	sh.mu.Lock()
-	sh.stopped = true
+	sh.markStopped()
 	clear(sh.inbox)
 	sh.inbox = sh.inbox[:0]
 	sh.scheduled = false
@@ -538,7 +539,7 @@ func (sh *Shard) drain() {
 // them. Safe for concurrent use.
 func (sh *Shard) Stop() {
 	sh.mu.Lock()
-	sh.stopped = true
+	sh.markStopped()
 	sh.mu.Unlock()
 	sh.tid.Store(0)
 }
