@@ -33,12 +33,12 @@ type Config struct {
 	// payload and sendOverhead (64 bytes). Zero means 4 MiB; negative
 	// disables.
 	MaxInflight int
-	// MaxBacklog caps the publications waiting in one shard's inbox, in
-	// bytes (each counted as at least publicationOverhead, for its task):
-	// past it the Hub's Publish, Broadcast and SendTo refuse with
-	// ErrBacklog and send nothing, so that publishers faster than the loop
-	// cannot grow its inbox without bound. Zero means 64 MiB; negative
-	// disables.
+	// MaxBacklog caps the publications waiting in one shard's inbox or for
+	// their writes, in bytes (each counts its payload, its struct and task,
+	// and from its delivery on the wire forms encoded for it): past it the
+	// Hub's Publish, Broadcast and SendTo refuse with ErrBacklog and send
+	// nothing, so that publishers faster than the loop cannot grow its
+	// inbox without bound. Zero means 64 MiB; negative disables.
 	MaxBacklog int
 }
 
@@ -52,11 +52,6 @@ const (
 	DefaultMaxInflight      = 4 << 20
 	DefaultMaxBacklog       = 64 << 20
 )
-
-// publicationOverhead is what a queued publication costs besides its
-// payload (the task, the Publication, its encoded forms' headers), as
-// counted against MaxBacklog.
-const publicationOverhead = 256
 
 // shardConfig is Config in ticks.
 type shardConfig struct {
@@ -464,14 +459,14 @@ func (sh *Shard) countDeliveries(p *Publication, n int) {
 const queuedCost = 16
 
 // noteDelivered keeps p, queued for n sessions, until they have all been
-// written; its cost, and that of the n queue entries, stays in the backlog
-// until then.
+// written; its cost, that of the n queue entries and the wire forms encoded
+// for it by then stay in the backlog until then.
 func (sh *Shard) noteDelivered(p *Publication, cost int64, n int) {
 	if n == 0 { // it reached nobody here: no latency to observe
 		sh.backlog.Add(-cost)
 		return
 	}
-	extra := int64(n) * queuedCost
+	extra := int64(n)*queuedCost + p.formBytes.Load()
 	sh.backlog.Add(extra)
 	sh.delivered = append(sh.delivered, delivery{p: p, mark: sh.marked, cost: cost + extra})
 }
