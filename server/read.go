@@ -127,7 +127,8 @@ func (s *Server) originAllowed(req *codec.Request) bool {
 // A frame is consumed only when complete; one whose header announces too
 // much is refused before its payload arrives. Loop-only.
 func (s *Server) readFrames(c *conn) {
-	for !c.failed {
+	defer s.pausedInput(c)
+	for !c.failed && !c.paused {
 		avail := c.c.InboundBuffered()
 		if avail == 0 || (c.progress > 0 && avail < int(c.progress) && avail > partialPeekMax) {
 			return
@@ -197,7 +198,7 @@ func (s *Server) dispatchOpen(c *conn) {
 		return
 	}
 	ss := &c.Session
-	s.workers.run(ss.ID(), func() { s.handler.OnOpen(ss) })
+	s.dispatch(c, func() { s.handler.OnOpen(ss) })
 }
 
 func (s *Server) dispatchMessage(c *conn, m Message) {
@@ -209,7 +210,7 @@ func (s *Server) dispatchMessage(c *conn, m Message) {
 	// pool, since the handler may keep it.
 	data := append([]byte(nil), m.Data...)
 	ss := &c.Session
-	s.workers.run(ss.ID(), func() { s.handler.OnMessage(ss, Message{Op: m.Op, Data: data}) })
+	s.dispatch(c, func() { s.handler.OnMessage(ss, Message{Op: m.Op, Data: data}) })
 }
 
 func (s *Server) dispatchClose(c *conn, code codec.StatusCode, reason string) {
@@ -218,5 +219,5 @@ func (s *Server) dispatchClose(c *conn, code codec.StatusCode, reason string) {
 		return
 	}
 	ss := &c.Session
-	s.workers.run(ss.ID(), func() { s.handler.OnClose(ss, code, reason) })
+	s.dispatchLast(c, func() { s.handler.OnClose(ss, code, reason) })
 }

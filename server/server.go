@@ -55,6 +55,7 @@ type shard struct {
 	loop       gnet.EventLoop
 	handshaker *codec.Handshaker
 	deflater   *codec.Deflater
+	held       map[*conn]func() // events of paused connections (pause.go)
 }
 
 // Execute implements session.Executor on the shard's loop.

@@ -22,12 +22,16 @@ const (
 	// ReasonOverCapacity: a connection refused with 503 because the server
 	// holds Config.MaxConns already.
 	ReasonOverCapacity
+	// ReasonInputBacklog: a client kept sending while its handler's worker
+	// was behind, past what the server holds for it (server.Config.Workers).
+	ReasonInputBacklog
 	numReasons
 )
 
 var reasonNames = [numReasons]string{
 	"handshake_timeout", "idle_timeout", "pong_timeout", "close_timeout",
 	"protocol_error", "too_big", "slow_consumer", "shutdown", "over_capacity",
+	"input_backlog",
 }
 
 func (r Reason) String() string {
