@@ -21,9 +21,21 @@ import (
 // kept per connection. The client may keep its context (browsers do); then
 // the server keeps the last 2^w bytes of that client's uncompressed messages
 // as the dictionary for the next one, where w is the window the response
-// grants (DeflateConfig.ClientWindowBits when the client lets the server
-// choose, 15 otherwise). A client that offers client_no_context_takeover
-// costs no memory between messages.
+// grants: DeflateConfig.ClientWindowBits, or less if the client offers less.
+// A client that cannot be granted a window (it offers no
+// client_max_window_bits, so it may use 15 bits) is answered
+// client_no_context_takeover, which RFC 7692 section 7.1.1.2 lets a server
+// add, unless ClientWindowBits is 15. So 2^ClientWindowBits bounds what
+// compression keeps for a connection between messages; a client without
+// context takeover (or DeflateConfig.ClientNoContext) costs nothing. The
+// inflater itself is pooled and taken only while a message is inflated.
+//
+// Measured (TestDeflateMemoryPerConnection in server, 1,000 idle
+// connections, each after one message): about 1 KB of heap a connection
+// without compression, the client's socket included; with the default 12
+// bits about 4.2 KB more (the 4 KiB dictionary); with 15 bits about 33 KB
+// more; without client context takeover nothing more. tuning.md has the
+// table.
 
 // deflateTail is the empty stored block a sender strips from the end of each
 // compressed message (RFC 7692 section 7.2.1) and the receiver appends back.
@@ -37,11 +49,17 @@ const (
 
 // DeflateConfig enables permessage-deflate. Its zero value works.
 type DeflateConfig struct {
-	// ClientWindowBits caps the LZ77 window a client that offers
-	// client_max_window_bits may use, and so the dictionary the server keeps
-	// for it between messages: 2^bits bytes. Zero means 12 (4 KiB); values
-	// are clamped to 9..15.
+	// ClientWindowBits caps the LZ77 window a client may use, and so the
+	// dictionary the server keeps for each connection between messages:
+	// 2^bits bytes. A client that offers no client_max_window_bits is told
+	// client_no_context_takeover unless this is 15. Zero means 12 (4 KiB);
+	// values are clamped to 9..15.
 	ClientWindowBits int
+	// ClientNoContext answers client_no_context_takeover to every client,
+	// so that no connection keeps a dictionary: what clients send
+	// compresses less, each message on its own. Zero keeps client context
+	// up to ClientWindowBits.
+	ClientNoContext bool
 	// Level is the compress/flate level for outgoing messages. Zero means
 	// flate.BestSpeed: on a push server, CPU per byte matters more than the
 	// last percent of ratio.
@@ -55,6 +73,13 @@ type DeflateConfig struct {
 const (
 	defaultClientWindowBits = 12
 	defaultDeflateMinSize   = 64
+)
+
+// The range of DeflateConfig.ClientWindowBits, and its default.
+const (
+	MinClientWindowBits     = minWindowBits
+	MaxClientWindowBits     = maxWindowBits
+	DefaultClientWindowBits = defaultClientWindowBits
 )
 
 // WithDefaults returns a copy of c with zero fields set to their defaults.
@@ -100,7 +125,7 @@ func (n *deflateNegotiator) negotiate(opt httphead.Option) (httphead.Option, err
 	}
 	resp := wsflate.Parameters{ServerNoContextTakeover: true}
 	switch {
-	case offer.ClientNoContextTakeover:
+	case offer.ClientNoContextTakeover, n.cfg.ClientNoContext:
 		resp.ClientNoContextTakeover = true
 	case offer.ClientMaxWindowBits.Defined():
 		// RFC 7692 7.1.2.2: the answer is at most the value offered, which
@@ -112,8 +137,11 @@ func (n *deflateNegotiator) negotiate(opt httphead.Option) (httphead.Option, err
 		}
 		resp.ClientMaxWindowBits = wsflate.WindowBits(bits)
 		n.window = 1 << bits
-	default:
+	case n.cfg.ClientWindowBits == maxWindowBits:
 		n.window = 1 << maxWindowBits
+	default:
+		// The client may use a 32 KiB window, more than the server keeps.
+		resp.ClientNoContextTakeover = true
 	}
 	n.accepted = true
 	return resp.Option(), nil
@@ -128,8 +156,18 @@ type Inflater struct {
 }
 
 // NewInflater returns an inflater for a connection whose handshake granted
-// window bytes of client context (0: none).
-func NewInflater(window int) *Inflater { return &Inflater{window: window} }
+// window bytes of client context (0: none). Without context it holds no
+// state, and every such connection shares one.
+func NewInflater(window int) *Inflater {
+	if window == 0 {
+		return noContext
+	}
+	return &Inflater{window: window}
+}
+
+// noContext is the inflater of every connection without client context: it
+// only reads its fields, so it can be shared by every loop.
+var noContext = &Inflater{}
 
 type inflateState struct {
 	fr  io.ReadCloser
@@ -218,6 +256,11 @@ func (f *Inflater) Inflate(dst *bytebufferpool.ByteBuffer, compressed []byte, li
 func (f *Inflater) remember(out []byte) {
 	if f.window == 0 {
 		return
+	}
+	if f.dict == nil {
+		// The dictionary never holds more than window bytes: allocated
+		// once at that size, it never grows.
+		f.dict = make([]byte, 0, f.window)
 	}
 	if len(out) >= f.window {
 		f.dict = append(f.dict[:0], out[len(out)-f.window:]...)

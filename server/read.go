@@ -127,6 +127,7 @@ func (s *Server) originAllowed(req *codec.Request) bool {
 // A frame is consumed only when complete; one whose header announces too
 // much is refused before its payload arrives. Loop-only.
 func (s *Server) readFrames(c *conn) {
+	defer c.dec.Recycle() // an idle connection keeps no message buffer
 	defer s.pausedInput(c)
 	for !c.failed && !c.paused {
 		avail := c.c.InboundBuffered()
