@@ -1,6 +1,8 @@
 package codec
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 )
 
@@ -60,5 +62,29 @@ func TestInflaterDictionaryStaysAtWindow(t *testing.T) {
 	}
 	if a, b := NewInflater(0), NewInflater(0); a != b {
 		t.Fatal("inflaters without context are not shared")
+	}
+}
+
+// TestDeflateSmallServerWindow: a client that limits the server's window
+// below 15 bits gets compression with the window it asked for, answered
+// in kind, and its messages are compressed with Huffman codes only, which
+// refer to nothing before them and so fit any window.
+func TestDeflateSmallServerWindow(t *testing.T) {
+	t.Parallel()
+	h := NewHandshaker(HandshakeConfig{Deflate: &DeflateConfig{}})
+	for bits := 8; bits <= maxWindowBits; bits++ {
+		offer := fmt.Sprintf("permessage-deflate; server_max_window_bits=%d; client_max_window_bits", bits)
+		resp, hs, err := handshake(t, h, upgradeHead("Sec-WebSocket-Extensions: "+offer+"\r\n"), nil)
+		if err != nil || !hs.Deflate {
+			t.Fatalf("%d bits: %+v %v", bits, hs, err)
+		}
+		ext := resp.Header.Get("Sec-Websocket-Extensions")
+		small := bits < maxWindowBits
+		if hs.HuffmanOnly != small {
+			t.Fatalf("%d bits: HuffmanOnly %v", bits, hs.HuffmanOnly)
+		}
+		if want := fmt.Sprintf("server_max_window_bits=%d", bits); !strings.Contains(ext, want) {
+			t.Fatalf("%d bits: answer %q without %s", bits, ext, want)
+		}
 	}
 }
