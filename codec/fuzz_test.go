@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -342,14 +343,29 @@ func FuzzParseCommand(f *testing.F) {
 				t.Fatalf("reply %q does not carry id %q", reply, c.ID)
 			}
 		}
-		// Round trip: the command marshalled back parses to the same fields.
+		// Its keys are the command's, spelt exactly (a map is filled
+		// case-sensitively, unlike a struct).
+		var keys map[string]json.RawMessage
+		if err := json.Unmarshal(data, &keys); err != nil {
+			t.Fatalf("accepted %q, which is not a JSON object: %v", data, err)
+		}
+		for k := range keys {
+			switch k {
+			case "op", "topic", "id", "data":
+			default:
+				t.Fatalf("accepted key %q", k)
+			}
+		}
+		// Round trip: the command marshalled back parses to the same
+		// fields. json.Marshal may spell id and data otherwise (it escapes
+		// <, > and & in strings, and drops insignificant whitespace), so
+		// they are compared as JSON values, not as text.
 		out, err := json.Marshal(c)
 		if err != nil {
 			t.Fatalf("marshal %+v: %v", c, err)
 		}
 		c2, err := ParseCommand(out)
-		if err != nil || c2.Op != c.Op || c2.Topic != c.Topic ||
-			compactJSON(t, c2.ID) != compactJSON(t, c.ID) || compactJSON(t, c2.Data) != compactJSON(t, c.Data) {
+		if err != nil || c2.Op != c.Op || c2.Topic != c.Topic || !sameJSON(t, c2.ID, c.ID) || !sameJSON(t, c2.Data, c.Data) {
 			t.Fatalf("%q round-tripped as %q: %+v %v", data, out, c2, err)
 		}
 		if p := c.PublishPayload(); len(c.Data) > 0 && c.Data[0] == '"' {
@@ -361,6 +377,25 @@ func FuzzParseCommand(f *testing.F) {
 			t.Fatalf("data %q published as %q", c.Data, p)
 		}
 	})
+}
+
+// sameJSON reports whether a and b are the same JSON value (both empty
+// counts as the same): strings after unescaping, numbers as written.
+func sameJSON(t *testing.T, a, b []byte) bool {
+	t.Helper()
+	if len(a) == 0 || len(b) == 0 {
+		return len(a) == len(b)
+	}
+	decode := func(raw []byte) any {
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.UseNumber()
+		var v any
+		if err := dec.Decode(&v); err != nil {
+			t.Fatalf("decode %q: %v", raw, err)
+		}
+		return v
+	}
+	return reflect.DeepEqual(decode(a), decode(b))
 }
 
 // compactJSON returns raw without insignificant whitespace ("" for none).
