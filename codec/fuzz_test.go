@@ -130,6 +130,8 @@ func FuzzHandshake(f *testing.F) {
 	f.Add([]byte("Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n"))
 	f.Add([]byte("Sec-WebSocket-Protocol: chat, c1m.v1.json\r\n"))
 	f.Add([]byte("Origin: http://x\r\n"))
+	f.Add([]byte("Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=10; client_max_window_bits\r\n"))
+	f.Add([]byte("Sec-WebSocket-Extensions: permessage-deflate\r\n"))
 	h := NewHandshaker(HandshakeConfig{Protocols: fuzzProtocols, Deflate: &DeflateConfig{}})
 	f.Fuzz(func(t *testing.T, extra []byte) {
 		head := "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: " + sampleKey +
@@ -215,6 +217,25 @@ func checkHandshake(t *testing.T, h *Handshaker, head []byte) {
 	}
 	if hs.ClientWindow != want {
 		t.Fatalf("client window %d, answered %q", hs.ClientWindow, ext)
+	}
+	// What a connection keeps is bounded by the configuration, whatever
+	// the client offers.
+	if limit := 1 << h.neg.cfg.ClientWindowBits; hs.ClientWindow > limit {
+		t.Fatalf("client window %d over the configured %d, answered %q", hs.ClientWindow, limit, ext)
+	}
+	// A server window below 15 bits is granted as offered and served
+	// Huffman-only; 15 or none is served at the configured level.
+	small := false
+	if _, bits, ok := strings.Cut(ext, "server_max_window_bits="); ok {
+		bits, _, _ = strings.Cut(bits, ";")
+		b, err := strconv.Atoi(bits)
+		if err != nil || b < rfcMinWindowBits || b > maxWindowBits {
+			t.Fatalf("answered %q", ext)
+		}
+		small = b < maxWindowBits
+	}
+	if hs.HuffmanOnly != small {
+		t.Fatalf("Huffman only %v, answered %q", hs.HuffmanOnly, ext)
 	}
 	out.Reset()
 	good := upgradeHead("Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\nSec-WebSocket-Protocol: chat\r\n")
