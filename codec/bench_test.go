@@ -76,14 +76,28 @@ func BenchmarkHandshake(b *testing.B) {
 	}
 }
 
+// BenchmarkDeflate compresses 2 KiB of JSON price ticks at BestSpeed (the
+// default) and HuffmanOnly (for clients that limit the server's window),
+// and reports the compression ratio.
 func BenchmarkDeflate(b *testing.B) {
-	d := NewDeflater(1)
-	p := bytes.Repeat([]byte(`{"price":101.5,"symbol":"ABC"} `), 64)
-	var dst []byte
-	b.SetBytes(int64(len(p)))
-	b.ReportAllocs()
-	for i := 0; i < b.N; i++ {
-		dst = d.AppendCompressedFrame(dst[:0], OpText, p)
+	var p []byte
+	for i := 0; len(p) < 2<<10; i++ {
+		p = fmt.Appendf(p, `{"symbol":"%c%c%c","price":%d.%02d,"size":%d} `, 'A'+i%26, 'A'+i*7%26, 'A'+i*3%26, 100+i%13, i*37%100, 100*(1+i%9))
+	}
+	for _, level := range []struct {
+		name  string
+		level int
+	}{{"best-speed", flate.BestSpeed}, {"huffman-only", HuffmanOnly}} {
+		b.Run(level.name, func(b *testing.B) {
+			d := NewDeflater(level.level)
+			var dst []byte
+			b.SetBytes(int64(len(p)))
+			b.ReportAllocs()
+			for b.Loop() {
+				dst = d.AppendCompressedFrame(dst[:0], OpText, p)
+			}
+			b.ReportMetric(float64(len(p))/float64(len(dst)), "ratio")
+		})
 	}
 }
 

@@ -224,6 +224,12 @@ func (d *Decoder) recycle() {
 	}
 }
 
+// Recycle returns the buffer of the last message, if the decoder holds
+// one (a fragmented or compressed message), to its pool: that message's
+// Payload is invalid from then on. Call it once done with the input at
+// hand, so that an idle connection holds no message buffer.
+func (d *Decoder) Recycle() { d.recycle() }
+
 // Release returns the decoder's buffers to their pools; call it when the
 // connection closes. The decoder must not be used afterwards.
 func (d *Decoder) Release() {

@@ -122,26 +122,28 @@ const (
 // Limits on topic names: printable, no spaces, at most MaxTopicLen bytes.
 const MaxTopicLen = 256
 
-// ParseCommand parses and validates a client command. data must be UTF-8,
-// as JSON (RFC 8259 section 8.1) and a text message are: encoding/json would
-// otherwise replace invalid bytes in strings but keep them in ID, and the
-// reply that echoes ID would be a text frame with invalid UTF-8. The server
-// only passes text messages, already validated, so the check costs nothing
-// there; it guards every other caller. The fields alias nothing in data.
+// ParseCommand parses and validates a client command: one JSON object whose
+// keys are exactly op, topic, id and data (lower case, each at most once;
+// decodeCommand). data must be UTF-8, as JSON (RFC 8259 section 8.1) and a
+// text message are: encoding/json would otherwise replace invalid bytes in
+// strings but keep them in ID, and the reply that echoes ID would be a text
+// frame with invalid UTF-8. The server only passes text messages, already
+// validated, so the check costs nothing there; it guards every other
+// caller. The fields alias nothing in data.
 func ParseCommand(data []byte) (Command, error) {
 	var c Command
 	if !utf8.Valid(data) {
 		return c, ErrBadCommand
 	}
-	if err := json.Unmarshal(data, &c); err != nil {
-		return c, ErrBadCommand
+	if err := decodeCommand(data, &c); err != nil {
+		return Command{}, ErrBadCommand
 	}
 	switch c.Op {
 	case OpSubscribe, OpUnsubscribe, OpPublish:
 	default:
 		return c, ErrBadCommand
 	}
-	if !ValidTopic(c.Topic) {
+	if !ValidTopic(c.Topic) || (c.Epoch != "" && !ValidEpoch(c.Epoch)) || (c.Since != nil && c.Op != OpSubscribe) {
 		return c, ErrBadCommand
 	}
 	return c, nil

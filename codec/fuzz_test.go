@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -129,6 +130,8 @@ func FuzzHandshake(f *testing.F) {
 	f.Add([]byte("Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n"))
 	f.Add([]byte("Sec-WebSocket-Protocol: chat, c1m.v1.json\r\n"))
 	f.Add([]byte("Origin: http://x\r\n"))
+	f.Add([]byte("Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=10; client_max_window_bits\r\n"))
+	f.Add([]byte("Sec-WebSocket-Extensions: permessage-deflate\r\n"))
 	h := NewHandshaker(HandshakeConfig{Protocols: fuzzProtocols, Deflate: &DeflateConfig{}})
 	f.Fuzz(func(t *testing.T, extra []byte) {
 		head := "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: " + sampleKey +
@@ -214,6 +217,25 @@ func checkHandshake(t *testing.T, h *Handshaker, head []byte) {
 	}
 	if hs.ClientWindow != want {
 		t.Fatalf("client window %d, answered %q", hs.ClientWindow, ext)
+	}
+	// What a connection keeps is bounded by the configuration, whatever
+	// the client offers.
+	if limit := 1 << h.neg.cfg.ClientWindowBits; hs.ClientWindow > limit {
+		t.Fatalf("client window %d over the configured %d, answered %q", hs.ClientWindow, limit, ext)
+	}
+	// A server window below 15 bits is granted as offered and served
+	// Huffman-only; 15 or none is served at the configured level.
+	small := false
+	if _, bits, ok := strings.Cut(ext, "server_max_window_bits="); ok {
+		bits, _, _ = strings.Cut(bits, ";")
+		b, err := strconv.Atoi(bits)
+		if err != nil || b < rfcMinWindowBits || b > maxWindowBits {
+			t.Fatalf("answered %q", ext)
+		}
+		small = b < maxWindowBits
+	}
+	if hs.HuffmanOnly != small {
+		t.Fatalf("Huffman only %v, answered %q", hs.HuffmanOnly, ext)
 	}
 	out.Reset()
 	good := upgradeHead("Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\nSec-WebSocket-Protocol: chat\r\n")
@@ -342,14 +364,29 @@ func FuzzParseCommand(f *testing.F) {
 				t.Fatalf("reply %q does not carry id %q", reply, c.ID)
 			}
 		}
-		// Round trip: the command marshalled back parses to the same fields.
+		// Its keys are the command's, spelt exactly (a map is filled
+		// case-sensitively, unlike a struct).
+		var keys map[string]json.RawMessage
+		if err := json.Unmarshal(data, &keys); err != nil {
+			t.Fatalf("accepted %q, which is not a JSON object: %v", data, err)
+		}
+		for k := range keys {
+			switch k {
+			case "op", "topic", "id", "data":
+			default:
+				t.Fatalf("accepted key %q", k)
+			}
+		}
+		// Round trip: the command marshalled back parses to the same
+		// fields. json.Marshal may spell id and data otherwise (it escapes
+		// <, > and & in strings, and drops insignificant whitespace), so
+		// they are compared as JSON values, not as text.
 		out, err := json.Marshal(c)
 		if err != nil {
 			t.Fatalf("marshal %+v: %v", c, err)
 		}
 		c2, err := ParseCommand(out)
-		if err != nil || c2.Op != c.Op || c2.Topic != c.Topic ||
-			compactJSON(t, c2.ID) != compactJSON(t, c.ID) || compactJSON(t, c2.Data) != compactJSON(t, c.Data) {
+		if err != nil || c2.Op != c.Op || c2.Topic != c.Topic || !sameJSON(t, c2.ID, c.ID) || !sameJSON(t, c2.Data, c.Data) {
 			t.Fatalf("%q round-tripped as %q: %+v %v", data, out, c2, err)
 		}
 		if p := c.PublishPayload(); len(c.Data) > 0 && c.Data[0] == '"' {
@@ -361,6 +398,25 @@ func FuzzParseCommand(f *testing.F) {
 			t.Fatalf("data %q published as %q", c.Data, p)
 		}
 	})
+}
+
+// sameJSON reports whether a and b are the same JSON value (both empty
+// counts as the same): strings after unescaping, numbers as written.
+func sameJSON(t *testing.T, a, b []byte) bool {
+	t.Helper()
+	if len(a) == 0 || len(b) == 0 {
+		return len(a) == len(b)
+	}
+	decode := func(raw []byte) any {
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.UseNumber()
+		var v any
+		if err := dec.Decode(&v); err != nil {
+			t.Fatalf("decode %q: %v", raw, err)
+		}
+		return v
+	}
+	return reflect.DeepEqual(decode(a), decode(b))
 }
 
 // compactJSON returns raw without insignificant whitespace ("" for none).

@@ -30,6 +30,10 @@ type Handshake struct {
 	// ClientWindow is, with Deflate, the number of bytes of client context
 	// to keep between messages (0 when the client has no context takeover).
 	ClientWindow int
+	// HuffmanOnly is, with Deflate, set when the client limited the
+	// server's LZ77 window below 15 bits: what the server sends it must be
+	// compressed at level HuffmanOnly.
+	HuffmanOnly bool
 }
 
 // Handshaker runs the server side of the WebSocket opening handshake over a
@@ -101,6 +105,7 @@ func (h *Handshaker) Upgrade(head []byte, w io.Writer, before func() error) (Han
 		Protocol:     hs.Protocol,
 		Deflate:      h.neg.accepted,
 		ClientWindow: h.neg.window,
+		HuffmanOnly:  h.neg.accepted && h.neg.huffman,
 	}, nil
 }
 

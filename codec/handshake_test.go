@@ -120,10 +120,10 @@ func TestHandshake(t *testing.T) {
 			"Sec-Websocket-Extensions: permessage-deflate;server_no_context_takeover;client_max_window_bits=10", "", 1 << 10},
 		{"deflate, client window 8", upgradeHead("Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits=8\r\n"), 101,
 			"Sec-Websocket-Extensions: permessage-deflate;server_no_context_takeover;client_max_window_bits=8", "", 1 << 8},
-		{"deflate, bare offer", upgradeHead("Sec-WebSocket-Extensions: permessage-deflate\r\n"), 101,
-			"Sec-Websocket-Extensions: permessage-deflate;server_no_context_takeover", "", 1 << 15},
-		{"small server window declined, next offer taken", upgradeHead("Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=10, permessage-deflate; client_no_context_takeover\r\n"), 101,
+		{"deflate, bare offer: no client context beyond ClientWindowBits", upgradeHead("Sec-WebSocket-Extensions: permessage-deflate\r\n"), 101,
 			"Sec-Websocket-Extensions: permessage-deflate;server_no_context_takeover;client_no_context_takeover", "", 0},
+		{"small server window accepted, first offer taken", upgradeHead("Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=10, permessage-deflate; client_max_window_bits\r\n"), 101,
+			"Sec-Websocket-Extensions: permessage-deflate;server_no_context_takeover;client_no_context_takeover;server_max_window_bits=10", "", 0},
 		{"invalid parameter declined", upgradeHead("Sec-WebSocket-Extensions: permessage-deflate; foo=1\r\n"), 101, "Sec-Websocket-Extensions: ", "", 0},
 	}
 	for _, tc := range cases {

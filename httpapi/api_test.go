@@ -120,8 +120,9 @@ func TestStatsAndMetrics(t *testing.T) {
 func TestPublishBacklog(t *testing.T) {
 	t.Parallel()
 	const fits = 4
-	// A 16-byte publication to one session counts 272 + 16 bytes.
-	srv := startPush(t, server.Config{Loops: 1, Timing: session.Config{MaxBacklog: fits * 300}})
+	// A 16-byte publication waiting in the inbox counts 16 bytes and the
+	// session package's publicationOverhead (523 bytes on amd64).
+	srv := startPush(t, server.Config{Loops: 1, Timing: session.Config{MaxBacklog: fits * 600}})
 	hs := httptest.NewServer(httpapi.New(srv, nil))
 	t.Cleanup(hs.Close)
 	c, _, err := websocket.DefaultDialer.Dial("ws://"+srv.Addr().String()+"/ws?topic=a", nil)

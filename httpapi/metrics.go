@@ -80,7 +80,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		}
 		counts, s := st.FanoutLatency.Snapshot()
 		cum := uint64(0)
-		for i, b := range session.LatencyBuckets {
+		for i, b := range st.FanoutLatency.Bounds() {
 			cum += counts[i]
 			buckets[b.Seconds()] += cum
 		}

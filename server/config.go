@@ -63,8 +63,12 @@ type Config struct {
 	// before it; s.Shard().OnLoop() tells which case applies (Push does
 	// this).
 	Workers int
-	// WorkerQueue is each worker's queue length; a full queue makes the
-	// loop wait, pushing back on its clients. Zero means 1024.
+	// WorkerQueue is each worker's queue length. Zero means 1024. An event
+	// that finds its worker's queue full is kept by the loop, which stops
+	// reading that one connection until the queue is down to half; the
+	// loop's other connections go on. Meanwhile the client's input waits
+	// in the server, up to MaxMessage; past it the client is closed with
+	// 1013 (try again later).
 	WorkerQueue int
 	// DrainTimeout bounds Shutdown: sessions get close 1001, and those still
 	// open when it ends are dropped. Zero means 10s.

@@ -35,6 +35,7 @@ type conn struct {
 	failed   bool  // input is no longer read (protocol error, close sent)
 	linger   bool  // answered: waiting for the peer to leave (lingerClose)
 	shut     bool  // the write side is shut down
+	paused   bool  // input is not decoded until its worker has room (pause.go)
 }
 
 // peerClose is what the peer's close frame said. It is allocated when the

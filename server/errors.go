@@ -8,8 +8,13 @@ var (
 	// ErrSlowConsumer is returned by a send that made the SlowDisconnect
 	// policy close the session.
 	ErrSlowConsumer = errors.New("c1m: session closed: client too slow")
-	// ErrServerClosed is returned by Serve after Shutdown.
+	// ErrServerClosed is returned by Serve after Shutdown, and by Start
+	// or Serve after a Shutdown that came before them.
 	ErrServerClosed = errors.New("c1m: server closed")
-	// ErrNotStarted is returned by methods that need a running server.
+	// ErrNotStarted is returned by methods that need a running server,
+	// such as Shutdown before Start or Serve.
 	ErrNotStarted = errors.New("c1m: server not started")
+	// ErrAlreadyStarted is returned by Start or Serve on a server that was
+	// started before: a Server runs once.
+	ErrAlreadyStarted = errors.New("c1m: server already started")
 )

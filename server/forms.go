@@ -6,19 +6,36 @@ import (
 )
 
 // Wire forms of a publication on WebSocket: the published bytes or the JSON
-// envelope (chosen by subprotocol), each plain or permessage-deflate
-// compressed. A publication is encoded at most once per form.
+// envelope (chosen by subprotocol), each plain, permessage-deflate
+// compressed, or compressed with Huffman codes only (for clients that limit
+// the server's window: codec.Handshake.HuffmanOnly). A publication is
+// encoded at most once per form.
 const (
 	formRaw = iota
 	formRawDeflate
+	formRawHuffman
 	formEnvelope
 	formEnvelopeDeflate
+	formEnvelopeHuffman
 	wsForms            // the forms above are WebSocket's
 	formJSON = wsForms // the bare envelope, shared by every HTTP transport (poller)
 	numForms = formJSON + 1
 )
 
+// The compression of a form: its offset from formRaw or formEnvelope.
+const (
+	compressNone = iota
+	compressDeflate
+	compressHuffman
+	numCompressions
+)
+
 var _ = [session.NumForms - numForms]struct{}{} // session has room for our forms
+
+// huffmanDeflater compresses for the clients that limit the server's
+// window. Shared by every server: it is a pool of compressors, taken only
+// while a message is compressed.
+var huffmanDeflater = codec.NewDeflater(codec.HuffmanOnly)
 
 // formOf returns the form for a handshake's outcome.
 func formOf(hs codec.Handshake) uint8 {
@@ -26,10 +43,23 @@ func formOf(hs codec.Handshake) uint8 {
 	if hs.Protocol == codec.EnvelopeProtocol {
 		f = formEnvelope
 	}
-	if hs.Deflate {
-		f++
+	switch {
+	case hs.Deflate && hs.HuffmanOnly:
+		f += compressHuffman
+	case hs.Deflate:
+		f += compressDeflate
 	}
 	return f
+}
+
+// deflaterOf returns the compressor of the connection's messages: the
+// server's, or the Huffman-only one for a client that limits the server's
+// window.
+func (c *conn) deflaterOf() *codec.Deflater {
+	if c.form%numCompressions == compressHuffman {
+		return huffmanDeflater
+	}
+	return c.sh.deflater
 }
 
 // newEncoders returns the encoder of each form.
@@ -40,20 +70,24 @@ func newEncoders(deflater *codec.Deflater, minSize int) [numForms]func(*session.
 		}
 		return codec.OpBinary
 	}
-	frame := func(op codec.OpCode, payload []byte, deflate bool) []byte {
-		if deflate && deflater != nil && len(payload) >= minSize {
-			return deflater.AppendCompressedFrame(nil, op, payload)
+	frame := func(op codec.OpCode, payload []byte, compress int) []byte {
+		if compress != compressNone && deflater != nil && len(payload) >= minSize {
+			d := deflater
+			if compress == compressHuffman {
+				d = huffmanDeflater
+			}
+			return d.AppendCompressedFrame(nil, op, payload)
 		}
 		return codec.AppendFrame(make([]byte, 0, codec.HeaderSize(len(payload))+len(payload)), op, payload)
 	}
 	envelope := func(p *session.Publication) []byte {
 		return codec.AppendEnvelope(nil, p.Topic, p.Epoch, p.Offset, p.Data)
 	}
-	return [numForms]func(*session.Publication) []byte{
-		formRaw:             func(p *session.Publication) []byte { return frame(op(p), p.Data, false) },
-		formRawDeflate:      func(p *session.Publication) []byte { return frame(op(p), p.Data, true) },
-		formEnvelope:        func(p *session.Publication) []byte { return frame(codec.OpText, envelope(p), false) },
-		formEnvelopeDeflate: func(p *session.Publication) []byte { return frame(codec.OpText, envelope(p), true) },
-		formJSON:            envelope,
+	var enc [numForms]func(*session.Publication) []byte
+	for c := range numCompressions {
+		enc[formRaw+c] = func(p *session.Publication) []byte { return frame(op(p), p.Data, c) }
+		enc[formEnvelope+c] = func(p *session.Publication) []byte { return frame(codec.OpText, envelope(p), c) }
 	}
+	enc[formJSON] = envelope
+	return enc
 }

@@ -51,9 +51,16 @@ func TestEncodeOncePerForm(t *testing.T) {
 		conn     *websocket.Conn
 		envelope bool
 	}
+	// The forms gorilla's client reaches; it cannot offer a small server
+	// window, so the Huffman-only forms have no subscriber here
+	// (TestSmallServerWindowGetsCompression covers them).
+	reached := map[int]bool{formRaw: true, formRawDeflate: true, formEnvelope: true, formEnvelopeDeflate: true}
 	var clients []client
 	for f := range wsForms {
-		envelope, deflate := f >= formEnvelope, f%2 == 1
+		if !reached[f] {
+			continue
+		}
+		envelope, deflate := f >= formEnvelope, f%numCompressions == compressDeflate
 		d := websocket.Dialer{EnableCompression: deflate}
 		if envelope {
 			d.Subprotocols = []string{codec.EnvelopeProtocol}
@@ -70,7 +77,7 @@ func TestEncodeOncePerForm(t *testing.T) {
 			clients = append(clients, client{c, envelope})
 		}
 	}
-	if srv.Connections() != wsForms*perForm {
+	if srv.Connections() != len(reached)*perForm {
 		t.Fatalf("%d connections", srv.Connections())
 	}
 	if len(srv.hub.Shards()) < 2 {
@@ -110,8 +117,12 @@ func TestEncodeOncePerForm(t *testing.T) {
 		}
 	}
 	for f := range wsForms {
-		if n := calls[f].Load(); n != pubs {
-			t.Errorf("form %d encoded %d times for %d publications to %d subscribers", f, n, pubs, perForm)
+		want := int64(0)
+		if reached[f] {
+			want = pubs
+		}
+		if n := calls[f].Load(); n != want {
+			t.Errorf("form %d encoded %d times, want %d", f, n, want)
 		}
 	}
 }

@@ -277,12 +277,22 @@ func (h *orderedHandler) OnMessage(s *server.Session, m server.Message) {
 }
 
 // TestWorkers: with a worker pool, blocking handlers keep each session's
-// messages in order and replies still reach the client.
+// messages in order and replies still reach the client, also when the
+// queues are so short that connections pause and resume all the time.
 func TestWorkers(t *testing.T) {
 	t.Parallel()
+	for _, queue := range []int{0, 1} {
+		t.Run(fmt.Sprintf("queue %d", queue), func(t *testing.T) {
+			t.Parallel()
+			testWorkers(t, queue)
+		})
+	}
+}
+
+func testWorkers(t *testing.T, queue int) {
 	const clients, each = 4, 50
 	h := &orderedHandler{seen: map[uint64][]string{}, done: make(chan struct{}), want: clients * each}
-	_, addr := start(t, h, server.Config{Workers: 3})
+	_, addr := start(t, h, server.Config{Workers: 3, WorkerQueue: queue})
 	conns := make([]*wstest.Conn, clients)
 	for i := range conns {
 		conns[i] = wstest.Upgrade(t, addr, "/ws")

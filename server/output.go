@@ -120,7 +120,7 @@ func (c *conn) WriteMessage(op codec.OpCode, payload []byte) error {
 	buf := c.queue()
 	before := len(buf.B)
 	if c.deflate && len(payload) >= c.sh.srv.cfg.Compression.MinSize {
-		buf.B = c.sh.deflater.AppendCompressedFrame(buf.B, op, payload)
+		buf.B = c.deflaterOf().AppendCompressedFrame(buf.B, op, payload)
 	} else {
 		buf.B = codec.AppendFrame(buf.B, op, payload)
 	}

@@ -7,8 +7,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/valyala/bytebufferpool"
-
 	"github.com/c1mhq/c1m/codec"
 	"github.com/c1mhq/c1m/poller"
 	"github.com/c1mhq/c1m/session"
@@ -155,7 +153,9 @@ func (s *Server) originAllowed(req *codec.Request) bool {
 // A frame is consumed only when complete; one whose header announces too
 // much is refused before its payload arrives. Loop-only.
 func (s *Server) readFrames(c *conn) {
-	for !c.failed {
+	defer c.dec.Recycle() // an idle connection keeps no message buffer
+	defer s.pausedInput(c)
+	for !c.failed && !c.paused {
 		avail := c.c.InboundBuffered()
 		if avail == 0 || (c.progress > 0 && avail < int(c.progress) && avail > partialPeekMax) {
 			return
@@ -225,7 +225,7 @@ func (s *Server) dispatchOpen(c *conn) {
 		return
 	}
 	ss := &c.Session
-	s.workers.run(ss.ID(), func() { s.handler.OnOpen(ss) })
+	s.dispatch(c, func() { s.handler.OnOpen(ss) })
 }
 
 func (s *Server) dispatchMessage(c *conn, m Message) {
@@ -233,13 +233,11 @@ func (s *Server) dispatchMessage(c *conn, m Message) {
 		s.handler.OnMessage(&c.Session, m)
 		return
 	}
-	data := bytebufferpool.Get()
-	data.B = append(data.B, m.Data...)
+	// The handler owns its copy (Message.Data): it is never returned to a
+	// pool, since the handler may keep it.
+	data := append([]byte(nil), m.Data...)
 	ss := &c.Session
-	s.workers.run(ss.ID(), func() {
-		s.handler.OnMessage(ss, Message{Op: m.Op, Data: data.B})
-		bytebufferpool.Put(data)
-	})
+	s.dispatch(c, func() { s.handler.OnMessage(ss, Message{Op: m.Op, Data: data}) })
 }
 
 func (s *Server) dispatchClose(c *conn, code codec.StatusCode, reason string) {
@@ -248,5 +246,5 @@ func (s *Server) dispatchClose(c *conn, code codec.StatusCode, reason string) {
 		return
 	}
 	ss := &c.Session
-	s.workers.run(ss.ID(), func() { s.handler.OnClose(ss, code, reason) })
+	s.dispatchLast(c, func() { s.handler.OnClose(ss, code, reason) })
 }

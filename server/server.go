@@ -40,6 +40,10 @@ type Server struct {
 	capacity capacity // set by Serve
 	stopOnce sync.Once
 
+	// phase is phaseNew, phaseStarted or phaseShutEarly (start.go): a
+	// Server runs once.
+	phase atomic.Int32
+
 	// drainHook, when set (by tests, before Start), sees each drain batch on
 	// the shard's loop: the shard's index, the batch and how many sessions
 	// it closed.
@@ -55,6 +59,7 @@ type shard struct {
 	loop       gnet.EventLoop
 	handshaker *codec.Handshaker
 	deflater   *codec.Deflater
+	held       map[*conn]func() // events of paused connections (pause.go)
 }
 
 // Execute implements session.Executor on the shard's loop.
@@ -97,8 +102,17 @@ func New(h Handler, cfg *Config) *Server {
 
 // Serve runs the server until Shutdown and returns ErrServerClosed then, or
 // the error that stopped it. It blocks the calling goroutine, which may be
-// any; call Serve or Start once per Server.
+// any; call Serve or Start once per Server: again, they return
+// ErrAlreadyStarted, and after a Shutdown that came first, ErrServerClosed.
 func (s *Server) Serve() error {
+	if err := s.begin(); err != nil {
+		return err
+	}
+	return s.serve()
+}
+
+// serve is Serve, once per Server.
+func (s *Server) serve() error {
 	s.start = time.Now()
 	s.capacity = processCapacity(&s.cfg)
 	err := gnet.Run(s, "tcp://"+s.cfg.Addr,
@@ -132,9 +146,13 @@ func (s *Server) Serve() error {
 
 // Start runs Serve in a goroutine and returns once the server listens, or
 // with the error that kept it from starting. Call it from any goroutine,
-// once per Server and instead of Serve; Shutdown may run concurrently.
+// once per Server and instead of Serve (again, it returns
+// ErrAlreadyStarted); Shutdown may run concurrently.
 func (s *Server) Start() error {
-	go func() { _ = s.Serve() }()
+	if err := s.begin(); err != nil {
+		return err
+	}
+	go func() { _ = s.serve() }()
 	select {
 	case <-s.booted:
 		if s.Addr() == nil {
@@ -187,9 +205,15 @@ func (s *Server) sumGauge(gauge func(*session.Stats) *atomic.Int64) int {
 // listener and drops what is left. Shutdown waits for that until ctx is
 // done, but at least engineStopGrace, so that a drain that used all of ctx
 // still ends with a stopped engine. Stopping takes milliseconds: Shutdown
-// normally returns within min(ctx, DrainTimeout) plus those. Safe for
+// normally returns within min(ctx, DrainTimeout) plus those. On a server
+// not started yet, Shutdown returns ErrNotStarted at once, and a later
+// Start or Serve returns ErrServerClosed (as net/http does), so that a
+// signal handled before Serve began still stops the server. Safe for
 // concurrent use.
 func (s *Server) Shutdown(ctx context.Context) error {
+	if s.phase.CompareAndSwap(phaseNew, phaseShutEarly) || s.phase.Load() == phaseShutEarly {
+		return ErrNotStarted
+	}
 	select {
 	case <-s.booted:
 	case <-ctx.Done():

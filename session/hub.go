@@ -149,8 +149,19 @@ func (h *Hub) Broadcast(data []byte) error {
 	return first
 }
 
-// SendTo sends data to the session with id, wherever it lives. Safe for
-// concurrent use.
+// SendTo sends data to the session with id, wherever it lives, and returns
+// ErrNotFound when that session has ended (or never was), ErrClosed when it
+// is closing, and the transport's refusal under its slow-client policy.
+// data is kept and shared: the caller must not modify it afterwards. Safe
+// for concurrent use.
+//
+// The session's table belongs to its loop, so the answer comes from there:
+// on that loop SendTo writes at once; from any other goroutine (a worker,
+// an API handler) it posts the message and waits for the loop to run it,
+// about one round of the loop, or until the shard stops (ErrClosed). The
+// one exception is the loop of another shard, which must never wait for a
+// loop (two loops sending to each other would wait forever): there SendTo
+// posts and returns nil, and a session found gone drops the message.
 func (h *Hub) SendTo(id uint64, data []byte) error {
 	sh := h.ByID(id)
 	if sh == nil {
@@ -161,14 +172,15 @@ func (h *Hub) SendTo(id uint64, data []byte) error {
 		return ErrBacklog
 	}
 	p := NewPublication("", 0, data)
-	return sh.postCounted(cost, func() {
-		n := 0
-		if s := sh.sessions[id]; s != nil {
-			n = sh.deliverTo(s, p)
-			sh.countDeliveries(p, n)
-		}
-		sh.noteDelivered(p, cost, n)
-	})
+	send := func() error { return sh.sendTo(id, p, cost) }
+	switch {
+	case sh.OnLoop():
+		sh.backlog.Add(cost)
+		return send()
+	case h.onAnyLoop():
+		return sh.postCounted(cost, func() { _ = send() })
+	}
+	return sh.postWait(cost, send)
 }
 
 // userTopic is the internal topic of a user's sessions; '$' keeps clients

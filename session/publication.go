@@ -2,6 +2,7 @@ package session
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 )
@@ -27,6 +28,9 @@ type Publication struct {
 	// one that restarted the numbering after the topic was forgotten.
 	from  *hubTopic
 	forms [NumForms]encoded
+	// formBytes is the capacity of the forms encoded so far, which the
+	// backlog counts while the publication waits for its writes.
+	formBytes atomic.Int64
 }
 
 type encoded struct {
@@ -45,6 +49,9 @@ func NewPublication(topic string, offset uint64, data []byte) *Publication {
 // Safe for concurrent use.
 func (p *Publication) Encoded(form int, encode func(*Publication) []byte) []byte {
 	e := &p.forms[form]
-	e.once.Do(func() { e.b = encode(p) })
+	e.once.Do(func() {
+		e.b = encode(p)
+		p.formBytes.Add(int64(cap(e.b)))
+	})
 	return e.b
 }

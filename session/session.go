@@ -45,9 +45,9 @@ type Session struct {
 	wnext, wprev *Session // the wheel slot's list
 	subs         []subscription
 
-	// inflight counts payload bytes sent from other goroutines and not yet
-	// handed to the transport, so a producer cannot queue without bound in
-	// the inbox for a client that does not read.
+	// inflight counts what messages sent from other goroutines and not yet
+	// handed to the transport cost (sendCost), so a producer cannot queue
+	// without bound in the inbox for a client that does not read.
 	inflight atomic.Int64
 }
 
@@ -82,25 +82,34 @@ func (s *Session) Transport() Transport { return s.tr }
 // Send queues a message for the client: on the session's loop it is written
 // at the end of the current callback batch; from any other goroutine it is
 // copied and handed over through the shard's inbox. Messages sent from one
-// goroutine leave in the order they were sent. From another goroutine, Send
-// returns ErrBacklog when more than Config.MaxInflight bytes for this session
-// wait in the inbox; on the loop, the transport's own cap applies. Safe for
-// concurrent use.
+// goroutine leave in the order they were sent.
+//
+// On the loop, the transport's cap applies at once: Send returns its
+// refusal (server.ErrDropped, server.ErrSlowConsumer), or ErrClosed.
+// From another goroutine, Send returns ErrBacklog when the messages waiting
+// in the inbox for this session would cost more than Config.MaxInflight
+// (payload plus a fixed cost per message, so that empty messages count
+// too). Otherwise it returns nil before the transport has seen the message,
+// and cannot report what the transport decides later on the loop: a
+// message refused then is lost, counted in Stats.Dropped under a drop
+// policy, or ends the session as a slow consumer (the handler's OnClose
+// tells). Safe for concurrent use.
 func (s *Session) Send(op codec.OpCode, payload []byte) error {
 	if s.shard.OnLoop() {
 		return s.write(op, payload)
 	}
-	if max := s.shard.cfg.maxInflight; max > 0 && s.inflight.Load()+int64(len(payload)) > max {
+	cost := sendCost(len(payload))
+	if max := s.shard.cfg.maxInflight; max > 0 && s.inflight.Load()+cost > max {
 		return ErrBacklog
 	}
-	s.inflight.Add(int64(len(payload)))
+	s.inflight.Add(cost)
 	p := append([]byte(nil), payload...)
 	err := s.shard.Post(func() {
-		s.inflight.Add(-int64(len(p)))
+		s.inflight.Add(-cost)
 		_ = s.write(op, p)
 	})
 	if err != nil {
-		s.inflight.Add(-int64(len(p)))
+		s.inflight.Add(-cost)
 	}
 	return err
 }

@@ -212,7 +212,7 @@ func TestSendBacklogCap(t *testing.T) {
 	t.Parallel()
 	block := make(chan struct{})
 	ex := newGoExec(t)
-	sh := NewShard(0, "loop", ex, Config{MaxInflight: 100})
+	sh := NewShard(0, "loop", ex, Config{MaxInflight: int(2*sendCost(40) + sendCost(40)/2)})
 	var s Session
 	ran := make(chan struct{})
 	_ = ex.Execute(func() {

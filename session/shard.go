@@ -28,15 +28,17 @@ type Config struct {
 	// CloseTimeout is how long a closing session waits for the peer's close
 	// frame before the connection is dropped. Zero means 5s.
 	CloseTimeout time.Duration
-	// MaxInflight caps the payload bytes other goroutines may have queued
-	// in the inbox for one session. Zero means 4 MiB; negative disables.
-	MaxInflight int
-	// MaxBacklog caps the publications waiting in one shard's inbox, in
-	// bytes (each counted as at least publicationOverhead, for its task):
-	// past it the Hub's Publish, Broadcast and SendTo refuse with
-	// ErrBacklog and send nothing, so that publishers faster than the loop
-	// cannot grow its inbox without bound. Zero means 64 MiB; negative
+	// MaxInflight caps the bytes other goroutines may have queued in the
+	// inbox for one session with Session.Send: each message counts its
+	// payload and sendOverhead (64 bytes). Zero means 4 MiB; negative
 	// disables.
+	MaxInflight int
+	// MaxBacklog caps the publications waiting in one shard's inbox or for
+	// their writes, in bytes (each counts its payload, its struct and task,
+	// and from its delivery on the wire forms encoded for it): past it the
+	// Hub's Publish, Broadcast and SendTo refuse with ErrBacklog and send
+	// nothing, so that publishers faster than the loop cannot grow its
+	// inbox without bound. Zero means 64 MiB; negative disables.
 	MaxBacklog int
 }
 
@@ -50,11 +52,6 @@ const (
 	DefaultMaxInflight      = 4 << 20
 	DefaultMaxBacklog       = 64 << 20
 )
-
-// publicationOverhead is what a queued publication costs besides its
-// payload (the task, the Publication, its encoded forms' headers), as
-// counted against MaxBacklog.
-const publicationOverhead = 256
 
 // shardConfig is Config in ticks.
 type shardConfig struct {
@@ -146,6 +143,7 @@ type Shard struct {
 	spare     []func()
 	scheduled bool // a drain is queued on the loop
 	stopped   bool
+	stopCh    chan struct{} // closed when stopped is set, made on first use (stopping)
 }
 
 // NewShard returns a shard for the loop identified by key (any comparable
@@ -466,14 +464,14 @@ func (sh *Shard) countDeliveries(p *Publication, n int) {
 const queuedCost = 16
 
 // noteDelivered keeps p, queued for n sessions, until they have all been
-// written; its cost, and that of the n queue entries, stays in the backlog
-// until then.
+// written; its cost, that of the n queue entries and the wire forms encoded
+// for it by then stay in the backlog until then.
 func (sh *Shard) noteDelivered(p *Publication, cost int64, n int) {
 	if n == 0 { // it reached nobody here: no latency to observe
 		sh.backlog.Add(-cost)
 		return
 	}
-	extra := int64(n) * queuedCost
+	extra := int64(n)*queuedCost + p.formBytes.Load()
 	sh.backlog.Add(extra)
 	sh.delivered = append(sh.delivered, delivery{p: p, mark: sh.marked, cost: cost + extra})
 }
@@ -507,7 +505,7 @@ func (sh *Shard) Post(fn func()) error {
 // count) is not undone a second time by a later run of the task.
 func (sh *Shard) fail() {
 	sh.mu.Lock()
-	sh.stopped = true
+	sh.markStopped()
 	clear(sh.inbox)
 	sh.inbox = sh.inbox[:0]
 	sh.scheduled = false
@@ -541,7 +539,7 @@ func (sh *Shard) drain() {
 // them. Safe for concurrent use.
 func (sh *Shard) Stop() {
 	sh.mu.Lock()
-	sh.stopped = true
+	sh.markStopped()
 	sh.mu.Unlock()
 	sh.tid.Store(0)
 }

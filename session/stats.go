@@ -1,6 +1,7 @@
 package session
 
 import (
+	"slices"
 	"sync/atomic"
 	"time"
 )
@@ -22,12 +23,16 @@ const (
 	// ReasonOverCapacity: a connection refused with 503 because the server
 	// holds Config.MaxConns already.
 	ReasonOverCapacity
+	// ReasonInputBacklog: a client kept sending while its handler's worker
+	// was behind, past what the server holds for it (server.Config.Workers).
+	ReasonInputBacklog
 	numReasons
 )
 
 var reasonNames = [numReasons]string{
 	"handshake_timeout", "idle_timeout", "pong_timeout", "close_timeout",
 	"protocol_error", "too_big", "slow_consumer", "shutdown", "over_capacity",
+	"input_backlog",
 }
 
 func (r Reason) String() string {
@@ -95,7 +100,10 @@ func (st *Stats) Evicted(r Reason) { st.evictions[r].Add(1) }
 // Evictions returns the count for reason r.
 func (st *Stats) Evictions(r Reason) uint64 { return st.evictions[r].Load() }
 
-// LatencyBuckets are the upper bounds of Histogram's buckets.
+// LatencyBuckets are the upper bounds of Histogram's buckets, in
+// increasing order. A program may set its own before it starts a server:
+// each histogram takes the bounds it finds when it is first used, and
+// keeps them (Histogram.Bounds).
 var LatencyBuckets = []time.Duration{
 	50 * time.Microsecond, 100 * time.Microsecond, 250 * time.Microsecond, 500 * time.Microsecond,
 	time.Millisecond, 2500 * time.Microsecond, 5 * time.Millisecond, 10 * time.Millisecond,
@@ -103,29 +111,57 @@ var LatencyBuckets = []time.Duration{
 	500 * time.Millisecond, time.Second, 2500 * time.Millisecond, 5 * time.Second, 10 * time.Second,
 }
 
-// Histogram counts durations in LatencyBuckets (the last count is for
-// everything above). Written on one loop, read anywhere. Safe for
+// Histogram counts durations in buckets bounded by LatencyBuckets as they
+// were when it was first used (the last count is for everything above).
+// Its zero value works. Written on one loop, read anywhere. Safe for
 // concurrent use.
 type Histogram struct {
-	counts [18]atomic.Uint64
-	sum    atomic.Int64 // nanoseconds
+	buckets atomic.Pointer[buckets]
+	sum     atomic.Int64 // nanoseconds
+}
+
+// buckets are a histogram's bounds and counts, one more count than bounds.
+type buckets struct {
+	bounds []time.Duration
+	counts []atomic.Uint64
+}
+
+// load returns the histogram's buckets, made from LatencyBuckets on first
+// use.
+func (h *Histogram) load() *buckets {
+	if b := h.buckets.Load(); b != nil {
+		return b
+	}
+	b := &buckets{bounds: slices.Clone(LatencyBuckets)}
+	b.counts = make([]atomic.Uint64, len(b.bounds)+1)
+	if h.buckets.CompareAndSwap(nil, b) {
+		return b
+	}
+	return h.buckets.Load()
 }
 
 // Observe counts d.
 func (h *Histogram) Observe(d time.Duration) {
+	b := h.load()
 	i := 0
-	for i < len(LatencyBuckets) && d > LatencyBuckets[i] {
+	for i < len(b.bounds) && d > b.bounds[i] {
 		i++
 	}
-	h.counts[i].Add(1)
+	b.counts[i].Add(1)
 	h.sum.Add(int64(d))
 }
 
-// Snapshot returns per-bucket counts (not cumulative) and the sum.
+// Bounds returns the upper bounds of the buckets that Snapshot's counts
+// are for. The slice must not be modified.
+func (h *Histogram) Bounds() []time.Duration { return h.load().bounds }
+
+// Snapshot returns per-bucket counts (not cumulative, one more than
+// Bounds: the last is for everything above) and the sum.
 func (h *Histogram) Snapshot() (counts []uint64, sum time.Duration) {
-	counts = make([]uint64, len(h.counts))
-	for i := range h.counts {
-		counts[i] = h.counts[i].Load()
+	b := h.load()
+	counts = make([]uint64, len(b.counts))
+	for i := range b.counts {
+		counts[i] = b.counts[i].Load()
 	}
 	return counts, time.Duration(h.sum.Load())
 }

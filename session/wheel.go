@@ -15,6 +15,11 @@ type wheel struct {
 	slots [wheelSlots]*Session
 	now   int64 // last tick processed
 	count int   // sessions scheduled
+	// walking heads the list of the slot advance is walking, taken out of
+	// the slot: a sentinel, so that remove unlinks a session of that list
+	// (expire may close or reschedule any other session) as it would in a
+	// slot, and the walk always goes on from a session still in it.
+	walking Session
 }
 
 // schedule puts s in the slot of tick due (at least the next tick),
@@ -54,28 +59,34 @@ func (w *wheel) remove(s *Session) {
 // advance processes every tick up to and including to. For each session
 // whose deadline has come it calls expire, which acts and returns the next
 // tick to look again (0: none). A session that expire scheduled itself, or
-// that closed, is left as it is.
+// that closed, is left as it is. expire may also remove, close or
+// reschedule other sessions, those of the slot being walked included: a
+// session that left the slot meanwhile is not checked in this walk.
 func (w *wheel) advance(to int64, expire func(*Session, int64) int64) {
 	// After a long stall, visiting each slot once is enough.
 	if to-w.now > wheelSlots {
 		w.now = to - wheelSlots
 	}
+	head := &w.walking
 	for w.now < to {
 		w.now++
 		i := w.now % wheelSlots
-		s := w.slots[i]
+		// Move the slot's list behind the sentinel: sessions that expire
+		// schedules for this slot's later laps go to the emptied slot,
+		// not into the walk.
+		head.wnext = w.slots[i]
+		if head.wnext != nil {
+			head.wnext.wprev = head
+		}
 		w.slots[i] = nil
-		for s != nil {
-			next := s.wnext
+		for s := head.wnext; s != nil; s = head.wnext {
 			due := s.due
-			s.wnext, s.wprev, s.due = nil, nil, 0
-			w.count--
+			w.remove(s)
 			if due > w.now {
 				w.schedule(s, due) // a later lap of the wheel
 			} else if at := expire(s, w.now); at > 0 && s.due == 0 && s.state != StateClosed {
 				w.schedule(s, at)
 			}
-			s = next
 		}
 	}
 }

@@ -37,7 +37,7 @@ var demoPage []byte
 
 type options struct {
 	listen, api, apiKey, path, logLevel, slowPolicy string
-	loops, maxTopics, maxConns, backlog             int
+	loops, maxTopics, maxConns, backlog, deflateWin int
 	maxMessage, maxOutbound                         int
 	compression, demoPublish, demo                  bool
 	drain, drainSpread, ping                        time.Duration
@@ -65,6 +65,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.IntVar(&o.maxOutbound, "max-outbound", server.DefaultMaxOutbound, "bytes queued per slow client before the policy applies")
 	fs.StringVar(&o.slowPolicy, "slow-policy", "disconnect", "slow clients: disconnect (close 1008) or drop")
 	fs.BoolVar(&o.compression, "compression", true, "permessage-deflate for clients that offer it")
+	fs.IntVar(&o.deflateWin, "deflate-window", codec.DefaultClientWindowBits, "permessage-deflate: dictionary kept per client between its messages, in window bits, 9 to 15 (2^bits bytes); 0: none")
 	fs.BoolVar(&o.demo, "demo", true, "serve the demo page at /")
 	fs.BoolVar(&o.demoPublish, "demo-publish", false, "let clients (and the demo page) publish")
 	fs.StringVar(&o.origins, "origins", "", "comma-separated allowed Origin hosts (path.Match patterns; empty: same origin only)")
@@ -119,6 +120,18 @@ func main() {
 	}
 }
 
+// deflateConfig is permessage-deflate with a client window of bits (the
+// -deflate-window flag): 0 keeps no client context.
+func deflateConfig(bits int) (*codec.DeflateConfig, error) {
+	switch {
+	case bits == 0:
+		return &codec.DeflateConfig{ClientNoContext: true}, nil
+	case bits >= codec.MinClientWindowBits && bits <= codec.MaxClientWindowBits:
+		return &codec.DeflateConfig{ClientWindowBits: bits}, nil
+	}
+	return nil, fmt.Errorf("-deflate-window %d: want 0 or %d to %d", bits, codec.MinClientWindowBits, codec.MaxClientWindowBits)
+}
+
 func run(o *options) error {
 	raiseFileLimit()
 	cfg := &server.Config{
@@ -158,7 +171,11 @@ func run(o *options) error {
 		cfg.AllowedOrigins = strings.Split(o.origins, ",")
 	}
 	if o.compression {
-		cfg.Compression = &codec.DeflateConfig{}
+		d, err := deflateConfig(o.deflateWin)
+		if err != nil {
+			return err
+		}
+		cfg.Compression = d
 	}
 	push := server.NewPush(&server.PushConfig{MaxTopics: o.maxTopics, ClientPublish: o.demoPublish})
 	var srv *server.Server

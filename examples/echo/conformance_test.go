@@ -313,7 +313,9 @@ func TestAutobahnDeflate(t *testing.T) {
 		{"permessage-deflate; client_max_window_bits=9", 9},
 		{"permessage-deflate; client_max_window_bits=15", 12},
 		{"permessage-deflate; server_no_context_takeover; client_no_context_takeover", 0},
-		{"permessage-deflate", 15},
+		// No window offered: the client could use 15 bits, more than the
+		// default ClientWindowBits (12), so it is told to keep no context.
+		{"permessage-deflate", 0},
 	}
 	for _, o := range offers {
 		t.Run(o.offer, func(t *testing.T) {
@@ -323,6 +325,9 @@ func TestAutobahnDeflate(t *testing.T) {
 			ext := resp.Header.Get("Sec-WebSocket-Extensions")
 			if resp.StatusCode != 101 || !strings.Contains(ext, "server_no_context_takeover") {
 				t.Fatalf("status %d extensions %q", resp.StatusCode, ext)
+			}
+			if noContext := strings.Contains(ext, "client_no_context_takeover"); noContext != (o.window == 0) {
+				t.Fatalf("answer %q, want a client window of %d bits", ext, o.window)
 			}
 			// The client compresses with the window the server granted,
 			// keeping its context across messages unless told not to.
