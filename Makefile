@@ -18,8 +18,8 @@ lint:
 
 # test installs what the suites need on a fresh machine (Debian packages,
 # pinned npm packages), then runs the Go tests with the race detector. The
-# interop suites (Python websockets, Node ws, headless Chromium) are Go tests
-# that drive those clients, so they run here too.
+# interop suites (Python websockets, Node ws, Chromium, Firefox, WebKit) are
+# Go tests that drive those clients, so they run here too.
 test: test-deps test-go test-bench
 
 test-deps:

@@ -1,9 +1,11 @@
 // Package interop drives independent WebSocket clients against
 // examples/echo, built once and run as a separate process per test: Node's
-// `ws`, Python's `websockets` (Debian's python3-websockets) and headless
-// Chromium. Our own client would share our misreadings of RFC 6455; these do
-// not. `make test` installs the clients (scripts/test-deps.sh); a missing
-// one fails its test instead of skipping it, so CI cannot pass without them.
+// `ws`, Python's `websockets` (Debian's python3-websockets), headless
+// Chromium, and Chromium, Firefox and WebKit through internal/browsertest.
+// Our own client would share our misreadings of RFC 6455; these do not.
+// `make test` installs the clients (scripts/test-deps.sh); a missing one
+// fails its test instead of skipping it, so CI cannot pass without them
+// (the browsertest engines skip outside CI, saying what to install).
 package interop
 
 import (
