@@ -170,12 +170,22 @@ type Stats struct {
 	BytesOut       uint64            `json:"bytes_out"`
 	Publications   uint64            `json:"publications"`
 	Deliveries     uint64            `json:"deliveries"`
+	Replayed       uint64            `json:"replayed"`
+	History        HistoryStats      `json:"history"`
 	Dropped        uint64            `json:"dropped"`
 	Evictions      map[string]uint64 `json:"evictions"`
 	HeapAllocBytes uint64            `json:"heap_alloc_bytes"`
 	HeapInuseBytes uint64            `json:"heap_inuse_bytes"`
 	Goroutines     int               `json:"goroutines"`
 	UptimeSeconds  float64           `json:"uptime_seconds"`
+}
+
+// HistoryStats are the figures of the node's topic history.
+type HistoryStats struct {
+	Topics   int   `json:"topics"`    // topics numbered (with subscribers or history)
+	Entries  int64 `json:"entries"`   // publications kept
+	Bytes    int64 `json:"bytes"`     // what they hold, against max_bytes
+	MaxBytes int64 `json:"max_bytes"` // the cap; 0 for none
 }
 
 // LoopStats are one event loop's figures.
@@ -201,12 +211,15 @@ func (a *API) stats(w http.ResponseWriter, r *http.Request) {
 		MessagesIn: tot.MessagesIn, MessagesOut: tot.MessagesOut,
 		BytesIn: tot.BytesIn, BytesOut: tot.BytesOut,
 		Publications: tot.Publications, Deliveries: tot.Deliveries, Dropped: tot.Dropped,
+		Replayed:       tot.Replayed,
 		Evictions:      tot.Evictions,
 		HeapAllocBytes: ms.HeapAlloc, HeapInuseBytes: ms.HeapInuse,
 		Goroutines:    runtime.NumGoroutine(),
 		UptimeSeconds: time.Since(a.start).Seconds(),
 		Loops:         []LoopStats{},
 	}
+	h := hub.History()
+	st.History = HistoryStats{Topics: h.Topics, Entries: h.Entries, Bytes: h.Bytes, MaxBytes: h.Limit}
 	for _, sh := range hub.Shards() {
 		s := sh.Stats()
 		st.Loops = append(st.Loops, LoopStats{

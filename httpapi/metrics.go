@@ -17,8 +17,9 @@ type collector struct {
 	connections, sessions, loopLag             *prometheus.Desc
 	messagesIn, messagesOut, bytesIn, bytesOut *prometheus.Desc
 	publications, deliveries, evictions        *prometheus.Desc
-	dropped                                    *prometheus.Desc
+	dropped, replayed                          *prometheus.Desc
 	fanout, outboundPeak                       *prometheus.Desc
+	histTopics, histEntries, histBytes         *prometheus.Desc
 }
 
 func newCollector(srv *server.Server) *collector {
@@ -39,14 +40,19 @@ func newCollector(srv *server.Server) *collector {
 		deliveries:   d("deliveries_total", "Messages publications became.", loop...),
 		evictions:    d("evictions_total", "Sessions ended by the server, by reason.", "loop", "reason"),
 		dropped:      d("dropped_total", "Messages dropped for slow clients that stayed connected (drop policy).", loop...),
+		replayed:     d("replayed_total", "Publications sent from history to clients that resumed.", loop...),
 		fanout:       d("fanout_latency_seconds", "Time from publish to the last write on a loop."),
+		histTopics:   d("history_topics", "Topics the node numbers (with subscribers or history)."),
+		histEntries:  d("history_entries", "Publications kept in topic history."),
+		histBytes:    d("history_bytes", "Memory of topic history, as counted against its cap."),
 		outboundPeak: d("outbound_peak_bytes", "Most bytes ever queued for one session.", loop...),
 	}
 }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.connections, c.sessions, c.loopLag, c.messagesIn, c.messagesOut,
-		c.bytesIn, c.bytesOut, c.publications, c.deliveries, c.evictions, c.dropped, c.fanout, c.outboundPeak} {
+		c.bytesIn, c.bytesOut, c.publications, c.deliveries, c.evictions, c.dropped, c.replayed, c.fanout,
+		c.outboundPeak, c.histTopics, c.histEntries, c.histBytes} {
 		ch <- d
 	}
 }
@@ -75,6 +81,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		counter(c.publications, st.Publications.Load())
 		counter(c.deliveries, st.Deliveries.Load())
 		counter(c.dropped, st.Dropped.Load())
+		counter(c.replayed, st.Replayed.Load())
 		for _, r := range session.Reasons() {
 			ch <- prometheus.MustNewConstMetric(c.evictions, prometheus.CounterValue, float64(st.Evictions(r)), l, r.String())
 		}
@@ -88,4 +95,8 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		sum += s.Seconds()
 	}
 	ch <- prometheus.MustNewConstHistogram(c.fanout, count, sum, buckets)
+	h := c.srv.Hub().History()
+	ch <- prometheus.MustNewConstMetric(c.histTopics, prometheus.GaugeValue, float64(h.Topics))
+	ch <- prometheus.MustNewConstMetric(c.histEntries, prometheus.GaugeValue, float64(h.Entries))
+	ch <- prometheus.MustNewConstMetric(c.histBytes, prometheus.GaugeValue, float64(h.Bytes))
 }

@@ -285,11 +285,12 @@ type HistoryStats struct {
 	Topics  int   // topics the node numbers (with subscribers or history)
 	Entries int64 // publications kept
 	Bytes   int64 // what they count against MaxBytes
+	Limit   int64 // MaxBytes; 0 for no cap
 }
 
 // History returns the hub's history figures. Safe for concurrent use.
 func (h *Hub) History() HistoryStats {
-	st := HistoryStats{Entries: h.histEntries.Load(), Bytes: h.histBytes.Load()}
+	st := HistoryStats{Entries: h.histEntries.Load(), Bytes: h.histBytes.Load(), Limit: h.history.MaxBytes}
 	h.topics.Range(func(_, _ any) bool { st.Topics++; return true })
 	return st
 }

@@ -238,6 +238,7 @@ type Totals struct {
 	MessagesIn, MessagesOut  uint64
 	BytesIn, BytesOut        uint64
 	Deliveries, Publications uint64
+	Replayed                 uint64
 	Dropped                  uint64
 	Evictions                map[string]uint64
 }
@@ -255,6 +256,7 @@ func (h *Hub) Totals() Totals {
 		tot.BytesOut += st.BytesOut.Load()
 		tot.Deliveries += st.Deliveries.Load()
 		tot.Publications += st.Publications.Load()
+		tot.Replayed += st.Replayed.Load()
 		tot.Dropped += st.Dropped.Load()
 		for _, r := range Reasons() {
 			tot.Evictions[r.String()] += st.Evictions(r)
