@@ -59,6 +59,21 @@ type histRule struct {
 	ttl  time.Duration
 }
 
+// idleTopicGrace is how long a topic with history but no entry and no
+// subscriber keeps its numbering when its rule has no TTL: long enough for
+// clients that poll or reconnect, short enough that names nobody uses are
+// soon forgotten.
+const idleTopicGrace = time.Minute
+
+// keepIdle is how long a topic of this rule with no subscriber and no
+// entry keeps its epoch.
+func (r histRule) keepIdle() time.Duration {
+	if r.ttl > 0 {
+		return r.ttl
+	}
+	return idleTopicGrace
+}
+
 // histEntry is one kept publication.
 type histEntry struct {
 	offset uint64
@@ -205,7 +220,8 @@ func (e *histEntry) publication(name string, t *hubTopic) *Publication {
 }
 
 // Sweep drops history entries past their TTL and forgets the topics that
-// have neither subscribers nor history left, then enforces MaxBytes. The
+// have had neither subscribers nor history for their TTL (idleTopicGrace
+// without one), then enforces MaxBytes. The
 // server calls it on every tick. Safe for concurrent use.
 func (h *Hub) Sweep(now time.Time) {
 	h.topics.Range(func(k, v any) bool {
@@ -214,7 +230,7 @@ func (h *Hub) Sweep(now time.Time) {
 		if t.keep.ttl > 0 {
 			t.dropBefore(h, now.Add(-t.keep.ttl).UnixNano())
 		}
-		if len(t.shards) == 0 && len(t.kept()) == 0 && !t.dead {
+		if len(t.shards) == 0 && len(t.kept()) == 0 && !t.dead && t.idle < now.Add(-t.keep.keepIdle()).UnixNano() {
 			t.dead = true
 			h.topics.CompareAndDelete(k, t)
 		}

@@ -294,3 +294,28 @@ func TestResumeSkipsQueuedPublications(t *testing.T) {
 		t.Fatalf("got %v, want %v once each", tr.offsets, want)
 	}
 }
+
+// TestHistoryTopicOutlivesItsSubscriber: a topic with history but nothing
+// published yet keeps its epoch when its only subscriber leaves (a
+// long-poll ending), so that the client coming back resumes instead of
+// being reset; it is forgotten once idle for its TTL.
+func TestHistoryTopicOutlivesItsSubscriber(t *testing.T) {
+	t.Parallel()
+	h, sh := historyHub(t, HistoryConfig{Size: 10, TTL: time.Minute})
+	s, _ := openSession(t, sh)
+	var st Start
+	run(t, sh, func() { st = s.SubscribeFrom("t", nil) })
+	run(t, sh, func() { s.Unsubscribe("t") })
+	h.Sweep(time.Now())
+	again, _ := openSession(t, sh)
+	var back Start
+	run(t, sh, func() { back = again.SubscribeFrom("t", &codec.Position{Epoch: st.Epoch, Offset: st.Offset}) })
+	if back.Reset || back.Epoch != st.Epoch {
+		t.Fatalf("came back to %+v, want epoch %q kept", back, st.Epoch)
+	}
+	run(t, sh, func() { again.Unsubscribe("t") })
+	h.Sweep(time.Now().Add(2 * time.Minute))
+	if e, _ := h.Position("t"); e != "" {
+		t.Fatalf("idle topic still numbered (%q) past its TTL", e)
+	}
+}

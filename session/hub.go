@@ -3,6 +3,7 @@ package session
 import (
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/c1mhq/c1m/codec"
 )
@@ -45,6 +46,7 @@ type hubTopic struct {
 	dead   bool        // removed from Hub.topics: look the name up again
 	hist   []histEntry // hist[start:] are the kept publications, oldest first
 	start  int
+	idle   int64 // UnixNano when the last subscriber left; 0 while subscribed
 }
 
 // Lookup returns the shard of the loop identified by key, creating it with
@@ -204,6 +206,7 @@ func (h *Hub) shardWants(sh *Shard, name string, since *codec.Position) (*hubTop
 	}
 	t := h.lockTopic(name, true)
 	t.shards = append(t.shards[:len(t.shards):len(t.shards)], sh)
+	t.idle = 0
 	st, replay := t.startAt(since)
 	t.mu.Unlock()
 	return t, st, replay
@@ -226,7 +229,14 @@ func (h *Hub) shardDropped(sh *Shard, name string) {
 		}
 	}
 	t.shards = next
-	if len(next) == 0 && len(t.kept()) == 0 {
+	if len(next) == 0 && t.keep.size > 0 {
+		// A topic with history keeps its numbering for a while even
+		// without entries, so that a client that comes back (the next
+		// long-poll, a reconnect) finds its epoch (Sweep).
+		t.idle = time.Now().UnixNano()
+		return
+	}
+	if len(next) == 0 {
 		t.dead = true
 		h.topics.CompareAndDelete(name, t)
 	}
