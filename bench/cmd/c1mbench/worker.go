@@ -118,6 +118,7 @@ type client struct {
 
 // workerHandler records what the scenario needs. It runs on the loop.
 type workerHandler struct {
+	loadgen.BuiltinHandler
 	loop            *loadgen.Loop
 	out             *json.Encoder
 	scenario        string
