@@ -246,6 +246,9 @@ func (l *Loop) Ready(c *Conn) {
 // IsReady says whether Ready was called for c.
 func (c *Conn) IsReady() bool { return c.ready }
 
+// IsOpen says whether c is not closed (a handler call may close it).
+func (c *Conn) IsOpen() bool { return c.state != stateClosed }
+
 // opened marks c's transport open and tells the handler.
 func (l *Loop) opened(c *Conn) {
 	c.state = stateOpen
