@@ -387,7 +387,7 @@ func (l *Loop) Poll(timeout time.Duration) error {
 			if c.state == stateConnecting {
 				c.state = stateHandshake
 				l.flush(c)
-				if l.cfg.Transport == Poll {
+				if l.cfg.Transport == Poll && c.state != stateClosed {
 					l.opened(c) // each reply has its own head
 				}
 			} else {
