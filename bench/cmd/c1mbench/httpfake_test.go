@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -153,12 +154,12 @@ func (f *fakeHTTP) poll(w http.ResponseWriter, r *http.Request) {
 	}
 	wait := time.Duration(0)
 	if s := q.Get("wait"); s != "0" {
-		d, err := time.ParseDuration(s)
+		secs, err := strconv.ParseFloat(s, 64) // seconds, as c1m reads it
 		if err != nil {
 			http.Error(w, "bad wait", http.StatusBadRequest)
 			return
 		}
-		wait = min(d, pollWaitCap)
+		wait = min(time.Duration(secs*float64(time.Second)), pollWaitCap)
 	}
 	deadline := time.After(wait)
 	f.mu.Lock()

@@ -106,7 +106,7 @@ func declareFlags(f *flag.FlagSet, o *options) {
 	f.StringVar(&o.scenarios, "scenarios", strings.Join(allScenarios, ","), "scenarios to run")
 	f.IntVar(&o.n, "n", 19000, "connections for the hold and fanout scenarios, over every transport (a server process holds at most ~19.9k here)")
 	f.IntVar(&o.pollN, "poll-n", 0, "long-polling clients in poll-fanout (0: -n, at most 5000)")
-	f.StringVar(&o.pollWait, "poll-wait", defaultPollWait, "the wait= of held polls (poll-hold, poll-fanout), sent as given")
+	f.StringVar(&o.pollWait, "poll-wait", defaultPollWait, "the wait= of held polls (poll-hold, poll-fanout), seconds, sent as given")
 	f.IntVar(&o.historyTopics, "history-topics", 1000, "history: topics published to")
 	f.IntVar(&o.historyPerTopic, "history-per-topic", 100, "history: publications per topic")
 	f.StringVar(&o.holdSteps, "hold-steps", "", "extra connection counts for the memory-per-connection plot, e.g. 2000,8000")

@@ -373,9 +373,10 @@ const fileMargin = 100
 // defaultInflight is how many handshakes a worker keeps in progress.
 const defaultInflight = 512
 
-// defaultPollWait is the wait= of the polls that follow the first: long
-// enough that a held poll outlives any measurement.
-const defaultPollWait = "60s"
+// defaultPollWait is the wait= of the polls that follow the first, in
+// seconds as c1m reads it (PROTOCOL.md: /poll): long enough that a held
+// poll outlives any measurement.
+const defaultPollWait = "60"
 
 func runWorker(args []string) error {
 	var o workerOptions
