@@ -17,15 +17,26 @@ const EnvelopeProtocol = "c1m.v1.json"
 
 // AppendEnvelope appends the JSON envelope of a publication to dst:
 //
-//	{"topic":"news","offset":7,"data":"hello"}
+//	{"topic":"news","offset":7,"epoch":"k3v9q0","data":"hello"}
 //
-// A payload that is valid UTF-8 goes in "data" as a JSON string; any other
-// payload goes in "data_b64", base64 (standard, padded).
-func AppendEnvelope(dst []byte, topic string, offset uint64, payload []byte) []byte {
+// The epoch is left out when empty (a broadcast). A payload that is valid
+// UTF-8 goes in "data" as a JSON string; any other payload goes in
+// "data_b64", base64 (standard, padded).
+func AppendEnvelope(dst []byte, topic, epoch string, offset uint64, payload []byte) []byte {
 	dst = append(dst, `{"topic":`...)
 	dst = appendJSONString(dst, topic)
 	dst = append(dst, `,"offset":`...)
 	dst = strconv.AppendUint(dst, offset, 10)
+	if epoch != "" {
+		dst = append(dst, `,"epoch":`...)
+		dst = appendJSONString(dst, epoch)
+	}
+	return appendData(dst, payload)
+}
+
+// appendData appends the "data" or "data_b64" member of payload and closes
+// the object.
+func appendData(dst, payload []byte) []byte {
 	if utf8.Valid(payload) {
 		dst = append(dst, `,"data":`...)
 		dst = appendJSONString(dst, string(payload))
@@ -37,13 +48,24 @@ func AppendEnvelope(dst []byte, topic string, offset uint64, payload []byte) []b
 	return append(dst, '}')
 }
 
-// appendJSONString appends s as a JSON string; s must be valid UTF-8.
+// appendJSONString appends s as a JSON string; s must be valid UTF-8. The
+// result is also safe inside HTML and as JavaScript source (iframe and
+// JSONP transports): <, >, & and the line separators U+2028 and U+2029,
+// which end a line in JavaScript before ES2019, are escaped.
 func appendJSONString(dst []byte, s string) []byte {
 	const hex = "0123456789abcdef"
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); i++ {
 		c := s[i]
+		if c == 0xe2 && i+2 < len(s) && s[i+1] == 0x80 && (s[i+2] == 0xa8 || s[i+2] == 0xa9) {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\u202`...)
+			dst = append(dst, hex[s[i+2]&0xf])
+			i += 2
+			start = i + 1
+			continue
+		}
 		if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
 			continue
 		}
@@ -76,6 +98,18 @@ type Command struct {
 	Topic string          `json:"topic"`
 	ID    json.RawMessage `json:"id,omitempty"` // echoed in the reply when present
 	Data  json.RawMessage `json:"data,omitempty"`
+	// Since and Epoch, on a subscribe, are the client's position: it
+	// resumes from there (history permitting).
+	Since *uint64 `json:"since,omitempty"`
+	Epoch string  `json:"epoch,omitempty"`
+}
+
+// Position returns the position a subscribe command resumes from, or nil.
+func (c *Command) Position() *Position {
+	if c.Since == nil {
+		return nil
+	}
+	return &Position{Topic: c.Topic, Epoch: c.Epoch, Offset: *c.Since}
 }
 
 // Command operations.

@@ -59,3 +59,22 @@ var (
 	// answered with an error reply, not a close: the connection stays usable.
 	ErrBadCommand = errors.New("codec: bad command")
 )
+
+// Errors of the cursor and position parsers.
+var (
+	// ErrBadCursor means a cursor does not decode to positions on valid
+	// topics and epochs. The answer is 400.
+	ErrBadCursor = errors.New("codec: bad cursor")
+)
+
+// Errors of the HTTP body decoder.
+var (
+	// ErrBadBody means a request's body framing is invalid: both
+	// Content-Length and Transfer-Encoding, an unknown transfer coding, a
+	// bad Content-Length or bad chunked framing. The answer is 400, and
+	// the connection closes.
+	ErrBadBody = errors.New("codec: bad request body framing")
+	// ErrBodyTooLarge means a request body passed the limit. The answer is
+	// 413.
+	ErrBodyTooLarge = errors.New("codec: request body too large")
+)

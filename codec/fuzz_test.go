@@ -436,22 +436,29 @@ func FuzzInflateContext(f *testing.F) {
 // they must be valid UTF-8 and parse back (strictly) to what was put in,
 // whatever the payload, the topic's characters or the reason's.
 func FuzzAppendEnvelope(f *testing.F) {
-	f.Add("news", uint64(7), []byte("hello"), "bad command")
-	f.Add("a\"b<>&\u2028", uint64(1<<63), []byte("\xff\x00binary"), "line\nbreak")
-	f.Add("", uint64(0), []byte(nil), "")
-	f.Fuzz(func(t *testing.T, topic string, offset uint64, payload []byte, reason string) {
+	f.Add("news", "k3v9q0", uint64(7), []byte("hello"), "bad command")
+	f.Add("a\"b<>&\u2028", "", uint64(1<<63), []byte("\xff\x00binary\u2029"), "line\nbreak")
+	f.Add("", "", uint64(0), []byte(nil), "")
+	f.Fuzz(func(t *testing.T, topic, epoch string, offset uint64, payload []byte, reason string) {
 		// Topics and reasons come from the server: UTF-8 (topics are
 		// printable ASCII, see ValidTopic); appendJSONString requires it.
 		topic, reason = strings.ToValidUTF8(topic, "\uFFFD"), strings.ToValidUTF8(reason, "\uFFFD")
-		env := AppendEnvelope(nil, topic, offset, payload)
+		if !ValidEpoch(epoch) {
+			epoch = ""
+		}
+		env := AppendEnvelope(nil, topic, epoch, offset, payload)
 		var e struct {
 			Topic   string  `json:"topic"`
 			Offset  *uint64 `json:"offset"`
+			Epoch   string  `json:"epoch"`
 			Data    *string `json:"data"`
 			DataB64 *[]byte `json:"data_b64"`
 		}
-		if !utf8.Valid(env) || strictJSON(env, &e) != nil || e.Topic != topic || e.Offset == nil || *e.Offset != offset {
-			t.Fatalf("envelope %q of topic %q offset %d", env, topic, offset)
+		if !utf8.Valid(env) || strictJSON(env, &e) != nil || e.Topic != topic || e.Offset == nil || *e.Offset != offset || e.Epoch != epoch {
+			t.Fatalf("envelope %q of topic %q epoch %q offset %d", env, topic, epoch, offset)
+		}
+		if bytes.Contains(env, []byte("\u2028")) || bytes.Contains(env, []byte("\u2029")) {
+			t.Fatalf("envelope %q holds a raw line separator, which ends a line in older JavaScript", env)
 		}
 		switch {
 		case utf8.Valid(payload):

@@ -48,7 +48,7 @@ func TestUTF8FailFast(t *testing.T) {
 
 func TestEnvelopeAndCommands(t *testing.T) {
 	t.Parallel()
-	if got := string(AppendEnvelope(nil, "a\"b", 3, []byte("x\n<"))); got != `{"topic":"a\"b","offset":3,"data":"x\n\u003c"}` {
+	if got := string(AppendEnvelope(nil, "a\"b", "", 3, []byte("x\n<"))); got != `{"topic":"a\"b","offset":3,"data":"x\n\u003c"}` {
 		t.Fatalf("envelope %s", got)
 	}
 	c, err := ParseCommand([]byte(`{"op":"publish","topic":"t","data":"hi","id":7}`))

@@ -89,6 +89,31 @@ type Config struct {
 	// somaxconn. It bounds how many connections gnet accepts in one burst,
 	// and so the file descriptors MaxConns keeps free.
 	Backlog int
+	// History keeps each topic's recent publications, so that clients
+	// resume from their position on every transport (session.
+	// HistoryConfig). Zero keeps none: a topic is numbered only while some
+	// session subscribes.
+	History session.HistoryConfig
+	// Transports lists the transports the server offers on the client
+	// port, by name: TransportWebSocket, TransportSSE, TransportStream
+	// (NDJSON and multipart), TransportIframe, TransportPoll. A request for
+	// another gets 404. Zero offers them all. /send follows the HTTP
+	// transports.
+	Transports []string
+	// JSONP enables JSONP polling (/poll?callback=NAME). Any web site can
+	// read a JSONP reply, so it must carry nothing private. Off by default.
+	JSONP bool
+	// PollTimeout is how long a long-poll is held when nothing comes.
+	// Zero means 25s.
+	PollTimeout time.Duration
+	// PollMaxBytes bounds the messages of one poll reply; past it, the
+	// reply says "more" and the next poll answers at once. Zero means
+	// 1 MiB.
+	PollMaxBytes int
+	// FlashPolicy, when set, answers the Flash socket policy request
+	// (<policy-file-request/>) of the legacy web-socket-js fallback. Nil
+	// answers it with any domain and the listener's port.
+	FlashPolicy *FlashPolicy
 	// MaxConns caps the client connections. A connection over the cap is
 	// answered 503 with Retry-After and closed at once. Zero means the
 	// open-file limit (RLIMIT_NOFILE, read by Serve) less Backlog and a
@@ -98,6 +123,25 @@ type Config struct {
 	// engine, dropping every connection, when accept(2) fails with EMFILE.
 	MaxConns int
 }
+
+// FlashPolicy is the cross-domain socket policy sent to Flash clients.
+type FlashPolicy struct {
+	// Domains are the page domains allowed ("*", "*.example.com"). Zero
+	// means "*".
+	Domains []string
+	// Ports are the ports allowed ("8080", "8000-8100", "*"). Zero means
+	// the listener's port.
+	Ports string
+}
+
+// Transport names for Config.Transports.
+const (
+	TransportWebSocket = "websocket"
+	TransportSSE       = "sse"
+	TransportStream    = "stream"
+	TransportIframe    = "iframe"
+	TransportPoll      = "poll"
+)
 
 // Page is an HTTP resource served on the client listener: Body, or when
 // Render is set, what it returns. Render runs on the event loop: it must be
@@ -132,6 +176,8 @@ const (
 	DefaultDrainTimeout = 10 * time.Second
 	DefaultDrainSpread  = 3 * time.Second
 	DefaultReadBuffer   = 64 << 10
+	DefaultPollTimeout  = 25 * time.Second
+	DefaultPollMaxBytes = 1 << 20
 )
 
 // MaxLimit is the largest MaxFrame and MaxMessage: a connection tracks the
@@ -170,6 +216,17 @@ func (c *Config) withDefaults() Config {
 	def(&out.MaxOutbound, DefaultMaxOutbound)
 	def(&out.WorkerQueue, DefaultWorkerQueue)
 	def(&out.ReadBufferCap, DefaultReadBuffer)
+	if out.PollTimeout <= 0 {
+		out.PollTimeout = DefaultPollTimeout
+	}
+	def(&out.PollMaxBytes, DefaultPollMaxBytes)
+	out.Transports = append([]string(nil), out.Transports...)
+	out.History.Rules = append([]session.HistoryRule(nil), out.History.Rules...)
+	if out.FlashPolicy != nil {
+		fp := *out.FlashPolicy
+		fp.Domains = append([]string(nil), fp.Domains...)
+		out.FlashPolicy = &fp
+	}
 	if out.DrainTimeout <= 0 {
 		out.DrainTimeout = DefaultDrainTimeout
 	}

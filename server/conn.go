@@ -22,10 +22,10 @@ type conn struct {
 	// publication frame, written straight from the publication (the
 	// common case of a fan-out), or a pooled queue once more than that is
 	// pending. pub is set only while q is nil.
-	pub       *session.Publication
-	q         *outQueue
-	peerClose *peerClose // the peer's close frame, once it arrived
-	ctlEnd    int32      // bytes of q's own output up to the end of its last control frame
+	pub    *session.Publication
+	q      *outQueue
+	ext    *connExt // what only some connections need (http.go)
+	ctlEnd int32    // bytes of q's own output up to the end of its last control frame
 	// progress is, until the request head is complete, the head bytes
 	// already searched for its end; after the upgrade, the bytes the frame
 	// in progress needs, when known. One field: the two never coexist.
@@ -47,12 +47,41 @@ type peerClose struct {
 var _ session.Transport = (*conn)(nil)
 
 // Ping implements session.Transport. Loop-only.
-func (c *conn) Ping() {
+func (c *conn) Ping() bool {
+	if tr := c.transport(); tr != nil {
+		tr.Ping(c)
+		return false
+	}
 	c.queueControl(func(b []byte) []byte { return codec.AppendHeader(b, codec.OpPing, true, 0) })
+	return true
 }
 
-// Close implements session.Transport: it queues a close frame. Loop-only.
+// Subscribed implements session.Transport: an envelope client is told
+// where each subscription starts; a raw client, which sees no offsets,
+// only when its position was reset. Loop-only.
+func (c *conn) Subscribed(topic string, st session.Start) {
+	if tr := c.transport(); tr != nil {
+		tr.Subscribed(c, topic, st)
+		return
+	}
+	envelope := c.form == formEnvelope || c.form == formEnvelopeDeflate
+	if !envelope && !st.Reset {
+		return
+	}
+	op := codec.ObjSubscribed
+	if st.Reset {
+		op = codec.ObjReset
+	}
+	_ = c.WriteMessage(codec.OpText, codec.AppendStart(nil, op, topic, st.Epoch, st.Offset))
+}
+
+// Close implements session.Transport: it queues a close frame, or ends an
+// HTTP transport's response. Loop-only.
 func (c *conn) Close(code codec.StatusCode, reason string) {
+	if tr := c.transport(); tr != nil {
+		tr.Close(c)
+		return
+	}
 	c.queueControl(func(b []byte) []byte { return codec.AppendClose(b, code, reason) })
 }
 
@@ -102,16 +131,12 @@ func (c *conn) respond(status int, extra, body string) {
 	c.lingerClose()
 }
 
-// respondPage answers with a static page and ends the connection with a
-// lingering close.
-func (c *conn) respondPage(p Page) {
-	buf := c.queue()
-	body := p.Body
+// content returns the page's body.
+func (p Page) content() []byte {
 	if p.Render != nil {
-		body = p.Render()
+		return p.Render()
 	}
-	buf.B = codec.AppendPage(buf.B, p.ContentType, body)
-	c.lingerClose()
+	return p.Body
 }
 
 // fail answers a protocol violation: a close frame with the violation's code

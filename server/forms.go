@@ -13,7 +13,9 @@ const (
 	formRawDeflate
 	formEnvelope
 	formEnvelopeDeflate
-	numForms
+	wsForms            // the forms above are WebSocket's
+	formJSON = wsForms // the bare envelope, shared by every HTTP transport (poller)
+	numForms = formJSON + 1
 )
 
 var _ = [session.NumForms - numForms]struct{}{} // session has room for our forms
@@ -45,12 +47,13 @@ func newEncoders(deflater *codec.Deflater, minSize int) [numForms]func(*session.
 		return codec.AppendFrame(make([]byte, 0, codec.HeaderSize(len(payload))+len(payload)), op, payload)
 	}
 	envelope := func(p *session.Publication) []byte {
-		return codec.AppendEnvelope(nil, p.Topic, p.Offset, p.Data)
+		return codec.AppendEnvelope(nil, p.Topic, p.Epoch, p.Offset, p.Data)
 	}
 	return [numForms]func(*session.Publication) []byte{
 		formRaw:             func(p *session.Publication) []byte { return frame(op(p), p.Data, false) },
 		formRawDeflate:      func(p *session.Publication) []byte { return frame(op(p), p.Data, true) },
 		formEnvelope:        func(p *session.Publication) []byte { return frame(codec.OpText, envelope(p), false) },
 		formEnvelopeDeflate: func(p *session.Publication) []byte { return frame(codec.OpText, envelope(p), true) },
+		formJSON:            envelope,
 	}
 }

@@ -52,7 +52,7 @@ func TestEncodeOncePerForm(t *testing.T) {
 		envelope bool
 	}
 	var clients []client
-	for f := range numForms {
+	for f := range wsForms {
 		envelope, deflate := f >= formEnvelope, f%2 == 1
 		d := websocket.Dialer{EnableCompression: deflate}
 		if envelope {
@@ -70,7 +70,7 @@ func TestEncodeOncePerForm(t *testing.T) {
 			clients = append(clients, client{c, envelope})
 		}
 	}
-	if srv.Connections() != numForms*perForm {
+	if srv.Connections() != wsForms*perForm {
 		t.Fatalf("%d connections", srv.Connections())
 	}
 	if len(srv.hub.Shards()) < 2 {
@@ -84,6 +84,11 @@ func TestEncodeOncePerForm(t *testing.T) {
 	}
 	for k, c := range clients {
 		_ = c.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+		if c.envelope { // first, where the subscription starts
+			if _, p, err := c.conn.ReadMessage(); err != nil || !strings.HasPrefix(string(p), `{"op":"subscribed","topic":"t"`) {
+				t.Fatalf("client %d: %s %v, want the subscribed message", k, p, err)
+			}
+		}
 		for i := range pubs {
 			want := fmt.Sprintf("publication %d, long enough to compress well: %s", i, strings.Repeat("x", 64))
 			typ, p, err := c.conn.ReadMessage()
@@ -104,7 +109,7 @@ func TestEncodeOncePerForm(t *testing.T) {
 			}
 		}
 	}
-	for f := range numForms {
+	for f := range wsForms {
 		if n := calls[f].Load(); n != pubs {
 			t.Errorf("form %d encoded %d times for %d publications to %d subscribers", f, n, pubs, perForm)
 		}

@@ -71,11 +71,12 @@ func Reject(status int, reason string) error { return codec.Reject(status, reaso
 // Request is an upgrade request as OnConnect sees it. It is valid only
 // during OnConnect.
 type Request struct {
-	req    *codec.Request
-	remote net.Addr
-	data   any
-	user   string
-	topics []string
+	req     *codec.Request
+	remote  net.Addr
+	data    any
+	user    string
+	topics  []string
+	resumed []string
 }
 
 // Path returns the request path, as sent (not unescaped).
@@ -100,6 +101,12 @@ func (r *Request) SetData(v any) { r.data = v }
 // Hub.SendToUser reaches it.
 func (r *Request) SetUser(user string) { r.user = user }
 
+// Resumed returns the topics that the request's cursor names besides its
+// topic parameters: a client resuming a session hands back every topic it
+// had. The handler decides whether to Subscribe them again.
+func (r *Request) Resumed() []string { return r.resumed }
+
 // Subscribe subscribes the session about to open to topic, before any
-// message can reach it.
+// message can reach it. A position the request gave for the topic (since=,
+// cursor=, Last-Event-ID) applies: the session resumes from it.
 func (r *Request) Subscribe(topic string) { r.topics = append(r.topics, topic) }

@@ -110,6 +110,9 @@ func (c *conn) queued() int {
 // (compressed when negotiated and worth it) into the output queue, after
 // applying the slow-consumer policy. Loop-only.
 func (c *conn) WriteMessage(op codec.OpCode, payload []byte) error {
+	if tr := c.transport(); tr != nil {
+		return tr.WriteMessage(c, op, payload)
+	}
 	queued, err := c.admit(len(payload))
 	if err != nil {
 		return err
@@ -130,6 +133,9 @@ func (c *conn) WriteMessage(op codec.OpCode, payload []byte) error {
 // reference, never copied here. Loop-only.
 func (c *conn) WritePublication(p *session.Publication) error {
 	frame := c.frameOf(p)
+	if tr := c.transport(); tr != nil {
+		return tr.WritePublication(c, p, frame)
+	}
 	queued, err := c.admit(len(frame))
 	if err != nil {
 		return err
@@ -171,6 +177,15 @@ func (c *conn) admit(n int) (int, error) {
 // connection.
 func (c *conn) slowDisconnect() {
 	c.sh.Stats().Evicted(session.ReasonSlowConsumer)
+	if c.transport() != nil {
+		// An HTTP stream has no close frame to send, and cutting its
+		// queue could split a chunk: the connection is dropped, and the
+		// client reconnects from its position.
+		c.dropOutput()
+		c.failed = true
+		_ = c.c.Close()
+		return
+	}
 	c.pub = nil
 	if q := c.q; q != nil {
 		// Keep what precedes the last control frame, shared frames
@@ -198,6 +213,17 @@ func (c *conn) slowDisconnect() {
 // Write, and OnClose must find nothing left to release. gnet copies what
 // the socket does not take, so shared frames stay immutable. Loop-only.
 func (c *conn) Flush() {
+	if tr := c.transport(); tr != nil && !c.failed {
+		tr.Flush(c)
+	}
+	c.write()
+	if c.ext != nil && c.ext.ended {
+		c.endResponse()
+	}
+}
+
+// write hands what is queued to the socket. Loop-only.
+func (c *conn) write() {
 	switch {
 	case c.pub != nil:
 		frame := c.frameOf(c.pub)

@@ -56,7 +56,7 @@ func NewPush(cfg *PushConfig) *Push {
 // OnConnect subscribes to the topics named in the URL: a bad name or too many
 // topics get 400. Then Auth decides.
 func (p *Push) OnConnect(r *Request) error {
-	topics := r.Query()[p.cfg.TopicParam]
+	topics := append(r.Query()[p.cfg.TopicParam], r.Resumed()...)
 	if len(topics) > p.cfg.MaxTopics {
 		return Reject(http.StatusBadRequest, "too many topics")
 	}
@@ -100,7 +100,7 @@ func (p *Push) OnMessage(s *Session, m Message) {
 			p.reply(s, cmd.ID, "too many topics")
 			return
 		}
-		s.Subscribe(cmd.Topic)
+		s.SubscribeFrom(cmd.Topic, cmd.Position())
 	case codec.OpUnsubscribe:
 		s.Unsubscribe(cmd.Topic)
 	case codec.OpPublish:

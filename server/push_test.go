@@ -183,9 +183,11 @@ func TestPushEnvelope(t *testing.T) {
 	}
 	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
 	_ = plain.SetReadDeadline(time.Now().Add(10 * time.Second))
+	epoch, _ := srv.Hub().Position("news")
 	want := []string{
-		`{"topic":"news","offset":1,"data":"héllo \u003c\u0026\u003e"}`,
-		`{"topic":"news","offset":2,"data_b64":"/wAB"}`,
+		`{"op":"subscribed","topic":"news","epoch":"` + epoch + `","offset":0}`,
+		`{"topic":"news","offset":1,"epoch":"` + epoch + `","data":"héllo \u003c\u0026\u003e"}`,
+		`{"topic":"news","offset":2,"epoch":"` + epoch + `","data_b64":"/wAB"}`,
 	}
 	for i, w := range want {
 		typ, p, err := c.ReadMessage()

@@ -10,6 +10,7 @@ import (
 	"github.com/valyala/bytebufferpool"
 
 	"github.com/c1mhq/c1m/codec"
+	"github.com/c1mhq/c1m/poller"
 	"github.com/c1mhq/c1m/session"
 )
 
@@ -31,6 +32,15 @@ var retryAfter = "Retry-After: " + strconv.Itoa(int(retryAfterDelay/time.Second)
 // it stay in gnet's buffer for readFrames. Loop-only.
 func (s *Server) readHead(c *conn) {
 	buf, _ := c.c.Peek(-1)
+	if c.progress == 0 && len(buf) > 0 && buf[0] == '<' {
+		switch match, more := codec.IsPolicyRequest(buf); {
+		case match:
+			s.flashPolicy(c)
+			return
+		case more:
+			return
+		}
+	}
 	n, err := codec.HeadLen(buf, int(c.progress), s.cfg.MaxHead)
 	switch {
 	case err != nil:
@@ -54,11 +64,22 @@ func (s *Server) readHead(c *conn) {
 		return
 	}
 	if page, ok := s.cfg.Pages[string(req.Path)]; ok && string(req.Method) == http.MethodGet && !req.IsWebSocketUpgrade() {
-		c.respondPage(page)
+		c.respondKeep(s.httpHead(&req, http.StatusOK), page.ContentType, page.content())
+		_, _ = c.c.Discard(n)
+		c.progress = 0
+		return
+	}
+	if kind := poller.Route(req.Path); kind != poller.KindNone && !req.IsWebSocketUpgrade() {
+		c.progress = 0
+		s.serveHTTP(c, &req, n, kind)
 		return
 	}
 	if s.cfg.Path != "*" && !bytes.Equal(req.Path, []byte(s.cfg.Path)) {
 		c.respond(http.StatusNotFound, "", "not found\n")
+		return
+	}
+	if !s.transportOn(poller.KindNone) {
+		c.respond(http.StatusNotFound, "", "transport not offered\n")
 		return
 	}
 	if !req.IsWebSocketUpgrade() {
@@ -66,7 +87,12 @@ func (s *Server) readHead(c *conn) {
 		return
 	}
 
-	r := Request{req: &req, remote: c.c.RemoteAddr()}
+	p, err := poller.ParseParams(poller.KindNone, req.RawQuery, nil, codec.MaxCursorTopics)
+	if err != nil {
+		c.respond(http.StatusBadRequest, "", "bad parameters\n")
+		return
+	}
+	r := Request{req: &req, remote: c.c.RemoteAddr(), resumed: p.Resumed}
 	out := c.queue()
 	hs, err := c.sh.handshaker.Upgrade(head, out, func() error {
 		if !s.originAllowed(&req) {
@@ -97,7 +123,7 @@ func (s *Server) readHead(c *conn) {
 		c.SetUser(r.user)
 	}
 	for _, t := range r.topics {
-		c.Subscribe(t)
+		c.SubscribeFrom(t, p.Position(t))
 	}
 	c.Written()
 	s.dispatchOpen(c)
@@ -179,7 +205,7 @@ func (s *Server) frame(c *conn, f codec.Frame) {
 		c.Written()
 	case codec.OpClose:
 		code, reason, _ := codec.ParseClose(f.Payload) // validated by the decoder
-		c.peerClose = &peerClose{code: code, reason: string(reason)}
+		c.extra().peer = &peerClose{code: code, reason: string(reason)}
 		if c.State() == session.StateOpen {
 			// Echo the code (RFC 6455 5.5.1), then close: the server closes
 			// the TCP connection first.

@@ -88,6 +88,7 @@ func New(h Handler, cfg *Config) *Server {
 		minSize = c.Compression.MinSize
 	}
 	s.encoders = newEncoders(s.deflater, minSize)
+	s.hub.SetHistory(c.History)
 	if c.Workers > 0 {
 		s.workers = newWorkers(c.Workers, c.WorkerQueue)
 	}
@@ -388,8 +389,8 @@ func (s *Server) OnClose(gc gnet.Conn, _ error) gnet.Action {
 	opened := c.State() == session.StateOpen || c.State() == session.StateClosing
 	if opened {
 		code, reason := codec.StatusAbnormalClosure, ""
-		if c.peerClose != nil {
-			code, reason = c.peerClose.code, c.peerClose.reason
+		if c.ext != nil && c.ext.peer != nil {
+			code, reason = c.ext.peer.code, c.ext.peer.reason
 		}
 		s.dispatchClose(c, code, reason)
 	}
@@ -412,11 +413,13 @@ func (s *Server) OnTraffic(gc gnet.Conn) gnet.Action {
 		return gnet.Close
 	}
 	c.sh.IOStarted()
-	if c.State() == session.StateHandshake && !c.failed {
-		s.readHead(c)
-	}
+	s.readRequests(c)
 	if st := c.State(); (st == session.StateOpen || st == session.StateClosing) && !c.failed {
-		s.readFrames(c)
+		if c.transport() == nil {
+			s.readFrames(c)
+		} else {
+			s.holdInput(c)
+		}
 	}
 	if c.failed {
 		// Answered or failed: nothing more is parsed, and what arrives is
@@ -446,6 +449,7 @@ func (s *Server) OnTick() (time.Duration, gnet.Action) {
 	if tick <= 0 {
 		tick = session.DefaultTick
 	}
+	s.hub.Sweep(time.Now())
 	for _, sh := range s.hub.Shards() {
 		now, posted := s.tick(sh), time.Now()
 		_ = sh.Post(func() {

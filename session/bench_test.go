@@ -26,7 +26,8 @@ func (f *frameTransport) WritePublication(p *Publication) error {
 func encodeFrame(p *Publication) []byte { return codec.AppendFrame(nil, codec.OpText, p.Data) }
 
 func (f *frameTransport) Flush()                         { f.out = f.out[:0] }
-func (f *frameTransport) Ping()                          {}
+func (f *frameTransport) Ping() bool                     { return true }
+func (f *frameTransport) Subscribed(string, Start)       {}
 func (f *frameTransport) Close(codec.StatusCode, string) {}
 func (f *frameTransport) Abort()                         {}
 

@@ -1,6 +1,11 @@
 package session
 
-import "sync"
+import (
+	"sync"
+	"sync/atomic"
+
+	"github.com/c1mhq/c1m/codec"
+)
 
 // Hub publishes across the shards of one server: it numbers each topic's
 // publications, knows which shards have subscribers of which topic, and
@@ -17,18 +22,29 @@ type Hub struct {
 
 	// guards broadcast order
 	bmu sync.Mutex
+
+	history     HistoryConfig // set before use (SetHistory)
+	histBytes   atomic.Int64  // what every topic's kept entries count against history.MaxBytes
+	histEntries atomic.Int64
+	evicting    sync.Mutex // held by the one enforceHistoryCap pass running
 }
 
 // hubTopic is a topic's node-wide state while some shard has subscribers
-// of it. When the last shard drops the topic, the entry is marked dead and
-// removed, so that the node holds nothing for the topic names clients once
-// used; its offsets then start again from 1 (PROTOCOL.md).
+// of it or it keeps history. When it has neither, the entry is marked dead
+// and removed, so that the node holds nothing for the topic names clients
+// once used; its offsets then start again from 1 in a new epoch
+// (PROTOCOL.md).
 type hubTopic struct {
+	epoch string   // immutable
+	keep  histRule // immutable
+
 	// guards the fields below
 	mu     sync.Mutex
 	seq    uint64
-	shards []*Shard // shards with subscribers; replaced, never modified
-	dead   bool     // removed from Hub.topics: look the name up again
+	shards []*Shard    // shards with subscribers; replaced, never modified
+	dead   bool        // removed from Hub.topics: look the name up again
+	hist   []histEntry // hist[start:] are the kept publications, oldest first
+	start  int
 }
 
 // Lookup returns the shard of the loop identified by key, creating it with
@@ -51,7 +67,7 @@ func (h *Hub) lockTopic(name string, create bool) *hubTopic {
 			if !create {
 				return nil
 			}
-			v, _ = h.topics.LoadOrStore(name, &hubTopic{})
+			v, _ = h.topics.LoadOrStore(name, &hubTopic{epoch: newEpoch(), keep: h.rule(name)})
 		}
 		t := v.(*hubTopic)
 		t.mu.Lock()
@@ -62,15 +78,23 @@ func (h *Hub) lockTopic(name string, create bool) *hubTopic {
 	}
 }
 
-// Publish publishes data to topic name and returns its offset. A topic that
-// no session on the node subscribes to reaches nobody and is not numbered:
-// its offset is 0. When a shard with subscribers has Config.MaxBacklog of
-// publications waiting, Publish returns ErrBacklog and publishes nothing. data is kept and shared: the caller must not modify it
-// afterwards. When a shard refuses the publication (it is stopping), the
-// other shards still get it and the first error is returned. Safe for
-// concurrent use.
+// Publish publishes data to topic name and returns its offset. A topic
+// that keeps history is numbered and kept whether or not anyone
+// subscribes; one that does not, and that no session on the node
+// subscribes to, reaches nobody and is not numbered: its offset is 0. When
+// a shard with subscribers has Config.MaxBacklog of publications waiting,
+// Publish returns ErrBacklog and publishes nothing. data is kept and
+// shared: the caller must not modify it afterwards. When a shard refuses
+// the publication (it is stopping), the other shards still get it and the
+// first error is returned. Safe for concurrent use.
 func (h *Hub) Publish(name string, data []byte) (uint64, error) {
-	t := h.lockTopic(name, false)
+	off, err := h.publish(name, data)
+	h.enforceHistoryCap()
+	return off, err
+}
+
+func (h *Hub) publish(name string, data []byte) (uint64, error) {
+	t := h.lockTopic(name, h.rule(name).size > 0)
 	if t == nil {
 		return 0, nil
 	}
@@ -81,7 +105,10 @@ func (h *Hub) Publish(name string, data []byte) (uint64, error) {
 	}
 	t.seq++
 	p := NewPublication(name, t.seq, data)
-	p.from = t
+	p.Epoch, p.from = t.epoch, t
+	if t.keep.size > 0 {
+		t.record(h, p)
+	}
 	var first error
 	for _, sh := range t.shards {
 		if err := sh.postDelivery(p, cost); err != nil && first == nil {
@@ -91,14 +118,15 @@ func (h *Hub) Publish(name string, data []byte) (uint64, error) {
 	return p.Offset, first
 }
 
-// Offset returns the offset of the last publication to topic name, or 0
-// when no session on the node subscribes to it. Safe for concurrent use.
-func (h *Hub) Offset(name string) uint64 {
+// Position returns the epoch and offset of the last publication to topic
+// name; a topic the node does not number (no subscriber, no history) has
+// none: "", 0. Safe for concurrent use.
+func (h *Hub) Position(name string) (epoch string, offset uint64) {
 	if t := h.lockTopic(name, false); t != nil {
 		defer t.mu.Unlock()
-		return t.seq
+		return t.epoch, t.seq
 	}
-	return 0
+	return "", 0
 }
 
 // Broadcast sends data to every open session of every shard. When a shard
@@ -155,16 +183,18 @@ func (h *Hub) SendToUser(user string, data []byte) error {
 }
 
 // shardWants records that sh has a first subscriber of topic name and
-// returns the topic's node-wide entry (nil without a hub). Called on sh's
-// loop.
-func (h *Hub) shardWants(sh *Shard, name string) *hubTopic {
+// returns the topic's node-wide entry (nil without a hub), with where the
+// subscriber starts and what it replays for a client at since (see
+// hubTopic.startAt). Called on sh's loop.
+func (h *Hub) shardWants(sh *Shard, name string, since *codec.Position) (*hubTopic, Start, []histEntry) {
 	if h == nil {
-		return nil
+		return nil, Start{}, nil
 	}
 	t := h.lockTopic(name, true)
 	t.shards = append(t.shards[:len(t.shards):len(t.shards)], sh)
+	st, replay := t.startAt(since)
 	t.mu.Unlock()
-	return t
+	return t, st, replay
 }
 
 // shardDropped records that sh has no subscriber of topic name left.
@@ -184,7 +214,7 @@ func (h *Hub) shardDropped(sh *Shard, name string) {
 		}
 	}
 	t.shards = next
-	if len(next) == 0 {
+	if len(next) == 0 && len(t.kept()) == 0 {
 		t.dead = true
 		h.topics.CompareAndDelete(name, t)
 	}

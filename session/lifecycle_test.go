@@ -181,7 +181,7 @@ func TestHubForgetsTopics(t *testing.T) {
 		if n := hubTopics(&h); n != 0 {
 			t.Fatalf("round %d: %d topic entries left, want 0", round, n)
 		}
-		if off := h.Offset("t"); off != 0 {
+		if _, off := h.Position("t"); off != 0 {
 			t.Fatalf("offset %d of a forgotten topic", off)
 		}
 	}

@@ -17,6 +17,7 @@ const NumForms = 8
 type Publication struct {
 	Topic  string    // "" for a broadcast
 	Offset uint64    // position in the topic, from 1; 0 for a broadcast
+	Epoch  string    // the topic's numbering (see Hub.Position); "" for a broadcast
 	Data   []byte    // the published bytes
 	Text   bool      // Data is valid UTF-8: WebSocket text, else binary
 	At     time.Time // when it was published, for the fan-out latency

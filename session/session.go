@@ -2,6 +2,7 @@ package session
 
 import (
 	"sync/atomic"
+	"time"
 
 	"github.com/c1mhq/c1m/codec"
 )
@@ -152,6 +153,7 @@ func (s *Session) MarkOpen() {
 		return
 	}
 	s.state = StateOpen
+	s.closeAt = 0 // the handshake deadline; an open session's is SetDeadline's
 	s.Touch()
 	s.shard.open++
 	s.shard.stats.Sessions.Add(1)
@@ -169,6 +171,18 @@ func (s *Session) MarkClosing() {
 	s.state = StateClosing
 	s.closeAt = s.shard.now + s.shard.cfg.closeTicks
 	s.shard.wheel.schedule(s, s.closeAt)
+}
+
+// SetDeadline makes an open session close (Session.Close with
+// StatusNormalClosure) once d has passed: a long-poll's hold. It is
+// checked by the shard's wheel, so it is as coarse as the tick. Loop-only.
+func (s *Session) SetDeadline(d time.Duration) {
+	if s.state != StateOpen || d <= 0 {
+		return
+	}
+	tick := s.shard.cfg.tick
+	s.closeAt = s.shard.now + int64((d+tick-1)/tick)
+	s.shard.reschedule(s)
 }
 
 // Linger records that the transport has written its last answer (an HTTP
@@ -221,6 +235,16 @@ func (s *Session) expire(now int64) int64 {
 		s.tr.Abort()
 		return 0
 	case StateOpen:
+		if s.closeAt > 0 {
+			if now >= s.closeAt {
+				s.close(codec.StatusNormalClosure, "deadline")
+				return 0
+			}
+			if next := s.keepalive(now, cfg); next > 0 && next < s.closeAt {
+				return next
+			}
+			return s.closeAt
+		}
 		return s.keepalive(now, cfg)
 	}
 	return 0
@@ -241,9 +265,12 @@ func (s *Session) keepalive(now int64, cfg *shardConfig) int64 {
 			s.close(codec.StatusGoingAway, "ping timeout")
 			return 0
 		case s.pingSent == 0 && now-s.lastSeen >= cfg.pingTicks:
-			s.tr.Ping()
 			s.shard.markDirty(s)
-			s.pingSent = now
+			if s.tr.Ping() {
+				s.pingSent = now
+			} else {
+				s.lastSeen = now // a heartbeat: the next one is due a ping interval from now
+			}
 		}
 	}
 	next := int64(0)

@@ -35,6 +35,7 @@ type fakeTransport struct {
 	pings   int
 	closed  codec.StatusCode
 	aborted bool
+	starts  []Start
 }
 
 func (f *fakeTransport) WriteMessage(_ codec.OpCode, p []byte) error {
@@ -46,7 +47,8 @@ func (f *fakeTransport) WritePublication(p *Publication) error {
 	return nil
 }
 func (f *fakeTransport) Flush()                                { f.flushes++ }
-func (f *fakeTransport) Ping()                                 { f.pings++ }
+func (f *fakeTransport) Ping() bool                            { f.pings++; return true }
+func (f *fakeTransport) Subscribed(topic string, st Start)     { f.starts = append(f.starts, st) }
 func (f *fakeTransport) Close(code codec.StatusCode, _ string) { f.closed = code }
 func (f *fakeTransport) Abort()                                { f.aborted = true }
 

@@ -429,7 +429,12 @@ func (sh *Shard) deliver(p *Publication, cost int64) {
 			n += sh.deliverTo(s, p)
 		}
 	} else if t := sh.topics[p.Topic]; t != nil && (p.from == nil || p.from == t.hub) {
-		for _, s := range t.subs {
+		for i, s := range t.subs {
+			// A subscriber that started after p (SubscribeFrom) skips it.
+			if p.Offset != 0 && p.Offset <= t.pos[i] {
+				continue
+			}
+			t.pos[i] = p.Offset
 			n += sh.deliverTo(s, p)
 		}
 	}

@@ -61,6 +61,9 @@ type Stats struct {
 	// Deliveries counts the messages they became.
 	Publications atomic.Uint64
 	Deliveries   atomic.Uint64
+	// Replayed counts publications sent from history to resuming
+	// subscribers.
+	Replayed atomic.Uint64
 	// FanoutLatency is the time from publish until the shard's last write
 	// of it.
 	FanoutLatency Histogram

@@ -1,12 +1,24 @@
 package session
 
+import "github.com/c1mhq/c1m/codec"
+
 // topic is a shard's subscribers of one topic. Subscribers sit in a slice
-// for a fast fan-out loop; each session remembers its index there so that
-// unsubscribing is O(1) (swap with the last).
+// for a fast fan-out loop, with each one's position (the last offset it
+// was given) in a parallel slice; each session remembers its index there so
+// that unsubscribing is O(1) (swap with the last).
 type topic struct {
 	name string
 	subs []*Session
+	pos  []uint64  // pos[i]: the last offset subs[i] was given
 	hub  *hubTopic // the node-wide entry whose publications it takes
+}
+
+// epoch returns the topic's epoch, or "" on a shard without a hub.
+func (t *topic) epoch() string {
+	if t.hub == nil {
+		return ""
+	}
+	return t.hub.epoch
 }
 
 // subscription is a session's membership of one topic on its shard.
@@ -15,21 +27,61 @@ type subscription struct {
 	i int // index in t.subs
 }
 
-// Subscribe adds the session to topic name on its shard. Subscribing twice
-// is a no-op. Loop-only.
-func (s *Session) Subscribe(name string) {
-	if s.state == StateClosed || s.subscribed(name) >= 0 {
-		return
+// Subscribe adds the session to topic name on its shard, from now on.
+// Subscribing twice is a no-op. Loop-only.
+func (s *Session) Subscribe(name string) { s.SubscribeFrom(name, nil) }
+
+// SubscribeFrom adds the session to topic name. With since, a position the
+// client had (in any topic: only its epoch and offset count), the session
+// first gets every publication after it that the topic's history holds,
+// then live ones, with no gap and no duplicate; when history does not cover
+// the gap, the returned Start says Reset and the session starts from now.
+// The transport is told where the subscription starts (Transport.
+// Subscribed) before any replayed publication. Subscribing twice returns
+// the current position and replays nothing. Loop-only.
+func (s *Session) SubscribeFrom(name string, since *codec.Position) Start {
+	if s.state == StateClosed {
+		return Start{}
+	}
+	if k := s.subscribed(name); k >= 0 {
+		sub := s.subs[k]
+		return Start{Epoch: sub.t.epoch(), Offset: sub.t.pos[sub.i]}
 	}
 	sh := s.shard
 	t := sh.topics[name]
+	var st Start
+	var replay []histEntry
 	if t == nil {
 		t = &topic{name: name}
 		sh.topics[name] = t
-		t.hub = sh.hub.shardWants(sh, name)
+		t.hub, st, replay = sh.hub.shardWants(sh, name, since)
+	} else if t.hub != nil {
+		t.hub.mu.Lock()
+		st, replay = t.hub.startAt(since)
+		t.hub.mu.Unlock()
 	}
-	s.subs = append(s.subs, subscription{t: t, i: len(t.subs)})
+	i := len(t.subs)
+	s.subs = append(s.subs, subscription{t: t, i: i})
 	t.subs = append(t.subs, s)
+	// The position moves with the replay, so that a transport that hands
+	// out positions (an SSE id) gives each replayed publication its own.
+	t.pos = append(t.pos, st.From)
+	if name[0] != '$' {
+		s.tr.Subscribed(name, st)
+	}
+	for k := range replay {
+		t.pos[i] = replay[k].offset
+		if s.state != StateOpen || s.tr.WritePublication(replay[k].publication(name, t.hub)) != nil {
+			break
+		}
+		sh.stats.Replayed.Add(1)
+	}
+	// Publications up to st.Offset may still wait in the inbox (posted
+	// before this shard was asked): the position makes the fan-out skip
+	// them, since the replay or the start point covers them.
+	t.pos[i] = st.Offset
+	sh.markDirty(s)
+	return st
 }
 
 // Unsubscribe removes the session from topic name. Loop-only.
@@ -48,6 +100,20 @@ func (s *Session) Topics() []string {
 	return names
 }
 
+// Positions appends the session's position in each of its topics (not the
+// internal ones, whose names start with '$') to dst: the epoch and the last
+// offset it was given, which is what a client hands back to resume.
+// Loop-only.
+func (s *Session) Positions(dst []codec.Position) []codec.Position {
+	for _, sub := range s.subs {
+		if sub.t.name[0] == '$' {
+			continue
+		}
+		dst = append(dst, codec.Position{Topic: sub.t.name, Epoch: sub.t.epoch(), Offset: sub.t.pos[sub.i]})
+	}
+	return dst
+}
+
 // subscribed returns the index in s.subs of topic name, or -1.
 func (s *Session) subscribed(name string) int {
 	for k, sub := range s.subs {
@@ -64,10 +130,11 @@ func (s *Session) unsubscribeAt(k int) {
 	last := len(t.subs) - 1
 	if moved := t.subs[last]; sub.i != last {
 		t.subs[sub.i] = moved
+		t.pos[sub.i] = t.pos[last]
 		moved.subs[moved.subscribed(t.name)].i = sub.i
 	}
 	t.subs[last] = nil
-	t.subs = t.subs[:last]
+	t.subs, t.pos = t.subs[:last], t.pos[:last]
 	s.subs[k] = s.subs[len(s.subs)-1]
 	s.subs = s.subs[:len(s.subs)-1]
 	if len(t.subs) == 0 {

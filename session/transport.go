@@ -18,8 +18,14 @@ type Transport interface {
 	// Flush writes what was queued since the last Flush, in one system call
 	// where the transport can.
 	Flush()
-	// Ping asks the client for a sign of life (a WebSocket ping).
-	Ping()
+	// Subscribed tells the client where a new subscription to topic
+	// starts (the publications it replays, if any, follow).
+	Subscribed(topic string, st Start)
+	// Ping asks the client for a sign of life (a WebSocket ping) and
+	// reports whether an answer is due: a transport whose client cannot
+	// answer (a stream) sends a heartbeat instead and reports false, and
+	// only its writes tell whether the client is gone.
+	Ping() (awaitsAnswer bool)
 	// Close starts closing with a status code and a reason for the client;
 	// the transport reports the end with Shard.Closed.
 	Close(code codec.StatusCode, reason string)
@@ -32,4 +38,18 @@ type Transport interface {
 // a test can use a goroutine. Execute is Safe for concurrent use.
 type Executor interface {
 	Execute(fn func()) error
+}
+
+// Start is where a subscription begins: the client receives every
+// publication to the topic after Offset in Epoch.
+type Start struct {
+	Epoch  string
+	Offset uint64
+	// From is the offset after which the replay that follows begins
+	// (the client's position); Offset when nothing is replayed.
+	From uint64
+	// Reset: the client asked to resume from a position that history no
+	// longer covers (another epoch, entries already dropped, or an offset
+	// the topic never reached); it starts from Offset instead.
+	Reset bool
 }

@@ -42,6 +42,12 @@ type options struct {
 	compression, demoPublish, demo                  bool
 	drain, drainSpread, ping                        time.Duration
 	origins                                         string
+	history, pollMaxBytes                           int
+	historyTTL, pollTimeout                         time.Duration
+	historyMaxBytes                                 int64
+	historyRules                                    ruleFlags
+	jsonp                                           bool
+	transports, flashDomains, flashPorts            string
 }
 
 func parseFlags(args []string) (*options, error) {
@@ -65,6 +71,16 @@ func parseFlags(args []string) (*options, error) {
 	fs.DurationVar(&o.ping, "ping", session.DefaultPingInterval, "keepalive ping interval (negative: off)")
 	fs.DurationVar(&o.drain, "drain", server.DefaultDrainTimeout, "shutdown: longest wait for sessions to close")
 	fs.DurationVar(&o.drainSpread, "drain-spread", 3*time.Second, "shutdown: spread close frames over this long")
+	fs.IntVar(&o.history, "history", 100, "publications each topic keeps for clients that resume (0: none)")
+	fs.DurationVar(&o.historyTTL, "history-ttl", 2*time.Minute, "how long history entries are kept (0: until -history or the cap pushes them out)")
+	fs.Int64Var(&o.historyMaxBytes, "history-max-bytes", session.DefaultHistoryMaxBytes, "memory cap of all topics' history, bytes")
+	fs.Var(&o.historyRules, "history-rule", "PREFIX=COUNT[/TTL]: history of topics starting with PREFIX (repeatable)")
+	fs.BoolVar(&o.jsonp, "jsonp", false, "serve JSONP polling (/poll?callback=): any site can read it")
+	fs.DurationVar(&o.pollTimeout, "poll-timeout", server.DefaultPollTimeout, "how long a long-poll is held")
+	fs.IntVar(&o.pollMaxBytes, "poll-max-bytes", server.DefaultPollMaxBytes, "largest poll reply, bytes of messages")
+	fs.StringVar(&o.transports, "transports", "", "comma-separated transports offered: websocket,sse,stream,iframe,poll (empty: all)")
+	fs.StringVar(&o.flashDomains, "flash-policy-domains", "*", "comma-separated domains of the Flash socket policy answer")
+	fs.StringVar(&o.flashPorts, "flash-policy-ports", "", "ports of the Flash socket policy answer (empty: the client port)")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	// Environment first, so that flags on the command line override it.
 	var envErr error
@@ -117,6 +133,16 @@ func run(o *options) error {
 		DrainSpread: o.drainSpread,
 		MaxConns:    o.maxConns,
 		Backlog:     o.backlog,
+		History: session.HistoryConfig{
+			Size: o.history, TTL: o.historyTTL, MaxBytes: o.historyMaxBytes, Rules: o.historyRules,
+		},
+		JSONP:        o.jsonp,
+		PollTimeout:  o.pollTimeout,
+		PollMaxBytes: o.pollMaxBytes,
+		FlashPolicy:  &server.FlashPolicy{Domains: strings.Split(o.flashDomains, ","), Ports: o.flashPorts},
+	}
+	if o.transports != "" {
+		cfg.Transports = strings.Split(o.transports, ",")
 	}
 	if o.drain > 0 {
 		cfg.DrainTimeout = o.drain
@@ -200,4 +226,36 @@ func raiseFileLimit() {
 		}
 	}
 	slog.Info("c1m: open-file limit", "files", rl.Cur)
+}
+
+// ruleFlags is the repeatable -history-rule flag: PREFIX=COUNT[/TTL].
+type ruleFlags []session.HistoryRule
+
+func (r *ruleFlags) String() string {
+	parts := make([]string, len(*r))
+	for i, x := range *r {
+		parts[i] = fmt.Sprintf("%s=%d/%s", x.Prefix, x.Size, x.TTL)
+	}
+	return strings.Join(parts, ",")
+}
+
+func (r *ruleFlags) Set(v string) error {
+	prefix, spec, ok := strings.Cut(v, "=")
+	if !ok || prefix == "" {
+		return fmt.Errorf("want PREFIX=COUNT[/TTL], got %q", v)
+	}
+	count, ttl, _ := strings.Cut(spec, "/")
+	rule := session.HistoryRule{Prefix: prefix}
+	if _, err := fmt.Sscan(count, &rule.Size); err != nil || rule.Size < 0 {
+		return fmt.Errorf("history rule %q: bad count", v)
+	}
+	if ttl != "" {
+		d, err := time.ParseDuration(ttl)
+		if err != nil || d < 0 {
+			return fmt.Errorf("history rule %q: bad TTL", v)
+		}
+		rule.TTL = d
+	}
+	*r = append(*r, rule)
+	return nil
 }

@@ -1,0 +1,336 @@
+package server
+
+import (
+	"bytes"
+	"net"
+	"net/http"
+	"strconv"
+
+	"github.com/c1mhq/c1m/codec"
+	"github.com/c1mhq/c1m/poller"
+	"github.com/c1mhq/c1m/session"
+)
+
+// connExt is what only some connections need, allocated when they need
+// it, so that an idle WebSocket carries one nil pointer for all of it: the
+// peer's close frame, or the HTTP transport of the request being served.
+type connExt struct {
+	peer *peerClose       // the peer's close frame, once it arrived (WebSocket)
+	tr   poller.Transport // the HTTP transport being served, or nil
+	// A response ended (Output.End): once what is queued is written, the
+	// session ends and, with keepAlive, a new one reads the next request.
+	ended, keepAlive bool
+	busy             bool   // a /send waits for another loop: no request is read meanwhile
+	token            uint64 // the secret half of a stream's session id
+	body             *bodyReader
+}
+
+// extra returns the connection's connExt, allocating it.
+func (c *conn) extra() *connExt {
+	if c.ext == nil {
+		c.ext = &connExt{}
+	}
+	return c.ext
+}
+
+// transport returns the HTTP transport being served, or nil.
+func (c *conn) transport() poller.Transport {
+	if c.ext == nil {
+		return nil
+	}
+	return c.ext.tr
+}
+
+// The connection is the poller.Output of its HTTP transport.
+var _ poller.Output = (*conn)(nil)
+
+// Own implements poller.Output. Loop-only.
+func (c *conn) Own() *[]byte { return &c.queue().B }
+
+// Shared implements poller.Output: frame is queued by reference, after the
+// own bytes so far. Loop-only.
+func (c *conn) Shared(p *session.Publication, frame []byte) {
+	buf := c.queue()
+	if len(c.q.shared) < maxShared {
+		c.q.shared = append(c.q.shared, sharedFrame{p: p, at: int32(len(buf.B))})
+		c.q.sharedBytes += len(frame)
+		return
+	}
+	buf.B = append(buf.B, frame...)
+}
+
+// Admit implements poller.Output with the connection's slow-client policy.
+// Loop-only.
+func (c *conn) Admit(n int) error {
+	if c.failed {
+		return session.ErrClosed
+	}
+	queued, err := c.admit(n)
+	if err == nil {
+		c.sh.Stats().NoteOutbound(queued + n)
+	}
+	return err
+}
+
+// End implements poller.Output: the response is complete; the connection
+// flush that follows ends the session (endResponse). Loop-only.
+func (c *conn) End(keepAlive bool) {
+	x := c.extra()
+	x.ended, x.keepAlive = true, keepAlive
+	c.Written()
+}
+
+// endResponse runs after the flush that wrote a complete response: the
+// request's session ends and, on a connection kept alive, a new one waits
+// for the next request (pipelined ones are read at once). Loop-only.
+func (c *conn) endResponse() {
+	x := c.ext
+	x.ended, x.tr = false, nil
+	if c.State() == session.StateClosed {
+		return // the write failed and closed the connection
+	}
+	if !x.keepAlive {
+		c.MarkClosing()
+		c.lingerClose()
+		return
+	}
+	s := c.sh.srv
+	if st := c.State(); st == session.StateOpen || st == session.StateClosing {
+		s.dispatchClose(c, codec.StatusNormalClosure, "")
+	}
+	c.sh.Closed(&c.Session)
+	c.sh.Open(&c.Session, c)
+	c.form = formRaw
+	if c.c.InboundBuffered() > 0 {
+		_ = c.c.Wake(nil) // a pipelined request waits in the buffer
+	}
+}
+
+// httpHead returns the head of a response to req that keeps the
+// connection open when the request allows it, with the CORS origin echoed
+// when the request came from another allowed origin.
+func (s *Server) httpHead(req *codec.Request, status int) codec.ResponseHead {
+	h := codec.ResponseHead{Status: status, Minor: req.Minor, Close: !req.KeepAlive()}
+	if o := req.Header("Origin"); len(o) > 0 && !s.sameOrigin(req) {
+		h.Origin = bytes.Clone(o)
+	}
+	return h
+}
+
+// sameOrigin reports whether the request's Origin names its Host.
+func (s *Server) sameOrigin(req *codec.Request) bool {
+	origin := req.Header("Origin")
+	if i := bytes.Index(origin, []byte("://")); i >= 0 {
+		origin = origin[i+3:]
+	}
+	return bytes.EqualFold(origin, req.Header("Host"))
+}
+
+// respondKeep answers a request with a complete response and keeps the
+// connection for the next one when the request allows it.
+func (c *conn) respondKeep(head codec.ResponseHead, contentType string, body []byte) {
+	head.ContentType, head.Length = contentType, len(body)
+	buf := c.queue()
+	buf.B = head.AppendHead(buf.B)
+	buf.B = append(buf.B, body...)
+	x := c.extra()
+	x.ended, x.keepAlive = true, !head.Close
+	c.Written()
+}
+
+// serveHTTP serves a request for one of the HTTP transports (kind), whose
+// head of n bytes is complete: it is answered, opens a stream or a poll, or
+// waits for its body (/send). Loop-only.
+func (s *Server) serveHTTP(c *conn, req *codec.Request, n int, kind poller.Kind) {
+	if !s.transportOn(kind) {
+		c.respond(http.StatusNotFound, "", "transport not offered\n")
+		return
+	}
+	if o := req.Header("Origin"); len(o) > 0 && !s.originAllowed(req) {
+		c.respond(http.StatusForbidden, "", "origin not allowed\n")
+		return
+	}
+	method := string(req.Method)
+	if method == http.MethodOptions {
+		head := s.httpHead(req, http.StatusNoContent)
+		head.Extra = codec.PreflightHeaders
+		c.respondKeep(head, "", nil)
+		_, _ = c.c.Discard(n)
+		return
+	}
+	want := http.MethodGet
+	if kind == poller.KindSend {
+		want = http.MethodPost
+	}
+	if method != want && !(method == http.MethodHead && want == http.MethodGet) {
+		c.respond(http.StatusMethodNotAllowed, "Allow: "+want+", OPTIONS\r\n", "method not allowed\n")
+		return
+	}
+	p, err := poller.ParseParams(kind, req.RawQuery, req.Header("Last-Event-ID"), codec.MaxCursorTopics)
+	switch {
+	case err == poller.ErrBadCallback:
+		c.respond(http.StatusBadRequest, "", "bad callback name\n")
+		return
+	case err != nil:
+		c.respond(http.StatusBadRequest, "", "bad parameters\n")
+		return
+	case p.Kind == poller.KindPoll && p.Callback != "" && !s.cfg.JSONP:
+		c.respond(http.StatusForbidden, "", "JSONP is off on this server\n")
+		return
+	}
+	if method == http.MethodHead {
+		head := s.httpHead(req, http.StatusOK)
+		head.Length = 0
+		c.respondKeep(head, "", nil)
+		_, _ = c.c.Discard(n)
+		return
+	}
+	r := Request{req: req, remote: c.c.RemoteAddr(), resumed: p.Resumed}
+	if err := s.handler.OnConnect(&r); err != nil {
+		status := codec.RejectStatus(err)
+		if status == 0 {
+			status = http.StatusForbidden
+		}
+		c.respond(status, "", err.Error()+"\n")
+		return
+	}
+	head := s.httpHead(req, http.StatusOK)
+	if kind == poller.KindSend {
+		s.readSend(c, req, n, &p, head, &r)
+		return
+	}
+	_, _ = c.c.Discard(n)
+	s.open(c, &p, head, &r)
+}
+
+// open starts a stream or a poll: the session opens, subscribes to what
+// the handler allowed from where the client stood, and the handler's
+// OnOpen runs. Loop-only.
+func (s *Server) open(c *conn, p *poller.Params, head codec.ResponseHead, r *Request) {
+	x := c.extra()
+	c.form = formJSON
+	c.SetData(r.data)
+	c.MarkOpen()
+	var poll *poller.Poll
+	if p.Kind == poller.KindPoll {
+		poll = poller.NewPoll(p, head, s.cfg.PollMaxBytes)
+		x.tr = poll
+	} else {
+		st := poller.NewStream(p)
+		x.tr = st
+		x.token = newToken()
+		st.Start(c, &head, formatSID(c.ID(), x.token))
+	}
+	if r.user != "" {
+		c.SetUser(r.user)
+	}
+	for _, t := range r.topics {
+		c.SubscribeFrom(t, p.Position(t))
+	}
+	if poll != nil {
+		switch {
+		case p.Wait == 0:
+			poll.Ready()
+		case p.Wait > 0:
+			c.SetDeadline(p.Wait)
+		default:
+			c.SetDeadline(s.cfg.PollTimeout)
+		}
+	}
+	c.Written()
+	s.dispatchOpen(c)
+}
+
+// transportOn reports whether the server offers transport kind
+// (Config.Transports).
+func (s *Server) transportOn(kind poller.Kind) bool {
+	if len(s.cfg.Transports) == 0 {
+		return true
+	}
+	name := transportName(kind)
+	for _, t := range s.cfg.Transports {
+		if t == name || (kind == poller.KindSend && t != TransportWebSocket) {
+			// /send serves whichever HTTP transport is on.
+			return true
+		}
+	}
+	return false
+}
+
+// transportName names a transport in Config.Transports; KindNone is
+// WebSocket.
+func transportName(kind poller.Kind) string {
+	switch kind {
+	case poller.KindNone:
+		return TransportWebSocket
+	case poller.KindSSE:
+		return TransportSSE
+	case poller.KindNDJSON, poller.KindMultipart:
+		return TransportStream
+	case poller.KindIframe:
+		return TransportIframe
+	case poller.KindPoll:
+		return TransportPoll
+	}
+	return ""
+}
+
+// flashPolicy answers the Flash socket policy request with the configured
+// policy, then closes the connection as Flash expects. Loop-only.
+func (s *Server) flashPolicy(c *conn) {
+	domains, ports := []string{"*"}, ""
+	if fp := s.cfg.FlashPolicy; fp != nil {
+		if len(fp.Domains) > 0 {
+			domains = fp.Domains
+		}
+		ports = fp.Ports
+	}
+	if ports == "" {
+		if a, ok := s.Addr().(*net.TCPAddr); ok {
+			ports = strconv.Itoa(a.Port)
+		}
+	}
+	buf := c.queue()
+	buf.B = codec.AppendPolicy(buf.B, domains, ports)
+	c.lingerClose()
+}
+
+// readRequests reads the requests buffered on a connection that waits for
+// one: a request head, then a /send body; a response that is complete at
+// once (a page, a preflight, a poll with data) is written before the next
+// pipelined request is read, so that responses leave in order. Loop-only.
+func (s *Server) readRequests(c *conn) {
+	for c.State() == session.StateHandshake && !c.failed {
+		x := c.ext
+		if x != nil && (x.busy || x.ended) {
+			return // the response in progress comes first
+		}
+		before := c.c.InboundBuffered()
+		if x != nil && x.body != nil {
+			s.readBody(c)
+		} else {
+			s.readHead(c)
+		}
+		if c.transport() != nil || (c.ext != nil && c.ext.ended) {
+			c.Flush()
+		}
+		if c.c.InboundBuffered() == before || c.State() != session.StateHandshake {
+			return // more bytes are needed, or the connection moved on
+		}
+	}
+}
+
+// holdInput handles bytes that arrive on a connection serving a stream or
+// a held poll: a stream's client has nothing to say and its bytes are
+// dropped; a poll's may pipeline its next request, which waits in the
+// buffer for the reply, up to a bound past which the client is cut off.
+// Loop-only.
+func (s *Server) holdInput(c *conn) {
+	if _, poll := c.transport().(*poller.Poll); !poll {
+		_, _ = c.c.Discard(-1)
+		return
+	}
+	if c.c.InboundBuffered() > s.cfg.MaxHead+int(s.cfg.MaxMessage) {
+		c.Abort()
+	}
+}

@@ -1,0 +1,201 @@
+package server
+
+import (
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/c1mhq/c1m/codec"
+	"github.com/c1mhq/c1m/poller"
+	"github.com/c1mhq/c1m/session"
+)
+
+// bodyReader is a /send request whose head was consumed and whose body is
+// arriving: bounded by Config.MaxMessage, and in time by the handshake
+// deadline, which still runs for the connection's session.
+type bodyReader struct {
+	kind    codec.BodyKind
+	left    int64 // BodyLength: the body's length
+	chunked codec.ChunkedDecoder
+	data    []byte
+	params  poller.Params
+	head    codec.ResponseHead
+	r       Request // what OnConnect set (SetData, SetUser)
+}
+
+// readSend takes a /send request whose head of n bytes is complete, and
+// reads its body. Loop-only.
+func (s *Server) readSend(c *conn, req *codec.Request, n int, p *poller.Params, head codec.ResponseHead, r *Request) {
+	kind, length, err := req.Body()
+	switch {
+	case err != nil:
+		c.respond(http.StatusBadRequest, "", "bad body framing\n")
+		return
+	case kind == codec.BodyLength && length > s.cfg.MaxMessage:
+		c.respond(http.StatusRequestEntityTooLarge, "", "body over the limit\n")
+		return
+	}
+	_, _ = c.c.Discard(n)
+	c.extra().body = &bodyReader{kind: kind, left: length, params: *p, head: head,
+		r: Request{data: r.data, user: r.user}}
+	s.readBody(c)
+}
+
+// readBody reads what has arrived of a /send body and sends the message
+// once it is complete. Loop-only.
+func (s *Server) readBody(c *conn) {
+	b := c.ext.body
+	switch b.kind {
+	case codec.BodyLength:
+		if int64(c.c.InboundBuffered()) < b.left {
+			return
+		}
+		data, _ := c.c.Next(int(b.left))
+		b.data = append(b.data, data...)
+	case codec.BodyChunked:
+		buf, _ := c.c.Peek(-1)
+		var n int
+		var done bool
+		var err error
+		b.data, n, done, err = b.chunked.Decode(b.data, buf, int(s.cfg.MaxMessage))
+		_, _ = c.c.Discard(n)
+		switch {
+		case err == codec.ErrBodyTooLarge:
+			c.respond(http.StatusRequestEntityTooLarge, "", "body over the limit\n")
+			return
+		case err != nil:
+			c.respond(http.StatusBadRequest, "", "bad chunked body\n")
+			return
+		case !done:
+			return
+		}
+	}
+	c.ext.body = nil
+	c.sh.Stats().MessagesIn.Add(1)
+	c.sh.Stats().BytesIn.Add(uint64(len(b.data)))
+	if b.params.SID == "" {
+		s.sendOneOff(c, b)
+		return
+	}
+	s.sendToStream(c, b)
+}
+
+// message makes a Message of a /send body: text when it is UTF-8.
+func message(data []byte) Message {
+	op := codec.OpBinary
+	if utf8.Valid(data) {
+		op = codec.OpText
+	}
+	return Message{Op: op, Data: data}
+}
+
+// sendToStream hands a /send body to the stream session its sid names,
+// on that session's loop, and answers 202 once it has it, or 404. The
+// connection reads no further request until then. Loop-only.
+func (s *Server) sendToStream(c *conn, b *bodyReader) {
+	id, token, ok := parseSID(b.params.SID)
+	target := s.hub.ByID(id)
+	if !ok || target == nil {
+		c.respondKeep(s.statusHead(b.head, http.StatusNotFound), "application/json", []byte(`{"op":"error","error":"no such session"}`))
+		return
+	}
+	deliver := func() bool {
+		ss := target.Session(id)
+		if ss == nil || ss.State() != session.StateOpen {
+			return false
+		}
+		tc, ok := ss.Transport().(*conn)
+		if !ok || tc.ext == nil || tc.ext.token != token {
+			return false
+		}
+		if _, stream := tc.ext.tr.(*poller.Stream); !stream {
+			return false
+		}
+		s.dispatchMessage(tc, message(b.data))
+		return true
+	}
+	answer := func(found bool) {
+		if c.State() == session.StateClosed {
+			return // the client left meanwhile
+		}
+		c.ext.busy = false
+		if found {
+			c.respondKeep(s.statusHead(b.head, http.StatusAccepted), "", nil)
+		} else {
+			c.respondKeep(s.statusHead(b.head, http.StatusNotFound), "application/json", []byte(`{"op":"error","error":"no such session"}`))
+		}
+		if c.c.InboundBuffered() > 0 {
+			_ = c.c.Wake(nil)
+		}
+	}
+	if target == c.sh.Shard {
+		answer(deliver())
+		return
+	}
+	c.ext.busy = true
+	err := target.Post(func() {
+		found := deliver()
+		if c.sh.Post(func() { answer(found) }) != nil {
+			_ = c.c.Close() // this loop is stopping
+		}
+	})
+	if err != nil {
+		answer(false)
+	}
+}
+
+// sendOneOff runs a /send body without a stream (a poll client's publish)
+// on a session of its own, which lives for this request: what the handler
+// sends back is the answer's body. Subscribing that way would be moot, so
+// it is refused: a poll client subscribes with the next poll. Loop-only.
+func (s *Server) sendOneOff(c *conn, b *bodyReader) {
+	if cmd, err := codec.ParseCommand(b.data); err == nil && (cmd.Op == codec.OpSubscribe || cmd.Op == codec.OpUnsubscribe) {
+		c.respondKeep(s.statusHead(b.head, http.StatusBadRequest), "application/json",
+			codec.AppendReply(nil, cmd.ID, "without a stream, subscribe with topic= on the next poll"))
+		return
+	}
+	b.params.Kind = poller.KindSend
+	poll := poller.NewPoll(&b.params, b.head, s.cfg.PollMaxBytes)
+	c.extra().tr = poll
+	c.form = formJSON
+	c.SetData(b.r.data)
+	c.MarkOpen()
+	if b.r.user != "" {
+		c.SetUser(b.r.user)
+	}
+	s.dispatchOpen(c)
+	s.dispatchMessage(c, message(b.data))
+	// With Config.Workers the handler answers later, after this reply:
+	// the answer is then empty.
+	poll.Ready()
+	c.Written()
+}
+
+// statusHead returns head with another status.
+func (s *Server) statusHead(head codec.ResponseHead, status int) codec.ResponseHead {
+	head.Status = status
+	return head
+}
+
+// newToken returns the secret half of a stream's session id. math/rand/v2's
+// generator is ChaCha8 seeded from the operating system: not guessable.
+func newToken() uint64 { return rand.Uint64() | 1 }
+
+// formatSID returns a stream's session id: the session's id and the token,
+// in base 36.
+func formatSID(id, token uint64) string {
+	return strconv.FormatUint(id, 36) + "." + strconv.FormatUint(token, 36)
+}
+
+// parseSID reverses formatSID.
+func parseSID(sid string) (id, token uint64, ok bool) {
+	a, b, found := strings.Cut(sid, ".")
+	if !found {
+		return 0, 0, false
+	}
+	id, err1 := strconv.ParseUint(a, 36, 64)
+	token, err2 := strconv.ParseUint(b, 36, 64)
+	return id, token, err1 == nil && err2 == nil && token != 0
+}
