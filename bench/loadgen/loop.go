@@ -1,8 +1,6 @@
 package loadgen
 
 import (
-	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
@@ -11,61 +9,117 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Errors a Conn can end with, besides socket errors.
-var (
-	// ErrHandshakeTimeout: the TCP connect or the WebSocket handshake did
-	// not complete within Config.HandshakeTimeout.
-	ErrHandshakeTimeout = errors.New("loadgen: handshake timeout")
-	// ErrClosedByServer: the server closed the TCP connection without a
-	// close frame.
-	ErrClosedByServer = errors.New("loadgen: closed by server")
+// Transport is what a Loop's connections speak.
+type Transport uint8
+
+const (
+	// WebSocket: an upgrade request, a 101, then frames; each data
+	// message goes to Handler.Message.
+	WebSocket Transport = iota
+	// EventStream: one GET whose 200 response is a text/event-stream
+	// body (chunked, sized or ended by the close); each event goes to
+	// Handler.Event. The stream ending is ErrClosedByServer.
+	EventStream
+	// Poll: GET requests on a kept-alive connection, one at a time: the
+	// first is Config.Path, the next ones are the handler's (Loop.Get);
+	// each complete reply goes to Handler.Response.
+	Poll
 )
+
+func (t Transport) String() string {
+	switch t {
+	case EventStream:
+		return "sse"
+	case Poll:
+		return "poll"
+	default:
+		return "ws"
+	}
+}
 
 // Conn is one client connection's state.
 type Conn struct {
-	fd       int
-	ID       int
-	state    uint8
-	wantOut  bool // EPOLLOUT is armed
-	dialed   time.Time
-	pending  []byte // bytes of an incomplete frame or response head
-	out      []byte // bytes not yet written
-	Received int    // data messages received
+	fd      int
+	ID      int
+	state   uint8
+	ready   bool // counted in Open (see Config.WaitReady)
+	wantOut bool // EPOLLOUT is armed
+	dialed  time.Time
+	pending []byte // bytes of an incomplete frame, head or chunk line
+	out     []byte // bytes not yet written
+
+	// The HTTP transports' response in progress.
+	status  int
+	inBody  bool
+	closing bool // the response said Connection: close
+	body    bodyDecoder
+	reply   []byte // Poll: the body so far
+	events  eventParser
+
+	Received int // data messages, events or replies received
 }
 
 const (
-	stateConnecting = iota
-	stateHandshake
-	stateOpen
+	stateConnecting = iota // TCP connect in progress
+	stateHandshake         // connected, waiting for the response head
+	stateOpen              // the transport carries messages
 	stateClosed
 )
 
 // Handler gets the events of a Loop; it runs on the loop's goroutine.
+// Payloads, events and bodies are valid only during the call. Embed
+// BuiltinHandler for the calls a transport does not make.
 type Handler interface {
-	// Opened: the handshake completed.
+	// Opened: the transport is open: a 101 for WebSocket, a 200 head
+	// for EventStream, the TCP connect for Poll.
 	Opened(c *Conn)
-	// Message: a complete data message (payload valid during the call).
+	// Message: a complete WebSocket data message.
 	Message(c *Conn, payload []byte)
+	// Event: an EventStream event.
+	Event(c *Conn, ev *Event)
+	// Response: a complete Poll reply.
+	Response(c *Conn, status int, body []byte)
 	// Closed: the connection ended (err nil for a close we asked for or a
 	// close frame from the server).
 	Closed(c *Conn, err error)
 }
 
-// Config says where a Loop connects and from where.
+// BuiltinHandler does nothing on every event; embed it to implement only
+// some of Handler.
+type BuiltinHandler struct{}
+
+func (BuiltinHandler) Opened(*Conn)                {}
+func (BuiltinHandler) Message(*Conn, []byte)       {}
+func (BuiltinHandler) Event(*Conn, *Event)         {}
+func (BuiltinHandler) Response(*Conn, int, []byte) {}
+func (BuiltinHandler) Closed(*Conn, error)         {}
+
+var _ Handler = BuiltinHandler{}
+
+// Config says where a Loop connects, from where and how.
 type Config struct {
 	// Addr is the server, host:port (IPv4).
 	Addr string
-	// Path is the request target of the upgrade, with its query.
+	// Path is the request target of the first request, with its query.
 	Path string
+	// Transport is what the connections speak. The zero value is
+	// WebSocket.
+	Transport Transport
+	// WaitReady keeps a connection out of Open (and under the handshake
+	// timeout) after Handler.Opened until the handler calls Loop.Ready:
+	// for a protocol that subscribes after the transport opens, or a
+	// stream whose first event says the subscription is in place. False:
+	// ready when open.
+	WaitReady bool
 	// SourceBase is the index (SourceAddr) of the first source address;
 	// loops that run at the same time must get disjoint ranges.
 	SourceBase int
 	// Sources is how many source addresses, from SourceBase, connections
 	// are spread over round-robin. Zero means one.
 	Sources int
-	// HandshakeTimeout bounds TCP connect plus WebSocket handshake; a
-	// connection that takes longer is dropped with ErrHandshakeTimeout.
-	// Zero means 10s.
+	// HandshakeTimeout bounds TCP connect plus handshake (plus readiness,
+	// with WaitReady); a connection that takes longer is dropped with
+	// ErrHandshakeTimeout. Zero means 10s.
 	HandshakeTimeout time.Duration
 }
 
@@ -83,19 +137,20 @@ type Loop struct {
 	readBuf []byte
 	nextSrc int
 	// handshaking lists connections in dial order (hence in deadline
-	// order) until they open or close; expire looks only at its head.
+	// order) until they are ready or closed; expire looks only at its
+	// head.
 	handshaking []*Conn
 
 	// Counters, read by the owner between Polls.
 	Dialed      int   // Dial calls that got a socket
-	Open        int   // connections whose handshake completed and still open
-	Handshaking int   // connections dialed, not yet open nor closed
+	Open        int   // connections ready and still open
+	Handshaking int   // connections dialed, not yet ready nor closed
 	Errors      int   // connections ended by an error, and failed dials
 	Timeouts    int   // of Errors: handshake timeouts
 	LastErr     error // the most recent error, for progress lines
 }
 
-// NewLoop returns a loop that connects to cfg.Addr and upgrades on cfg.Path.
+// NewLoop returns a loop that connects to cfg.Addr and sends cfg.Path.
 func NewLoop(cfg Config, h Handler) (*Loop, error) {
 	if cfg.Sources <= 0 {
 		cfg.Sources = 1
@@ -117,13 +172,23 @@ func NewLoop(cfg Config, h Handler) (*Loop, error) {
 	l := &Loop{cfg: cfg, epfd: epfd, conns: map[int]*Conn{}, h: h, readBuf: make([]byte, 256<<10)}
 	l.addr.Port = tcp.Port
 	copy(l.addr.Addr[:], tcp.IP.To4())
-	l.request = []byte("GET " + cfg.Path + " HTTP/1.1\r\nHost: " + cfg.Addr + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+	switch cfg.Transport {
+	case WebSocket:
+		l.request = upgradeRequest(cfg.Addr, cfg.Path)
+	case EventStream:
+		l.request = getRequest(cfg.Addr, cfg.Path, "text/event-stream")
+	case Poll:
+		l.request = getRequest(cfg.Addr, cfg.Path, "application/json")
+	}
 	return l, nil
 }
 
+func getRequest(host, target, accept string) []byte {
+	return []byte("GET " + target + " HTTP/1.1\r\nHost: " + host + "\r\nAccept: " + accept + "\r\nCache-Control: no-cache\r\n\r\n")
+}
+
 // Dial starts a connection from the next source address in turn; the
-// handshake follows when it connects. A failed dial counts in Errors.
+// first request follows when it connects. A failed dial counts in Errors.
 func (l *Loop) Dial(id int) error {
 	err := l.dial(id)
 	if err != nil {
@@ -166,38 +231,55 @@ func (l *Loop) dial(id int) error {
 	return nil
 }
 
-// Send writes a masked client data frame (text when text is set).
-func (l *Loop) Send(c *Conn, text bool, payload []byte) {
-	op := byte(0x2)
-	if text {
-		op = 0x1
+// Ready counts c as open (Open, no more handshake deadline). With
+// Config.WaitReady the handler calls it once the client is subscribed;
+// without, the loop does when the transport opens. Loop-only.
+func (l *Loop) Ready(c *Conn) {
+	if c.ready || c.state == stateClosed {
+		return
 	}
-	c.out = appendMasked(c.out, op, payload)
+	c.ready = true
+	l.Handshaking--
+	l.Open++
+}
+
+// IsReady says whether Ready was called for c.
+func (c *Conn) IsReady() bool { return c.ready }
+
+// IsOpen says whether c is not closed (a handler call may close it).
+func (c *Conn) IsOpen() bool { return c.state != stateClosed }
+
+// opened marks c's transport open and tells the handler.
+func (l *Loop) opened(c *Conn) {
+	c.state = stateOpen
+	l.h.Opened(c)
+	if !l.cfg.WaitReady {
+		l.Ready(c)
+	}
+}
+
+// Get sends the next request of a Poll connection: call it once the
+// previous reply came (Handler.Response). Loop-only.
+func (l *Loop) Get(c *Conn, target string) {
+	if c.state == stateClosed {
+		return
+	}
+	c.out = append(c.out, getRequest(l.cfg.Addr, target, "application/json")...)
 	l.flush(c)
 }
 
-// Close sends a close frame and closes the socket.
+// Close ends c: a close frame first on WebSocket; the socket closes at
+// once. Closed follows with a nil error.
 func (l *Loop) Close(c *Conn) {
-	c.out = appendMasked(c.out, 0x8, []byte{0x03, 0xe8})
-	l.flush(c)
+	if l.cfg.Transport == WebSocket && c.state == stateOpen {
+		c.out = appendMasked(c.out, opClose, []byte{0x03, 0xe8})
+		l.flush(c)
+	}
 	l.drop(c, nil)
 }
 
-func appendMasked(dst []byte, op byte, p []byte) []byte {
-	dst = append(dst, 0x80|op)
-	switch n := len(p); {
-	case n < 126:
-		dst = append(dst, 0x80|byte(n))
-	case n <= 0xffff:
-		dst = binary.BigEndian.AppendUint16(append(dst, 0x80|126), uint16(n))
-	default:
-		dst = binary.BigEndian.AppendUint64(append(dst, 0x80|127), uint64(n))
-	}
-	// A zero mask leaves the payload as it is: masking is required, not
-	// its value, and the generator saves the XOR.
-	dst = append(dst, 0, 0, 0, 0)
-	return append(dst, p...)
-}
+// Abort ends c with err, counted in Errors (a reply the handler refuses).
+func (l *Loop) Abort(c *Conn, err error) { l.drop(c, err) }
 
 // eventsIn is what a connection always waits for; EPOLLOUT is added only
 // while bytes wait to be written (or the connect to complete): armed
@@ -206,7 +288,7 @@ func appendMasked(dst []byte, op byte, p []byte) []byte {
 const eventsIn = unix.EPOLLIN | unix.EPOLLRDHUP
 
 func (l *Loop) flush(c *Conn) {
-	if c.state == stateConnecting {
+	if c.state == stateConnecting || c.state == stateClosed {
 		return // EPOLLOUT says when the socket is connected
 	}
 	for len(c.out) > 0 {
@@ -242,12 +324,12 @@ func (l *Loop) watchOut(c *Conn, on bool) {
 }
 
 func (l *Loop) drop(c *Conn, err error) {
-	switch c.state {
-	case stateClosed:
+	if c.state == stateClosed {
 		return
-	case stateOpen:
+	}
+	if c.ready {
 		l.Open--
-	default:
+	} else {
 		l.Handshaking--
 	}
 	c.state = stateClosed
@@ -264,12 +346,12 @@ func (l *Loop) drop(c *Conn, err error) {
 	l.h.Closed(c, err)
 }
 
-// expire drops the connections whose handshake is overdue.
+// expire drops the connections whose handshake (or readiness) is overdue.
 func (l *Loop) expire(now time.Time) {
 	i := 0
 	for ; i < len(l.handshaking); i++ {
 		c := l.handshaking[i]
-		if c.state == stateOpen || c.state == stateClosed {
+		if c.ready || c.state == stateClosed {
 			continue
 		}
 		if now.Sub(c.dialed) < l.cfg.HandshakeTimeout {
@@ -304,8 +386,13 @@ func (l *Loop) Poll(timeout time.Duration) error {
 		if ev.Events&unix.EPOLLOUT != 0 {
 			if c.state == stateConnecting {
 				c.state = stateHandshake
+				l.flush(c)
+				if l.cfg.Transport == Poll && c.state != stateClosed {
+					l.opened(c) // each reply has its own head
+				}
+			} else {
+				l.flush(c)
 			}
-			l.flush(c)
 		}
 		if ev.Events&(unix.EPOLLIN|unix.EPOLLRDHUP|unix.EPOLLHUP) != 0 {
 			l.read(c)
@@ -322,85 +409,150 @@ func (l *Loop) read(c *Conn) {
 		n, err := unix.Read(c.fd, l.readBuf)
 		if n <= 0 {
 			if err == nil {
-				l.drop(c, ErrClosedByServer)
+				l.eof(c)
 			} else if !errors.Is(err, unix.EAGAIN) {
 				l.drop(c, err)
 			}
 			return
 		}
-		data := l.readBuf[:n]
-		if len(c.pending) > 0 {
-			c.pending = append(c.pending, data...)
-			data = c.pending
-		}
-		rest := l.consume(c, data)
-		c.pending = append(c.pending[:0], rest...)
-		if len(c.pending) == 0 {
-			c.pending = nil
-		}
+		l.input(c, l.readBuf[:n])
 		if n < len(l.readBuf) {
 			return
 		}
 	}
 }
 
-var headEnd = []byte("\r\n\r\n")
+// input parses data read from c after what was left incomplete before,
+// and keeps what is still incomplete.
+func (l *Loop) input(c *Conn, data []byte) {
+	if len(c.pending) > 0 {
+		c.pending = append(c.pending, data...)
+		data = c.pending
+	}
+	var rest []byte
+	var err error
+	switch l.cfg.Transport {
+	case WebSocket:
+		rest, err = l.consumeWebSocket(c, data)
+	case EventStream:
+		rest, err = l.consumeEventStream(c, data)
+	case Poll:
+		rest, err = l.consumePoll(c, data)
+	}
+	if err != nil {
+		l.drop(c, err)
+		return
+	}
+	if c.state == stateClosed {
+		c.pending = nil
+		return
+	}
+	c.pending = append(c.pending[:0], rest...)
+	if len(c.pending) == 0 {
+		c.pending = nil
+	}
+}
 
-// consume handles every complete response head and frame in data and
-// returns the incomplete rest.
-func (l *Loop) consume(c *Conn, data []byte) []byte {
+// eof handles the server's end of stream: a close-delimited reply ends
+// there.
+func (l *Loop) eof(c *Conn) {
+	if l.cfg.Transport == Poll && c.inBody && c.body.framing == framingClose {
+		l.replied(c)
+	}
+	l.drop(c, ErrClosedByServer)
+}
+
+// head parses a response head at the start of data and readies the body
+// decoder; n is 0 while the head is incomplete.
+func (c *Conn) head(data []byte) (h responseHead, n int, err error) {
+	h, n, err = parseHead(data)
+	if n == 0 || err != nil {
+		return h, n, err
+	}
+	c.status, c.closing = h.status, h.close
+	c.body = newBody(h)
+	c.inBody = true
+	return h, n, nil
+}
+
+// consumeEventStream handles the response head, then body bytes, and
+// returns what is left incomplete.
+func (l *Loop) consumeEventStream(c *Conn, data []byte) ([]byte, error) {
+	if c.state == stateHandshake {
+		h, n, err := c.head(data)
+		if n == 0 || err != nil {
+			return data, err
+		}
+		if h.status != 200 {
+			return nil, ProtocolError(fmt.Sprintf("event stream refused: %q", data[:min(n, 80)]))
+		}
+		data = data[n:]
+		l.opened(c)
+	}
+	emit := func(ev *Event) bool {
+		c.Received++
+		l.h.Event(c, ev)
+		return c.state != stateClosed
+	}
+	for c.state != stateClosed {
+		body, used, done, err := c.body.next(data)
+		if err != nil {
+			return nil, err
+		}
+		if len(body) > 0 {
+			if err := c.events.feed(body, emit); err != nil {
+				return nil, err
+			}
+		}
+		data = data[used:]
+		if done {
+			l.drop(c, ErrClosedByServer)
+			return nil, nil
+		}
+		if used == 0 {
+			return data, nil
+		}
+	}
+	return nil, nil
+}
+
+// consumePoll handles each reply in data and returns what is left
+// incomplete.
+func (l *Loop) consumePoll(c *Conn, data []byte) ([]byte, error) {
 	for len(data) > 0 && c.state != stateClosed {
-		if c.state != stateOpen {
-			i := bytes.Index(data, headEnd)
-			if i < 0 {
-				return data
+		if !c.inBody {
+			_, n, err := c.head(data)
+			if n == 0 || err != nil {
+				return data, err
 			}
-			if !bytes.HasPrefix(data, []byte("HTTP/1.1 101")) {
-				l.drop(c, fmt.Errorf("handshake refused: %q", data[:min(len(data), 40)]))
-				return nil
-			}
-			data = data[i+len(headEnd):]
-			c.state = stateOpen
-			l.Handshaking--
-			l.Open++
-			l.h.Opened(c)
+			data = data[n:]
+		}
+		body, used, done, err := c.body.next(data)
+		if err != nil {
+			return nil, err
+		}
+		c.reply = append(c.reply, body...)
+		data = data[used:]
+		if done {
+			l.replied(c)
 			continue
 		}
-		if len(data) < 2 {
-			return data
+		if used == 0 {
+			return data, nil
 		}
-		op := data[0] & 0x0f
-		hl, plen := 2, int(data[1]&0x7f)
-		switch plen {
-		case 126:
-			if len(data) < 4 {
-				return data
-			}
-			hl, plen = 4, int(binary.BigEndian.Uint16(data[2:]))
-		case 127:
-			if len(data) < 10 {
-				return data
-			}
-			hl, plen = 10, int(binary.BigEndian.Uint64(data[2:]))
-		}
-		if len(data) < hl+plen {
-			return data
-		}
-		payload := data[hl : hl+plen]
-		switch op {
-		case 0x1, 0x2:
-			c.Received++
-			l.h.Message(c, payload)
-		case 0x9: // ping: answer
-			c.out = appendMasked(c.out, 0xA, payload)
-			l.flush(c)
-		case 0x8:
-			l.drop(c, nil)
-			return nil
-		}
-		data = data[hl+plen:]
 	}
-	return nil
+	return data, nil
+}
+
+// replied hands a complete reply to the handler.
+func (l *Loop) replied(c *Conn) {
+	c.inBody = false
+	c.Received++
+	l.h.Response(c, c.status, c.reply)
+	c.reply = c.reply[:0]
+	if c.closing && c.state != stateClosed {
+		l.drop(c, ErrClosedByServer) // no next poll on this connection
+	}
 }
 
 // Conns returns the number of connections in any state.
@@ -414,11 +566,11 @@ func (l *Loop) CloseAll() {
 	unix.Close(l.epfd)
 }
 
-// OpenConns lists the connections whose handshake completed.
+// OpenConns lists the connections that are ready and open.
 func (l *Loop) OpenConns() []*Conn {
 	out := make([]*Conn, 0, len(l.conns))
 	for _, c := range l.conns {
-		if c.state == stateOpen {
+		if c.ready && c.state != stateClosed {
 			out = append(out, c)
 		}
 	}

@@ -12,6 +12,7 @@ import (
 )
 
 type recorder struct {
+	BuiltinHandler
 	opened, closed int
 	msgs           []string
 	errs           []error

@@ -2,7 +2,9 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -11,7 +13,9 @@ import (
 	"net/http/httptest"
 	"os"
 	"slices"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -64,24 +68,38 @@ func TestSplit(t *testing.T) {
 }
 
 // fakeServer is a trivial WebSocket server: it answers any upgrade with a
-// fixed 101 and, on POST /publish, writes the body as one binary frame to
-// every client, in accept order. fault can skip or repeat a delivery.
+// fixed 101 and, on POST /publish, writes the body as one frame to every
+// client, in accept order. fault can skip or repeat a delivery.
+//
+// With centrifugo set it speaks what the bench needs of Centrifugo's
+// JSON protocol: it answers connect and subscribe commands (the
+// subscribe reply shares its frame with a {} ping, whose pong it counts),
+// publishes only to subscribed clients, takes publications as
+// Centrifugo's API does (JSON, X-API-Key), and sends repeated deliveries
+// as lines of one frame.
 type fakeServer struct {
-	ln    net.Listener
-	api   *httptest.Server
-	fault func(client int, seq uint64) (copies int)
+	ln         net.Listener
+	api        *httptest.Server
+	fault      func(client int, seq uint64) (copies int)
+	centrifugo bool
+	pongs      atomic.Int64
 
-	mu    sync.Mutex // guards the fields below
-	conns []net.Conn
+	mu         sync.Mutex // guards the fields below
+	conns      []net.Conn
+	subscribed []bool
 }
 
 func newFakeServer(t *testing.T, fault func(client int, seq uint64) int) *fakeServer {
+	return startFake(t, &fakeServer{fault: fault})
+}
+
+func startFake(t *testing.T, s *fakeServer) *fakeServer {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &fakeServer{ln: ln, fault: fault}
+	s.ln = ln
 	go s.accept()
 	s.api = httptest.NewServer(http.HandlerFunc(s.publish))
 	t.Cleanup(func() {
@@ -96,6 +114,14 @@ func newFakeServer(t *testing.T, fault func(client int, seq uint64) int) *fakeSe
 		}
 	})
 	return s
+}
+
+// serverFrame is an unmasked frame, as a server sends it.
+func serverFrame(op byte, p []byte) []byte {
+	if len(p) < 126 {
+		return append([]byte{0x80 | op, byte(len(p))}, p...)
+	}
+	return append(binary.BigEndian.AppendUint16([]byte{0x80 | op, 126}, uint16(len(p))), p...)
 }
 
 func (s *fakeServer) accept() {
@@ -119,10 +145,11 @@ func (s *fakeServer) accept() {
 			s.mu.Lock()
 			i := len(s.conns)
 			s.conns = append(s.conns, c)
+			s.subscribed = append(s.subscribed, !s.centrifugo)
 			_, err := c.Write([]byte("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"))
 			s.mu.Unlock()
 			if err == nil {
-				s.echo(c, br) // until the client goes
+				s.echo(i, c, br) // until the client goes
 			}
 			s.mu.Lock()
 			s.conns[i] = nil
@@ -133,8 +160,9 @@ func (s *fakeServer) accept() {
 }
 
 // echo reads client frames and sends each data frame's payload back
-// unmasked, until a close frame or the end of the connection.
-func (s *fakeServer) echo(c net.Conn, br *bufio.Reader) {
+// unmasked (centrifugo: answers commands), until a close frame or the end
+// of the connection.
+func (s *fakeServer) echo(i int, c net.Conn, br *bufio.Reader) {
 	for {
 		var h [2]byte
 		if _, err := io.ReadFull(br, h[:]); err != nil {
@@ -162,39 +190,85 @@ func (s *fakeServer) echo(c net.Conn, br *bufio.Reader) {
 		for i := range p {
 			p[i] ^= mask[i%4]
 		}
-		switch h[0] & 0x0f {
-		case 0x8:
+		op := h[0] & 0x0f
+		if op == 0x8 {
 			return
-		case 0x1, 0x2:
-			frame := append([]byte{0x80 | h[0]&0x0f, byte(len(p))}, p...) // payloads under 126 bytes
-			s.mu.Lock()
-			_, err := c.Write(frame)
-			s.mu.Unlock()
-			if err != nil {
-				return
+		}
+		reply := p
+		if s.centrifugo {
+			switch {
+			case string(p) == "{}":
+				s.pongs.Add(1)
+				continue
+			case bytes.Contains(p, []byte(`"connect":{}`)):
+				reply = []byte(`{"id":1,"connect":{"client":"x","version":"0","ping":25}}`)
+			case bytes.Contains(p, []byte(`"subscribe":{"channel":"`+centrifugoChannel+`"}`)):
+				reply = []byte(`{"id":2,"subscribe":{}}` + "\n{}")
+				s.mu.Lock()
+				s.subscribed[i] = true
+				s.mu.Unlock()
+			default:
+				reply = []byte(`{"id":9,"error":{"code":100,"message":"unexpected"}}`)
 			}
+		}
+		s.mu.Lock()
+		_, err := c.Write(serverFrame(op, reply))
+		s.mu.Unlock()
+		if err != nil {
+			return
 		}
 	}
 }
 
 func (s *fakeServer) publish(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
-	frame := append([]byte{0x82, byte(len(body))}, body...) // bodies under 126 bytes
-	seq := binary.BigEndian.Uint64(body)
+	if s.centrifugo {
+		var cmd struct{ Channel, Data string }
+		if r.Header.Get("X-API-Key") != centrifugoAPIKey || json.Unmarshal(body, &cmd) != nil || cmd.Channel != centrifugoChannel {
+			_, _ = w.Write([]byte(`{"error":{"code":102,"message":"unknown channel"}}`))
+			return
+		}
+		body = []byte(cmd.Data)
+	}
+	seq, _, _, ok := decodePayload(body)
+	if !ok {
+		http.Error(w, "bad payload", http.StatusBadRequest)
+		return
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for i, c := range s.conns {
+		if c == nil || !s.subscribed[i] {
+			continue
+		}
 		copies := 1
 		if s.fault != nil {
 			copies = s.fault(i, seq)
 		}
-		for range copies {
-			if c != nil {
-				_, _ = c.Write(frame)
-			}
+		if copies == 0 {
+			continue
 		}
+		if !s.centrifugo {
+			for range copies {
+				_, _ = c.Write(serverFrame(0x2, body))
+			}
+			continue
+		}
+		push := `{"push":{"channel":"` + centrifugoChannel + `","pub":{"data":"` + string(body) + `"}}}`
+		_, _ = c.Write(serverFrame(0x1, []byte(strings.TrimSuffix(strings.Repeat(push+"\n", copies), "\n"))))
 	}
 	_, _ = w.Write([]byte(`{"ok":true}`))
+}
+
+// wsTarget is the fake as a raw WebSocket server.
+func (s *fakeServer) wsTarget() target {
+	t := target{name: "fake", ws: s.ln.Addr().String(), api: s.api.Listener.Addr().String(),
+		endpoints: wsOnly("/ws"), topic: "t", publish: publishing{path: "/publish?topic="}}
+	if s.centrifugo {
+		t.endpoints = map[string]endpoint{"ws": {path: "/connection/websocket", dialect: dialectCentrifugo}}
+		t.topic, t.publish = centrifugoChannel, publishing{path: "/api/publish", json: true, key: centrifugoAPIKey}
+	}
+	return t
 }
 
 // testRun is a benchRun with the flags' defaults, changed by set.
@@ -253,7 +327,7 @@ func TestDriverTwoWorkers(t *testing.T) {
 				o.pubs, o.bursts, o.burst = pubs, bursts, burst
 				o.deliverTimeout = time.Second
 			})
-			tg := target{name: "fake", ws: srv.ln.Addr().String(), api: srv.api.Listener.Addr().String(), path: "/ws", publish: "/publish"}
+			tg := srv.wsTarget()
 			row, err := r.measure(tg, "fanout", n)
 			if err != nil {
 				t.Fatal(err)
@@ -287,7 +361,7 @@ func TestHoldSplitsOverWorkers(t *testing.T) {
 	t.Parallel()
 	srv := newFakeServer(t, nil)
 	r := testRun(t, func(o *options) { o.perWorker = 40 })
-	tg := target{name: "fake", ws: srv.ln.Addr().String(), path: "/ws"}
+	tg := srv.wsTarget()
 	row, err := r.measure(tg, "hold", 100)
 	if err != nil {
 		t.Fatal(err)
@@ -313,7 +387,7 @@ func TestEchoAndChurnTwoWorkers(t *testing.T) {
 			r := testRun(t, func(o *options) {
 				o.workers, o.duration = 2, 300*time.Millisecond
 			})
-			tg := target{name: "fake", ws: srv.ln.Addr().String(), path: "/ws"}
+			tg := srv.wsTarget()
 			const n = 20
 			row, err := r.measure(tg, scenario, n)
 			if err != nil {
@@ -333,5 +407,83 @@ func TestEchoAndChurnTwoWorkers(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestCentrifugoWebSocket runs hold and fanout in Centrifugo's dialect
+// against the fake: every client connects, subscribes, answers the ping
+// that shares a frame with its subscribe reply, and counts a repeated
+// publication sent as a second line of one frame.
+func TestCentrifugoWebSocket(t *testing.T) {
+	t.Parallel()
+	const n, pubs, bursts, burst = 40, 3, 1, 4
+	const total = pubs + bursts*burst
+	cases := []struct {
+		name     string
+		scenario string
+		fault    func(client int, seq uint64) int
+		dups     int64
+	}{
+		{name: "hold", scenario: "hold"},
+		{name: "fanout", scenario: "fanout"},
+		{name: "fanout, two pushes in one frame", scenario: "fanout", fault: func(c int, seq uint64) int {
+			if c == 3 && seq == 2 {
+				return 2
+			}
+			return 1
+		}, dups: 1},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			srv := startFake(t, &fakeServer{centrifugo: true, fault: c.fault})
+			r := testRun(t, func(o *options) {
+				o.workers, o.perWorker = 2, n/2
+				o.pubs, o.bursts, o.burst = pubs, bursts, burst
+				o.deliverTimeout = time.Second
+			})
+			row, err := r.measure(srv.wsTarget(), c.scenario, n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if row.Conns != n || row.Errors != 0 {
+				t.Fatalf("conns %d errors %d", row.Conns, row.Errors)
+			}
+			srv.mu.Lock()
+			subscribed := 0
+			for _, s := range srv.subscribed {
+				if s {
+					subscribed++
+				}
+			}
+			srv.mu.Unlock()
+			if subscribed != n || srv.pongs.Load() != n {
+				t.Fatalf("%d clients subscribed, %d pongs, want %d", subscribed, srv.pongs.Load(), n)
+			}
+			if c.scenario != "fanout" {
+				return
+			}
+			if want := int64(n * total); row.Expected != want || row.Received != want+c.dups || row.Duplicates != c.dups ||
+				row.Missing != 0 || row.PublishErrors != 0 || row.DeliveryTimeouts != 0 {
+				t.Fatalf("received %d/%d dups %d missing %d publish errors %d timeouts %d", row.Received, row.Expected,
+					row.Duplicates, row.Missing, row.PublishErrors, row.DeliveryTimeouts)
+			}
+		})
+	}
+}
+
+// TestPublishErrors: a Centrifugo API error, which comes with a 200, is
+// a publish error.
+func TestPublishErrors(t *testing.T) {
+	t.Parallel()
+	srv := startFake(t, &fakeServer{centrifugo: true})
+	tg := srv.wsTarget()
+	tg.publish.key = "wrong"
+	if _, err := newPublisher(tg, 64, time.Second).post(centrifugoChannel, 1, kindSingle); err == nil {
+		t.Fatal("no error for a refused key")
+	}
+	tg.publish.key = centrifugoAPIKey
+	if _, err := newPublisher(tg, 64, time.Second).post(centrifugoChannel, 1, kindSingle); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -1,24 +1,36 @@
-// Command c1mbench measures c1m beside peer WebSocket servers, in one run
-// on one machine, with the same load generator (package loadgen: epoll, no
-// goroutine per connection) and the same scenarios:
+// Command c1mbench measures c1m beside peer servers (WebSocket libraries,
+// Node's ws, Centrifugo), in one run on one machine, with the same load
+// generator (package loadgen: epoll, no goroutine per connection) and the
+// same scenarios:
 //
-//	hold    N idle connections: connect rate, server heap and RSS per
-//	        connection, kernel memory per socket
-//	fanout  N subscribers of one topic; publications one at a time (each
-//	        waited for until fully delivered) and in bursts: deliveries per
-//	        second, latency of each delivery, loss, duplicates and gaps
-//	        counted per client from sequence numbers
-//	echo    clients sending in a closed loop: round trips per second, latency
-//	churn   connect/close storm: handshakes per second, errors
+//	hold         N idle WebSocket connections: connect rate, server heap
+//	             and RSS per connection, kernel memory per socket
+//	sse-hold     the same with Server-Sent Events streams
+//	poll-hold    the same with held long-polls (each a poll with -poll-wait)
+//	fanout       N WebSocket subscribers of one topic; publications one at
+//	             a time (each waited for until fully delivered) and in
+//	             bursts: deliveries per second, latency of each delivery,
+//	             loss, duplicates and gaps counted per client from sequence
+//	             numbers (and from the server's offsets where it sends them)
+//	sse-fanout   the same with SSE subscribers
+//	poll-fanout  the same with long-polling clients (-poll-n, 5,000 at most
+//	             by default), each re-polling with its cursor
+//	echo         clients sending in a closed loop: round trips per second,
+//	             latency
+//	churn        connect/close storm: handshakes per second, errors
+//	history      publications to many topics with history kept and no
+//	             subscriber: server memory per history entry
 //
 // The connections are held by worker processes (this binary, "worker"
 // subcommand), as many as the open-file limit requires (-per-worker forces
-// smaller ones) and at least -workers for fanout and echo, so the
+// smaller ones) and at least -workers for the fan-outs and echo, so the
 // generator's receive side is not one thread. The driver reads all workers
 // at once and prints their progress to stderr every -interval.
 //
-// It prints a table with each server's ratio to c1m, writes a JSON file
-// under bench/results/ and PNG plots beside it. See bench/README.md.
+// It prints a table with each server's ratio to c1m and a transports block
+// (c1m's SSE and long-polling beside its WebSocket and beside Centrifugo),
+// writes a JSON file under bench/results/ and PNG plots beside it. See
+// bench/README.md.
 //
 //	go run ./cmd/c1mbench -servers c1m,gorilla -n 2000
 package main
@@ -43,6 +55,10 @@ import (
 type options struct {
 	servers, scenarios  string
 	n, echoN, churnN    int
+	pollN               int
+	pollWait            string
+	historyTopics       int
+	historyPerTopic     int
 	holdSteps           string
 	pubs, bursts, burst int
 	size                int
@@ -87,15 +103,19 @@ func main() {
 // declareFlags declares every flag but -servers on o's fields, with its
 // default.
 func declareFlags(f *flag.FlagSet, o *options) {
-	f.StringVar(&o.scenarios, "scenarios", "hold,fanout,echo,churn", "scenarios to run")
-	f.IntVar(&o.n, "n", 19000, "connections for hold and fanout (a server process holds at most ~19.9k here)")
+	f.StringVar(&o.scenarios, "scenarios", strings.Join(allScenarios, ","), "scenarios to run")
+	f.IntVar(&o.n, "n", 19000, "connections for the hold and fanout scenarios, over every transport (a server process holds at most ~19.9k here)")
+	f.IntVar(&o.pollN, "poll-n", 0, "long-polling clients in poll-fanout (0: -n, at most 5000)")
+	f.StringVar(&o.pollWait, "poll-wait", defaultPollWait, "the wait= of held polls (poll-hold, poll-fanout), seconds, sent as given")
+	f.IntVar(&o.historyTopics, "history-topics", 1000, "history: topics published to")
+	f.IntVar(&o.historyPerTopic, "history-per-topic", 100, "history: publications per topic")
 	f.StringVar(&o.holdSteps, "hold-steps", "", "extra connection counts for the memory-per-connection plot, e.g. 2000,8000")
 	f.IntVar(&o.echoN, "echo-n", 1000, "clients in the echo scenario")
 	f.IntVar(&o.churnN, "churn-n", 200, "concurrent clients in the churn scenario")
 	f.IntVar(&o.pubs, "pubs", 10, "fanout: single publications, each waited for until delivered to every client")
 	f.IntVar(&o.bursts, "bursts", 3, "fanout: bursts")
 	f.IntVar(&o.burst, "burst", 20, "fanout: publications per burst")
-	f.IntVar(&o.size, "size", 64, "payload bytes (at least 24: sequence number, send time, kind)")
+	f.IntVar(&o.size, "size", 64, "publication bytes (at least 33: sequence number, send time, kind, as text)")
 	f.DurationVar(&o.duration, "duration", 5*time.Second, "echo and churn duration")
 	f.StringVar(&o.out, "out", "results", "folder for the JSON and plots")
 	f.IntVar(&o.perWorker, "per-worker", 0, "connections per worker process at most (0: the open-file limit minus a margin)")
@@ -123,6 +143,7 @@ func selected(names string) ([]server, error) {
 type Row struct {
 	Server          string  `json:"server"`
 	Scenario        string  `json:"scenario"`
+	Transport       string  `json:"transport"` // ws, sse, poll
 	Conns           int     `json:"conns"`
 	Workers         int     `json:"workers"`
 	HeapPerConn     float64 `json:"heap_bytes_per_conn"`
@@ -160,12 +181,24 @@ type Row struct {
 	Missing          int64     `json:"missing"`
 	Duplicates       int64     `json:"duplicates"`
 	Reordered        int64     `json:"reordered"`
+	OffsetGaps       int64     `json:"offset_gaps"` // offsets a client skipped (servers that number publications)
+	OffsetBack       int64     `json:"offset_back"` // offsets not above a client's previous one
+	Resets           int64     `json:"resets"`      // positions the server announced lost
+	Undecoded        int64     `json:"undecoded"`   // messages without a readable payload
 	DeliveryTimeouts int       `json:"delivery_timeouts"`
 	PublishErrors    int       `json:"publish_errors"`
-	RoundTripsPerSec float64   `json:"round_trips_per_sec,omitempty"`
-	HandshakesPerSec float64   `json:"handshakes_per_sec,omitempty"`
-	Errors           int       `json:"errors"`
-	HandshakeTimeout int       `json:"handshake_timeouts"`
+	// History: memory per kept publication.
+	HistoryEntries     int64   `json:"history_entries,omitempty"`
+	EntriesFromStats   bool    `json:"history_entries_from_stats,omitempty"` // the server's stats counted them
+	HistoryBytes       int64   `json:"history_bytes,omitempty"`              // the server's own count, where it has one
+	StatsBytesPerEntry float64 `json:"history_stats_bytes_per_entry,omitempty"`
+	HeapPerEntry       float64 `json:"heap_bytes_per_entry,omitempty"`
+	RSSPerEntry        float64 `json:"rss_bytes_per_entry,omitempty"`
+	PublishPerSec      float64 `json:"publishes_per_sec,omitempty"`
+	RoundTripsPerSec   float64 `json:"round_trips_per_sec,omitempty"`
+	HandshakesPerSec   float64 `json:"handshakes_per_sec,omitempty"`
+	Errors             int     `json:"errors"`
+	HandshakeTimeout   int     `json:"handshake_timeouts"`
 	// Generator and server CPU over the measured phase (the connect phase
 	// for hold): when GenCPUCores nears the worker count, the generator,
 	// not the server, sets the pace.
@@ -215,6 +248,12 @@ func (r *benchRun) skip(format string, args ...any) {
 	r.skipped = append(r.skipped, msg)
 }
 
+// allScenarios is every scenario, in the order each server runs them.
+var allScenarios = []string{"hold", "sse-hold", "poll-hold", "fanout", "sse-fanout", "poll-fanout", "echo", "churn", "history"}
+
+// defaultPollN caps poll-fanout's clients unless -poll-n is given.
+const defaultPollN = 5000
+
 // server runs every scenario against one server.
 func (r *benchRun) server(s server) {
 	log.Printf("== %s", s.name)
@@ -223,42 +262,92 @@ func (r *benchRun) server(s server) {
 		r.skip("%s: no rows, build failed: %v", s.name, err)
 		return
 	}
-	if r.has("hold") {
-		steps := []int{}
-		for _, f := range strings.Split(r.o.holdSteps, ",") {
-			if v, err := strconv.Atoi(strings.TrimSpace(f)); err == nil && v > 0 && v < r.o.n {
-				steps = append(steps, v)
+	// Scenarios without a row, by reason: one line each.
+	var reasons []string
+	without := map[string][]string{}
+	skip := func(sc, reason string) {
+		if without[reason] == nil {
+			reasons = append(reasons, reason)
+		}
+		without[reason] = append(without[reason], sc)
+	}
+	for _, sc := range allScenarios {
+		if !r.has(sc) {
+			continue
+		}
+		kind, transport := scenarioKind(sc)
+		_, hasEndpoint := s.endpoints[transport]
+		switch {
+		case s.name == "gnetfloor" && kind != "hold":
+			skip(sc, "hold rows only: it keeps no state to publish to, echo or close with")
+			continue
+		case s.name == "ceiling" && (kind == "echo" || kind == "churn"):
+			skip(sc, "it never reads after the handshake (no frame parsing, no close detection); it is a fan-out yardstick")
+			continue
+		case s.name == "centrifugo" && (kind == "echo" || kind == "churn"):
+			skip(sc, "its clients connect and subscribe by command and it does not echo: not comparable")
+			continue
+		case kind == "history" && s.history == "":
+			skip(sc, "it keeps no history")
+			continue
+		case kind != "history" && !hasEndpoint:
+			skip(sc, "no "+transport+" transport")
+			continue
+		case kind == "fanout" && s.publish.path == "":
+			skip(sc, "no publish endpoint")
+			continue
+		}
+		switch kind {
+		case "hold":
+			n := r.o.n
+			if transport == "ws" {
+				for _, step := range r.holdSteps() {
+					r.scenario(s, bin, sc, step)
+				}
 			}
-		}
-		for _, n := range append(steps, r.o.n) {
-			r.scenario(s, bin, "hold", n)
-		}
-	}
-	if s.name == "gnetfloor" {
-		if r.has("fanout") || r.has("echo") || r.has("churn") {
-			r.skip("gnetfloor: hold rows only: it keeps no state to publish to, echo or close with")
-		}
-		return
-	}
-	if r.has("fanout") && s.publish != "" {
-		r.scenario(s, bin, "fanout", r.o.n)
-	}
-	if s.name == "ceiling" && (r.has("echo") || r.has("churn")) {
-		r.skip("ceiling: no echo or churn row: it never reads after the handshake (no frame parsing, no close detection); it is a fan-out yardstick")
-		return
-	}
-	if r.has("echo") {
-		e, ebin := echoServer(s), bin
-		if s.name == "c1m" { // examples/echo, another binary
-			ebin = bin + "-echo"
-			if err := e.build(ebin); err != nil {
-				r.skip("%s echo: build failed: %v", s.name, err)
-				return
+			r.scenario(s, bin, sc, n)
+		case "fanout":
+			n := r.o.n
+			if transport == "poll" {
+				n = r.pollClients()
 			}
+			r.scenario(s, bin, sc, n)
+		case "echo":
+			e, ebin := echoServer(s), bin
+			if s.name == "c1m" { // examples/echo, another binary
+				ebin = bin + "-echo"
+				if err := e.build(ebin); err != nil {
+					r.skip("%s echo: build failed: %v", s.name, err)
+					continue
+				}
+			}
+			r.scenario(e, ebin, sc, r.o.echoN)
+		case "churn":
+			r.scenario(s, bin, sc, r.o.churnN)
+		case "history":
+			r.scenario(s, bin, sc, 0)
 		}
-		r.scenario(e, ebin, "echo", r.o.echoN)
 	}
-	if r.has("churn") {
-		r.scenario(s, bin, "churn", r.o.churnN)
+	for _, reason := range reasons {
+		r.skip("%s %s: %s", s.name, strings.Join(without[reason], ", "), reason)
 	}
+}
+
+// holdSteps are the -hold-steps below -n.
+func (r *benchRun) holdSteps() []int {
+	var steps []int
+	for _, f := range strings.Split(r.o.holdSteps, ",") {
+		if v, err := strconv.Atoi(strings.TrimSpace(f)); err == nil && v > 0 && v < r.o.n {
+			steps = append(steps, v)
+		}
+	}
+	return steps
+}
+
+// pollClients is poll-fanout's client count.
+func (r *benchRun) pollClients() int {
+	if r.o.pollN > 0 {
+		return r.o.pollN
+	}
+	return min(r.o.n, defaultPollN)
 }

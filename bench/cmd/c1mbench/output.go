@@ -36,6 +36,10 @@ var headline = map[string][]metric{
 	},
 	"echo":  {{"round trips/s", func(r Row) float64 { return r.RoundTripsPerSec }, true}},
 	"churn": {{"handshakes/s", func(r Row) float64 { return r.HandshakesPerSec }, true}},
+	"history": {
+		{"heap B/entry", func(r Row) float64 { return r.HeapPerEntry }, false},
+		{"rss B/entry", func(r Row) float64 { return r.RSSPerEntry }, false},
+	},
 }
 
 // finish prints the table, writes the JSON and the plots.
@@ -50,6 +54,7 @@ func (r *benchRun) finish() {
 	doc := map[string]any{
 		"started": r.started.UTC().Format(time.RFC3339), "options": fmt.Sprintf("%+v", r.o), "rows": r.rows,
 		"per_worker": r.capacity, "cpus": runtime.NumCPU(), "skipped": r.skipped,
+		"transports": r.transports(), "targets": r.targets(),
 		"notes": append([]string{"per-connection figures are measured at the connection counts given; a 1M figure is an extrapolation"}, notes...),
 	}
 	b, _ := json.MarshalIndent(doc, "", "  ")
@@ -91,6 +96,7 @@ var extra = map[string][]struct {
 		{"received/expected", func(r Row) string { return fmt.Sprintf("%d/%d", r.Received, r.Expected) }},
 		{"lossy clients", func(r Row) string { return fmt.Sprint(r.LossyClients) }},
 		{"dups", func(r Row) string { return fmt.Sprint(r.Duplicates) }},
+		{"offset gaps", func(r Row) string { return fmt.Sprint(r.OffsetGaps) }},
 		{"gen cores", func(r Row) string { return fmt.Sprintf("%.2f", r.GenCPUCores) }},
 	},
 	"echo": {
@@ -103,6 +109,17 @@ var extra = map[string][]struct {
 		{"errors", func(r Row) string { return fmt.Sprint(r.Errors) }},
 		{"timeouts", func(r Row) string { return fmt.Sprint(r.HandshakeTimeout) }},
 	},
+	"history": {
+		{"entries", func(r Row) string {
+			if r.EntriesFromStats {
+				return fmt.Sprint(r.HistoryEntries)
+			}
+			return fmt.Sprintf("%d*", r.HistoryEntries)
+		}},
+		{"stats B/entry", func(r Row) string { return fmt.Sprintf("%.0f", r.StatsBytesPerEntry) }},
+		{"publishes/s", func(r Row) string { return fmt.Sprintf("%.0f", r.PublishPerSec) }},
+		{"errors", func(r Row) string { return fmt.Sprint(r.PublishErrors) }},
+	},
 }
 
 // notes are printed under the table.
@@ -112,62 +129,97 @@ var notes = []string{
 	"fanout bursts: c1m's publish is asynchronous and coalescing (the API returns once the publication is queued to the loops; publications pending for a socket leave in one write), while the peers' publish handlers hand each message to each connection synchronously, one write per message (ceiling and node write inline; gorilla, coder, gobwas queue to a writer goroutine; gws WriteAsync; nbio writes from the handler), so burst figures compare two designs, not only two speeds.",
 	"gen cores: CPU the load generator's workers used over the phase, in cores; near the worker count, the generator sets the pace, not the server.",
 	"ceiling = one write(2) per socket per message, no framing, no queue: the machine's limit, not a server to choose.",
+	"sse-*, poll-*: the same scenarios over Server-Sent Events and long-polling; every server gets the same publication bytes (text: sequence number, send time, kind), c1m inside its JSON envelopes, Centrifugo inside its JSON pushes. Loss is counted from sequence numbers, and offset gaps from the server's own offsets where it sends them (c1m).",
+	"poll-hold: each client holds one poll (wait= -poll-wait) after a first wait=0 poll; per-connection figures are per held poll.",
+	"history: heap B/entry = (heap after a forced GC - before) / entries, with no subscriber; the topics' own structures are spread over their entries. entries* = publications made (the server reports no count).",
 }
 
 // table prints one block per scenario: each server's figures and its ratio
-// to c1m on the headline metric (>1 means c1m is better).
+// to c1m on the headline metric (>1 means c1m is better); then the
+// transports block and the targets.
 func (r *benchRun) table() {
 	tw := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', tabwriter.AlignRight)
-	for _, sc := range []string{"hold", "fanout", "echo", "churn"} {
+	for _, sc := range allScenarios {
 		rows := slices.DeleteFunc(slices.Clone(r.rows), func(x Row) bool { return x.Scenario != sc })
 		if len(rows) == 0 {
 			continue
 		}
+		kind, _ := scenarioKind(sc)
 		maxConns := slices.MaxFunc(rows, func(a, b Row) int { return a.Conns - b.Conns }).Conns
-		fmt.Fprintf(tw, "\n%s\tconns\t", sc)
-		for _, m := range headline[sc] {
+		count := "conns"
+		if kind == "history" {
+			count = "publications"
+		}
+		fmt.Fprintf(tw, "\n%s\t%s\t", sc, count)
+		for _, m := range headline[kind] {
 			fmt.Fprintf(tw, "%s\tc1m ×\t", m.name)
 		}
-		for _, c := range extra[sc] {
+		for _, c := range extra[kind] {
 			fmt.Fprintf(tw, "%s\t", c.name)
 		}
 		fmt.Fprintln(tw)
 		var ref *Row
 		for i := range rows {
-			if rows[i].Server == "c1m" && (sc != "hold" || rows[i].Conns == maxConns) {
+			if rows[i].Server == "c1m" && (kind != "hold" || rows[i].Conns == maxConns) {
 				ref = &rows[i]
 			}
 		}
 		for _, row := range rows {
-			if sc == "hold" && row.Conns != maxConns && row.Server != "c1m" {
+			if kind == "hold" && row.Conns != maxConns && row.Server != "c1m" {
 				continue
 			}
-			fmt.Fprintf(tw, "%s\t%d\t", row.Server, row.Conns)
-			for _, m := range headline[sc] {
-				ratio := "-"
-				if ref != nil && m.value(row) > 0 && m.value(*ref) > 0 {
-					q := m.value(*ref) / m.value(row)
-					if !m.higher {
-						q = 1 / q
-					}
-					ratio = fmt.Sprintf("%.2f", q)
-				}
-				fmt.Fprintf(tw, "%.0f\t%s\t", m.value(row), ratio)
+			n := row.Conns
+			if kind == "history" {
+				n = row.Publications
 			}
-			for _, c := range extra[sc] {
+			fmt.Fprintf(tw, "%s\t%d\t", row.Server, n)
+			for _, m := range headline[kind] {
+				fmt.Fprintf(tw, "%.0f\t%s\t", m.value(row), ratio(m, row, ref))
+			}
+			for _, c := range extra[kind] {
 				fmt.Fprintf(tw, "%s\t", c.value(row))
 			}
 			fmt.Fprintln(tw)
 		}
 	}
+	if ts := r.transports(); len(ts) > 0 {
+		fmt.Fprintf(tw, "\ntransports\tidle ws rss B\tidle sse rss B\tsse/ws\theld poll rss B\tws fanout/s\tsse fanout/s\tsse/ws\tpoll fanout/s\tpoll p99 ms\t\n")
+		f := func(v float64, format string) string {
+			if v == 0 {
+				return "-"
+			}
+			return fmt.Sprintf(format, v)
+		}
+		for _, t := range ts {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", t.Server,
+				f(t.WSRSSPerConn, "%.0f"), f(t.SSERSSPerConn, "%.0f"), f(t.SSEOverWSMemory, "%.2f"), f(t.PollRSSPerHeld, "%.0f"),
+				f(t.WSFanoutPerSec, "%.0f"), f(t.SSEFanoutPerSec, "%.0f"), f(t.SSEOverWSFanout, "%.2f"),
+				f(t.PollFanoutPerSec, "%.0f"), f(t.PollP99, "%.2f"))
+		}
+	}
 	tw.Flush()
 	fmt.Println()
+	for _, t := range r.targets() {
+		fmt.Println("target:", t.String())
+	}
 	for _, n := range notes {
 		fmt.Println("note:", n)
 	}
 	for _, s := range r.skipped {
 		fmt.Println("no row:", s)
 	}
+}
+
+// ratio is row's figure against ref's on m, as "c1m ×" shows it.
+func ratio(m metric, row Row, ref *Row) string {
+	if ref == nil || m.value(row) <= 0 || m.value(*ref) <= 0 {
+		return "-"
+	}
+	q := m.value(*ref) / m.value(row)
+	if !m.higher {
+		q = 1 / q
+	}
+	return fmt.Sprintf("%.2f", q)
 }
 
 func (r *benchRun) plotMemory() (*plot.Plot, error) {
@@ -183,8 +235,8 @@ func (r *benchRun) plotMemory() (*plot.Plot, error) {
 	p.Legend.Top = true
 	series := map[string]plotter.XYs{}
 	for _, row := range r.rows {
-		if row.Scenario == "hold" && row.RSSPerConn > 0 {
-			series[row.Server] = append(series[row.Server], plotter.XY{X: float64(row.Conns), Y: row.RSSPerConn})
+		if kind, _ := scenarioKind(row.Scenario); kind == "hold" && row.RSSPerConn > 0 {
+			series[label(row)] = append(series[label(row)], plotter.XY{X: float64(row.Conns), Y: row.RSSPerConn})
 		}
 	}
 	if len(series) == 0 {
@@ -208,14 +260,14 @@ func (r *benchRun) plotLatency() (*plot.Plot, error) {
 	p.Y.Label.Text = "fraction of deliveries"
 	var args []any
 	for _, row := range r.rows {
-		if row.Scenario != "fanout" || row.hist == nil || row.hist.TotalCount() == 0 {
+		if kind, _ := scenarioKind(row.Scenario); kind != "fanout" || row.hist == nil || row.hist.TotalCount() == 0 {
 			continue
 		}
 		var pts plotter.XYs
 		for q := 1.0; q <= 100; q += 1 {
 			pts = append(pts, plotter.XY{X: float64(row.hist.ValueAtQuantile(q)) / 1e3, Y: q / 100})
 		}
-		args = append(args, row.Server, pts)
+		args = append(args, label(row), pts)
 	}
 	if len(args) == 0 {
 		return nil, nil
@@ -227,8 +279,8 @@ func (r *benchRun) plotDeliveries() (*plot.Plot, error) {
 	var names []string
 	var single, burst plotter.Values
 	for _, row := range r.rows {
-		if row.Scenario == "fanout" {
-			names = append(names, row.Server)
+		if kind, _ := scenarioKind(row.Scenario); kind == "fanout" {
+			names = append(names, label(row))
 			single = append(single, row.DeliveriesPerSec)
 			burst = append(burst, row.BurstPerSec)
 		}
@@ -258,6 +310,15 @@ func (r *benchRun) plotDeliveries() (*plot.Plot, error) {
 	p.Legend.Top = true
 	p.NominalX(names...)
 	return p, nil
+}
+
+// label names a row in the plots: the server, and the transport when it
+// is not WebSocket.
+func label(r Row) string {
+	if r.Transport == "" || r.Transport == "ws" {
+		return r.Server
+	}
+	return r.Server + " " + r.Transport
 }
 
 func sortedKeys[V any](m map[string]V) []string {

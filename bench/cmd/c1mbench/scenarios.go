@@ -8,6 +8,7 @@ import (
 	"log"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -31,10 +32,25 @@ const workerLinesPerInterval = 4
 
 // target is a running server as the scenarios see it.
 type target struct {
-	name, note           string
-	ws, api              string
-	path, publish, stats string
-	pid                  int // 0: not a child process (tests): no RSS or CPU figures
+	name, note string
+	ws, api    string
+	endpoints  map[string]endpoint
+	topic      string
+	publish    publishing
+	history    string
+	stats      string
+	pid        int // 0: not a child process (tests): no RSS or CPU figures
+}
+
+// scenarioKind splits a scenario name into what the workers do (hold,
+// fanout, echo, churn, history) and the transport ("ws", "sse", "poll").
+func scenarioKind(name string) (kind, transport string) {
+	for _, tr := range []string{"sse", "poll"} {
+		if k, ok := strings.CutPrefix(name, tr+"-"); ok {
+			return k, tr
+		}
+	}
+	return name, "ws"
 }
 
 // scenario starts the server, runs one scenario with n connections and
@@ -47,8 +63,8 @@ func (r *benchRun) scenario(s server, bin, scenario string, n int) {
 	}
 	defer p.stop()
 	t := target{
-		name: s.name, note: s.note, ws: p.ws, api: p.api,
-		path: s.path, publish: s.publish, stats: s.stats, pid: p.cmd.Process.Pid,
+		name: s.name, note: s.note, ws: p.ws, api: p.api, endpoints: s.endpoints, topic: s.topic,
+		publish: s.publish, history: s.history, stats: s.stats, pid: p.cmd.Process.Pid,
 	}
 	row, err := r.measure(t, scenario, n)
 	if err != nil {
@@ -61,9 +77,17 @@ func (r *benchRun) scenario(s server, bin, scenario string, n int) {
 
 // measure runs one scenario against a running server.
 func (r *benchRun) measure(t target, scenario string, n int) (Row, error) {
-	row := Row{Server: t.name, Scenario: scenario, Note: t.note}
+	kind, transport := scenarioKind(scenario)
+	row := Row{Server: t.name, Scenario: scenario, Transport: transport, Note: t.note}
+	if kind == "history" {
+		return row, r.history(&row, t)
+	}
+	ep, ok := t.endpoints[transport]
+	if !ok {
+		return row, fmt.Errorf("no %s endpoint", transport)
+	}
 	minWorkers := 1
-	if scenario == "fanout" || scenario == "echo" {
+	if kind == "fanout" || kind == "echo" {
 		minWorkers = r.o.workers // the generator receives: more than one thread
 	}
 	counts := split(n, r.capacity, minWorkers)
@@ -71,8 +95,8 @@ func (r *benchRun) measure(t target, scenario string, n int) (Row, error) {
 	heap0, rss0, kern0, cpu0 := statsOf(t), rssBytes(t.pid), kernelSocketBytes(), processCPU(t.pid)
 	t0 := time.Now()
 	w, err := startWorkers(fmt.Sprintf("%s %s", t.name, scenario), workerOptions{
-		scenario: scenario, addr: t.ws, path: t.path, size: r.o.size, inflight: defaultInflight,
-		interval: r.o.interval / workerLinesPerInterval, handshake: r.o.handshakeTimeout,
+		scenario: kind, addr: t.ws, path: ep.path, transport: transport, dialect: ep.dialect, pollWait: r.o.pollWait,
+		size: r.o.size, inflight: defaultInflight, interval: r.o.interval / workerLinesPerInterval, handshake: r.o.handshakeTimeout,
 	}, counts, sources)
 	if err != nil {
 		return row, fmt.Errorf("workers: %w", err)
@@ -93,7 +117,7 @@ func (r *benchRun) measure(t target, scenario string, n int) (Row, error) {
 		return row, fmt.Errorf("no connection opened (last error: %s)", p.LastErr)
 	}
 
-	switch scenario {
+	switch kind {
 	case "hold":
 		row.ConnectPerSec = float64(p.Conns) / connectTime.Seconds()
 		row.Elapsed, row.GenCPU = connectTime.Seconds(), p.CPU
@@ -117,6 +141,15 @@ func (r *benchRun) measure(t target, scenario string, n int) (Row, error) {
 			row.KernelPerSocket = float64(kern1-kern0) / float64(2*p.Conns)
 		}
 	case "fanout":
+		// Where the protocol does not say when a client is subscribed (raw
+		// WebSocket: some peers join the topic after the upgrade returns),
+		// wait until the server counts every client, or the first
+		// publication would miss the last ones.
+		if ep.dialect == dialectRaw {
+			if got, ok := waitServerConns(t, row.Conns, r.o.connectTimeout); !ok {
+				log.Printf("%s: the server counts %d of %d clients; publishing anyway", t.name, got, row.Conns)
+			}
+		}
 		if err := r.fanout(&row, w, t); err != nil {
 			return row, err
 		}
@@ -133,55 +166,20 @@ func (r *benchRun) measure(t target, scenario string, n int) (Row, error) {
 	return row, nil
 }
 
-// publisher posts fan-out publications to a server's HTTP endpoint over a
-// kept-alive connection.
-type publisher struct {
-	url     string
-	client  *http.Client
-	payload []byte
-}
-
-func newPublisher(url string, size int, timeout time.Duration) *publisher {
-	return &publisher{url: url, client: &http.Client{Timeout: timeout}, payload: make([]byte, max(size, minPayload))}
-}
-
-// post publishes sequence number seq and returns when it was sent.
-func (p *publisher) post(seq uint64, kind byte) (time.Time, error) {
-	at := encodePayload(p.payload, seq, kind)
-	resp, err := p.client.Post(p.url, "application/octet-stream", bytes.NewReader(p.payload))
-	if err != nil {
-		return at, err
-	}
-	// Read the body to its end so the transport reuses the connection: a
-	// new TCP connection per publication would be timed too.
-	_, _ = io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode/100 != 2 {
-		return at, fmt.Errorf("publish: %s", resp.Status)
-	}
-	return at, nil
-}
-
 // fanout publishes singles, each waited for until every client has it (or
 // -deliver-timeout), then bursts, each waited for the same way; then it
 // collects every worker's per-client and per-publication counts.
 func (r *benchRun) fanout(row *Row, w *workerSet, t target) error {
-	// A client sees the 101 before some peers subscribe it (they join
-	// the topic after the upgrade returns): wait until the server counts
-	// every client, or the first publication would miss the last ones.
-	if got, ok := waitServerConns(t, row.Conns, r.o.connectTimeout); !ok {
-		log.Printf("%s: the server counts %d of %d clients; publishing anyway", t.name, got, row.Conns)
-	}
 	if !w.start(startTimeout) {
 		return fmt.Errorf("workers did not start within %v", startTimeout)
 	}
 	cpu0 := processCPU(t.pid)
-	pub := newPublisher("http://"+t.api+t.publish, r.o.size, r.o.deliverTimeout)
+	pub := newPublisher(t, r.o.size, r.o.deliverTimeout)
 	at := map[uint64]time.Time{}
 	var seq uint64
 	publish := func(kind byte) {
 		seq++
-		sent, err := pub.post(seq, kind)
+		sent, err := pub.post(t.topic, seq, kind)
 		at[seq] = sent
 		if err != nil {
 			row.PublishErrors++
@@ -223,6 +221,10 @@ func (r *benchRun) fanout(row *Row, w *workerSet, t target) error {
 		row.Missing += rep.Missing
 		row.Duplicates += rep.Dups
 		row.Reordered += rep.Reordered
+		row.OffsetGaps += rep.OffsetGaps
+		row.OffsetBack += rep.OffsetBack
+		row.Resets += rep.Resets
+		row.Undecoded += rep.Undecoded
 		row.GenCPU += rep.CPU
 		row.Elapsed = max(row.Elapsed, rep.Elapsed)
 		for k, v := range rep.Seqs {
@@ -295,7 +297,7 @@ func (r *benchRun) timed(row *Row, w *workerSet, t target) error {
 	if row.Elapsed > 0 {
 		row.GenCPUCores = row.GenCPU / row.Elapsed
 	}
-	if row.Scenario == "echo" {
+	if kind, _ := scenarioKind(row.Scenario); kind == "echo" {
 		row.RoundTripsPerSec = rate
 		row.hist = merge(reps, "echo")
 		row.P50, row.P99, row.P999 = percentiles(row.hist)
@@ -359,15 +361,24 @@ func waitServerConns(t target, n int, timeout time.Duration) (int64, bool) {
 type stats struct {
 	Connections int64 `json:"connections"`
 	HeapInuse   int64 `json:"heap_inuse_bytes"`
+	// History is c1m's topic history, where the server reports it.
+	History *struct {
+		Entries int64 `json:"entries"`
+		Bytes   int64 `json:"bytes"`
+	} `json:"history"`
 }
 
+// pprofHeapInuse is the line of a text heap profile (debug=1) with the
+// heap in use, from runtime.MemStats.
+var pprofHeapInuse = []byte("# HeapInuse = ")
+
 // serverStats reads a server's stats endpoint; gc asks it to collect
-// garbage first (the path's ?gc=1).
+// garbage first (the path's ?gc=1, or gc=1 among its query).
 func serverStats(t target, gc bool) (stats, error) {
 	var st stats
 	path := t.stats
 	if !gc {
-		path, _, _ = strings.Cut(path, "?")
+		path = strings.Replace(strings.Replace(path, "?gc=1", "", 1), "&gc=1", "", 1)
 	}
 	c := http.Client{Timeout: statsTimeout}
 	resp, err := c.Get("http://" + t.api + path)
@@ -375,7 +386,19 @@ func serverStats(t target, gc bool) (stats, error) {
 		return st, err
 	}
 	defer resp.Body.Close()
-	err = json.NewDecoder(resp.Body).Decode(&st)
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return st, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return st, fmt.Errorf("%s: %s", path, resp.Status)
+	}
+	if _, line, ok := bytes.Cut(body, pprofHeapInuse); ok {
+		line, _, _ = bytes.Cut(line, []byte("\n"))
+		st.HeapInuse, err = strconv.ParseInt(string(line), 10, 64)
+		return st, err
+	}
+	err = json.Unmarshal(body, &st)
 	return st, err
 }
 
@@ -390,18 +413,22 @@ func statsOf(t target) (heap int64) {
 }
 
 func summary(r Row) string {
-	switch r.Scenario {
+	switch kind, _ := scenarioKind(r.Scenario); kind {
 	case "hold":
 		return fmt.Sprintf("conns=%d workers=%d heap/conn=%.0fB rss/conn=%.0fB kernel/socket=%.0fB (server heap %.1f→%.1f MiB, rss %.1f→%.1f MiB) connects/s=%.0f errors=%d generator cpu=%.2fs",
 			r.Conns, r.Workers, r.HeapPerConn, r.RSSPerConn, r.KernelPerSocket,
 			mib(r.HeapBefore), mib(r.HeapAfter), mib(r.RSSBefore), mib(r.RSSAfter), r.ConnectPerSec, r.Errors, r.GenCPU)
 	case "fanout":
-		return fmt.Sprintf("conns=%d workers=%d single=%.0f/s (last delivery p50 %.1fms max %.1fms) burst=%.0f/s latency p50=%.2fms p99=%.2fms p999=%.2fms received %d/%d lossy clients %d missing %d dups %d timeouts %d generator %.2f cores server cpu %.2fs",
+		return fmt.Sprintf("conns=%d workers=%d single=%.0f/s (last delivery p50 %.1fms max %.1fms) burst=%.0f/s latency p50=%.2fms p99=%.2fms p999=%.2fms received %d/%d lossy clients %d missing %d dups %d offset gaps %d resets %d timeouts %d generator %.2f cores server cpu %.2fs",
 			r.Conns, r.Workers, r.DeliveriesPerSec, r.LastP50, r.LastMax, r.BurstPerSec, r.P50, r.P99, r.P999, r.Received, r.Expected,
-			r.LossyClients, r.Missing, r.Duplicates, r.DeliveryTimeouts, r.GenCPUCores, r.ServerCPU)
+			r.LossyClients, r.Missing, r.Duplicates, r.OffsetGaps, r.Resets, r.DeliveryTimeouts, r.GenCPUCores, r.ServerCPU)
 	case "echo":
 		return fmt.Sprintf("clients=%d workers=%d round trips/s=%.0f p50=%.2fms p99=%.2fms p999=%.2fms generator %.2f cores",
 			r.Conns, r.Workers, r.RoundTripsPerSec, r.P50, r.P99, r.P999, r.GenCPUCores)
+	case "history":
+		return fmt.Sprintf("publications=%d entries=%d (from stats: %v) heap/entry=%.0fB rss/entry=%.0fB stats bytes/entry=%.0fB (server heap %.1f→%.1f MiB) publishes/s=%.0f errors=%d",
+			r.Publications, r.HistoryEntries, r.EntriesFromStats, r.HeapPerEntry, r.RSSPerEntry, r.StatsBytesPerEntry,
+			mib(r.HeapBefore), mib(r.HeapAfter), r.PublishPerSec, r.PublishErrors)
 	default:
 		return fmt.Sprintf("clients=%d handshakes/s=%.0f errors=%d (timeouts %d)", r.Conns, r.HandshakesPerSec, r.Errors, r.HandshakeTimeout)
 	}

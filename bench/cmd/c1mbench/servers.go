@@ -14,11 +14,35 @@ type server struct {
 	name  string
 	build func(bin string) error // builds the binary at bin
 	args  func(ws, api string) []string
-	path  string // WebSocket path with the topic query
-	// publish and stats are URL paths on the API listener ("" when the
-	// server has none: the echo-only builds).
-	publish, stats string
-	note           string // what the peer lacks, said in the results
+	// endpoints are the transports the server serves to clients ("ws",
+	// "sse", "poll"): where the first request goes and how publications
+	// come back.
+	endpoints map[string]endpoint
+	// topic is what the fanout publishes to and the endpoints subscribe
+	// to.
+	topic string
+	// publish is the HTTP API the fanout and history publish through
+	// (its path is "" when the server has none: the echo-only builds).
+	publish publishing
+	// history is the topic prefix the history scenario publishes under,
+	// "" when the server keeps no history.
+	history string
+	// stats is a URL path on the API listener: JSON with connections and
+	// heap_inuse_bytes (?gc=1 collects first), or a Go heap profile in
+	// text form (a /debug/pprof/heap path) whose HeapInuse is read.
+	stats string
+	note  string // what the peer lacks, said in the results
+}
+
+// endpoint is one transport of a server.
+type endpoint struct {
+	path    string // first request target, with the topic query
+	dialect string // dialectRaw, dialectC1m, dialectCentrifugo
+}
+
+// wsOnly is the endpoint set of a server that speaks raw WebSocket.
+func wsOnly(path string) map[string]endpoint {
+	return map[string]endpoint{"ws": {path: path, dialect: dialectRaw}}
 }
 
 // repo is the c1m repository root, found from the bench module.
@@ -45,13 +69,14 @@ func goBuild(moduleDir, pkg string) func(string) error {
 
 func peer(name, note string) server {
 	return server{
-		name:    name,
-		build:   goBuild(filepath.Join(repo(), "bench", "peers"), "./"+name),
-		args:    func(ws, api string) []string { return []string{"-addr", ws, "-api", api} },
-		path:    "/ws?topic=t",
-		publish: "/publish?topic=t",
-		stats:   "/stats?gc=1",
-		note:    note,
+		name:      name,
+		build:     goBuild(filepath.Join(repo(), "bench", "peers"), "./"+name),
+		args:      func(ws, api string) []string { return []string{"-addr", ws, "-api", api} },
+		endpoints: wsOnly("/ws?topic=t"),
+		topic:     "t",
+		publish:   publishing{path: "/publish?topic="},
+		stats:     "/stats?gc=1",
+		note:      note,
 	}
 }
 
@@ -65,8 +90,17 @@ func servers() []server {
 			args: func(ws, api string) []string {
 				return []string{"-listen", ws, "-api", api, "-log-level", "warn", "-demo=false", "-compression=false"}
 			},
-			path: "/ws?topic=t", publish: "/api/publish?topic=t", stats: "/api/stats?gc=1",
+			endpoints: map[string]endpoint{
+				"ws":   {path: "/ws?topic=t", dialect: dialectRaw},
+				"sse":  {path: "/sse?topic=t", dialect: dialectC1m},
+				"poll": {path: "/poll?topic=t", dialect: dialectC1m},
+			},
+			topic:   "t",
+			publish: publishing{path: "/api/publish?topic="},
+			history: "h",
+			stats:   "/api/stats?gc=1",
 		},
+		centrifugo(),
 		peer("gorilla", "gorilla/websocket: a reader and a writer goroutine per connection"),
 		peer("coder", "coder/websocket: a reader and a writer goroutine per connection"),
 		peer("gobwas", "gobwas/ws over net.Conn: a reader and a writer goroutine per connection"),
@@ -86,7 +120,7 @@ func servers() []server {
 			args: func(ws, api string) []string {
 				return []string{"--expose-gc", filepath.Join(root, "bench", "peers", "node", "server.mjs"), "-addr", ws, "-api", api}
 			},
-			path: "/ws?topic=t", publish: "/publish?topic=t", stats: "/stats?gc=1",
+			endpoints: wsOnly("/ws?topic=t"), topic: "t", publish: publishing{path: "/publish?topic="}, stats: "/stats?gc=1",
 			note: "Node ws: one process, one thread; heap is V8's",
 		},
 		peer("ceiling", "not a server: one write(2) per socket per message, one goroutine per core, no framing work"),
@@ -101,10 +135,10 @@ func echoServer(s server) server {
 		return s
 	}
 	return server{
-		name:  "c1m",
-		build: goBuild(repo(), "./examples/echo"),
-		args:  func(ws, _ string) []string { return []string{"-addr", ws} },
-		path:  "/",
+		name:      "c1m",
+		build:     goBuild(repo(), "./examples/echo"),
+		args:      func(ws, _ string) []string { return []string{"-addr", ws} },
+		endpoints: wsOnly("/"),
 	}
 }
 
@@ -139,7 +173,7 @@ func start(s server, bin string) (*process, error) {
 	p := &process{cmd: cmd, ws: ws, api: api}
 	deadline := time.Now().Add(30 * time.Second)
 	for _, addr := range []string{ws, api} {
-		if s.publish == "" && addr == api {
+		if s.publish.path == "" && s.stats == "" && addr == api {
 			continue
 		}
 		for {

@@ -11,13 +11,13 @@ package main
 //	quit           close every connection and exit
 //
 // It writes a progress line every -interval from the moment it starts, a
-// ready line when every connection is open or failed, a started line after
-// start, a complete line when every open client has a publication, and a
-// report line on report. The driver reads all workers at once.
+// ready line when every connection is ready or failed, a started line
+// after start, a complete line when every ready client has a publication,
+// and a report line on report. The driver reads all workers at once.
+// What the clients speak (-transport, -dialect) is in client.go.
 
 import (
 	"bufio"
-	"encoding/binary"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -32,35 +32,10 @@ import (
 	"github.com/c1mhq/c1m/bench/loadgen"
 )
 
-// Payload layout, big-endian: sequence number, send time (unix ns), kind.
-const (
-	offSeq     = 0
-	offSent    = 8
-	offKind    = 16
-	minPayload = 24 // room for the fields above, rounded up
-)
-
-// Payload kinds.
-const (
-	kindEcho   = 0
-	kindSingle = 1 // a fan-out publication sent on its own
-	kindBurst  = 2 // a fan-out publication inside a burst
-)
-
 // histMaxMicros is the histograms' top value: 60 s in microseconds.
 const histMaxMicros = 60_000_000
 
 func newHist() *hdrhistogram.Histogram { return hdrhistogram.New(1, histMaxMicros, 3) }
-
-// encodePayload fills p (at least minPayload bytes) with seq, the current
-// time and kind.
-func encodePayload(p []byte, seq uint64, kind byte) time.Time {
-	now := time.Now()
-	binary.BigEndian.PutUint64(p[offSeq:], seq)
-	binary.BigEndian.PutUint64(p[offSent:], uint64(now.UnixNano()))
-	p[offKind] = kind
-	return now
-}
 
 // wmsg is one line a worker writes.
 type wmsg struct {
@@ -78,7 +53,7 @@ type progress struct {
 	Errors      int     `json:"errors"`
 	Timeouts    int     `json:"timeouts"`
 	LastErr     string  `json:"last_err,omitempty"`
-	Received    int64   `json:"received"` // data messages since start
+	Received    int64   `json:"received"` // publications (or echoes) since start
 	Ops         int64   `json:"ops"`      // round trips or handshakes since start
 	CPU         float64 `json:"cpu_sec"`  // user+system CPU since the process began
 }
@@ -93,43 +68,64 @@ type seqStat struct {
 
 // workerReport is a worker's account of the measured phase.
 type workerReport struct {
-	Tracked   int     `json:"tracked"` // clients open at start
+	Tracked   int     `json:"tracked"` // clients ready at start
 	OpenAtEnd int     `json:"open_at_end"`
 	Received  int64   `json:"received"`
 	Ops       int64   `json:"ops"`     // between start and stop
 	Elapsed   float64 `json:"elapsed"` // seconds between start and stop (or report)
 	CPU       float64 `json:"cpu_sec"` // CPU seconds between start and report
 	// Per client, against the TOTAL of the report command.
-	Lossy     int                               `json:"lossy_clients"` // clients whose count != TOTAL
-	Missing   int64                             `json:"missing"`       // publications a client never got
-	Dups      int64                             `json:"duplicates"`    // publications a client got again
-	Reordered int64                             `json:"reordered"`     // first arrivals below the client's highest
-	Hists     map[string]*hdrhistogram.Snapshot `json:"hists,omitempty"`
-	Seqs      map[uint64]seqStat                `json:"seqs,omitempty"`
+	Lossy     int   `json:"lossy_clients"` // clients whose count != TOTAL
+	Missing   int64 `json:"missing"`       // publications a client never got
+	Dups      int64 `json:"duplicates"`    // publications a client got again
+	Reordered int64 `json:"reordered"`     // first arrivals below the client's highest
+	// From the servers' own numbering, where they send it (c1m's
+	// offsets; Centrifugo's with history): per client, offsets skipped
+	// and offsets not above the previous one; resets announced.
+	OffsetGaps int64                             `json:"offset_gaps"`
+	OffsetBack int64                             `json:"offset_back"`
+	Resets     int64                             `json:"resets"`
+	Undecoded  int64                             `json:"undecoded"` // messages that carried no payload the worker could read
+	Hists      map[string]*hdrhistogram.Snapshot `json:"hists,omitempty"`
+	Seqs       map[uint64]seqStat                `json:"seqs,omitempty"`
 }
 
-// client is what the worker tracks per connection during fanout.
+// client is what the worker tracks per connection.
 type client struct {
 	tracked bool
 	count   int
 	highest uint64
 	seen    []uint64 // bitset of sequence numbers received
+	// The server's offset of the last publication or position, kept
+	// across start: the stream's open event or the first poll reply
+	// says where a client begins.
+	offset      uint64
+	offsetKnown bool
 }
 
 // workerHandler records what the scenario needs. It runs on the loop.
 type workerHandler struct {
+	loadgen.BuiltinHandler
 	loop            *loadgen.Loop
 	out             *json.Encoder
-	scenario        string
+	scenario        string // hold, fanout, echo, churn
+	transport       loadgen.Transport
+	dialect         string
+	pollBase        string // Poll: the path the next polls go to
+	pollWait        string // Poll: the wait= of the polls after the first
 	payload         []byte
 	hists           map[byte]*hdrhistogram.Histogram
-	clients         []client // by Conn.ID (fanout)
+	clients         []client // by Conn.ID
 	seqs            map[uint64]*seqStat
 	done            map[uint64]bool // publications announced complete
 	received        int64
 	ops             int64
-	tracked         int // connections open at start
+	tracked         int // connections ready at start
 	reordered       int64
+	offsetGaps      int64
+	offsetBack      int64
+	resets          int64
+	undecoded       int64
 	churnID         int
 	started         bool // start came
 	stopped         bool // stop came
@@ -138,24 +134,21 @@ type workerHandler struct {
 	stopOps         int64
 }
 
-func (h *workerHandler) Opened(c *loadgen.Conn) {
-	if h.scenario == "churn" && h.started {
-		if !h.stopped {
-			h.ops++
-		}
-		h.loop.Close(c)
-	}
-}
-
-func (h *workerHandler) Message(c *loadgen.Conn, p []byte) {
+// publication accounts for one payload that client c received; offset
+// is the server's number for it (0: none).
+func (h *workerHandler) publication(c *loadgen.Conn, p []byte, offset uint64) {
 	now := time.Now().UnixNano()
-	h.received++
-	if len(p) < minPayload {
+	seq, sent, kind, ok := decodePayload(p)
+	if !ok {
+		h.undecoded++
 		return
 	}
-	seq, sent, kind := binary.BigEndian.Uint64(p[offSeq:]), int64(binary.BigEndian.Uint64(p[offSent:])), p[offKind]
+	h.received++
 	if hist := h.hists[kind]; hist != nil {
 		_ = hist.RecordValue(max(1, (now-sent)/int64(time.Microsecond)))
+	}
+	if offset > 0 {
+		h.position(c, offset, true)
 	}
 	switch h.scenario {
 	case "fanout":
@@ -168,8 +161,27 @@ func (h *workerHandler) Message(c *loadgen.Conn, p []byte) {
 	}
 }
 
+// position records the server's offset for c: a publication's (counted
+// against the previous one) or a starting position (a subscription, a
+// reset).
+func (h *workerHandler) position(c *loadgen.Conn, offset uint64, publication bool) {
+	if c.ID >= len(h.clients) {
+		return
+	}
+	cl := &h.clients[c.ID]
+	if publication && cl.offsetKnown {
+		switch {
+		case offset > cl.offset+1:
+			h.offsetGaps += int64(offset - cl.offset - 1)
+		case offset <= cl.offset:
+			h.offsetBack++
+		}
+	}
+	cl.offset, cl.offsetKnown = offset, true
+}
+
 // delivered counts a publication for client c and announces it complete
-// when every open client has it.
+// when every ready client has it.
 func (h *workerHandler) delivered(c *loadgen.Conn, seq uint64, now int64) {
 	st := h.seqs[seq]
 	if st == nil {
@@ -200,7 +212,7 @@ func (h *workerHandler) delivered(c *loadgen.Conn, seq uint64, now int64) {
 }
 
 // checkComplete announces seq complete once as many distinct clients have
-// it as are open.
+// it as are ready.
 func (h *workerHandler) checkComplete(seq uint64, st *seqStat) {
 	if !h.done[seq] && st.distinct >= h.loop.Open {
 		h.done[seq] = true
@@ -259,6 +271,7 @@ func (h *workerHandler) start() {
 	h.started, h.stopped = true, false
 	h.startAt, h.startCPU = time.Now(), cpuSeconds()
 	h.received, h.ops = 0, 0
+	h.reordered, h.offsetGaps, h.offsetBack, h.resets, h.undecoded = 0, 0, 0, 0, 0
 	for _, hist := range h.hists {
 		hist.Reset()
 	}
@@ -268,7 +281,8 @@ func (h *workerHandler) start() {
 	case "fanout":
 		for _, c := range open {
 			if c.ID < len(h.clients) {
-				h.clients[c.ID] = client{tracked: true}
+				old := h.clients[c.ID]
+				h.clients[c.ID] = client{tracked: true, offset: old.offset, offsetKnown: old.offsetKnown}
 			}
 		}
 	case "echo":
@@ -297,8 +311,9 @@ func (h *workerHandler) report(total int) *workerReport {
 	rep := &workerReport{
 		Tracked: h.tracked, OpenAtEnd: h.loop.Open, Received: h.received, Ops: ops,
 		Elapsed: end.Sub(h.startAt).Seconds(), CPU: cpuSeconds() - h.startCPU,
-		Reordered: h.reordered,
-		Hists:     map[string]*hdrhistogram.Snapshot{},
+		Reordered: h.reordered, OffsetGaps: h.offsetGaps, OffsetBack: h.offsetBack,
+		Resets: h.resets, Undecoded: h.undecoded,
+		Hists: map[string]*hdrhistogram.Snapshot{},
 	}
 	for kind, name := range map[byte]string{kindEcho: "echo", kindSingle: "single", kindBurst: "burst"} {
 		if hist := h.hists[kind]; hist != nil && hist.TotalCount() > 0 {
@@ -334,6 +349,8 @@ func (h *workerHandler) report(total int) *workerReport {
 // workerOptions are a worker's flags, set by the driver.
 type workerOptions struct {
 	scenario, addr, path string
+	transport, dialect   string
+	pollWait             string
 	n, size, inflight    int
 	srcBase, srcCount    int
 	interval, handshake  time.Duration
@@ -342,6 +359,7 @@ type workerOptions struct {
 func (o *workerOptions) args() []string {
 	return []string{
 		"-scenario", o.scenario, "-addr", o.addr, "-path", o.path,
+		"-transport", o.transport, "-dialect", o.dialect, "-poll-wait", o.pollWait,
 		"-n", strconv.Itoa(o.n), "-size", strconv.Itoa(o.size), "-inflight", strconv.Itoa(o.inflight),
 		"-src-base", strconv.Itoa(o.srcBase), "-src-count", strconv.Itoa(o.srcCount),
 		"-interval", o.interval.String(), "-handshake-timeout", o.handshake.String(),
@@ -355,12 +373,20 @@ const fileMargin = 100
 // defaultInflight is how many handshakes a worker keeps in progress.
 const defaultInflight = 512
 
+// defaultPollWait is the wait= of the polls that follow the first, in
+// seconds as c1m reads it (PROTOCOL.md: /poll): long enough that a held
+// poll outlives any measurement.
+const defaultPollWait = "60"
+
 func runWorker(args []string) error {
 	var o workerOptions
 	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
 	fs.StringVar(&o.scenario, "scenario", "hold", "hold, fanout, echo or churn")
 	fs.StringVar(&o.addr, "addr", "", "server host:port")
-	fs.StringVar(&o.path, "path", "/", "upgrade path with query")
+	fs.StringVar(&o.path, "path", "/", "first request target, with its query")
+	fs.StringVar(&o.transport, "transport", "ws", "ws, sse or poll")
+	fs.StringVar(&o.dialect, "dialect", dialectRaw, "how the server wraps publications: raw, c1m or centrifugo")
+	fs.StringVar(&o.pollWait, "poll-wait", defaultPollWait, "poll: the wait= query value of the held polls")
 	fs.IntVar(&o.n, "n", 0, "connections")
 	fs.IntVar(&o.size, "size", 64, "echo payload bytes")
 	fs.IntVar(&o.inflight, "inflight", defaultInflight, "handshakes in progress at most")
@@ -375,16 +401,19 @@ func runWorker(args []string) error {
 		return fmt.Errorf("-n %d is over this process's open-file limit %d minus %d", o.n, limit, fileMargin)
 	}
 	h := &workerHandler{
-		out: json.NewEncoder(os.Stdout), scenario: o.scenario, payload: make([]byte, max(o.size, minPayload)),
-		hists: map[byte]*hdrhistogram.Histogram{kindEcho: newHist(), kindSingle: newHist(), kindBurst: newHist()},
-		seqs:  map[uint64]*seqStat{}, done: map[uint64]bool{},
+		out: json.NewEncoder(os.Stdout), scenario: o.scenario, dialect: o.dialect, pollWait: o.pollWait,
+		payload: make([]byte, max(o.size, minPayload)),
+		hists:   map[byte]*hdrhistogram.Histogram{kindEcho: newHist(), kindSingle: newHist(), kindBurst: newHist()},
+		seqs:    map[uint64]*seqStat{}, done: map[uint64]bool{},
+		clients: make([]client, o.n),
 	}
-	if o.scenario == "fanout" {
-		h.clients = make([]client, o.n)
-	}
-	loop, err := loadgen.NewLoop(loadgen.Config{
+	cfg := loadgen.Config{
 		Addr: o.addr, Path: o.path, SourceBase: o.srcBase, Sources: o.srcCount, HandshakeTimeout: o.handshake,
-	}, h)
+	}
+	if err := h.configure(&cfg, o.transport); err != nil {
+		return err
+	}
+	loop, err := loadgen.NewLoop(cfg, h)
 	if err != nil {
 		return err
 	}
