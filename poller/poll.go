@@ -1,6 +1,8 @@
 package poller
 
 import (
+	"math"
+
 	"github.com/c1mhq/c1m/codec"
 	"github.com/c1mhq/c1m/session"
 )
@@ -10,15 +12,22 @@ import (
 // connection flushes, then answers with one reply and a cursor that says
 // where the next poll continues. It also serves a one-off /send from a
 // client without a stream (KindSend): the reply is what the handler sent.
+//
+// A held poll is an idle connection like any other, so it keeps only what
+// its reply needs: the few fields of the response head, not a whole
+// codec.ResponseHead.
 type Poll struct {
-	kind     Kind
-	callback string // JSONP
-	maxBytes int
-	head     codec.ResponseHead
+	callback string           // JSONP
+	origin   string           // the CORS origin to echo, if any
 	items    []byte           // JSON objects joined by commas (KindSend: lines)
 	pos      []codec.Position // per topic: the last offset the reply holds
-	more     bool             // a publication did not fit: the next poll answers at once
-	ready    bool             // there is something to say
+	maxBytes int32
+	status   int16
+	kind     Kind
+	minor    uint8 // the request's HTTP/1.x minor version
+	close    bool  // the request asked to close after the response
+	more     bool  // a publication did not fit: the next poll answers at once
+	ready    bool  // there is something to say
 	replied  bool
 }
 
@@ -26,7 +35,10 @@ type Poll struct {
 // p, answering with head (its status, version and CORS origin), holding at
 // most maxBytes of messages in its reply. Safe for concurrent use.
 func NewPoll(p *Params, head codec.ResponseHead, maxBytes int) *Poll {
-	return &Poll{kind: p.Kind, callback: p.Callback, maxBytes: maxBytes, head: head}
+	return &Poll{
+		callback: p.Callback, origin: string(head.Origin), maxBytes: int32(min(maxBytes, math.MaxInt32)),
+		status: int16(head.Status), kind: p.Kind, minor: uint8(head.Minor), close: head.Close,
+	}
 }
 
 // Ready makes the poll answer at the next flush even with nothing to say:
@@ -39,7 +51,7 @@ func (p *Poll) Replied() bool { return p.replied }
 // add appends one JSON object to the reply, unless the reply is full (it
 // always takes one, however large, so that a poll always makes progress).
 func (p *Poll) add(obj []byte) bool {
-	if len(p.items) > 0 && len(p.items)+len(obj) > p.maxBytes {
+	if len(p.items) > 0 && len(p.items)+len(obj) > int(p.maxBytes) {
 		p.more, p.ready = true, true
 		return false
 	}
@@ -121,19 +133,20 @@ func (p *Poll) Flush(out Output) {
 		return
 	}
 	p.replied = true
+	head := codec.ResponseHead{Status: int(p.status), Minor: int(p.minor), Close: p.close, Origin: []byte(p.origin)}
 	var body []byte
 	switch {
 	case p.kind == KindSend:
-		p.head.ContentType = "application/json"
+		head.ContentType = "application/json"
 		body = p.items
 	default:
 		var buf []byte
 		if p.callback != "" {
-			p.head.ContentType = "application/javascript; charset=utf-8"
-			p.head.Extra += "X-Content-Type-Options: nosniff\r\n"
+			head.ContentType = "application/javascript; charset=utf-8"
+			head.Extra = "X-Content-Type-Options: nosniff\r\n"
 			buf = append(append(buf, p.callback...), '(')
 		} else {
-			p.head.ContentType = "application/json"
+			head.ContentType = "application/json"
 		}
 		buf = codec.AppendPollReply(buf, codec.AppendCursor(nil, p.pos), p.items, p.more)
 		if p.callback != "" {
@@ -141,10 +154,10 @@ func (p *Poll) Flush(out Output) {
 		}
 		body = buf
 	}
-	p.head.Length = len(body)
+	head.Length = len(body)
 	b := out.Own()
-	*b = p.head.AppendHead(*b)
+	*b = head.AppendHead(*b)
 	*b = append(*b, body...)
 	p.items = nil
-	out.End(!p.head.Close)
+	out.End(!p.close)
 }
