@@ -19,9 +19,9 @@ type Output interface {
 	// Admit applies the slow-client policy to n more bytes: nil, or the
 	// policy's error (the bytes must then not be queued).
 	Admit(n int) error
-	// Positions appends the session's position in each of its topics
-	// (session.Session.Positions).
-	Positions(dst []codec.Position) []codec.Position
+	// AppendCursor appends the session's cursor: its position in each of
+	// its topics (session.Session.Positions, codec.AppendCursor).
+	AppendCursor(dst []byte) []byte
 	// End says the response is complete once what is queued is written:
 	// with keepAlive the connection then reads its next request, else it
 	// closes.
@@ -90,16 +90,23 @@ func (s *Stream) ContentType() string {
 }
 
 // Start queues the response head and the stream's first bytes, then its
-// open object with session id sid. Loop-only.
+// open object with session id sid. SSE is sent close-delimited, without
+// chunked framing: an event stream has its own, and an SSE event is then
+// written with no length to compute (the id, a cursor, is known only as it
+// is written). The other streams are chunked on HTTP/1.1. Loop-only.
 func (s *Stream) Start(out Output, head *codec.ResponseHead, sid string) {
 	head.ContentType, head.Length = s.ContentType(), -1
 	head.Extra += "X-Accel-Buffering: no\r\nX-Content-Type-Options: nosniff\r\n"
+	if s.kind == KindSSE {
+		head.Close = true
+		head.Minor = 0 // close-delimited: no Transfer-Encoding
+	}
 	s.chunked = head.Chunked()
 	b := out.Own()
 	*b = head.AppendHead(*b)
 	switch s.kind {
 	case KindSSE:
-		*b = s.chunk(*b, []byte(SSERetry))
+		*b = append(*b, SSERetry...)
 	case KindIframe:
 		*b = s.chunk(*b, []byte("<!DOCTYPE html><html><head><meta charset=\"utf-8\"></head><body>\n"+iframePadding))
 	}
@@ -114,57 +121,89 @@ func (s *Stream) chunk(dst, p []byte) []byte {
 	return append(dst, p...)
 }
 
-// frame returns the bytes before and after a JSON object in this stream
-// (an SSE event's "data: " and its end, an NDJSON line's newline, a part's
-// head, a script call), with id, an SSE event id, when set.
-func (s *Stream) frame(event string, id []byte) (pre, post []byte) {
+// Framing of a JSON object in each kind of stream.
+const (
+	ssePrefix       = "data: "
+	multipartPrefix = "--" + multipartBoundary + "\r\nContent-Type: application/json\r\n\r\n"
+	iframePrefix    = "<script>parent."
+	iframeSuffix    = ");</script>\n"
+	crlf            = "\r\n"
+)
+
+// sseIDOverhead bounds what an SSE event adds around its data besides the
+// cursor: "data: ", "\nid: " and the blank line.
+const sseIDOverhead = 16
+
+// cursorEstimate is what a cursor is counted as against the slow-client
+// cap before it is written: a few topics' worth.
+const cursorEstimate = 64
+
+// prefix appends what goes before a JSON object of n bytes: a chunk's
+// size line (covering the object and its framing) and the kind's opening.
+func (s *Stream) prefix(dst []byte, event string, n int) []byte {
 	switch s.kind {
 	case KindSSE:
-		pre = codec.AppendSSEHead(nil, event)
-		pre = append(pre, "data: "...)
-		post = codec.AppendSSETail([]byte("\n"), id)
+		dst = codec.AppendSSEHead(dst, event)
+		return append(dst, ssePrefix...)
 	case KindMultipart:
-		pre = []byte("--" + multipartBoundary + "\r\nContent-Type: application/json\r\n\r\n")
-		post = []byte("\r\n")
-	case KindIframe:
-		pre = []byte("<script>parent." + s.callback + "(")
-		post = []byte(");</script>\n")
-	default:
-		post = []byte("\n")
-	}
-	return pre, post
-}
-
-// cursor returns the session's positions as a cursor, for SSE ids.
-func cursor(out Output) []byte {
-	var buf [8]codec.Position
-	return codec.AppendCursor(nil, out.Positions(buf[:0]))
-}
-
-// object queues one JSON object of the stream's own, with the session's
-// cursor as its SSE id when withID.
-func (s *Stream) object(out Output, op string, obj []byte, withID bool) error {
-	event := ""
-	var id []byte
-	if s.kind == KindSSE {
-		event = op
-		if withID {
-			id = cursor(out)
+		if s.chunked {
+			dst = codec.AppendChunkHeader(dst, len(multipartPrefix)+n+len(crlf))
 		}
+		return append(dst, multipartPrefix...)
+	case KindIframe:
+		if s.chunked {
+			dst = codec.AppendChunkHeader(dst, len(iframePrefix)+len(s.callback)+1+n+len(iframeSuffix))
+		}
+		dst = append(dst, iframePrefix...)
+		dst = append(dst, s.callback...)
+		return append(dst, '(')
 	}
-	pre, post := s.frame(event, id)
-	n := len(pre) + len(obj) + len(post)
-	if err := out.Admit(n + chunkOverhead); err != nil {
+	if s.chunked {
+		dst = codec.AppendChunkHeader(dst, n+1)
+	}
+	return dst
+}
+
+// suffix appends what goes after a JSON object: the kind's closing, an SSE
+// event's id (the session's cursor, when withID) and the chunk's end.
+func (s *Stream) suffix(out Output, dst []byte, withID bool) []byte {
+	switch s.kind {
+	case KindSSE:
+		dst = append(dst, '\n')
+		if withID {
+			dst = append(dst, "id: "...)
+			dst = out.AppendCursor(dst)
+			dst = append(dst, '\n')
+		}
+		return append(dst, '\n')
+	case KindMultipart:
+		dst = append(dst, crlf...)
+	case KindIframe:
+		dst = append(dst, iframeSuffix...)
+	default:
+		dst = append(dst, '\n')
+	}
+	if s.chunked {
+		dst = append(dst, crlf...)
+	}
+	return dst
+}
+
+// overhead bounds the framing of one object, for the slow-client cap.
+func (s *Stream) overhead() int {
+	return chunkOverhead + len(multipartPrefix) + len(iframePrefix) + len(s.callback) + len(iframeSuffix) + sseIDOverhead + cursorEstimate
+}
+
+// object queues one JSON object of the stream's own; an SSE event is named
+// by op and carries the session's cursor as its id when withID.
+func (s *Stream) object(out Output, op string, obj []byte, withID bool) error {
+	if err := out.Admit(len(obj) + s.overhead()); err != nil {
 		return err
 	}
 	b := out.Own()
-	if s.chunked {
-		*b = codec.AppendChunkHeader(*b, n)
-	}
-	*b = append(append(append(*b, pre...), obj...), post...)
-	if s.chunked {
-		*b = append(*b, "\r\n"...)
-	}
+	*b = s.prefix(*b, op, len(obj))
+	*b = append(*b, obj...)
+	*b = s.suffix(out, *b, withID)
 	return nil
 }
 
@@ -173,28 +212,18 @@ func (s *Stream) object(out Output, op string, obj []byte, withID bool) error {
 const chunkOverhead = 12
 
 // WritePublication implements Transport: the envelope is queued by
-// reference between this stream's framing. Loop-only.
+// reference between this stream's framing, written straight into the
+// connection's own bytes (no allocation per delivery). An SSE event's id
+// is the session's cursor, which now includes this publication. Loop-only.
 func (s *Stream) WritePublication(out Output, p *session.Publication, envelope []byte) error {
-	var id []byte
-	if s.kind == KindSSE && p.Topic != "" {
-		id = cursor(out)
-	}
-	pre, post := s.frame("", id)
-	n := len(pre) + len(envelope) + len(post)
-	if err := out.Admit(n + chunkOverhead); err != nil {
+	if err := out.Admit(len(envelope) + s.overhead()); err != nil {
 		return err
 	}
 	b := out.Own()
-	if s.chunked {
-		*b = codec.AppendChunkHeader(*b, n)
-	}
-	*b = append(*b, pre...)
+	*b = s.prefix(*b, "", len(envelope))
 	out.Shared(p, envelope)
 	b = out.Own()
-	*b = append(*b, post...)
-	if s.chunked {
-		*b = append(*b, "\r\n"...)
-	}
+	*b = s.suffix(out, *b, p.Topic != "")
 	return nil
 }
 

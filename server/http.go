@@ -334,3 +334,10 @@ func (s *Server) holdInput(c *conn) {
 		c.Abort()
 	}
 }
+
+// AppendCursor implements poller.Output: the session's positions as a
+// cursor, without an allocation for a session of a few topics. Loop-only.
+func (c *conn) AppendCursor(dst []byte) []byte {
+	var buf [8]codec.Position
+	return codec.AppendCursor(dst, c.Positions(buf[:0]))
+}
