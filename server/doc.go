@@ -4,6 +4,12 @@
 // gnet's inbound buffer and hands messages to an embedding program through a
 // Handler. There is no goroutine, timer or buffer per idle connection.
 //
+// The same loops serve the HTTP fallbacks (http.go, send.go): a request for
+// one of poller's paths opens a session whose output the poller's transport
+// frames (SSE, streaming, iframe) or gathers into one reply (polls); the
+// connection then reads its next request (keep-alive, pipelining). /send
+// reaches a stream's session on another loop through that shard's inbox.
+//
 // Concurrency: Handler methods run on the connection's event loop and must
 // not block, unless Config.Workers moves them to a worker pool; there they
 // may call only the Session methods that are safe from any goroutine, and

@@ -19,6 +19,12 @@
 // MaxBacklog, past which publishing is refused with ErrBacklog rather than
 // memory growing.
 //
+// History (history.go): a Hub may keep each topic's recent publications,
+// under a node-wide memory cap; topics are numbered within an epoch, and
+// Session.SubscribeFrom replays what a client missed since its position,
+// then live publications, with no gap and no duplicate, or reports a
+// reset when history no longer covers it.
+//
 // The package never imports the reactor or net/http: a transport (WebSocket
 // on gnet, later SSE and long-polling) implements Transport and an event loop
 // implements Executor.
