@@ -1,6 +1,7 @@
 package session
 
 import (
+	"bytes"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -82,8 +83,24 @@ type histEntry struct {
 	text   bool
 }
 
-// cost is what the entry counts against MaxBytes.
-func (e *histEntry) cost() int64 { return historyEntryOverhead + int64(len(e.data)) }
+// cost is what the entry counts against MaxBytes: what it holds, its
+// payload's whole allocation included.
+func (e *histEntry) cost() int64 { return historyEntryOverhead + int64(cap(e.data)) }
+
+// keptData returns the payload to keep: the publication's own bytes, or a
+// copy of them when their allocation is much larger (a body read with
+// io.ReadAll sits in a buffer of at least 512 bytes), so that a small
+// publication does not keep a large buffer alive for the history's TTL.
+func keptData(data []byte) []byte {
+	if cap(data) > len(data)+len(data)/4+historySlack {
+		return bytes.Clone(data)
+	}
+	return data
+}
+
+// historySlack is the spare capacity a kept payload may carry before it is
+// copied to a buffer of its own size.
+const historySlack = 32
 
 // SetHistory configures the hub's history. Call it before the hub is used
 // (before the server starts); it is not safe while publications flow.
@@ -129,7 +146,7 @@ func newEpoch() string {
 // record keeps p in t's history and trims it to its rule. Called with t
 // locked.
 func (t *hubTopic) record(h *Hub, p *Publication) {
-	e := histEntry{offset: p.Offset, at: p.At.UnixNano(), data: p.Data, text: p.Text}
+	e := histEntry{offset: p.Offset, at: p.At.UnixNano(), data: keptData(p.Data), text: p.Text}
 	t.hist = append(t.hist, e)
 	h.histBytes.Add(e.cost())
 	h.histEntries.Add(1)

@@ -319,3 +319,18 @@ func TestHistoryTopicOutlivesItsSubscriber(t *testing.T) {
 		t.Fatalf("idle topic still numbered (%q) past its TTL", e)
 	}
 }
+
+// TestHistoryKeepsSmallCopies: a small payload in a large buffer (a body
+// read with io.ReadAll) is kept as a copy of its own size, and history
+// counts what it really holds.
+func TestHistoryKeepsSmallCopies(t *testing.T) {
+	t.Parallel()
+	h, _ := historyHub(t, HistoryConfig{Size: 10})
+	buf := make([]byte, 64, 512)
+	if _, err := h.Publish("t", buf); err != nil {
+		t.Fatal(err)
+	}
+	if st := h.History(); st.Bytes > historyEntryOverhead+128 {
+		t.Fatalf("one 64-byte entry counts %d bytes: the 512-byte buffer is kept", st.Bytes)
+	}
+}
