@@ -34,9 +34,10 @@ type Output interface {
 type Transport interface {
 	// WriteMessage queues a message for this session alone.
 	WriteMessage(out Output, op codec.OpCode, payload []byte) error
-	// WritePublication queues publication p, whose JSON envelope (shared
-	// by every HTTP connection) is envelope.
-	WritePublication(out Output, p *session.Publication, envelope []byte) error
+	// WritePublication queues publication p, whose shared encoding is
+	// frame: its JSON envelope, or for an SSE stream the envelope as an
+	// SSE data line (codec.AppendSSEData).
+	WritePublication(out Output, p *session.Publication, frame []byte) error
 	// Subscribed tells the client where a subscription starts.
 	Subscribed(out Output, topic string, st session.Start)
 	// Ping sends a heartbeat, if the transport has one; no answer is due.
@@ -213,17 +214,30 @@ const chunkOverhead = 12
 
 // WritePublication implements Transport: the envelope is queued by
 // reference between this stream's framing, written straight into the
-// connection's own bytes (no allocation per delivery). An SSE event's id
-// is the session's cursor, which now includes this publication. Loop-only.
-func (s *Stream) WritePublication(out Output, p *session.Publication, envelope []byte) error {
-	if err := out.Admit(len(envelope) + s.overhead()); err != nil {
+// connection's own bytes (no allocation per delivery). For SSE, frame is
+// the envelope already as a data line (SSEData), shared like the
+// envelope, so that an event is that frame and its id line: the session's
+// cursor, which now includes this publication. Loop-only.
+func (s *Stream) WritePublication(out Output, p *session.Publication, frame []byte) error {
+	if err := out.Admit(len(frame) + s.overhead()); err != nil {
 		return err
 	}
+	if s.kind == KindSSE {
+		out.Shared(p, frame)
+		b := out.Own()
+		if p.Topic != "" {
+			*b = append(*b, "id: "...)
+			*b = out.AppendCursor(*b)
+			*b = append(*b, '\n')
+		}
+		*b = append(*b, '\n')
+		return nil
+	}
 	b := out.Own()
-	*b = s.prefix(*b, "", len(envelope))
-	out.Shared(p, envelope)
+	*b = s.prefix(*b, "", len(frame))
+	out.Shared(p, frame)
 	b = out.Own()
-	*b = s.suffix(out, *b, p.Topic != "")
+	*b = s.suffix(out, *b, false)
 	return nil
 }
 

@@ -17,9 +17,10 @@ const (
 	formEnvelope
 	formEnvelopeDeflate
 	formEnvelopeHuffman
-	wsForms            // the forms above are WebSocket's
-	formJSON = wsForms // the bare envelope, shared by every HTTP transport (poller)
-	numForms = formJSON + 1
+	wsForms                 // the forms above are WebSocket's
+	formJSON = wsForms      // the bare envelope, shared by the HTTP transports (poller)
+	formSSE  = formJSON + 1 // the envelope as an SSE data line, shared by SSE streams
+	numForms = formSSE + 1
 )
 
 // The compression of a form: its offset from formRaw or formEnvelope.
@@ -89,5 +90,9 @@ func newEncoders(deflater *codec.Deflater, minSize int) [numForms]func(*session.
 		enc[formEnvelope+c] = func(p *session.Publication) []byte { return frame(codec.OpText, envelope(p), c) }
 	}
 	enc[formJSON] = envelope
+	enc[formSSE] = func(p *session.Publication) []byte {
+		env := envelope(p)
+		return codec.AppendSSEData(make([]byte, 0, len(env)+len("data: \n")), env)
+	}
 	return enc
 }

@@ -209,6 +209,9 @@ func (s *Server) serveHTTP(c *conn, req *codec.Request, n int, kind poller.Kind)
 func (s *Server) open(c *conn, p *poller.Params, head codec.ResponseHead, r *Request) {
 	x := c.extra()
 	c.form = formJSON
+	if p.Kind == poller.KindSSE {
+		c.form = formSSE
+	}
 	c.SetData(r.data)
 	c.MarkOpen()
 	var poll *poller.Poll
