@@ -195,14 +195,28 @@ func (s *Stream) overhead() int {
 	return chunkOverhead + len(multipartPrefix) + len(iframePrefix) + len(s.callback) + len(iframeSuffix) + sseIDOverhead + cursorEstimate
 }
 
+// sseEvent names the SSE event of an object: its op, except for the two
+// that would collide with EventSource's own names: open (EventSource fires
+// its own "open" on connecting) and message (the default event, which
+// publications use).
+func sseEvent(op string) string {
+	switch op {
+	case codec.ObjOpen:
+		return "session"
+	case codec.ObjMessage:
+		return "direct"
+	}
+	return op
+}
+
 // object queues one JSON object of the stream's own; an SSE event is named
-// by op and carries the session's cursor as its id when withID.
+// by op (sseEvent) and carries the session's cursor as its id when withID.
 func (s *Stream) object(out Output, op string, obj []byte, withID bool) error {
 	if err := out.Admit(len(obj) + s.overhead()); err != nil {
 		return err
 	}
 	b := out.Own()
-	*b = s.prefix(*b, op, len(obj))
+	*b = s.prefix(*b, sseEvent(op), len(obj))
 	*b = append(*b, obj...)
 	*b = s.suffix(out, *b, withID)
 	return nil
@@ -253,7 +267,7 @@ func (s *Stream) Subscribed(out Output, topic string, st session.Start) {
 	if st.Reset {
 		op = codec.ObjReset
 	}
-	_ = s.object(out, op, codec.AppendStart(nil, op, topic, st.Epoch, st.Offset), true)
+	_ = s.object(out, op, codec.AppendStart(nil, op, topic, st.Epoch, st.From), true)
 }
 
 // Ping implements Transport: a heartbeat that the client ignores. Loop-only.

@@ -58,8 +58,9 @@ func (c *conn) Ping() bool {
 }
 
 // Subscribed implements session.Transport: an envelope client is told
-// where each subscription starts; a raw client, which sees no offsets,
-// only when its position was reset. Loop-only.
+// where each subscription starts (the offset after which publications
+// reach it: the resumed position, whose replay follows); a raw client,
+// which sees no offsets, only when its position was reset. Loop-only.
 func (c *conn) Subscribed(topic string, st session.Start) {
 	if tr := c.transport(); tr != nil {
 		tr.Subscribed(c, topic, st)
@@ -73,7 +74,8 @@ func (c *conn) Subscribed(topic string, st session.Start) {
 	if st.Reset {
 		op = codec.ObjReset
 	}
-	_ = c.WriteMessage(codec.OpText, codec.AppendStart(nil, op, topic, st.Epoch, st.Offset))
+	// From: what history replays (after From) follows this message.
+	_ = c.WriteMessage(codec.OpText, codec.AppendStart(nil, op, topic, st.Epoch, st.From))
 }
 
 // Close implements session.Transport: it queues a close frame, or ends an
