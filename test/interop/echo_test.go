@@ -3,8 +3,10 @@
 // process per test: Node's `ws`, Python's `websockets` (Debian's
 // python3-websockets), headless Chromium, and Chromium, Firefox and WebKit
 // through internal/browsertest. Clients of the HTTP transports (the npm
-// `eventsource`, Node's fetch) run against a push server in the test
-// process (push_test.go), which publishes when they are subscribed. Our own client
+// `eventsource`, Node's fetch, and in the three browsers EventSource,
+// fetch, iframes and script tags, besides WebSocket) run against a push
+// server in the test process (push_test.go), which publishes when they are
+// subscribed. Our own client
 // would share our misreadings of RFC 6455 and of PROTOCOL.md; these do not.
 // `make test` installs the clients (scripts/test-deps.sh); a missing one
 // fails its test instead of skipping it, so CI cannot pass without them

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/c1mhq/c1m/server"
 )
 
 // Independent clients of the HTTP transports (PROTOCOL.md, "Without
@@ -141,7 +143,7 @@ func (c *conversation) done() event {
 func TestNodeEventSource(t *testing.T) {
 	t.Parallel()
 	const topic, missed = "sse-node", 100
-	srv, base := startPush(t, nil)
+	srv, base := startPush(t, server.Config{})
 	c := talk(t, "node/eventsource.mjs", base, topic, strconv.Itoa(httpPublications), strconv.Itoa(missed))
 	c.expect("subscribed")
 	publish(t, srv, topic, 1, httpPublications)
@@ -170,7 +172,7 @@ func TestNodeEventSource(t *testing.T) {
 func TestNodeFetchStream(t *testing.T) {
 	t.Parallel()
 	const topic = "stream-node"
-	srv, base := startPush(t, nil)
+	srv, base := startPush(t, server.Config{})
 	c := talk(t, "node/fetch.mjs", "stream", base, topic, "1", strconv.Itoa(httpPublications))
 	c.expect("subscribed")
 	publish(t, srv, topic, 1, httpPublications)
@@ -209,7 +211,7 @@ func TestNodeFetchPollEmptyTopic(t *testing.T) {
 // nodeFetchPoll runs node/fetch.mjs's poll mode on topic, which has had
 // before publications when the client comes.
 func nodeFetchPoll(t *testing.T, topic string, before int) {
-	srv, base := startPush(t, nil)
+	srv, base := startPush(t, server.Config{})
 	publish(t, srv, topic, 1, before)
 	first := before + 1
 	c := talk(t, "node/fetch.mjs", "poll", base, topic, strconv.Itoa(first), strconv.Itoa(httpPublications), strconv.Itoa(pollBatch))

@@ -27,21 +27,23 @@ const pushShutdown = 5 * time.Second
 
 // startPush runs a push server (server.Push: topics from topic=, commands
 // as on WebSocket) on a free loopback port for the test's lifetime, with
-// history, JSONP and pages (may be nil). It returns the server and its
-// base URL, http://127.0.0.1:PORT.
-func startPush(t *testing.T, pages map[string]server.Page) (*server.Server, string) {
+// cfg's pages and poll settings, history, JSONP and the envelope
+// subprotocol. It returns the server and its base URL,
+// http://127.0.0.1:PORT.
+func startPush(t *testing.T, cfg server.Config) (*server.Server, string) {
 	t.Helper()
-	srv := server.New(server.NewPush(nil), &server.Config{
-		Addr:    "127.0.0.1:0",
-		Loops:   2,
-		History: session.HistoryConfig{Size: pushHistory},
-		JSONP:   true,
-		Pages:   pages,
-		// Close every session at once on shutdown: the default spreads
-		// the close frames over seconds, for real clients.
-		DrainSpread:  -1,
-		DrainTimeout: pushShutdown / 2,
-	})
+	cfg.Addr = "127.0.0.1:0"
+	cfg.Loops = 2
+	cfg.History = session.HistoryConfig{Size: pushHistory}
+	cfg.JSONP = true
+	// WebSocket clients that offer it get envelopes, with offsets, as on
+	// the c1m binary.
+	cfg.Protocols = []string{codec.EnvelopeProtocol}
+	// Close every session at once on shutdown: the default spreads the
+	// close frames over seconds, for real clients.
+	cfg.DrainSpread = -1
+	cfg.DrainTimeout = pushShutdown / 2
+	srv := server.New(server.NewPush(nil), &cfg)
 	if err := srv.Start(); err != nil {
 		t.Fatalf("start: %v", err)
 	}
