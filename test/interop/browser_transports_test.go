@@ -25,6 +25,14 @@ var publicationsModule []byte
 // its order, each on the topic of the same name.
 var browserTransports = []string{"websocket", "sse", "stream", "multipart", "iframe", "poll", "jsonp"}
 
+// sseDrop is what the page signals after its EventSource got the first
+// httpPublications: the test then ends the stream and publishes
+// sseMissed more, which the browser must get when it reconnects.
+const (
+	sseDrop   = "sse-drop"
+	sseMissed = 100
+)
+
 // unreadable are the transports an engine does not let a page's scripts
 // read, and why. The page still runs them: should the engine change, the
 // log says so.
@@ -54,6 +62,8 @@ const browserTransportsTimeout = 2 * time.Minute
 // WebSocket, EventSource, fetch, iframe and script tags, and says so by
 // fetching /ready/NAME; the test then publishes httpPublications to that
 // transport's topic, which the page must receive in order, each once.
+// EventSource is then dropped by the server and must resume by itself,
+// with Last-Event-ID, and get the sseMissed published meanwhile.
 //
 // Every topic has one publication before the page comes, which no
 // transport may deliver: a new subscriber starts after it. It also keeps
@@ -64,12 +74,13 @@ func TestBrowsersTransports(t *testing.T) {
 		t.Run(e.String(), func(t *testing.T) {
 			t.Parallel()
 			browsertest.Require(t, e) // before a server starts for nothing
-			ready := make(chan string, len(browserTransports))
+			signals := append(slices.Clone(browserTransports), sseDrop)
+			ready := make(chan string, len(signals))
 			pages := map[string]server.Page{
 				"/transports.html":  {ContentType: "text/html; charset=utf-8", Body: transportsPage},
 				"/publications.mjs": {ContentType: "text/javascript; charset=utf-8", Body: publicationsModule},
 			}
-			for _, name := range browserTransports {
+			for _, name := range signals {
 				pages["/ready/"+name] = server.Page{ContentType: "text/plain", Render: func() []byte {
 					select { // on the event loop: never block
 					case ready <- name:
@@ -92,11 +103,25 @@ func TestBrowsersTransports(t *testing.T) {
 				for {
 					select {
 					case name := <-ready:
-						for i := first; i < first+httpPublications; i++ {
+						from, to := first, first+httpPublications-1
+						if name == sseDrop {
+							if n := dropSessions(t, srv); n != 1 {
+								t.Errorf("%s: dropped %d sessions, want the EventSource's one", name, n)
+								return
+							}
+							name, from, to = "sse", to+1, to+sseMissed
+						}
+						for i := from; i <= to; i++ {
 							if _, err := srv.Hub().Publish(name, publication(i)); err != nil {
 								t.Errorf("publish %d to %s: %v", i, name, err)
 								return
 							}
+						}
+						// The browser waits the stream's retry: (2 s)
+						// before it reconnects; publishing takes
+						// milliseconds.
+						if from > first && openSessions(t, srv) != 0 {
+							t.Errorf("the EventSource reconnected before the test published the %d it must resume", sseMissed)
 						}
 					case <-ctx.Done():
 						return
@@ -106,7 +131,9 @@ func TestBrowsersTransports(t *testing.T) {
 
 			runCtx, cancel := context.WithTimeout(ctx, browserTransportsTimeout)
 			defer cancel()
-			page := base + "/transports.html?" + url.Values{"n": {strconv.Itoa(httpPublications)}, "first": {strconv.Itoa(first)}}.Encode()
+			page := base + "/transports.html?" + url.Values{
+				"n": {strconv.Itoa(httpPublications)}, "first": {strconv.Itoa(first)}, "resume": {strconv.Itoa(sseMissed)},
+			}.Encode()
 			raw, err := browsertest.Run(runCtx, t, e, page)
 			if err != nil {
 				t.Fatal(err)
@@ -136,8 +163,12 @@ func TestBrowsersTransports(t *testing.T) {
 					t.Logf("%s: not readable here: %s; the page saw: %s", tr.Name, why, tr.Detail)
 					continue
 				}
-				if !tr.OK || tr.Got != httpPublications {
-					t.Errorf("%s: %d of %d publications in order: %s", tr.Name, tr.Got, httpPublications, tr.Detail)
+				want := httpPublications
+				if tr.Name == "sse" {
+					want += sseMissed
+				}
+				if !tr.OK || tr.Got != want {
+					t.Errorf("%s: %d of %d publications in order: %s", tr.Name, tr.Got, want, tr.Detail)
 					continue
 				}
 				t.Logf("%s: %d publications in order in %d ms; %s", tr.Name, tr.Got, tr.MS, tr.Detail)

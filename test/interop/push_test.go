@@ -112,3 +112,26 @@ func dropSessions(t *testing.T, srv *server.Server) int {
 	}
 	return total
 }
+
+// openSessions returns how many sessions of srv are open (streams,
+// WebSockets, held polls; not connections between two requests).
+func openSessions(t *testing.T, srv *server.Server) int {
+	t.Helper()
+	shards := srv.Registry().Shards()
+	counts := make(chan int, len(shards))
+	for _, sh := range shards {
+		err := sh.Post(func() {
+			n := 0
+			sh.Each(func(*session.Session) bool { n++; return true })
+			counts <- n
+		})
+		if err != nil {
+			t.Fatalf("posting to shard %d: %v", sh.Index(), err)
+		}
+	}
+	total := 0
+	for range shards {
+		total += <-counts
+	}
+	return total
+}
