@@ -41,9 +41,6 @@ type conversation struct {
 func talk(t *testing.T, script string, args ...string) *conversation {
 	t.Helper()
 	node := need(t, "node")
-	if _, err := os.Stat("node/node_modules/eventsource/package.json"); err != nil {
-		t.Fatal("node/node_modules missing: `make test-deps` (scripts/test-deps.sh) runs npm ci")
-	}
 	ctx, cancel := context.WithTimeout(t.Context(), clientTimeout)
 	t.Cleanup(cancel)
 	cmd := exec.CommandContext(ctx, node, append([]string{script}, args...)...)
@@ -143,6 +140,9 @@ func (c *conversation) done() event {
 func TestNodeEventSource(t *testing.T) {
 	t.Parallel()
 	const topic, missed = "sse-node", 100
+	if _, err := os.Stat("node/node_modules/eventsource/package.json"); err != nil {
+		t.Fatal("node/node_modules/eventsource missing: `make test-deps` (scripts/test-deps.sh) runs npm ci")
+	}
 	srv, base := startPush(t, server.Config{})
 	c := talk(t, "node/eventsource.mjs", base, topic, strconv.Itoa(httpPublications), strconv.Itoa(missed))
 	c.expect("subscribed")
