@@ -1,8 +1,13 @@
-// Package interop drives independent WebSocket clients against
-// examples/echo, built once and run as a separate process per test: Node's
-// `ws`, Python's `websockets` (Debian's python3-websockets), headless
-// Chromium, and Chromium, Firefox and WebKit through internal/browsertest.
-// Our own client would share our misreadings of RFC 6455; these do not.
+// Package interop drives independent clients against c1m. WebSocket
+// clients run against examples/echo, built once and run as a separate
+// process per test: Node's `ws`, Python's `websockets` (Debian's
+// python3-websockets), headless Chromium, and Chromium, Firefox and WebKit
+// through internal/browsertest. Clients of the HTTP transports (the npm
+// `eventsource`, Node's fetch, and in the three browsers EventSource,
+// fetch, iframes and script tags, besides WebSocket) run against a push
+// server in the test process (push_test.go), which publishes when they are
+// subscribed. Our own client
+// would share our misreadings of RFC 6455 and of PROTOCOL.md; these do not.
 // `make test` installs the clients (scripts/test-deps.sh); a missing one
 // fails its test instead of skipping it, so CI cannot pass without them
 // (the browsertest engines skip outside CI, saying what to install).
