@@ -46,12 +46,9 @@ main(async () => {
       return fetch(url, init);
     };
     es = new EventSource(`${base}/sse?topic=${encodeURIComponent(topic)}`, { fetch: fetchHeld });
-    // The server names its open object's event "open", which is also the
-    // name of EventSource's own event when a connection opens: the
-    // server's carries data, EventSource's does not.
-    es.addEventListener("open", (e) => {
-      if (e.data !== undefined) sids.push(JSON.parse(e.data).sid);
-    });
+    // The server's open object is the "session" event (EventSource's
+    // own "open" event has no data).
+    es.addEventListener("session", (e) => sids.push(JSON.parse(e.data).sid));
     es.addEventListener("subscribed", (e) => {
       starts.push(JSON.parse(e.data));
       if (starts.length === 1) say("subscribed", { start: starts[0], id: e.lastEventId });
