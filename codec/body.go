@@ -17,9 +17,11 @@ const (
 
 // Body says how the request's body is delimited: its kind and, for
 // BodyLength, its length. A request with both Content-Length and
-// Transfer-Encoding, a transfer coding other than chunked, or an invalid
-// or repeated Content-Length is ErrBadBody (RFC 9112 section 6.3: a server
-// must answer 400 and close, as that is how requests are smuggled).
+// Transfer-Encoding, a transfer coding other than chunked, an invalid or
+// repeated Content-Length, or Transfer-Encoding in an HTTP/1.0 request is
+// ErrBadBody (RFC 9112 sections 6.1 and 6.3: a server must answer 400 and
+// close, as that is how requests are smuggled; an HTTP/1.0 proxy in front
+// would not have decoded the chunks).
 func (r *Request) Body() (BodyKind, int64, error) {
 	var te, cl []byte
 	nte, ncl := 0, 0
@@ -38,7 +40,7 @@ func (r *Request) Body() (BodyKind, int64, error) {
 	case nte > 0 && ncl > 0, nte > 1, ncl > 1:
 		return BodyNone, 0, ErrBadBody
 	case nte == 1:
-		if !bytes.EqualFold(te, []byte("chunked")) {
+		if r.Minor == 0 || !bytes.EqualFold(te, []byte("chunked")) {
 			return BodyNone, 0, ErrBadBody
 		}
 		return BodyChunked, 0, nil
@@ -71,13 +73,14 @@ func parseDecimal(b []byte) (int64, bool) {
 }
 
 // KeepAlive reports whether the connection stays open after the response:
-// HTTP/1.1 unless "Connection: close", HTTP/1.0 only with "Connection:
-// keep-alive".
+// never with "Connection: close", which wins over keep-alive (RFC 9112
+// section 9.3); otherwise always in HTTP/1.1, and in HTTP/1.0 only with
+// "Connection: keep-alive".
 func (r *Request) KeepAlive() bool {
-	if r.Minor == 0 {
-		return r.HasToken("Connection", "keep-alive")
+	if r.HasToken("Connection", "close") {
+		return false
 	}
-	return !r.HasToken("Connection", "close")
+	return r.Minor > 0 || r.HasToken("Connection", "keep-alive")
 }
 
 // ChunkedDecoder decodes a chunked request body incrementally from the
@@ -87,6 +90,7 @@ func (r *Request) KeepAlive() bool {
 // one per connection.
 type ChunkedDecoder struct {
 	left  int64 // bytes of the current chunk's data still to copy
+	total int64 // body bytes announced so far (chunk sizes), for the limit
 	state uint8
 }
 
@@ -107,7 +111,10 @@ const maxChunkLine = 4096
 // to dst. It returns the grown dst, how many bytes of b it consumed (the
 // caller discards them), and whether the body ended. It stops at the end of
 // the body: bytes after it belong to the next request. A body over limit
-// bytes is ErrBodyTooLarge; bad framing is ErrBadBody.
+// bytes is ErrBodyTooLarge, decided from a chunk's size line before its
+// data arrives and counted over the whole body, whatever dst held before
+// and whether or not the caller keeps passing the same dst; bad framing is
+// ErrBadBody.
 func (d *ChunkedDecoder) Decode(dst, b []byte, limit int) ([]byte, int, bool, error) {
 	n := 0
 	for n < len(b) {
@@ -126,9 +133,10 @@ func (d *ChunkedDecoder) Decode(dst, b []byte, limit int) ([]byte, int, bool, er
 				d.state = chunkTrailer
 				continue
 			}
-			if size > int64(limit-len(dst)) {
+			if size > int64(limit)-d.total {
 				return dst, n, false, ErrBodyTooLarge
 			}
+			d.total += size
 			d.left, d.state = size, chunkData
 		case chunkData:
 			k := int(min(d.left, int64(len(b)-n)))

@@ -47,8 +47,17 @@ func AppendCursor(dst []byte, ps []Position) []byte {
 // ParseCursor decodes a cursor made by AppendCursor and appends its
 // positions to dst. A cursor that does not decode, names an invalid topic
 // or epoch, holds more than MaxCursorTopics positions or has bytes left
-// over is ErrBadCursor.
+// over is ErrBadCursor, and dst is returned as it came, with none of the
+// positions that came before the fault.
 func ParseCursor(dst []Position, s []byte) ([]Position, error) {
+	ps, err := parseCursor(dst, s)
+	if err != nil {
+		return dst, err
+	}
+	return ps, nil
+}
+
+func parseCursor(dst []Position, s []byte) ([]Position, error) {
 	if len(s) == 0 || len(s) > cursorEncoding.EncodedLen(1+MaxCursorTopics*(2*binary.MaxVarintLen16+MaxTopicLen+MaxEpochLen+binary.MaxVarintLen64)) {
 		return dst, ErrBadCursor
 	}

@@ -12,6 +12,9 @@ type ResponseHead struct {
 	ContentType string
 	// Length is the body's length; negative means a chunked body (a
 	// stream), answered close-delimited to an HTTP/1.0 client instead.
+	// A 1xx, 204 or 304 response has no body whatever Length says, and
+	// its head no Content-Length or Transfer-Encoding (RFC 9110 section
+	// 8.6: a server must not send Content-Length in a 1xx or a 204).
 	Length int
 	// Close ends the connection after the response.
 	Close bool
@@ -26,7 +29,13 @@ type ResponseHead struct {
 }
 
 // Chunked reports whether the body is sent with chunked framing.
-func (h *ResponseHead) Chunked() bool { return h.Length < 0 && h.Minor > 0 }
+func (h *ResponseHead) Chunked() bool { return h.Length < 0 && h.Minor > 0 && !bodyless(h.Status) }
+
+// bodyless reports whether a response with this status ends with its head
+// (RFC 9112 section 6.3), so that its head carries no framing.
+func bodyless(status int) bool {
+	return status >= 100 && status < 200 || status == http.StatusNoContent || status == http.StatusNotModified
+}
 
 // AppendHead appends the response head, ending with the blank line.
 func (h *ResponseHead) AppendHead(dst []byte) []byte {
@@ -41,7 +50,9 @@ func (h *ResponseHead) AppendHead(dst []byte) []byte {
 		dst = append(dst, "\r\n"...)
 	}
 	dst = append(dst, "Cache-Control: no-cache, no-store\r\n"...)
+	noBody := bodyless(h.Status)
 	switch {
+	case noBody:
 	case h.Length >= 0:
 		dst = append(dst, "Content-Length: "...)
 		dst = strconv.AppendInt(dst, int64(h.Length), 10)
@@ -49,7 +60,7 @@ func (h *ResponseHead) AppendHead(dst []byte) []byte {
 	case h.Minor > 0:
 		dst = append(dst, "Transfer-Encoding: chunked\r\n"...)
 	}
-	if h.Close || (h.Length < 0 && h.Minor == 0) {
+	if h.Close || (h.Length < 0 && h.Minor == 0 && !noBody) {
 		dst = append(dst, "Connection: close\r\n"...)
 	} else if h.Minor == 0 {
 		dst = append(dst, "Connection: keep-alive\r\n"...)
@@ -62,11 +73,28 @@ func (h *ResponseHead) AppendHead(dst []byte) []byte {
 }
 
 // AppendCORS appends the CORS header lines that let origin read the
-// response with credentials (cookies).
+// response with credentials (cookies). An origin with a byte outside
+// visible ASCII cannot be one (RFC 6454 serializes an origin in ASCII, an
+// IDN in punycode) and appends nothing: the request parser passes a bare
+// CR or LF in a field value, and echoed, it would end the line and start
+// a header field of the client's choosing.
 func AppendCORS(dst, origin []byte) []byte {
+	if !validOrigin(origin) {
+		return dst
+	}
 	dst = append(dst, "Access-Control-Allow-Origin: "...)
 	dst = append(dst, origin...)
 	return append(dst, "\r\nAccess-Control-Allow-Credentials: true\r\nVary: Origin\r\n"...)
+}
+
+// validOrigin reports whether origin is 1 or more bytes of visible ASCII.
+func validOrigin(origin []byte) bool {
+	for _, c := range origin {
+		if c <= ' ' || c >= 0x7f {
+			return false
+		}
+	}
+	return len(origin) > 0
 }
 
 // PreflightHeaders are the extra lines of the answer to a CORS preflight
