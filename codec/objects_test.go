@@ -69,41 +69,28 @@ func TestAppendStart(t *testing.T) {
 
 func TestAppendOpen(t *testing.T) {
 	t.Parallel()
-	type topic struct {
-		Topic  string
-		Epoch  string
-		Offset *uint64
-	}
 	cases := []struct {
 		name string
 		sid  string
-		ps   []Position
 		want string
 	}{
-		{"no topic", "s1", nil, `{"op":"open","sid":"s1","topics":[]}`},
-		{"one topic", "s1", []Position{{"news", "E", 42}}, `{"op":"open","sid":"s1","topics":[{"topic":"news","epoch":"E","offset":42}]}`},
-		{"three topics", "Zm9v", []Position{{"a", "E1", 0}, {"b/c", "E2", 1 << 63}, {"d", "E3", 7}}, ""},
-		{"awkward topics and sid", awkward[2], []Position{{awkward[1], "E", 1}, {awkward[3], "F", 2}, {awkward[7], "G", 3}}, ""},
+		{"plain", "s1", `{"op":"open","sid":"s1"}`},
+		{"base36 with dot", "2rrvthnxty.1vt956hs9iw9p", `{"op":"open","sid":"2rrvthnxty.1vt956hs9iw9p"}`},
+		{"awkward sid", awkward[2], ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			obj := AppendOpen(nil, tc.sid, tc.ps)
+			obj := AppendOpen(nil, tc.sid)
 			if tc.want != "" && string(obj) != tc.want {
 				t.Fatalf("AppendOpen = %s, want %s", obj, tc.want)
 			}
 			var got struct {
-				Op     string
-				Sid    string
-				Topics []topic
+				Op  string
+				Sid string
 			}
-			if err := strictJSON(obj, &got); err != nil || got.Op != ObjOpen || got.Sid != tc.sid || got.Topics == nil || len(got.Topics) != len(tc.ps) {
+			if err := strictJSON(obj, &got); err != nil || got.Op != ObjOpen || got.Sid != tc.sid {
 				t.Fatalf("%s parses as %+v (%v)", obj, got, err)
-			}
-			for i, p := range tc.ps {
-				if g := got.Topics[i]; g.Topic != p.Topic || g.Epoch != p.Epoch || g.Offset == nil || *g.Offset != p.Offset {
-					t.Fatalf("%s: topic %d parses as %+v, want %+v", obj, i, g, p)
-				}
 			}
 			jsSafe(t, obj)
 		})
@@ -320,7 +307,7 @@ func TestAppendSSE(t *testing.T) {
 func TestSSEStream(t *testing.T) {
 	t.Parallel()
 	stream := []byte("retry: 2000\n\n")
-	stream = AppendSSE(stream, ObjOpen, AppendOpen(nil, "s1", nil), nil)
+	stream = AppendSSE(stream, ObjOpen, AppendOpen(nil, "s1"), nil)
 	stream = append(stream, SSEHeartbeat...)
 	stream = AppendSSE(stream, "", []byte("one\ntwo"), []byte("c1"))
 	stream = append(stream, SSEHeartbeat...)
@@ -329,7 +316,7 @@ func TestSSEStream(t *testing.T) {
 	stream = AppendSSEData(AppendSSEHead(stream, "cut"), []byte("no blank line"))
 	events, retry := parseSSE(stream)
 	want := []sseEvent{
-		{ObjOpen, `{"op":"open","sid":"s1","topics":[]}`, ""},
+		{ObjOpen, `{"op":"open","sid":"s1"}`, ""},
 		{"message", "one\ntwo", "c1"},
 		{ObjReset, "r", "c1"},
 		{"message", "three", "c2"},
