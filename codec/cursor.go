@@ -1,6 +1,7 @@
 package codec
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/binary"
 )
@@ -59,6 +60,10 @@ func ParseCursor(dst []Position, s []byte) ([]Position, error) {
 
 func parseCursor(dst []Position, s []byte) ([]Position, error) {
 	if len(s) == 0 || len(s) > cursorEncoding.EncodedLen(1+MaxCursorTopics*(2*binary.MaxVarintLen16+MaxTopicLen+MaxEpochLen+binary.MaxVarintLen64)) {
+		return dst, ErrBadCursor
+	}
+	// The decoder would skip line breaks; a cursor has none.
+	if bytes.IndexByte(s, '\r') >= 0 || bytes.IndexByte(s, '\n') >= 0 {
 		return dst, ErrBadCursor
 	}
 	b, err := cursorEncoding.AppendDecode(nil, s)

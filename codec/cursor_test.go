@@ -238,3 +238,15 @@ func TestValidEpoch(t *testing.T) {
 		})
 	}
 }
+
+// TestParseCursorLineBreaks: base64's decoder skips CR and LF; a cursor
+// with one is refused rather than read as another.
+func TestParseCursorLineBreaks(t *testing.T) {
+	t.Parallel()
+	c := string(AppendCursor(nil, []Position{{Topic: "news", Epoch: "e1", Offset: 7}}))
+	for _, bad := range []string{c[:4] + "\n" + c[4:], c[:4] + "\r\n" + c[4:], c + "\n"} {
+		if _, err := ParseCursor(nil, []byte(bad)); err != ErrBadCursor {
+			t.Errorf("%q: %v, want ErrBadCursor", bad, err)
+		}
+	}
+}

@@ -66,6 +66,12 @@ func TestParseRequest(t *testing.T) {
 	if string(r.Header("host")) != "x" || !r.HasToken("Connection", "upgrade") || !r.IsWebSocketUpgrade() || r.Header("X-Missing") != nil {
 		t.Fatal("header lookups")
 	}
+	// Only spaces and tabs are optional whitespace: "close\u0085" is not
+	// "close" (net/http reads it as another token too).
+	r, err = ParseRequest([]byte("GET / HTTP/1.1\r\nConnection: \tclose\u0085\r\nX-Tab: a\tb\r\n\r\n"))
+	if err != nil || r.HasToken("Connection", "close") || string(r.Header("X-Tab")) != "a\tb" {
+		t.Fatalf("optional whitespace: %v, close %v, X-Tab %q", err, r.HasToken("Connection", "close"), r.Header("X-Tab"))
+	}
 	for _, bad := range []string{
 		"GET\r\n\r\n",
 		"GET / HTTP/2.0\r\n\r\n",
@@ -73,6 +79,12 @@ func TestParseRequest(t *testing.T) {
 		"G(T / HTTP/1.1\r\n\r\n",
 		"GET / HTTP/1.1\r\nNoColon\r\n\r\n",
 		"GET / HTTP/1.1\r\nBad Name: x\r\n\r\n",
+		// A bare LF or CR, or another control byte, inside a value: other
+		// parsers would see a line break there (smuggling).
+		"POST / HTTP/1.1\r\nX: a\nContent-Length: 5\r\n\r\n",
+		"POST / HTTP/1.1\r\nX: a\rContent-Length: 5\r\n\r\n",
+		"GET / HTTP/1.1\r\nX: a\x00b\r\n\r\n",
+		"GET / HTTP/1.1\r\nX: a\x7fb\r\n\r\n",
 	} {
 		if _, err := ParseRequest([]byte(bad)); err != ErrMalformedRequest {
 			t.Errorf("%q: %v, want ErrMalformedRequest", bad, err)

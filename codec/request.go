@@ -67,8 +67,8 @@ func ParseRequest(head []byte) (Request, error) {
 		if !ok {
 			return r, ErrMalformedRequest
 		}
-		k, _, found := bytes.Cut(l, []byte(":"))
-		if !found || len(k) == 0 || !isToken(k) {
+		k, v, found := bytes.Cut(l, []byte(":"))
+		if !found || len(k) == 0 || !isToken(k) || !fieldValue(v) {
 			return r, ErrMalformedRequest
 		}
 	}
@@ -101,7 +101,7 @@ func (r *Request) HasToken(name, token string) bool {
 		for len(v) > 0 && !found {
 			var t []byte
 			t, v, _ = bytes.Cut(v, []byte(","))
-			found = bytes.EqualFold(bytes.TrimSpace(t), []byte(token))
+			found = bytes.EqualFold(trimOWS(t), []byte(token))
 		}
 		return !found
 	})
@@ -114,7 +114,7 @@ func (r *Request) EachHeader(fn func(k, v []byte) bool) {
 		var l []byte
 		l, hs, _ = bytes.Cut(hs, []byte("\r\n"))
 		k, v, _ := bytes.Cut(l, []byte(":"))
-		if !fn(k, bytes.Trim(v, " \t")) {
+		if !fn(k, trimOWS(v)) {
 			return
 		}
 	}
@@ -126,6 +126,23 @@ func (r *Request) EachHeader(fn func(k, v []byte) bool) {
 func (r *Request) IsWebSocketUpgrade() bool {
 	return r.HasToken("Upgrade", "websocket") && r.HasToken("Connection", "upgrade")
 }
+
+// fieldValue reports whether v can be a field value (RFC 9110 section
+// 5.5): no control byte but horizontal tab. A bare CR or LF inside a value
+// would be a line break to some other parser, which would read different
+// headers (and a different body) than this one: request smuggling.
+func fieldValue(v []byte) bool {
+	for _, c := range v {
+		if c < ' ' && c != '\t' || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// trimOWS trims optional whitespace (spaces and tabs, RFC 9110 section
+// 5.6.3), and nothing else.
+func trimOWS(b []byte) []byte { return bytes.Trim(b, " \t") }
 
 // isToken reports whether b is an RFC 9110 token.
 func isToken(b []byte) bool {
