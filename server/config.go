@@ -83,7 +83,8 @@ type Config struct {
 	// Pages are static HTTP resources served on the client listener for GET
 	// requests to their exact path (a demo page, a health probe). The
 	// connection is closed after the answer. The map is copied: changing it
-	// after New has no effect.
+	// after New has no effect. The server adds the browser client,
+	// poller.ClientJS, at poller.PathClient (/c1m.js) unless Pages has it.
 	Pages map[string]Page
 	// ReadBufferCap is gnet's read buffer, one per loop. Zero means 64 KiB.
 	ReadBufferCap int

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/c1mhq/c1m/codec"
+	"github.com/c1mhq/c1m/poller"
 )
 
 // TestWithDefaults: defaults fill a copy, limits past what a connection can
@@ -96,7 +97,9 @@ func TestNewNil(t *testing.T) {
 	if _, ok := s.handler.(BuiltinHandler); !ok {
 		t.Fatalf("handler %T, want BuiltinHandler", s.handler)
 	}
-	if want := (&Config{}).withDefaults(); !reflect.DeepEqual(s.cfg, want) {
+	want := (&Config{}).withDefaults()
+	want.Pages = map[string]Page{poller.PathClient: {ContentType: poller.ClientContentType, Body: poller.ClientJS}}
+	if !reflect.DeepEqual(s.cfg, want) {
 		t.Fatalf("config %+v, want the defaults %+v", s.cfg, want)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/c1mhq/c1m/codec"
+	"github.com/c1mhq/c1m/poller"
 	"github.com/c1mhq/c1m/session"
 )
 
@@ -77,6 +78,12 @@ func New(h Handler, cfg *Config) *Server {
 		h = BuiltinHandler{}
 	}
 	c := cfg.withDefaults()
+	if _, taken := c.Pages[poller.PathClient]; !taken { // c1m.js, unless the embedder serves its own
+		if c.Pages == nil {
+			c.Pages = map[string]Page{}
+		}
+		c.Pages[poller.PathClient] = Page{ContentType: poller.ClientContentType, Body: poller.ClientJS} // c.Pages is a copy
+	}
 	s := &Server{
 		cfg:     c,
 		handler: h,

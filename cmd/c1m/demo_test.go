@@ -60,6 +60,8 @@ func pageURL(in *instance) string {
 // TestDemoPage loads the demo page in headless Chromium, publishes through
 // the API once the page is connected, waits for the page to show it, and
 // saves a screenshot (its path is logged; C1M_ARTIFACTS picks the folder).
+// The page connects with c1m.js, served by c1m, and shows the transport:
+// WebSocket here.
 func TestDemoPage(t *testing.T) {
 	t.Parallel()
 	in := startC1M(t)
@@ -67,13 +69,17 @@ func TestDemoPage(t *testing.T) {
 
 	bctx := browser(t)
 
-	var state string
+	var state, transport string
 	if err := chromedp.Run(bctx,
 		chromedp.Navigate(page),
 		chromedp.WaitVisible(`#state.open`, chromedp.ByQuery),
 		chromedp.Text(`#state`, &state, chromedp.ByQuery),
+		chromedp.Text(`#transport`, &transport, chromedp.ByQuery),
 	); err != nil {
 		t.Fatalf("page did not connect: %v", err)
+	}
+	if transport != "websocket" {
+		t.Fatalf("page shows transport %q, want websocket", transport)
 	}
 	in.post(t, "/api/publish?topic=news", "hello from the API")
 
@@ -101,7 +107,38 @@ func TestDemoPage(t *testing.T) {
 	if err := os.WriteFile(path, shot, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("state %q, connections %s, screenshot %s", state, count, path)
+	t.Logf("state %q over %s, connections %s, screenshot %s", state, transport, count, path)
+}
+
+// TestDemoFallback: with WebSocket and streaming off (-transports poll),
+// the page falls back to long-polling by itself, says so, and still shows
+// what is published.
+func TestDemoFallback(t *testing.T) {
+	t.Parallel()
+	in := startC1M(t, "-transports", "poll")
+	// A topic with history but no publication yet is forgotten between two
+	// polls (no session holds it then), and a publication made just then
+	// reaches the next poll as a reset instead; one publication first keeps
+	// the topic for the history TTL.
+	in.post(t, "/api/publish?topic=news", "before the page")
+	bctx := browser(t)
+	var transport string
+	if err := chromedp.Run(bctx,
+		chromedp.Navigate(pageURL(in)),
+		chromedp.WaitVisible(`#state.open`, chromedp.ByQuery),
+		chromedp.Text(`#transport`, &transport, chromedp.ByQuery),
+	); err != nil {
+		t.Fatalf("page did not connect: %v", err)
+	}
+	if transport != "poll" {
+		t.Fatalf("page shows transport %q, want poll", transport)
+	}
+	in.post(t, "/api/publish?topic=news", "hello over polling")
+	if err := chromedp.Run(bctx,
+		chromedp.WaitVisible(`body[data-last="hello over polling"]`, chromedp.ByQuery),
+	); err != nil {
+		t.Fatalf("publication not shown: %v", err)
+	}
 }
 
 // TestDemoPublish: with -demo-publish the page's Publish button reaches
@@ -122,6 +159,8 @@ func TestDemoPublish(t *testing.T) {
 		); err != nil {
 			t.Fatalf("page: %v", err)
 		}
+		// The dial's deadline ran while the browser started.
+		_ = other.SetReadDeadline(time.Now().Add(10 * time.Second))
 		if _, p, err := other.ReadMessage(); err != nil || string(p) != "typed on the page" {
 			t.Fatalf("subscriber got %q %v", p, err)
 		}
