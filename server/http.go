@@ -108,10 +108,11 @@ func (c *conn) endResponse() {
 
 // httpHead returns the head of a response to req that keeps the
 // connection open when the request allows it, with the CORS origin echoed
-// when the request came from another allowed origin.
+// when the request came from another origin that Config.AllowedOrigins
+// allows.
 func (s *Server) httpHead(req *codec.Request, status int) codec.ResponseHead {
 	h := codec.ResponseHead{Status: status, Minor: req.Minor, Close: !req.KeepAlive()}
-	if o := req.Header("Origin"); len(o) > 0 && !s.sameOrigin(req) {
+	if o := req.Header("Origin"); len(o) > 0 && !s.sameOrigin(req) && s.originAllowed(req) {
 		h.Origin = bytes.Clone(o)
 	}
 	return h

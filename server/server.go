@@ -127,6 +127,9 @@ func (s *Server) serve() error {
 		gnet.WithNumEventLoop(s.cfg.Loops),
 		gnet.WithLockOSThread(true), // Session.Send tells the loop by its thread
 		gnet.WithReusePort(false),
+		// A restarted server binds its port again at once, whatever
+		// connections of the last one linger in TIME_WAIT.
+		gnet.WithReuseAddr(true),
 		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
 		gnet.WithReadBufferCap(s.cfg.ReadBufferCap),
 		gnet.WithTicker(true),

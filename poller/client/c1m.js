@@ -361,9 +361,10 @@
     }
 
     // _start applies a subscribed or reset object. A subscribed object
-    // gives the topic's offset now: a new subscription starts after it; a
-    // resumed one keeps its own position, since what history replays (up
-    // to that offset) follows. A reset moves the position where it says.
+    // gives the offset after which publications follow: for a new
+    // subscription, the topic's offset now; for a resumed one, its own
+    // position, whose replay from history follows. A reset moves the
+    // position where it says.
     _start(obj, reset) {
       const st = this._topics.get(obj.topic);
       if (!st) return;
@@ -511,7 +512,10 @@
         this.client._object(this, obj);
       };
       es.onmessage = on;
-      for (const name of ["open", "subscribed", "reset"]) es.addEventListener(name, on);
+      // The open and message objects are the "session" and "direct"
+      // events (PROTOCOL.md), apart from EventSource's own open event and
+      // from publications.
+      for (const name of ["session", "direct", "subscribed", "reset"]) es.addEventListener(name, on);
       es.onerror = () => this.fail(new Error("c1m: the event stream ended"));
     }
     close() {
