@@ -47,9 +47,13 @@ bench-quick:
 bench:
 	$(MAKE) -C bench bench
 
-# fuzz runs every codec fuzz target for FUZZTIME each.
+# fuzz runs every fuzz target (the codec's and the poller's parameter
+# parser) for FUZZTIME each.
 FUZZTIME ?= 30s
+FUZZPKGS := ./codec ./poller
 fuzz:
-	@for f in $$($(GO) test -list 'Fuzz.*' ./codec | grep ^Fuzz); do \
-		echo "== $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) ./codec || exit 1; \
+	@for p in $(FUZZPKGS); do \
+		for f in $$($(GO) test -list 'Fuzz.*' $$p | grep ^Fuzz); do \
+			echo "== $$p $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$p || exit 1; \
+		done; \
 	done
