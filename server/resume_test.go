@@ -190,6 +190,28 @@ func TestResumeSSE(t *testing.T) {
 		s.expectPubs(b, "b", live+missed, live+missed+after, live+missed+1)
 	})
 
+	// An EventSource reconnects to the URL it was opened with, since=
+	// included, and adds Last-Event-ID: the id is the newer position.
+	t.Run("reconnect to a URL with since", func(t *testing.T) {
+		t.Parallel()
+		const topic, part = "sse-since", 10
+		s := openStream(t, addr, "/sse?topic="+topic, "")
+		st := s.expectStart(topic, false)
+		publishRange(t, srv, topic, "m", 0, live)
+		s.expectPubs(topic, "m", 0, live, 1)
+		s.close()
+
+		publishRange(t, srv, topic, "m", live, live+missed)
+		path := fmt.Sprintf("/sse?topic=%s&since=%d&epoch=%s", topic, live, st.Epoch)
+		s = openStream(t, addr, path, "")
+		s.expectStart(topic, false)
+		id := s.expectPubs(topic, "m", live, live+part, live+1)
+		s.close()
+
+		s = openStream(t, addr, path, "Last-Event-ID: "+id+"\r\n")
+		s.expectStart(topic, false)
+		s.expectPubs(topic, "m", live+part, live+missed, live+part+1)
+	})
 }
 
 // TestResumePoll: a long-poll client resumes with its cursor; then a held
