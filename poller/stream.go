@@ -1,6 +1,7 @@
 package poller
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/c1mhq/c1m/codec"
@@ -70,6 +71,9 @@ type Stream struct {
 	kind     Kind
 	chunked  bool
 	callback string // iframe
+	// resuming are the positions of the topics the stream is about to
+	// resume, while it subscribes them one after the other (Resuming).
+	resuming []codec.Position
 }
 
 // NewStream returns the stream transport for params p. Safe for concurrent
@@ -135,10 +139,23 @@ func (s *Stream) frame(event string, id []byte) (pre, post []byte) {
 	return pre, post
 }
 
-// cursor returns the session's positions as a cursor, for SSE ids.
-func cursor(out Output) []byte {
+// Resuming says which positions the stream is about to resume, topic by
+// topic, until it is called again with nil. Meanwhile the SSE ids name
+// them too: a client that drops during the first topic's replay hands back
+// an id that still names the topics the stream had not reached. Loop-only.
+func (s *Stream) Resuming(ps []codec.Position) { s.resuming = ps }
+
+// cursor returns the session's positions as a cursor, for SSE ids, with
+// those of the topics it is about to resume.
+func (s *Stream) cursor(out Output) []byte {
 	var buf [8]codec.Position
-	return codec.AppendCursor(nil, out.Positions(buf[:0]))
+	ps := out.Positions(buf[:0])
+	for _, r := range s.resuming {
+		if !slices.ContainsFunc(ps, func(p codec.Position) bool { return p.Topic == r.Topic }) {
+			ps = append(ps, r)
+		}
+	}
+	return codec.AppendCursor(nil, ps)
 }
 
 // object queues one JSON object of the stream's own, with the session's
@@ -149,7 +166,7 @@ func (s *Stream) object(out Output, op string, obj []byte, withID bool) error {
 	if s.kind == KindSSE {
 		event = op
 		if withID {
-			id = cursor(out)
+			id = s.cursor(out)
 		}
 	}
 	pre, post := s.frame(event, id)
@@ -177,7 +194,7 @@ const chunkOverhead = 12
 func (s *Stream) WritePublication(out Output, p *session.Publication, envelope []byte) error {
 	var id []byte
 	if s.kind == KindSSE && p.Topic != "" {
-		id = cursor(out)
+		id = s.cursor(out)
 	}
 	pre, post := s.frame("", id)
 	n := len(pre) + len(envelope) + len(post)

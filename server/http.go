@@ -212,20 +212,33 @@ func (s *Server) open(c *conn, p *poller.Params, head codec.ResponseHead, r *Req
 	c.SetData(r.data)
 	c.MarkOpen()
 	var poll *poller.Poll
+	var stream *poller.Stream
 	if p.Kind == poller.KindPoll {
 		poll = poller.NewPoll(p, head, s.cfg.PollMaxBytes)
 		x.tr = poll
 	} else {
-		st := poller.NewStream(p)
-		x.tr = st
+		stream = poller.NewStream(p)
+		x.tr = stream
 		x.token = newToken()
-		st.Start(c, &head, formatSID(c.ID(), x.token))
+		stream.Start(c, &head, formatSID(c.ID(), x.token))
 	}
 	if r.user != "" {
 		c.SetUser(r.user)
 	}
+	if stream != nil {
+		var resuming []codec.Position
+		for _, t := range r.topics {
+			if pos := p.Position(t); pos != nil {
+				resuming = append(resuming, *pos)
+			}
+		}
+		stream.Resuming(resuming)
+	}
 	for _, t := range r.topics {
 		c.SubscribeFrom(t, p.Position(t))
+	}
+	if stream != nil {
+		stream.Resuming(nil)
 	}
 	if poll != nil {
 		switch {

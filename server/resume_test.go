@@ -190,6 +190,35 @@ func TestResumeSSE(t *testing.T) {
 		s.expectPubs(b, "b", live+missed, live+missed+after, live+missed+1)
 	})
 
+	// A client that drops in the middle of the first topic's replay hands
+	// back the id of the last event it read: that id must still name the
+	// second topic, which the stream had not reached yet.
+	t.Run("dropped during the replay", func(t *testing.T) {
+		t.Parallel()
+		const a, b, part = "sse-mid-a", "sse-mid-b", 10
+		s := openStream(t, addr, "/sse?topic="+a+"&topic="+b, "")
+		s.expectStart(a, false)
+		s.expectStart(b, false)
+		publishRange(t, srv, a, "a", 0, live)
+		s.expectPubs(a, "a", 0, live, 1)
+		publishRange(t, srv, b, "b", 0, live)
+		id := s.expectPubs(b, "b", 0, live, 1)
+		s.close()
+
+		publishRange(t, srv, a, "a", live, live+missed)
+		publishRange(t, srv, b, "b", live, live+missed)
+		s = openStream(t, addr, "/sse?lastEventId="+url.QueryEscape(id), "")
+		s.expectStart(a, false)
+		id = s.expectPubs(a, "a", live, live+part, live+1)
+		s.close()
+
+		s = openStream(t, addr, "/sse?lastEventId="+url.QueryEscape(id), "")
+		s.expectStart(a, false)
+		s.expectPubs(a, "a", live+part, live+missed, live+part+1)
+		s.expectStart(b, false)
+		s.expectPubs(b, "b", live, live+missed, live+1)
+	})
+
 	// An EventSource reconnects to the URL it was opened with, since=
 	// included, and adds Last-Event-ID: the id is the newer position.
 	t.Run("reconnect to a URL with since", func(t *testing.T) {
