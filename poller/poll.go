@@ -37,12 +37,20 @@ func (p *Poll) Ready() { p.ready = true }
 func (p *Poll) Replied() bool { return p.replied }
 
 // add appends one JSON object to the reply, unless the reply is full (it
-// always takes one, however large, so that a poll always makes progress).
+// always takes one, however large, so that a poll always makes progress),
+// and makes the poll answer.
 func (p *Poll) add(obj []byte) bool {
 	if len(p.items) > 0 && len(p.items)+len(obj) > p.maxBytes {
 		p.more, p.ready = true, true
 		return false
 	}
+	p.put(obj)
+	p.ready = true
+	return true
+}
+
+// put appends one JSON object to the reply, full or not.
+func (p *Poll) put(obj []byte) {
 	if len(p.items) > 0 {
 		if p.kind == KindSend {
 			p.items = append(p.items, '\n')
@@ -51,8 +59,6 @@ func (p *Poll) add(obj []byte) bool {
 		}
 	}
 	p.items = append(p.items, obj...)
-	p.ready = true
-	return true
 }
 
 // position returns the poll's position entry for topic, or nil.
@@ -66,12 +72,14 @@ func (p *Poll) position(topic string) *codec.Position {
 }
 
 // Subscribed implements Transport: the topic enters the cursor at the
-// position the replay (if any) starts from; a reset is said in the reply.
-// Loop-only.
+// position the replay (if any) starts from; a reset is said in the reply,
+// even when the reply is full: the cursor moves to the new epoch, so the
+// next poll could not say it any more. Loop-only.
 func (p *Poll) Subscribed(_ Output, topic string, st session.Start) {
 	p.pos = append(p.pos, codec.Position{Topic: topic, Epoch: st.Epoch, Offset: st.From})
-	if st.Reset {
-		p.add(codec.AppendStart(nil, codec.ObjReset, topic, st.Epoch, st.Offset))
+	if st.Reset && !p.replied {
+		p.put(codec.AppendStart(nil, codec.ObjReset, topic, st.Epoch, st.Offset))
+		p.ready = true
 	}
 }
 
