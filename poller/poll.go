@@ -72,14 +72,20 @@ func (p *Poll) position(topic string) *codec.Position {
 }
 
 // Subscribed implements Transport: the topic enters the cursor at the
-// position the replay (if any) starts from; a reset is said in the reply,
-// even when the reply is full: the cursor moves to the new epoch, so the
-// next poll could not say it any more. Loop-only.
+// position the replay (if any) starts from; a reset is said in the reply.
+// Loop-only.
+//
+// The reset goes in even when the reply is full: the cursor moves to the
+// new epoch, so the next poll could not say it any more. It does not make
+// the poll answer at once: a topic with neither subscribers nor history is
+// forgotten between two polls and numbered in a new epoch by the next, so
+// a poll on a quiet topic comes back to a reset every time, and answering
+// each at once would make its client poll in a busy loop. The reset goes
+// with the reply when there is data, or at the hold's end.
 func (p *Poll) Subscribed(_ Output, topic string, st session.Start) {
 	p.pos = append(p.pos, codec.Position{Topic: topic, Epoch: st.Epoch, Offset: st.From})
 	if st.Reset && !p.replied {
 		p.put(codec.AppendStart(nil, codec.ObjReset, topic, st.Epoch, st.Offset))
-		p.ready = true
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/c1mhq/c1m/codec"
 	"github.com/c1mhq/c1m/server"
+	"github.com/c1mhq/c1m/session"
 )
 
 // heldPoll starts a poll with query in another goroutine and waits until
@@ -53,6 +54,46 @@ func TestPollHeld(t *testing.T) {
 	objs := r.objects(t)
 	if len(objs) != 1 || !objs[0].isPub() || objs[0].Offset != 2 || string(objs[0].payload()) != "m1" {
 		t.Fatalf("held poll answered %+v, want m1 at offset 2", r)
+	}
+}
+
+// TestPollQuietTopic: a topic on which nothing is published is forgotten
+// between two polls (no subscriber, no history) and numbered again in a
+// new epoch by the next; the held poll that comes back with the old epoch
+// is told of the reset in its reply, but still held until there is data,
+// rather than answered at once with the reset alone, which made a poll
+// client on a quiet topic poll in a busy loop.
+func TestPollQuietTopic(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name    string
+		history session.HistoryConfig
+	}{
+		{"with history", keepHistory(10)},
+		{"without history", session.HistoryConfig{}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			srv, addr := pushServer(t, nil, server.Config{Loops: 1, History: tc.history})
+			const topic = "quiet"
+			r := poll(t, addr, url.Values{"topic": {topic}, "wait": {"0"}})
+			for range 3 {
+				reply := heldPoll(t, srv, addr, url.Values{"cursor": {r.Cursor}})
+				publishRange(t, srv, topic, "m", 0, 1)
+				r = <-reply
+				objs := r.objects(t)
+				last := objs[len(objs)-1]
+				if !last.isPub() || string(last.payload()) != "m0" {
+					t.Fatalf("held poll answered %+v, want m0 last", r)
+				}
+				for _, o := range objs[:len(objs)-1] {
+					if o.Op != "reset" || o.Epoch != last.Epoch || o.Offset != last.Offset-1 {
+						t.Fatalf("before the publication: %v, want only a reset to just before it", o)
+					}
+				}
+			}
+		})
 	}
 }
 
