@@ -64,6 +64,19 @@ var iframePadding = "<!--" + strings.Repeat(" ", 1024) + "-->\n"
 // multipartBoundary separates the parts of a multipart stream.
 const multipartBoundary = "c1m"
 
+// The framing of a multipart stream. Each part is followed at once by the
+// delimiter of the next, as the AJAX multipart streaming of old did: a
+// reader knows a part is complete only when it sees the delimiter after
+// it, and a part whose delimiter waited for the next publication would
+// wait with it. The stream thus opens with a delimiter, and its end is an
+// empty part (no header, no body) and the close delimiter.
+const (
+	multipartOpen  = "--" + multipartBoundary + "\r\n"
+	multipartHead  = "Content-Type: application/json\r\n\r\n"
+	multipartNext  = "\r\n--" + multipartBoundary + "\r\n"
+	multipartClose = "\r\n\r\n--" + multipartBoundary + "--\r\n"
+)
+
 // Stream is an endless response: SSE, NDJSON, multipart or the forever
 // iframe. It holds only what framing needs, so that an idle stream costs
 // little more than an idle WebSocket.
@@ -104,6 +117,8 @@ func (s *Stream) Start(out Output, head *codec.ResponseHead, sid string) {
 	switch s.kind {
 	case KindSSE:
 		*b = s.chunk(*b, []byte(SSERetry))
+	case KindMultipart:
+		*b = s.chunk(*b, []byte(multipartOpen))
 	case KindIframe:
 		*b = s.chunk(*b, []byte("<!DOCTYPE html><html><head><meta charset=\"utf-8\"></head><body>\n"+iframePadding))
 	}
@@ -128,8 +143,7 @@ func (s *Stream) frame(event string, id []byte) (pre, post []byte) {
 		pre = append(pre, "data: "...)
 		post = codec.AppendSSETail([]byte("\n"), id)
 	case KindMultipart:
-		pre = []byte("--" + multipartBoundary + "\r\nContent-Type: application/json\r\n\r\n")
-		post = []byte("\r\n")
+		pre, post = []byte(multipartHead), []byte(multipartNext)
 	case KindIframe:
 		pre = []byte("<script>parent." + s.callback + "(")
 		post = []byte(");</script>\n")
@@ -256,7 +270,7 @@ func (s *Stream) Close(out Output) {
 	case KindIframe:
 		*b = s.chunk(*b, []byte("</body></html>\n"))
 	case KindMultipart:
-		*b = s.chunk(*b, []byte("--"+multipartBoundary+"--\r\n"))
+		*b = s.chunk(*b, []byte(multipartClose))
 	}
 	if s.chunked {
 		*b = append(*b, codec.LastChunk...)

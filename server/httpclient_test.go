@@ -127,6 +127,7 @@ type httpStream struct {
 	resp *http.Response
 	next func() (wireObj, string, error) // the next object and its SSE id
 	raw  bytes.Buffer                    // iframe: every script body read, for escape checks
+	sse  *sseReader                      // SSE: the event reader
 	sid  string                          // from the open object
 }
 
@@ -172,6 +173,7 @@ func dialStream(t testing.TB, addr, path, extra string) *httpStream {
 	switch ct {
 	case "text/event-stream":
 		r := newSSEReader(s.resp.Body)
+		s.sse = r
 		s.next = func() (wireObj, string, error) {
 			ev, err := r.Next()
 			if err != nil {
