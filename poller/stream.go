@@ -109,7 +109,9 @@ func (s *Stream) ContentType() string {
 // Start queues the response head and the stream's first bytes, then its
 // open object with session id sid. Loop-only.
 func (s *Stream) Start(out Output, head *codec.ResponseHead, sid string) {
-	head.ContentType, head.Length = s.ContentType(), -1
+	// A stream is the last response on its connection: when it ends, the
+	// connection closes (Close), and the head says so.
+	head.ContentType, head.Length, head.Close = s.ContentType(), -1, true
 	head.Extra += "X-Accel-Buffering: no\r\nX-Content-Type-Options: nosniff\r\n"
 	s.chunked = head.Chunked()
 	b := out.Own()

@@ -51,6 +51,9 @@ func TestStreamsInOrder(t *testing.T) {
 			if len(s.resp.TransferEncoding) != 1 || s.resp.TransferEncoding[0] != "chunked" {
 				t.Errorf("Transfer-Encoding %v, want chunked", s.resp.TransferEncoding)
 			}
+			if !s.resp.Close {
+				t.Errorf("no Connection: close on a stream, which is its connection's last response")
+			}
 			s.expectStart(topic, false)
 			// One at a time: each must be readable before the next is
 			// published.
