@@ -60,7 +60,10 @@ func (s *Server) readBody(c *conn) {
 		var done bool
 		var err error
 		b.data, n, done, err = b.chunked.Decode(b.data, buf, int(s.cfg.MaxMessage))
-		_, _ = c.c.Discard(n)
+		if n > 0 {
+			// gnet's Discard(0) discards everything buffered.
+			_, _ = c.c.Discard(n)
+		}
 		switch {
 		case err == codec.ErrBodyTooLarge:
 			c.respond(http.StatusRequestEntityTooLarge, "", "body over the limit\n")
