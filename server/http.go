@@ -90,7 +90,12 @@ func (c *conn) endResponse() {
 		return // the write failed and closed the connection
 	}
 	if !x.keepAlive {
-		c.MarkClosing()
+		// A session that never opened (a page, a preflight, a /send
+		// answer) is not closing: it only lingers, and its end counts no
+		// session and calls no OnClose.
+		if c.State() == session.StateOpen {
+			c.MarkClosing()
+		}
 		c.lingerClose()
 		return
 	}

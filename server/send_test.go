@@ -38,6 +38,7 @@ func sendRequest(sid, body string, chunked bool) string {
 func send(t testing.TB, addr, sid, body string, chunked bool) (int, string) {
 	t.Helper()
 	c := dialRaw(t, addr)
+	defer c.nc.Close()
 	c.write(sendRequest(sid, body, chunked))
 	resp, b := c.response(http.MethodPost)
 	return resp.StatusCode, string(b)
