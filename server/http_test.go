@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"io"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/c1mhq/c1m/internal/wstest"
 	"github.com/c1mhq/c1m/server"
+	"github.com/c1mhq/c1m/session"
 )
 
 // streamPaths are the streaming transports, by the path (and query) that
@@ -302,6 +304,78 @@ func TestStreamsEndOnShutdown(t *testing.T) {
 			if !bytes.HasSuffix(body, []byte("</body></html>\n")) {
 				t.Fatalf("iframe: document ends with %q", body[max(0, len(body)-40):])
 			}
+		}
+	}
+}
+
+// TestStreamHeartbeat: an idle stream gets a heartbeat every ping
+// interval from the timing wheel (an SSE comment, an NDJSON or multipart
+// ping object, an HTML comment in the iframe), and stays open though its
+// client never answers.
+func TestStreamHeartbeat(t *testing.T) {
+	t.Parallel()
+	timing := session.Config{Tick: 10 * time.Millisecond, PingInterval: 30 * time.Millisecond, PongTimeout: 30 * time.Millisecond}
+	srv, addr := pushServer(t, nil, server.Config{Timing: timing})
+	const beats = 3
+	for _, tc := range streamPaths {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			topic := "beat-" + tc.name
+			s := openStream(t, addr, tc.path+"topic="+topic, "")
+			s.expectStart(topic, false)
+			switch tc.name {
+			case "sse", "iframe":
+				// After the last script's "</script>", its newline.
+				marker := map[string]string{"sse": ":\n\n", "iframe": "\n<!---->"}[tc.name]
+				s.expectRaw(strings.Repeat(marker, beats))
+			default:
+				for range beats {
+					if o := s.must(); o.Op != "ping" {
+						t.Fatalf("got %v, want a ping", o)
+					}
+				}
+			}
+			publishRange(t, srv, topic, "m", 0, 1)
+			s.expectPubs(topic, "m", 0, 1, 1)
+		})
+	}
+}
+
+// expectRaw reads exactly want from the body (with its chunk framing
+// removed).
+func (s *httpStream) expectRaw(want string) {
+	s.t.Helper()
+	_ = s.nc.SetReadDeadline(time.Now().Add(wstest.Timeout))
+	got := make([]byte, len(want))
+	if _, err := io.ReadFull(s.br, got); err != nil || string(got) != want {
+		s.t.Fatalf("read %q (%v), want %q", got, err, want)
+	}
+}
+
+// TestStreamHTTP10: an HTTP/1.0 client, which knows no chunked encoding,
+// gets the stream close-delimited.
+func TestStreamHTTP10(t *testing.T) {
+	t.Parallel()
+	srv, addr := pushServer(t, nil, server.Config{})
+	c := dialRaw(t, addr)
+	c.write("GET /stream?topic=old HTTP/1.0\r\n\r\n")
+	_ = c.nc.SetReadDeadline(time.Now().Add(wstest.Timeout))
+	resp, err := http.ReadResponse(c.br, &http.Request{Method: http.MethodGet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK || len(resp.TransferEncoding) != 0 || !resp.Close || resp.ContentLength != -1 {
+		t.Fatalf("status %d, Transfer-Encoding %v, close %v, length %d: want a close-delimited 200",
+			resp.StatusCode, resp.TransferEncoding, resp.Close, resp.ContentLength)
+	}
+	lines := bufio.NewReader(resp.Body)
+	for _, want := range []string{`{"op":"open"`, `{"op":"subscribed"`, `{"topic":"old","offset":1`} {
+		if want == `{"topic":"old","offset":1` {
+			publishRange(t, srv, "old", "m", 0, 1)
+		}
+		line, err := lines.ReadString('\n')
+		if err != nil || !strings.HasPrefix(line, want) {
+			t.Fatalf("line %q (%v), want %s...", line, err, want)
 		}
 	}
 }

@@ -128,6 +128,7 @@ type httpStream struct {
 	next func() (wireObj, string, error) // the next object and its SSE id
 	raw  bytes.Buffer                    // iframe: every script body read, for escape checks
 	sse  *sseReader                      // SSE: the event reader
+	br   *bufio.Reader                   // SSE, NDJSON, iframe: the body's reader
 	sid  string                          // from the open object
 }
 
@@ -173,7 +174,7 @@ func dialStream(t testing.TB, addr, path, extra string) *httpStream {
 	switch ct {
 	case "text/event-stream":
 		r := newSSEReader(s.resp.Body)
-		s.sse = r
+		s.sse, s.br = r, r.r
 		s.next = func() (wireObj, string, error) {
 			ev, err := r.Next()
 			if err != nil {
@@ -190,6 +191,7 @@ func dialStream(t testing.TB, addr, path, extra string) *httpStream {
 		}
 	case "application/x-ndjson":
 		r := bufio.NewReader(s.resp.Body)
+		s.br = r
 		s.next = func() (wireObj, string, error) {
 			line, err := r.ReadBytes('\n')
 			if err != nil {
@@ -217,6 +219,7 @@ func dialStream(t testing.TB, addr, path, extra string) *httpStream {
 		}
 	case "text/html":
 		r := bufio.NewReader(s.resp.Body)
+		s.br = r
 		s.next = func() (wireObj, string, error) { return s.nextScript(r) }
 	default:
 		t.Fatalf("GET %s: unexpected Content-Type %q", path, s.resp.Header.Get("Content-Type"))
@@ -326,9 +329,10 @@ type sseEvent struct {
 // event built so far; comment lines are ignored; the last event id
 // persists across events.
 type sseReader struct {
-	r      *bufio.Reader
-	lastID string
-	retry  string
+	r        *bufio.Reader
+	lastID   string
+	retry    string
+	comments int // comment lines seen (heartbeats)
 }
 
 func newSSEReader(r io.Reader) *sseReader { return &sseReader{r: bufio.NewReader(r)} }
@@ -372,6 +376,7 @@ func (r *sseReader) Next() (sseEvent, error) {
 			return ev, nil
 		}
 		if l[0] == ':' {
+			r.comments++
 			continue
 		}
 		field, value, _ := strings.Cut(l, ":")

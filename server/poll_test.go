@@ -2,9 +2,11 @@ package server_test
 
 import (
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/c1mhq/c1m/codec"
 	"github.com/c1mhq/c1m/server"
@@ -184,5 +186,67 @@ func TestPollMaxBytes(t *testing.T) {
 	}
 	if polls < 2 {
 		t.Fatalf("%d polls: the bound did not apply", polls)
+	}
+}
+
+// cursorTopics returns the topics a cursor names, in order.
+func cursorTopics(t *testing.T, cursor string) []string {
+	t.Helper()
+	ps, err := codec.ParseCursor(nil, []byte(cursor))
+	if err != nil {
+		t.Fatalf("cursor %q: %v", cursor, err)
+	}
+	var names []string
+	for _, p := range ps {
+		names = append(names, p.Topic)
+	}
+	return names
+}
+
+// TestPollTopics: a poll client adds topics with topic= next to its
+// cursor and drops them with unsubscribe=; the cursor keeps the rest.
+func TestPollTopics(t *testing.T) {
+	t.Parallel()
+	srv, addr := pushServer(t, nil, server.Config{History: keepHistory(10)})
+	publishRange(t, srv, "pt-a", "a", 0, 1)
+	publishRange(t, srv, "pt-b", "b", 0, 1)
+	r := poll(t, addr, url.Values{"topic": {"pt-a"}, "wait": {"0"}})
+	r = poll(t, addr, url.Values{"cursor": {r.Cursor}, "topic": {"pt-b"}, "wait": {"0"}})
+	if got := cursorTopics(t, r.Cursor); !slices.Equal(got, []string{"pt-b", "pt-a"}) {
+		t.Fatalf("cursor names %v, want pt-b and pt-a", got)
+	}
+	publishRange(t, srv, "pt-a", "a", 1, 2)
+	publishRange(t, srv, "pt-b", "b", 1, 2)
+	r = poll(t, addr, url.Values{"cursor": {r.Cursor}, "unsubscribe": {"pt-a"}, "wait": {"0"}})
+	if got := cursorTopics(t, r.Cursor); !slices.Equal(got, []string{"pt-b"}) {
+		t.Fatalf("cursor names %v, want pt-b alone", got)
+	}
+	if objs := r.objects(t); len(objs) != 1 || objs[0].topic() != "pt-b" || string(objs[0].payload()) != "b1" {
+		t.Fatalf("reply %+v, want b1 alone", r)
+	}
+}
+
+// TestPollWaitAndBroadcast: a poll held for wait= seconds is answered
+// with nothing when they pass, keeping its cursor; a broadcast answers a
+// held poll without moving its cursor.
+func TestPollWaitAndBroadcast(t *testing.T) {
+	t.Parallel()
+	srv, addr := pushServer(t, nil, server.Config{Loops: 1, History: keepHistory(10), Timing: session.Config{Tick: 10 * time.Millisecond}})
+	publishRange(t, srv, "pw", "m", 0, 1)
+	first := poll(t, addr, url.Values{"topic": {"pw"}, "wait": {"0"}})
+	r := poll(t, addr, url.Values{"cursor": {first.Cursor}, "wait": {"0.05"}})
+	if len(r.Messages) != 0 || r.Cursor != first.Cursor {
+		t.Fatalf("after the wait: %+v, want nothing and the same cursor", r)
+	}
+	reply := heldPoll(t, srv, addr, url.Values{"cursor": {r.Cursor}})
+	if err := srv.Hub().Broadcast([]byte("everyone")); err != nil {
+		t.Fatal(err)
+	}
+	r = <-reply
+	if objs := r.objects(t); len(objs) != 1 || !objs[0].isPub() || objs[0].topic() != "" || string(objs[0].payload()) != "everyone" {
+		t.Fatalf("held poll answered %+v, want the broadcast", r)
+	}
+	if r.Cursor != first.Cursor {
+		t.Fatalf("a broadcast moved the cursor")
 	}
 }
