@@ -82,7 +82,11 @@ func (c *conn) End(keepAlive bool) {
 
 // endResponse runs after the flush that wrote a complete response: the
 // request's session ends and, on a connection kept alive, a new one waits
-// for the next request (pipelined ones are read at once). Loop-only.
+// for the next request (pipelined ones are read at once). The new session
+// is a new conn, the gnet connection's context from then on: the handler
+// may still hold the old one (a worker that has yet to run its OnOpen or
+// OnClose), which must stay the session it was, not become the next
+// request's. Loop-only.
 func (c *conn) endResponse() {
 	x := c.ext
 	x.ended, x.tr = false, nil
@@ -104,8 +108,9 @@ func (c *conn) endResponse() {
 		s.dispatchClose(c, codec.StatusNormalClosure, "")
 	}
 	c.sh.Closed(&c.Session)
-	c.sh.Open(&c.Session, c)
-	c.form = formRaw
+	next := &conn{sh: c.sh, c: c.c}
+	c.sh.Open(&next.Session, next)
+	c.c.SetContext(next)
 	if c.c.InboundBuffered() > 0 {
 		_ = c.c.Wake(nil) // a pipelined request waits in the buffer
 	}
@@ -316,12 +321,14 @@ func (s *Server) flashPolicy(c *conn) {
 // readRequests reads the requests buffered on a connection that waits for
 // one: a request head, then a /send body; a response that is complete at
 // once (a page, a preflight, a poll with data) is written before the next
-// pipelined request is read, so that responses leave in order. Loop-only.
-func (s *Server) readRequests(c *conn) {
+// pipelined request is read, so that responses leave in order. It returns
+// the connection's conn, which a complete response replaces
+// (endResponse). Loop-only.
+func (s *Server) readRequests(c *conn) *conn {
 	for c.State() == session.StateHandshake && !c.failed {
 		x := c.ext
 		if x != nil && (x.busy || x.ended) {
-			return // the response in progress comes first
+			return c // the response in progress comes first
 		}
 		before := c.c.InboundBuffered()
 		if x != nil && x.body != nil {
@@ -332,10 +339,14 @@ func (s *Server) readRequests(c *conn) {
 		if c.transport() != nil || (c.ext != nil && c.ext.ended) {
 			c.Flush()
 		}
+		if next, ok := c.c.Context().(*conn); ok && next != c {
+			c = next // the response ended: the next request's session
+		}
 		if c.c.InboundBuffered() == before || c.State() != session.StateHandshake {
-			return // more bytes are needed, or the connection moved on
+			return c // more bytes are needed, or the connection moved on
 		}
 	}
+	return c
 }
 
 // holdInput handles bytes that arrive on a connection serving a stream or
