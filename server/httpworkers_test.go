@@ -1,6 +1,8 @@
 package server_test
 
 import (
+	"fmt"
+	"net/http"
 	"sync"
 	"testing"
 
@@ -61,4 +63,21 @@ func TestKeepAliveWithWorkers(t *testing.T) {
 			t.Fatalf("session %d: %v, want open then close", id, ev)
 		}
 	}
+}
+
+// TestSendWithoutStreamWithWorkers: with the handler on workers, a /send
+// without a stream still runs its command before it is answered: the
+// publication is made and the reply is the answer's body.
+func TestSendWithoutStreamWithWorkers(t *testing.T) {
+	t.Parallel()
+	_, addr := start(t, server.NewPush(&server.PushConfig{ClientPublish: true}), server.Config{Workers: 2})
+	sub := openStream(t, addr, "/stream?topic=wk", "")
+	sub.expectStart("wk", false)
+	for i := range 5 {
+		status, body := send(t, addr, "", fmt.Sprintf(`{"op":"publish","topic":"wk","data":"m%d","id":%d}`, i, i), i%2 == 0)
+		if want := fmt.Sprintf(`{"op":"ok","id":%d}`, i); status != http.StatusOK || body != want {
+			t.Fatalf("send %d: status %d %q, want %s", i, status, body, want)
+		}
+	}
+	sub.expectPubs("wk", "m", 0, 5, 1)
 }

@@ -170,10 +170,25 @@ func (s *Server) sendOneOff(c *conn, b *bodyReader) {
 	}
 	s.dispatchOpen(c)
 	s.dispatchMessage(c, message(b.data))
-	// With Config.Workers the handler answers later, after this reply:
-	// the answer is then empty.
-	poll.Ready()
-	c.Written()
+	if s.workers == nil {
+		poll.Ready()
+		c.Written()
+		return
+	}
+	// On a worker the handler runs later, and may hand its work back to
+	// the loop (Push does): the answer waits for both, behind the message
+	// on its worker and then behind what the handler posted to the shard,
+	// but no longer than a poll is held.
+	sh := c.sh
+	s.dispatch(c, func() {
+		_ = sh.Post(func() {
+			if c.State() == session.StateOpen && c.transport() == poller.Transport(poll) {
+				poll.Ready()
+				c.Written()
+			}
+		})
+	})
+	c.SetDeadline(s.cfg.PollTimeout)
 }
 
 // statusHead returns head with another status.
