@@ -152,6 +152,10 @@ func (c *conn) respondKeep(head codec.ResponseHead, contentType string, body []b
 // head of n bytes is complete: it is answered, opens a stream or a poll, or
 // waits for its body (/send). Loop-only.
 func (s *Server) serveHTTP(c *conn, req *codec.Request, n int, kind poller.Kind) {
+	if kind != poller.KindSend && !bodiless(req) {
+		c.respond(http.StatusBadRequest, "", "this request takes no body\n")
+		return
+	}
 	if !s.transportOn(kind) {
 		c.respond(http.StatusNotFound, "", "transport not offered\n")
 		return
@@ -211,6 +215,16 @@ func (s *Server) serveHTTP(c *conn, req *codec.Request, n int, kind poller.Kind)
 	}
 	_, _ = c.c.Discard(n)
 	s.open(c, &p, head, &r)
+}
+
+// bodiless reports whether a request that takes no body (all but /send)
+// comes without one. One that has a body is refused rather than read past:
+// a request left in the body would otherwise be answered as the next one,
+// one response too many for the connection, which a proxy that reuses it
+// would hand to the next request, another client's.
+func bodiless(req *codec.Request) bool {
+	kind, _, err := req.Body()
+	return err == nil && kind == codec.BodyNone
 }
 
 // open starts a stream or a poll: the session opens, subscribes to what

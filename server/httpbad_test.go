@@ -31,6 +31,7 @@ func TestHTTPBadInput(t *testing.T) {
 	timing := session.Config{Tick: 20 * time.Millisecond, HandshakeTimeout: 500 * time.Millisecond, CloseTimeout: time.Second}
 	srv, addr := pushServer(t, nil, server.Config{
 		Timing: timing, MaxMessage: badMaxMessage, MaxOutbound: 256 << 10, JSONP: true,
+		Pages: map[string]server.Page{"/page": {ContentType: "text/plain", Body: []byte("page")}},
 	})
 	healthy := openStream(t, addr, "/sse?topic=healthy", "")
 	healthy.expectStart("healthy", false)
@@ -57,6 +58,10 @@ func TestHTTPBadInput(t *testing.T) {
 	post := func(headers, body string) string {
 		return "POST /send?sid=1.1 HTTP/1.1\r\nHost: test\r\n" + headers + "\r\n" + body
 	}
+	// A request in the body of another: answering it would put one
+	// response too many on the connection, for the next request (of
+	// another client, behind a proxy) to read.
+	const smuggled = "GET /poll?topic=smuggled&wait=0 HTTP/1.1\r\n\r\n"
 	forged := func(raw string) string { return base64.RawURLEncoding.EncodeToString([]byte(raw)) }
 	cases := []struct {
 		name string
@@ -72,6 +77,10 @@ func TestHTTPBadInput(t *testing.T) {
 		{"two Content-Lengths", answered(post("Content-Length: 3\r\nContent-Length: 4\r\n", "abcd"), http.StatusBadRequest)},
 		{"negative Content-Length", answered(post("Content-Length: -1\r\n", ""), http.StatusBadRequest)},
 		{"gzip transfer coding", answered(post("Transfer-Encoding: gzip, chunked\r\n", ""), http.StatusBadRequest)},
+		{"GET with a body", answered("GET /poll?topic=a&wait=0 HTTP/1.1\r\nContent-Length: "+strconv.Itoa(len(smuggled))+"\r\n\r\n"+smuggled, http.StatusBadRequest)},
+		{"GET with a chunked body", answered("GET /sse?topic=a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"+strconv.FormatInt(int64(len(smuggled)), 16)+"\r\n"+smuggled+"\r\n0\r\n\r\n", http.StatusBadRequest)},
+		{"page with a body", answered("GET /page HTTP/1.1\r\nContent-Length: "+strconv.Itoa(len(smuggled))+"\r\n\r\n"+smuggled, http.StatusBadRequest)},
+		{"OPTIONS with a body", answered("OPTIONS /poll HTTP/1.1\r\nContent-Length: "+strconv.Itoa(len(smuggled))+"\r\n\r\n"+smuggled, http.StatusBadRequest)},
 		{"malformed cursor", answered("GET /poll?cursor=!!! HTTP/1.1\r\n\r\n", http.StatusBadRequest)},
 		{"forged cursor version", answered("GET /poll?cursor="+forged("\x02\x01a\x01e\x00")+" HTTP/1.1\r\n\r\n", http.StatusBadRequest)},
 		{"forged cursor length", answered("GET /poll?cursor="+forged("\x01\x7fa")+" HTTP/1.1\r\n\r\n", http.StatusBadRequest)},
