@@ -152,16 +152,20 @@ func (c *conn) respondKeep(head codec.ResponseHead, contentType string, body []b
 // head of n bytes is complete: it is answered, opens a stream or a poll, or
 // waits for its body (/send). Loop-only.
 func (s *Server) serveHTTP(c *conn, req *codec.Request, n int, kind poller.Kind) {
-	if kind != poller.KindSend && !bodiless(req) {
-		c.respond(http.StatusBadRequest, "", "this request takes no body\n")
-		return
-	}
 	if !s.transportOn(kind) {
 		c.respond(http.StatusNotFound, "", "transport not offered\n")
 		return
 	}
 	if o := req.Header("Origin"); len(o) > 0 && !s.originAllowed(req) {
 		c.respond(http.StatusForbidden, "", "origin not allowed\n")
+		return
+	}
+	// An allowed page from another origin reads the error answers too
+	// (a 400 for its cursor, a 413 for its body), not only a network
+	// error.
+	cors := corsLines(s.httpHead(req, 0))
+	if kind != poller.KindSend && !bodiless(req) {
+		c.respond(http.StatusBadRequest, cors, "this request takes no body\n")
 		return
 	}
 	method := string(req.Method)
@@ -177,19 +181,19 @@ func (s *Server) serveHTTP(c *conn, req *codec.Request, n int, kind poller.Kind)
 		want = http.MethodPost
 	}
 	if method != want && !(method == http.MethodHead && want == http.MethodGet) {
-		c.respond(http.StatusMethodNotAllowed, "Allow: "+want+", OPTIONS\r\n", "method not allowed\n")
+		c.respond(http.StatusMethodNotAllowed, cors+"Allow: "+want+", OPTIONS\r\n", "method not allowed\n")
 		return
 	}
 	p, err := poller.ParseParams(kind, req.RawQuery, req.Header("Last-Event-ID"), codec.MaxCursorTopics)
 	switch {
 	case err == poller.ErrBadCallback:
-		c.respond(http.StatusBadRequest, "", "bad callback name\n")
+		c.respond(http.StatusBadRequest, cors, "bad callback name\n")
 		return
 	case err != nil:
-		c.respond(http.StatusBadRequest, "", "bad parameters\n")
+		c.respond(http.StatusBadRequest, cors, "bad parameters\n")
 		return
 	case p.Kind == poller.KindPoll && p.Callback != "" && !s.cfg.JSONP:
-		c.respond(http.StatusForbidden, "", "JSONP is off on this server\n")
+		c.respond(http.StatusForbidden, cors, "JSONP is off on this server\n")
 		return
 	}
 	if method == http.MethodHead {
@@ -205,7 +209,7 @@ func (s *Server) serveHTTP(c *conn, req *codec.Request, n int, kind poller.Kind)
 		if status == 0 {
 			status = http.StatusForbidden
 		}
-		c.respond(status, "", err.Error()+"\n")
+		c.respond(status, cors, err.Error()+"\n")
 		return
 	}
 	head := s.httpHead(req, http.StatusOK)
@@ -215,6 +219,15 @@ func (s *Server) serveHTTP(c *conn, req *codec.Request, n int, kind poller.Kind)
 	}
 	_, _ = c.c.Discard(n)
 	s.open(c, &p, head, &r)
+}
+
+// corsLines returns the CORS header lines of head, whose Origin is set
+// for an allowed request from another origin, or "".
+func corsLines(head codec.ResponseHead) string {
+	if len(head.Origin) == 0 {
+		return ""
+	}
+	return string(codec.AppendCORS(nil, head.Origin))
 }
 
 // bodiless reports whether a request that takes no body (all but /send)

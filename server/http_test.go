@@ -188,22 +188,32 @@ func TestJSONP(t *testing.T) {
 // without a body.
 func TestCORS(t *testing.T) {
 	t.Parallel()
-	_, addr := pushServer(t, nil, server.Config{AllowedOrigins: []string{"app.example", "*.good.example"}})
+	_, addr := pushServer(t, nil, server.Config{AllowedOrigins: []string{"app.example", "*.good.example"}, MaxMessage: 64})
+	const app = "https://app.example"
 	cases := []struct {
 		name, method, path, origin string
 		status                     int
 		echoed                     bool
+		extra                      string // more request lines and the body
 	}{
-		{"preflight poll", http.MethodOptions, "/poll", "https://app.example", http.StatusNoContent, true},
-		{"preflight send", http.MethodOptions, "/send?sid=x", "https://a.good.example", http.StatusNoContent, true},
-		{"poll", http.MethodGet, "/poll?topic=cors&wait=0", "https://app.example", http.StatusOK, true},
-		{"head poll", http.MethodHead, "/poll?topic=cors", "https://app.example", http.StatusOK, true},
-		{"head sse", http.MethodHead, "/sse?topic=cors", "", http.StatusOK, false},
-		{"no origin", http.MethodGet, "/poll?topic=cors&wait=0", "", http.StatusOK, false},
-		{"disallowed poll", http.MethodGet, "/poll?topic=cors&wait=0", "https://evil.example", http.StatusForbidden, false},
-		{"disallowed preflight", http.MethodOptions, "/poll", "https://evil.example", http.StatusForbidden, false},
-		{"disallowed sse", http.MethodGet, "/sse?topic=cors", "https://app.example.evil", http.StatusForbidden, false},
-		{"wrong method", http.MethodPost, "/poll", "", http.StatusMethodNotAllowed, false},
+		// Error answers to an allowed origin carry CORS too, so that the
+		// page reads their status, not a network error.
+		{"bad cursor", http.MethodGet, "/poll?cursor=!", app, http.StatusBadRequest, true, ""},
+		{"bad callback", http.MethodGet, "/iframe?callback=1", app, http.StatusBadRequest, true, ""},
+		{"wrong method, allowed origin", http.MethodPut, "/poll", app, http.StatusMethodNotAllowed, true, ""},
+		{"body over the limit", http.MethodPost, "/send?sid=x", app, http.StatusRequestEntityTooLarge, true, "Content-Length: 65\r\n"},
+		{"bad chunked body", http.MethodPost, "/send?sid=x", app, http.StatusBadRequest, true, "Transfer-Encoding: chunked\r\n\r\nzz\r\n"},
+		{"unknown sid", http.MethodPost, "/send?sid=x", app, http.StatusNotFound, true, "Content-Length: 2\r\n\r\n{}"},
+		{"preflight poll", http.MethodOptions, "/poll", "https://app.example", http.StatusNoContent, true, ""},
+		{"preflight send", http.MethodOptions, "/send?sid=x", "https://a.good.example", http.StatusNoContent, true, ""},
+		{"poll", http.MethodGet, "/poll?topic=cors&wait=0", "https://app.example", http.StatusOK, true, ""},
+		{"head poll", http.MethodHead, "/poll?topic=cors", "https://app.example", http.StatusOK, true, ""},
+		{"head sse", http.MethodHead, "/sse?topic=cors", "", http.StatusOK, false, ""},
+		{"no origin", http.MethodGet, "/poll?topic=cors&wait=0", "", http.StatusOK, false, ""},
+		{"disallowed poll", http.MethodGet, "/poll?topic=cors&wait=0", "https://evil.example", http.StatusForbidden, false, ""},
+		{"disallowed preflight", http.MethodOptions, "/poll", "https://evil.example", http.StatusForbidden, false, ""},
+		{"disallowed sse", http.MethodGet, "/sse?topic=cors", "https://app.example.evil", http.StatusForbidden, false, ""},
+		{"wrong method", http.MethodPost, "/poll", "", http.StatusMethodNotAllowed, false, ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -216,7 +226,14 @@ func TestCORS(t *testing.T) {
 			if tc.method == http.MethodOptions {
 				extra += "Access-Control-Request-Method: GET\r\nAccess-Control-Request-Headers: last-event-id\r\n"
 			}
-			c.write(tc.method + " " + tc.path + " HTTP/1.1\r\nHost: test\r\n" + extra + "\r\n")
+			if tc.extra == "" {
+				extra += "\r\n"
+			} else if !strings.Contains(tc.extra, "\r\n\r\n") {
+				extra += tc.extra + "\r\n"
+			} else {
+				extra += tc.extra
+			}
+			c.write(tc.method + " " + tc.path + " HTTP/1.1\r\nHost: test\r\n" + extra)
 			resp, body := c.response(tc.method)
 			if resp.StatusCode != tc.status {
 				t.Fatalf("status %d %q, want %d", resp.StatusCode, body, tc.status)

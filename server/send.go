@@ -31,10 +31,10 @@ func (s *Server) readSend(c *conn, req *codec.Request, n int, p *poller.Params, 
 	kind, length, err := req.Body()
 	switch {
 	case err != nil:
-		c.respond(http.StatusBadRequest, "", "bad body framing\n")
+		c.respond(http.StatusBadRequest, corsLines(head), "bad body framing\n")
 		return
 	case kind == codec.BodyLength && length > s.cfg.MaxMessage:
-		c.respond(http.StatusRequestEntityTooLarge, "", "body over the limit\n")
+		c.respond(http.StatusRequestEntityTooLarge, corsLines(head), "body over the limit\n")
 		return
 	}
 	_, _ = c.c.Discard(n)
@@ -66,10 +66,10 @@ func (s *Server) readBody(c *conn) {
 		}
 		switch {
 		case err == codec.ErrBodyTooLarge:
-			c.respond(http.StatusRequestEntityTooLarge, "", "body over the limit\n")
+			c.respond(http.StatusRequestEntityTooLarge, corsLines(b.head), "body over the limit\n")
 			return
 		case err != nil:
-			c.respond(http.StatusBadRequest, "", "bad chunked body\n")
+			c.respond(http.StatusBadRequest, corsLines(b.head), "bad chunked body\n")
 			return
 		case !done:
 			return
