@@ -109,15 +109,21 @@ func ParseParams(k Kind, rawQuery, lastEventID []byte, maxTopics int) (Params, e
 	if err := p.pairSince(q["since"], q["epoch"]); err != nil {
 		return p, err
 	}
-	cursor := q.Get("cursor")
-	if cursor == "" && k == KindSSE {
-		cursor = string(lastEventID)
-		if cursor == "" {
-			cursor = q.Get("lastEventId")
+	cursor, newer := q.Get("cursor"), false
+	if k == KindSSE {
+		id := string(lastEventID)
+		if id == "" {
+			id = q.Get("lastEventId")
+		}
+		if id != "" {
+			// An EventSource reconnects to the URL it was opened with,
+			// cursor= or since= included, and adds the id of the last
+			// event it got: the id is the newer position.
+			cursor, newer = id, true
 		}
 	}
 	if cursor != "" {
-		if err := p.addCursor(cursor); err != nil {
+		if err := p.addCursor(cursor, newer); err != nil {
 			return p, err
 		}
 	}
@@ -180,15 +186,22 @@ func (p *Params) pairSince(since, epochs []string) error {
 }
 
 // addCursor adds a cursor's positions: those of topics already named keep
-// the since= given with them; the others become Resumed, unless the client
+// the since= given with them, unless the cursor is newer (an SSE
+// Last-Event-ID); the others become Resumed, unless the client
 // unsubscribes them.
-func (p *Params) addCursor(cursor string) error {
+func (p *Params) addCursor(cursor string, newer bool) error {
 	ps, err := codec.ParseCursor(nil, []byte(cursor))
 	if err != nil {
 		return ErrBadParams
 	}
 	for _, pos := range ps {
-		if slices.Contains(p.Unsubscribe, pos.Topic) || p.Position(pos.Topic) != nil {
+		if slices.Contains(p.Unsubscribe, pos.Topic) {
+			continue
+		}
+		if given := p.Position(pos.Topic); given != nil {
+			if newer {
+				*given = pos
+			}
 			continue
 		}
 		if !slices.Contains(p.Topics, pos.Topic) {

@@ -49,12 +49,20 @@ func (p *Poll) Ready() { p.ready = true }
 func (p *Poll) Replied() bool { return p.replied }
 
 // add appends one JSON object to the reply, unless the reply is full (it
-// always takes one, however large, so that a poll always makes progress).
+// always takes one, however large, so that a poll always makes progress),
+// and makes the poll answer.
 func (p *Poll) add(obj []byte) bool {
 	if len(p.items) > 0 && len(p.items)+len(obj) > int(p.maxBytes) {
 		p.more, p.ready = true, true
 		return false
 	}
+	p.put(obj)
+	p.ready = true
+	return true
+}
+
+// put appends one JSON object to the reply, full or not.
+func (p *Poll) put(obj []byte) {
 	if len(p.items) > 0 {
 		if p.kind == KindSend {
 			p.items = append(p.items, '\n')
@@ -63,8 +71,6 @@ func (p *Poll) add(obj []byte) bool {
 		}
 	}
 	p.items = append(p.items, obj...)
-	p.ready = true
-	return true
 }
 
 // position returns the poll's position entry for topic, or nil.
@@ -80,10 +86,18 @@ func (p *Poll) position(topic string) *codec.Position {
 // Subscribed implements Transport: the topic enters the cursor at the
 // position the replay (if any) starts from; a reset is said in the reply.
 // Loop-only.
+//
+// The reset goes in even when the reply is full: the cursor moves to the
+// new epoch, so the next poll could not say it any more. It does not make
+// the poll answer at once: a topic with neither subscribers nor history is
+// forgotten between two polls and numbered in a new epoch by the next, so
+// a poll on a quiet topic comes back to a reset every time, and answering
+// each at once would make its client poll in a busy loop. The reset goes
+// with the reply when there is data, or at the hold's end.
 func (p *Poll) Subscribed(_ Output, topic string, st session.Start) {
 	p.pos = append(p.pos, codec.Position{Topic: topic, Epoch: st.Epoch, Offset: st.From})
-	if st.Reset {
-		p.add(codec.AppendStart(nil, codec.ObjReset, topic, st.Epoch, st.Offset))
+	if st.Reset && !p.replied {
+		p.put(codec.AppendStart(nil, codec.ObjReset, topic, st.Epoch, st.Offset))
 	}
 }
 

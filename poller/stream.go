@@ -20,8 +20,9 @@ type Output interface {
 	// policy's error (the bytes must then not be queued).
 	Admit(n int) error
 	// AppendCursor appends the session's cursor: its position in each of
-	// its topics (session.Session.Positions, codec.AppendCursor).
-	AppendCursor(dst []byte) []byte
+	// its topics (session.Session.Positions, codec.AppendCursor), and the
+	// positions of extra for the topics it has not subscribed yet.
+	AppendCursor(dst []byte, extra []codec.Position) []byte
 	// End says the response is complete once what is queued is written:
 	// with keepAlive the connection then reads its next request, else it
 	// closes.
@@ -64,6 +65,19 @@ var iframePadding = "<!--" + strings.Repeat(" ", 1024) + "-->\n"
 // multipartBoundary separates the parts of a multipart stream.
 const multipartBoundary = "c1m"
 
+// The framing of a multipart stream. Each part is followed at once by the
+// delimiter of the next, as the AJAX multipart streaming of old did: a
+// reader knows a part is complete only when it sees the delimiter after
+// it, and a part whose delimiter waited for the next publication would
+// wait with it. The stream thus opens with a delimiter, and its end is an
+// empty part (no header, no body) and the close delimiter.
+const (
+	multipartOpen  = "--" + multipartBoundary + "\r\n"
+	multipartHead  = "Content-Type: application/json\r\n\r\n"
+	multipartNext  = "\r\n--" + multipartBoundary + "\r\n"
+	multipartClose = "\r\n\r\n--" + multipartBoundary + "--\r\n"
+)
+
 // Stream is an endless response: SSE, NDJSON, multipart or the forever
 // iframe. It holds only what framing needs, so that an idle stream costs
 // little more than an idle WebSocket.
@@ -71,6 +85,32 @@ type Stream struct {
 	kind     Kind
 	chunked  bool
 	callback string // iframe
+	// resuming are the positions of the topics the stream is about to
+	// resume, while it subscribes them one after the other (Resuming);
+	// nil once they are subscribed, so an idle stream holds only the
+	// pointer.
+	resuming *[]codec.Position
+}
+
+// Resuming says which positions the stream is about to resume, topic by
+// topic, until it is called again with nil. Meanwhile the SSE ids name
+// them too: a client that drops during the first topic's replay hands back
+// an id that still names the topics the stream had not reached. Loop-only.
+func (s *Stream) Resuming(ps []codec.Position) {
+	if ps == nil {
+		s.resuming = nil
+		return
+	}
+	s.resuming = &ps
+}
+
+// appendCursor appends the SSE id: the session's cursor, with the
+// positions the stream is about to resume.
+func (s *Stream) appendCursor(out Output, dst []byte) []byte {
+	if s.resuming == nil {
+		return out.AppendCursor(dst, nil)
+	}
+	return out.AppendCursor(dst, *s.resuming)
 }
 
 // NewStream returns the stream transport for params p. Safe for concurrent
@@ -96,10 +136,11 @@ func (s *Stream) ContentType() string {
 // written with no length to compute (the id, a cursor, is known only as it
 // is written). The other streams are chunked on HTTP/1.1. Loop-only.
 func (s *Stream) Start(out Output, head *codec.ResponseHead, sid string) {
-	head.ContentType, head.Length = s.ContentType(), -1
+	// A stream is the last response on its connection: when it ends, the
+	// connection closes (Close), and the head says so.
+	head.ContentType, head.Length, head.Close = s.ContentType(), -1, true
 	head.Extra += "X-Accel-Buffering: no\r\nX-Content-Type-Options: nosniff\r\n"
 	if s.kind == KindSSE {
-		head.Close = true
 		head.Minor = 0 // close-delimited: no Transfer-Encoding
 	}
 	s.chunked = head.Chunked()
@@ -108,6 +149,8 @@ func (s *Stream) Start(out Output, head *codec.ResponseHead, sid string) {
 	switch s.kind {
 	case KindSSE:
 		*b = append(*b, SSERetry...)
+	case KindMultipart:
+		*b = s.chunk(*b, []byte(multipartOpen))
 	case KindIframe:
 		*b = s.chunk(*b, []byte("<!DOCTYPE html><html><head><meta charset=\"utf-8\"></head><body>\n"+iframePadding))
 	}
@@ -124,11 +167,10 @@ func (s *Stream) chunk(dst, p []byte) []byte {
 
 // Framing of a JSON object in each kind of stream.
 const (
-	ssePrefix       = "data: "
-	multipartPrefix = "--" + multipartBoundary + "\r\nContent-Type: application/json\r\n\r\n"
-	iframePrefix    = "<script>parent."
-	iframeSuffix    = ");</script>\n"
-	crlf            = "\r\n"
+	ssePrefix    = "data: "
+	iframePrefix = "<script>parent."
+	iframeSuffix = ");</script>\n"
+	crlf         = "\r\n"
 )
 
 // sseIDOverhead bounds what an SSE event adds around its data besides the
@@ -148,9 +190,9 @@ func (s *Stream) prefix(dst []byte, event string, n int) []byte {
 		return append(dst, ssePrefix...)
 	case KindMultipart:
 		if s.chunked {
-			dst = codec.AppendChunkHeader(dst, len(multipartPrefix)+n+len(crlf))
+			dst = codec.AppendChunkHeader(dst, len(multipartHead)+n+len(multipartNext))
 		}
-		return append(dst, multipartPrefix...)
+		return append(dst, multipartHead...)
 	case KindIframe:
 		if s.chunked {
 			dst = codec.AppendChunkHeader(dst, len(iframePrefix)+len(s.callback)+1+n+len(iframeSuffix))
@@ -173,12 +215,12 @@ func (s *Stream) suffix(out Output, dst []byte, withID bool) []byte {
 		dst = append(dst, '\n')
 		if withID {
 			dst = append(dst, "id: "...)
-			dst = out.AppendCursor(dst)
+			dst = s.appendCursor(out, dst)
 			dst = append(dst, '\n')
 		}
 		return append(dst, '\n')
 	case KindMultipart:
-		dst = append(dst, crlf...)
+		dst = append(dst, multipartNext...)
 	case KindIframe:
 		dst = append(dst, iframeSuffix...)
 	default:
@@ -192,7 +234,7 @@ func (s *Stream) suffix(out Output, dst []byte, withID bool) []byte {
 
 // overhead bounds the framing of one object, for the slow-client cap.
 func (s *Stream) overhead() int {
-	return chunkOverhead + len(multipartPrefix) + len(iframePrefix) + len(s.callback) + len(iframeSuffix) + sseIDOverhead + cursorEstimate
+	return chunkOverhead + len(multipartHead) + len(multipartNext) + len(iframePrefix) + len(s.callback) + len(iframeSuffix) + sseIDOverhead + cursorEstimate
 }
 
 // sseEvent names the SSE event of an object: its op, except for the two
@@ -241,7 +283,7 @@ func (s *Stream) WritePublication(out Output, p *session.Publication, frame []by
 		b := out.Own()
 		if p.Topic != "" {
 			*b = append(*b, "id: "...)
-			*b = out.AppendCursor(*b)
+			*b = s.appendCursor(out, *b)
 			*b = append(*b, '\n')
 		}
 		*b = append(*b, '\n')
@@ -296,7 +338,7 @@ func (s *Stream) Close(out Output) {
 	case KindIframe:
 		*b = s.chunk(*b, []byte("</body></html>\n"))
 	case KindMultipart:
-		*b = s.chunk(*b, []byte("--"+multipartBoundary+"--\r\n"))
+		*b = s.chunk(*b, []byte(multipartClose))
 	}
 	if s.chunked {
 		*b = append(*b, codec.LastChunk...)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 
 	"github.com/c1mhq/c1m/codec"
@@ -82,7 +83,11 @@ func (c *conn) End(keepAlive bool) {
 
 // endResponse runs after the flush that wrote a complete response: the
 // request's session ends and, on a connection kept alive, a new one waits
-// for the next request (pipelined ones are read at once). Loop-only.
+// for the next request (pipelined ones are read at once). The new session
+// is a new conn, the gnet connection's context from then on: the handler
+// may still hold the old one (a worker that has yet to run its OnOpen or
+// OnClose), which must stay the session it was, not become the next
+// request's. Loop-only.
 func (c *conn) endResponse() {
 	x := c.ext
 	x.ended, x.tr = false, nil
@@ -90,7 +95,12 @@ func (c *conn) endResponse() {
 		return // the write failed and closed the connection
 	}
 	if !x.keepAlive {
-		c.MarkClosing()
+		// A session that never opened (a page, a preflight, a /send
+		// answer) is not closing: it only lingers, and its end counts no
+		// session and calls no OnClose.
+		if c.State() == session.StateOpen {
+			c.MarkClosing()
+		}
 		c.lingerClose()
 		return
 	}
@@ -99,8 +109,9 @@ func (c *conn) endResponse() {
 		s.dispatchClose(c, codec.StatusNormalClosure, "")
 	}
 	c.sh.Closed(&c.Session)
-	c.sh.Open(&c.Session, c)
-	c.form = formRaw
+	next := &conn{sh: c.sh, c: c.c}
+	c.sh.Open(&next.Session, next)
+	c.c.SetContext(next)
 	if c.c.InboundBuffered() > 0 {
 		_ = c.c.Wake(nil) // a pipelined request waits in the buffer
 	}
@@ -151,6 +162,14 @@ func (s *Server) serveHTTP(c *conn, req *codec.Request, n int, kind poller.Kind)
 		c.respond(http.StatusForbidden, "", "origin not allowed\n")
 		return
 	}
+	// An allowed page from another origin reads the error answers too
+	// (a 400 for its cursor, a 413 for its body), not only a network
+	// error.
+	cors := corsLines(s.httpHead(req, 0))
+	if kind != poller.KindSend && !bodiless(req) {
+		c.respond(http.StatusBadRequest, cors, "this request takes no body\n")
+		return
+	}
 	method := string(req.Method)
 	if method == http.MethodOptions {
 		head := s.httpHead(req, http.StatusNoContent)
@@ -164,19 +183,19 @@ func (s *Server) serveHTTP(c *conn, req *codec.Request, n int, kind poller.Kind)
 		want = http.MethodPost
 	}
 	if method != want && !(method == http.MethodHead && want == http.MethodGet) {
-		c.respond(http.StatusMethodNotAllowed, "Allow: "+want+", OPTIONS\r\n", "method not allowed\n")
+		c.respond(http.StatusMethodNotAllowed, cors+"Allow: "+want+", OPTIONS\r\n", "method not allowed\n")
 		return
 	}
 	p, err := poller.ParseParams(kind, req.RawQuery, req.Header("Last-Event-ID"), codec.MaxCursorTopics)
 	switch {
 	case err == poller.ErrBadCallback:
-		c.respond(http.StatusBadRequest, "", "bad callback name\n")
+		c.respond(http.StatusBadRequest, cors, "bad callback name\n")
 		return
 	case err != nil:
-		c.respond(http.StatusBadRequest, "", "bad parameters\n")
+		c.respond(http.StatusBadRequest, cors, "bad parameters\n")
 		return
 	case p.Kind == poller.KindPoll && p.Callback != "" && !s.cfg.JSONP:
-		c.respond(http.StatusForbidden, "", "JSONP is off on this server\n")
+		c.respond(http.StatusForbidden, cors, "JSONP is off on this server\n")
 		return
 	}
 	if method == http.MethodHead {
@@ -192,7 +211,7 @@ func (s *Server) serveHTTP(c *conn, req *codec.Request, n int, kind poller.Kind)
 		if status == 0 {
 			status = http.StatusForbidden
 		}
-		c.respond(status, "", err.Error()+"\n")
+		c.respond(status, cors, err.Error()+"\n")
 		return
 	}
 	head := s.httpHead(req, http.StatusOK)
@@ -202,6 +221,25 @@ func (s *Server) serveHTTP(c *conn, req *codec.Request, n int, kind poller.Kind)
 	}
 	_, _ = c.c.Discard(n)
 	s.open(c, &p, head, &r)
+}
+
+// corsLines returns the CORS header lines of head, whose Origin is set
+// for an allowed request from another origin, or "".
+func corsLines(head codec.ResponseHead) string {
+	if len(head.Origin) == 0 {
+		return ""
+	}
+	return string(codec.AppendCORS(nil, head.Origin))
+}
+
+// bodiless reports whether a request that takes no body (all but /send)
+// comes without one. One that has a body is refused rather than read past:
+// a request left in the body would otherwise be answered as the next one,
+// one response too many for the connection, which a proxy that reuses it
+// would hand to the next request, another client's.
+func bodiless(req *codec.Request) bool {
+	kind, _, err := req.Body()
+	return err == nil && kind == codec.BodyNone
 }
 
 // open starts a stream or a poll: the session opens, subscribes to what
@@ -216,20 +254,33 @@ func (s *Server) open(c *conn, p *poller.Params, head codec.ResponseHead, r *Req
 	c.SetData(r.data)
 	c.MarkOpen()
 	var poll *poller.Poll
+	var stream *poller.Stream
 	if p.Kind == poller.KindPoll {
 		poll = poller.NewPoll(p, head, s.cfg.PollMaxBytes)
 		x.tr = poll
 	} else {
-		st := poller.NewStream(p)
-		x.tr = st
+		stream = poller.NewStream(p)
+		x.tr = stream
 		x.token = newToken()
-		st.Start(c, &head, formatSID(c.ID(), x.token))
+		stream.Start(c, &head, formatSID(c.ID(), x.token))
 	}
 	if r.user != "" {
 		c.SetUser(r.user)
 	}
+	if stream != nil {
+		var resuming []codec.Position
+		for _, t := range r.topics {
+			if pos := p.Position(t); pos != nil {
+				resuming = append(resuming, *pos)
+			}
+		}
+		stream.Resuming(resuming)
+	}
 	for _, t := range r.topics {
 		c.SubscribeFrom(t, p.Position(t))
+	}
+	if stream != nil {
+		stream.Resuming(nil)
 	}
 	if poll != nil {
 		switch {
@@ -302,12 +353,14 @@ func (s *Server) flashPolicy(c *conn) {
 // readRequests reads the requests buffered on a connection that waits for
 // one: a request head, then a /send body; a response that is complete at
 // once (a page, a preflight, a poll with data) is written before the next
-// pipelined request is read, so that responses leave in order. Loop-only.
-func (s *Server) readRequests(c *conn) {
+// pipelined request is read, so that responses leave in order. It returns
+// the connection's conn, which a complete response replaces
+// (endResponse). Loop-only.
+func (s *Server) readRequests(c *conn) *conn {
 	for c.State() == session.StateHandshake && !c.failed {
 		x := c.ext
 		if x != nil && (x.busy || x.ended) {
-			return // the response in progress comes first
+			return c // the response in progress comes first
 		}
 		before := c.c.InboundBuffered()
 		if x != nil && x.body != nil {
@@ -318,10 +371,14 @@ func (s *Server) readRequests(c *conn) {
 		if c.transport() != nil || (c.ext != nil && c.ext.ended) {
 			c.Flush()
 		}
+		if next, ok := c.c.Context().(*conn); ok && next != c {
+			c = next // the response ended: the next request's session
+		}
 		if c.c.InboundBuffered() == before || c.State() != session.StateHandshake {
-			return // more bytes are needed, or the connection moved on
+			return c // more bytes are needed, or the connection moved on
 		}
 	}
+	return c
 }
 
 // holdInput handles bytes that arrive on a connection serving a stream or
@@ -340,8 +397,15 @@ func (s *Server) holdInput(c *conn) {
 }
 
 // AppendCursor implements poller.Output: the session's positions as a
-// cursor, without an allocation for a session of a few topics. Loop-only.
-func (c *conn) AppendCursor(dst []byte) []byte {
+// cursor, and extra's for the topics it has not subscribed yet, without an
+// allocation for a session of a few topics. Loop-only.
+func (c *conn) AppendCursor(dst []byte, extra []codec.Position) []byte {
 	var buf [8]codec.Position
-	return codec.AppendCursor(dst, c.Positions(buf[:0]))
+	ps := c.Positions(buf[:0])
+	for _, r := range extra {
+		if !slices.ContainsFunc(ps, func(p codec.Position) bool { return p.Topic == r.Topic }) {
+			ps = append(ps, r)
+		}
+	}
+	return codec.AppendCursor(dst, ps)
 }

@@ -62,6 +62,10 @@ func (s *Server) readHead(c *conn) {
 		return
 	}
 	if page, ok := s.cfg.Pages[string(req.Path)]; ok && string(req.Method) == http.MethodGet && !req.IsWebSocketUpgrade() {
+		if !bodiless(&req) {
+			c.respond(http.StatusBadRequest, "", "this request takes no body\n")
+			return
+		}
 		c.respondKeep(s.httpHead(&req, http.StatusOK), page.ContentType, page.content())
 		_, _ = c.c.Discard(n)
 		c.progress = 0

@@ -31,10 +31,10 @@ func (s *Server) readSend(c *conn, req *codec.Request, n int, p *poller.Params, 
 	kind, length, err := req.Body()
 	switch {
 	case err != nil:
-		c.respond(http.StatusBadRequest, "", "bad body framing\n")
+		c.respond(http.StatusBadRequest, corsLines(head), "bad body framing\n")
 		return
 	case kind == codec.BodyLength && length > s.cfg.MaxMessage:
-		c.respond(http.StatusRequestEntityTooLarge, "", "body over the limit\n")
+		c.respond(http.StatusRequestEntityTooLarge, corsLines(head), "body over the limit\n")
 		return
 	}
 	_, _ = c.c.Discard(n)
@@ -60,13 +60,16 @@ func (s *Server) readBody(c *conn) {
 		var done bool
 		var err error
 		b.data, n, done, err = b.chunked.Decode(b.data, buf, int(s.cfg.MaxMessage))
-		_, _ = c.c.Discard(n)
+		if n > 0 {
+			// gnet's Discard(0) discards everything buffered.
+			_, _ = c.c.Discard(n)
+		}
 		switch {
 		case err == codec.ErrBodyTooLarge:
-			c.respond(http.StatusRequestEntityTooLarge, "", "body over the limit\n")
+			c.respond(http.StatusRequestEntityTooLarge, corsLines(b.head), "body over the limit\n")
 			return
 		case err != nil:
-			c.respond(http.StatusBadRequest, "", "bad chunked body\n")
+			c.respond(http.StatusBadRequest, corsLines(b.head), "bad chunked body\n")
 			return
 		case !done:
 			return
@@ -167,10 +170,25 @@ func (s *Server) sendOneOff(c *conn, b *bodyReader) {
 	}
 	s.dispatchOpen(c)
 	s.dispatchMessage(c, message(b.data))
-	// With Config.Workers the handler answers later, after this reply:
-	// the answer is then empty.
-	poll.Ready()
-	c.Written()
+	if s.workers == nil {
+		poll.Ready()
+		c.Written()
+		return
+	}
+	// On a worker the handler runs later, and may hand its work back to
+	// the loop (Push does): the answer waits for both, behind the message
+	// on its worker and then behind what the handler posted to the shard,
+	// but no longer than a poll is held.
+	sh := c.sh
+	s.dispatch(c, func() {
+		_ = sh.Post(func() {
+			if c.State() == session.StateOpen && c.transport() == poller.Transport(poll) {
+				poll.Ready()
+				c.Written()
+			}
+		})
+	})
+	c.SetDeadline(s.cfg.PollTimeout)
 }
 
 // statusHead returns head with another status.

@@ -447,7 +447,7 @@ func (s *Server) OnTraffic(gc gnet.Conn) gnet.Action {
 		return gnet.Close
 	}
 	c.sh.IOStarted()
-	s.readRequests(c)
+	c = s.readRequests(c)
 	if st := c.State(); (st == session.StateOpen || st == session.StateClosing) && !c.failed {
 		if c.transport() == nil {
 			s.readFrames(c)
