@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"math/rand/v2"
 	"net/http"
 	"strconv"
@@ -40,8 +41,19 @@ func (s *Server) readSend(c *conn, req *codec.Request, n int, p *poller.Params, 
 	_, _ = c.c.Discard(n)
 	c.extra().body = &bodyReader{kind: kind, left: length, params: *p, head: head,
 		r: Request{data: r.data, user: r.user}}
+	if kind != codec.BodyNone && bytes.EqualFold(req.Header("Expect"), []byte("100-continue")) && c.c.InboundBuffered() == 0 {
+		// The client waits for this before it sends the body (curl
+		// waits a second for it, then sends anyway).
+		buf := c.queue()
+		buf.B = append(buf.B, continueAnswer...)
+		c.write()
+	}
 	s.readBody(c)
 }
+
+// continueAnswer is the interim answer to "Expect: 100-continue" (RFC 9110
+// section 10.1.1): the body is welcome.
+const continueAnswer = "HTTP/1.1 100 Continue\r\n\r\n"
 
 // readBody reads what has arrived of a /send body and sends the message
 // once it is complete. Loop-only.

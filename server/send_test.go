@@ -235,3 +235,25 @@ func TestSendWithoutStream(t *testing.T) {
 	}
 	_ = srv
 }
+
+// TestSendExpectContinue: a client that asks "Expect: 100-continue" gets
+// the interim answer before it sends its body, then the answer.
+func TestSendExpectContinue(t *testing.T) {
+	t.Parallel()
+	_, addr := pushServer(t, &server.PushConfig{ClientPublish: true}, server.Config{})
+	c := dialRaw(t, addr)
+	body := `{"op":"publish","topic":"cont","data":"hi","id":7}`
+	c.write("POST /send HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n")
+	interim, err := c.br.ReadString('\n')
+	if err != nil || interim != "HTTP/1.1 100 Continue\r\n" {
+		t.Fatalf("interim answer %q %v, want 100 Continue", interim, err)
+	}
+	if blank, err := c.br.ReadString('\n'); err != nil || blank != "\r\n" {
+		t.Fatalf("after the interim answer %q %v", blank, err)
+	}
+	c.write(body)
+	resp, b := c.response("POST")
+	if resp.StatusCode != http.StatusOK || string(b) != `{"op":"ok","id":7}` {
+		t.Fatalf("%d %s", resp.StatusCode, b)
+	}
+}
