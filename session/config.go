@@ -90,4 +90,3 @@ func (c Config) ticks() shardConfig {
 		maxBacklog:     int64(c.MaxBacklog),
 	}
 }
-
