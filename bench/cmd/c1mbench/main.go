@@ -29,10 +29,11 @@
 //
 // It prints a table with each server's ratio to c1m and a transports block
 // (c1m's SSE and long-polling beside its WebSocket and beside Centrifugo),
-// writes a JSON file under bench/results/ and PNG plots beside it. See
-// bench/README.md.
+// writes a JSON file under bench/results/ and PNG plots beside it; -replot
+// FILE.json redraws the plots of a results file. See bench/README.md.
 //
 //	go run ./cmd/c1mbench -servers c1m,gorilla -n 2000
+//	go run ./cmd/c1mbench -replot results/run-20261129-212226.json
 package main
 
 import (
@@ -88,7 +89,14 @@ func main() {
 	fs := flag.NewFlagSet("c1mbench", flag.ExitOnError)
 	declareFlags(fs, &o)
 	fs.StringVar(&o.servers, "servers", strings.Join(all, ","), "servers to measure, c1m first")
+	replotFile := fs.String("replot", "", "redraw the plots of a results file (run-STAMP.json) beside it, and run nothing")
 	_ = fs.Parse(os.Args[1:])
+	if *replotFile != "" {
+		if err := replot(*replotFile); err != nil {
+			log.Fatal(err)
+		}
+		return
+	}
 	list, err := selected(o.servers)
 	if err != nil {
 		log.Fatal(err)
@@ -167,6 +175,7 @@ type Row struct {
 	LastP50          float64   `json:"last_delivery_p50_ms,omitempty"`
 	LastMax          float64   `json:"last_delivery_max_ms,omitempty"`
 	SingleLast       []float64 `json:"single_last_delivery_ms,omitempty"` // publish to last delivery, each single in order
+	LatencyCDF       []float64 `json:"latency_cdf_ms,omitempty"`          // single publications' delivery latency at percentiles 1..100 (the latency plot)
 	P50              float64   `json:"p50_ms"`
 	P99              float64   `json:"p99_ms"`
 	P999             float64   `json:"p999_ms"`

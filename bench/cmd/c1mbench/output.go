@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"image/color"
 	"log"
 	"os"
 	"path/filepath"
@@ -11,11 +10,6 @@ import (
 	"slices"
 	"text/tabwriter"
 	"time"
-
-	"gonum.org/v1/plot"
-	"gonum.org/v1/plot/plotter"
-	"gonum.org/v1/plot/plotutil"
-	"gonum.org/v1/plot/vg"
 )
 
 // metric is the headline figure of a scenario and whether more is better.
@@ -62,20 +56,7 @@ func (r *benchRun) finish() {
 		log.Fatal(err)
 	}
 	fmt.Println("results:", path)
-	for name, draw := range map[string]func() (*plot.Plot, error){
-		"memory": r.plotMemory, "fanout-latency": r.plotLatency, "deliveries": r.plotDeliveries,
-	} {
-		p, err := draw()
-		if err != nil || p == nil {
-			continue
-		}
-		file := filepath.Join(r.o.out, "run-"+stamp+"-"+name+".png")
-		if err := p.Save(8*vg.Inch, 5*vg.Inch, file); err != nil {
-			log.Printf("plot %s: %v", name, err)
-			continue
-		}
-		fmt.Println("plot:", file)
-	}
+	r.plots(filepath.Join(r.o.out, "run-"+stamp))
 }
 
 // extra are the columns of a scenario after its headline metrics.
@@ -220,96 +201,6 @@ func ratio(m metric, row Row, ref *Row) string {
 		q = 1 / q
 	}
 	return fmt.Sprintf("%.2f", q)
-}
-
-func (r *benchRun) plotMemory() (*plot.Plot, error) {
-	p := plot.New()
-	p.Title.Text = "Server RSS per idle connection"
-	p.X.Label.Text = "connections"
-	p.Y.Label.Text = "bytes per connection (log scale)"
-	// The servers span two orders of magnitude (gnetfloor ~500 B, coder
-	// ~33 KB): on a linear axis the lowest ones overlap.
-	p.Y.Scale = plot.LogScale{}
-	p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
-	p.Legend.Left = true
-	p.Legend.Top = true
-	series := map[string]plotter.XYs{}
-	for _, row := range r.rows {
-		if kind, _ := scenarioKind(row.Scenario); kind == "hold" && row.RSSPerConn > 0 {
-			series[label(row)] = append(series[label(row)], plotter.XY{X: float64(row.Conns), Y: row.RSSPerConn})
-		}
-	}
-	if len(series) == 0 {
-		return nil, nil
-	}
-	var args []any
-	for _, name := range sortedKeys(series) {
-		args = append(args, name, series[name])
-	}
-	if err := plotutil.AddLinePoints(p, args...); err != nil {
-		return nil, err
-	}
-	p.Y.Max *= 20 // headroom above the lines for the legend (a log axis)
-	return p, nil
-}
-
-func (r *benchRun) plotLatency() (*plot.Plot, error) {
-	p := plot.New()
-	p.Title.Text = "Fan-out delivery latency, single publications (CDF)"
-	p.X.Label.Text = "milliseconds from publish"
-	p.Y.Label.Text = "fraction of deliveries"
-	var args []any
-	for _, row := range r.rows {
-		if kind, _ := scenarioKind(row.Scenario); kind != "fanout" || row.hist == nil || row.hist.TotalCount() == 0 {
-			continue
-		}
-		var pts plotter.XYs
-		for q := 1.0; q <= 100; q += 1 {
-			pts = append(pts, plotter.XY{X: float64(row.hist.ValueAtQuantile(q)) / 1e3, Y: q / 100})
-		}
-		args = append(args, label(row), pts)
-	}
-	if len(args) == 0 {
-		return nil, nil
-	}
-	return p, plotutil.AddLines(p, args...)
-}
-
-func (r *benchRun) plotDeliveries() (*plot.Plot, error) {
-	var names []string
-	var single, burst plotter.Values
-	for _, row := range r.rows {
-		if kind, _ := scenarioKind(row.Scenario); kind == "fanout" {
-			names = append(names, label(row))
-			single = append(single, row.DeliveriesPerSec)
-			burst = append(burst, row.BurstPerSec)
-		}
-	}
-	if len(names) == 0 {
-		return nil, nil
-	}
-	p := plot.New()
-	p.Title.Text = "Fan-out deliveries per second"
-	p.Y.Label.Text = "deliveries/s"
-	w := vg.Points(14)
-	b1, err := plotter.NewBarChart(single, w)
-	if err != nil {
-		return nil, err
-	}
-	b1.Color = color.RGBA{R: 47, G: 91, B: 211, A: 255}
-	b1.Offset = -w / 2
-	b2, err := plotter.NewBarChart(burst, w)
-	if err != nil {
-		return nil, err
-	}
-	b2.Color = color.RGBA{R: 24, G: 121, B: 78, A: 255}
-	b2.Offset = w / 2
-	p.Add(b1, b2)
-	p.Legend.Add("one at a time", b1)
-	p.Legend.Add("bursts", b2)
-	p.Legend.Top = true
-	p.NominalX(names...)
-	return p, nil
 }
 
 // label names a row in the plots: the server, and the transport when it

@@ -239,6 +239,9 @@ func (r *benchRun) fanout(row *Row, w *workerSet, t target) error {
 	}
 	row.hist = merge(reps, "single")
 	row.P50, row.P99, row.P999 = percentiles(row.hist)
+	if row.hist.TotalCount() > 0 {
+		row.LatencyCDF = latencyCDF(row.hist.ValueAtQuantile)
+	}
 	row.BurstP50, row.BurstP99, row.BurstP999 = percentiles(merge(reps, "burst"))
 
 	// Rates from what arrived: deliveries over the time from publish to

@@ -1,0 +1,173 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"gonum.org/v1/plot"
+)
+
+func TestNumber(t *testing.T) {
+	for _, c := range []struct {
+		v    float64
+		want string
+	}{
+		{0, "0"}, {7, "7"}, {999, "999"}, {1000, "1,000"}, {19000, "19,000"},
+		{18999, "18,999"}, {100000, "100,000"}, {1e6, "1,000,000"}, {1.25e6, "1,250,000"},
+		{1234567890, "1,234,567,890"}, {-1500, "-1,500"}, {-0.0000001, "0"},
+		{2.00, "2"}, {0.5, "0.5"}, {2.50, "2.5"}, {0.1 + 0.2, "0.3"}, {1234.5, "1,234.5"},
+		{843.776, "843.776"},
+	} {
+		if got := number(c.v); got != c.want {
+			t.Errorf("number(%v) = %q, want %q", c.v, got, c.want)
+		}
+	}
+}
+
+// labels are the labelled ticks' labels that fall within [lo, hi].
+func labels(ticks []plot.Tick, lo, hi float64) []string {
+	var out []string
+	for _, t := range ticks {
+		if t.Label != "" && t.Value >= lo*(1-1e-9) && t.Value <= hi*(1+1e-9) {
+			out = append(out, t.Label)
+		}
+	}
+	return out
+}
+
+func TestLinearTicks(t *testing.T) {
+	for _, c := range []struct {
+		lo, hi float64
+		want   []string
+	}{
+		{0, 1.25e6, []string{"0", "250,000", "500,000", "750,000", "1,000,000", "1,250,000"}},
+		{0, 100, []string{"0", "20", "40", "60", "80", "100"}},
+		{0, 78000, []string{"0", "20,000", "40,000", "60,000"}},
+		{0, 420, []string{"0", "100", "200", "300", "400"}},
+		{0, 3, []string{"0", "0.5", "1", "1.5", "2", "2.5", "3"}},
+		{2000, 19000, []string{"5,000", "10,000", "15,000"}},
+	} {
+		ticks := linearTicks{}.Ticks(c.lo, c.hi)
+		got := labels(ticks, c.lo, c.hi)
+		if !slices.Equal(got, c.want) {
+			t.Errorf("linearTicks(%v, %v) = %q, want %q", c.lo, c.hi, got, c.want)
+		}
+		for _, tk := range ticks {
+			if strings.Contains(tk.Label, "e") || strings.HasSuffix(tk.Label, ".00") || strings.HasSuffix(tk.Label, ".0") {
+				t.Errorf("linearTicks(%v, %v): label %q", c.lo, c.hi, tk.Label)
+			}
+			if tk.Value < c.lo-1e-9 || tk.Value > c.hi+1e-9 {
+				t.Errorf("linearTicks(%v, %v): tick at %v out of range", c.lo, c.hi, tk.Value)
+			}
+		}
+		if minor := len(ticks) - len(got); minor < len(got) {
+			t.Errorf("linearTicks(%v, %v): %d minor ticks for %d major", c.lo, c.hi, minor, len(got))
+		}
+	}
+}
+
+func TestLogTicks(t *testing.T) {
+	for _, c := range []struct {
+		lo, hi float64
+		want   []string
+	}{
+		// The memory lines' range: readable powers of ten, no 1e+06.
+		{400, 700000, []string{"1,000", "10,000", "100,000"}},
+		{400, 2e6, []string{"1,000", "10,000", "100,000", "1,000,000"}},
+		{1, 1000, []string{"1", "10", "100", "1,000"}},
+		// Within one power of ten, 2 and 5 times each are labelled too.
+		{300, 3000, []string{"500", "1,000", "2,000"}},
+	} {
+		ticks := logTicks{}.Ticks(c.lo, c.hi)
+		got := labels(ticks, c.lo, c.hi)
+		if !slices.Equal(got, c.want) {
+			t.Errorf("logTicks(%v, %v) = %q, want %q", c.lo, c.hi, got, c.want)
+		}
+		for _, tk := range ticks {
+			if strings.Contains(tk.Label, "e") || strings.Contains(tk.Label, ".") {
+				t.Errorf("logTicks(%v, %v): label %q", c.lo, c.hi, tk.Label)
+			}
+		}
+	}
+}
+
+// The memory plot is bars with one connection count and lines with
+// several; every plot renders, and -replot redraws a results file's
+// plots beside it.
+func TestPlots(t *testing.T) {
+	cdf := make([]float64, 100)
+	for i := range cdf {
+		cdf[i] = float64(i+1) * 3.2
+	}
+	single := []Row{
+		{Server: "c1m", Scenario: "hold", Transport: "ws", Conns: 19000, RSSPerConn: 843.776},
+		{Server: "c1m", Scenario: "sse-hold", Transport: "sse", Conns: 19000, RSSPerConn: 917.3},
+		{Server: "c1m", Scenario: "poll-hold", Transport: "poll", Conns: 19000, RSSPerConn: 1141.3},
+		{Server: "centrifugo", Scenario: "hold", Transport: "ws", Conns: 19000, RSSPerConn: 46026.3},
+		{Server: "centrifugo", Scenario: "sse-hold", Transport: "sse", Conns: 19000, RSSPerConn: 60284.1},
+		{Server: "c1m", Scenario: "fanout", Transport: "ws", Conns: 19000, DeliveriesPerSec: 98082, BurstPerSec: 1.2e6, LatencyCDF: cdf},
+		{Server: "c1m", Scenario: "poll-fanout", Transport: "poll", Conns: 5000, DeliveriesPerSec: 46840, BurstPerSec: 3e5, LatencyCDF: cdf},
+		{Server: "centrifugo", Scenario: "fanout", Transport: "ws", Conns: 19000, DeliveriesPerSec: 75726, BurstPerSec: 70000},
+	}
+	xLabels := func(c *chart) []string {
+		var out []string
+		for _, tk := range c.p.X.Tick.Marker.Ticks(c.p.X.Min, c.p.X.Max) {
+			if tk.Label != "" {
+				out = append(out, tk.Label)
+			}
+		}
+		return out
+	}
+	c, err := (&benchRun{rows: single}).plotMemory()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := xLabels(c), []string{"c1m", "c1m sse", "c1m poll", "centrifugo", "centrifugo sse"}; !slices.Equal(got, want) {
+		t.Errorf("one connection count: bars %q, want %q", got, want)
+	}
+	if c.p.Y.Scale != (plot.LinearScale{}) || c.p.Y.Min != 0 {
+		t.Errorf("bars: want a linear axis from 0, got %T from %v", c.p.Y.Scale, c.p.Y.Min)
+	}
+	if !strings.Contains(c.p.Title.Text, "19,000 connections") {
+		t.Errorf("bars: title %q", c.p.Title.Text)
+	}
+	steps := append(slices.Clone(single),
+		Row{Server: "c1m", Scenario: "hold", Conns: 2000, RSSPerConn: 1406},
+		Row{Server: "centrifugo", Scenario: "hold", Conns: 2000, RSSPerConn: 47000})
+	c, err = (&benchRun{rows: steps}).plotMemory()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := c.p.Y.Scale.(plot.LogScale); !ok {
+		t.Errorf("several connection counts: want lines on a log axis, got %T", c.p.Y.Scale)
+	}
+	if got := xLabels(c); !slices.Equal(got, []string{"2,000", "19,000"}) {
+		t.Errorf("lines: x ticks %q, want the counts", got)
+	}
+
+	dir := t.TempDir()
+	file := filepath.Join(dir, "run-1.json")
+	b, err := json.Marshal(map[string]any{"rows": single})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(file, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := replot(file); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"memory", "fanout-latency", "deliveries"} {
+		st, err := os.Stat(filepath.Join(dir, "run-1-"+name+".png"))
+		if err != nil || st.Size() < 1000 {
+			t.Errorf("replot %s: %v", name, err)
+		}
+	}
+	if err := replot(filepath.Join(dir, "missing.json")); err == nil {
+		t.Error("replot of a missing file: no error")
+	}
+}
