@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 
 	"github.com/c1mhq/c1m/auth"
 )
@@ -19,6 +20,49 @@ const (
 	ReasonTopicDenied   = "topic not allowed"
 	ReasonPublishDenied = "publishing to this topic is not allowed"
 )
+
+// Denial is why Push refused a request or a command, for its counters.
+type Denial uint8
+
+// Denials, as counted by Push.Denials.
+const (
+	DenyTokenRequired Denial = iota // no token, with TokenRequired
+	DenyTokenExpired                // exp passed or nbf ahead
+	DenyTokenInvalid                // malformed, bad signature, or algorithm not allowed
+	DenyNoSubject                   // no sub claim
+	DenyTopic                       // a topic at connect (URL or cursor) outside the policy
+	DenySubscribe                   // a subscribe command outside the policy
+	DenyPublish                     // a publish command outside the policy
+	numDenials
+)
+
+var denialNames = [numDenials]string{"token_required", "token_expired", "token_invalid", "no_sub", "topic", "subscribe", "publish"}
+
+// String returns the denial's metric label.
+func (d Denial) String() string { return denialNames[d] }
+
+// AllDenials lists every Denial, in order.
+func AllDenials() []Denial {
+	out := make([]Denial, numDenials)
+	for i := range out {
+		out[i] = Denial(i)
+	}
+	return out
+}
+
+// denialCounts counts refusals by reason. The counters are shared by the
+// loops: a refusal is rare next to a message, so one atomic add is cheap.
+type denialCounts [numDenials]atomic.Uint64
+
+// Denials returns how many requests and commands Push refused for d since
+// it started. Safe for concurrent use.
+func (p *Push) Denials(d Denial) uint64 { return p.denials[d].Load() }
+
+// deny counts d and returns it.
+func (p *Push) deny(d Denial) Denial {
+	p.denials[d].Add(1)
+	return d
+}
 
 // tokenParam is the query parameter that may carry a connection token.
 const tokenParam = "token"
@@ -45,12 +89,15 @@ func (p *Push) authenticate(r *Request, query url.Values, topics []string) error
 	if token != "" || p.cfg.TokenRequired {
 		c, err := p.cfg.Tokens.Verify(token)
 		if err != nil {
-			return Reject(http.StatusUnauthorized, tokenReason(err))
+			d, reason := tokenDenial(err)
+			p.deny(d)
+			return Reject(http.StatusUnauthorized, reason)
 		}
 		claims = c
 	}
 	for _, t := range topics {
 		if !p.cfg.Policy.CanSubscribe(claims, t) {
+			p.deny(DenyTopic)
 			return Reject(http.StatusForbidden, ReasonTopicDenied)
 		}
 	}
@@ -63,17 +110,17 @@ func (p *Push) authenticate(r *Request, query url.Values, topics []string) error
 	return nil
 }
 
-// tokenReason names why err refused a token.
-func tokenReason(err error) string {
+// tokenDenial names why err refused a token.
+func tokenDenial(err error) (Denial, string) {
 	switch {
 	case errors.Is(err, auth.ErrNoToken):
-		return ReasonTokenRequired
+		return DenyTokenRequired, ReasonTokenRequired
 	case errors.Is(err, auth.ErrExpired):
-		return ReasonTokenExpired
+		return DenyTokenExpired, ReasonTokenExpired
 	case errors.Is(err, auth.ErrNoSubject):
-		return ReasonNoSubject
+		return DenyNoSubject, ReasonNoSubject
 	}
-	return ReasonTokenInvalid
+	return DenyTokenInvalid, ReasonTokenInvalid
 }
 
 // requestToken finds r's connection token: the token query parameter, then

@@ -368,3 +368,40 @@ func TestAuthPollCursor(t *testing.T) {
 		}
 	}
 }
+
+// TestAuthDenialCounts: each refusal is counted once, under its reason.
+func TestAuthDenialCounts(t *testing.T) {
+	t.Parallel()
+	v, err := auth.NewVerifier(auth.Config{Keys: auth.Keys{Secrets: [][]byte{authSecret}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	push := server.NewPush(&server.PushConfig{Tokens: v, TokenRequired: true, ClientPublish: true})
+	_, addr := start(t, push, server.Config{})
+	tok := hsToken(t, "ann", "topics", []string{"news"}, "publish", []string{"news"})
+	for _, q := range []string{
+		"topic=news",
+		"topic=news&token=" + token(t, jwt.SigningMethodHS256, authSecret, "ann", -time.Minute),
+		"topic=news&token=" + token(t, jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, "ann", time.Hour),
+		"topic=news&token=" + token(t, jwt.SigningMethodHS256, []byte("wrong-secret-0123456789abcdef012"), "ann", time.Hour),
+		"topic=news&token=" + token(t, jwt.SigningMethodHS256, authSecret, "", time.Hour),
+		"topic=sports&token=" + tok,
+	} {
+		if _, resp, err := websocket.DefaultDialer.Dial("ws://"+addr+"/ws?"+q, nil); err == nil || resp == nil || resp.StatusCode < 400 {
+			t.Fatalf("%s: accepted", q)
+		}
+	}
+	c := wsClient(t, addr, url.Values{"token": {tok}})
+	wsExchange(t, c, `{"op":"subscribe","topic":"sports","id":1}`, fmt.Sprintf(`{"op":"error","id":1,"error":%q}`, server.ReasonTopicDenied))
+	wsExchange(t, c, `{"op":"publish","topic":"sports","data":"x","id":2}`, fmt.Sprintf(`{"op":"error","id":2,"error":%q}`, server.ReasonPublishDenied))
+	wsExchange(t, c, `{"op":"subscribe","topic":"news","id":3}`, `{"op":"ok","id":3}`)
+	want := map[server.Denial]uint64{
+		server.DenyTokenRequired: 1, server.DenyTokenExpired: 1, server.DenyTokenInvalid: 2,
+		server.DenyNoSubject: 1, server.DenyTopic: 1, server.DenySubscribe: 1, server.DenyPublish: 1,
+	}
+	for _, d := range server.AllDenials() {
+		if got := push.Denials(d); got != want[d] {
+			t.Errorf("%s: %d denials, want %d", d, got, want[d])
+		}
+	}
+}

@@ -54,7 +54,8 @@ const (
 // topic (Server.Hub().Publish) reaches every subscriber on every loop.
 type Push struct {
 	BuiltinHandler
-	cfg PushConfig
+	cfg     PushConfig
+	denials denialCounts
 }
 
 var _ Handler = (*Push)(nil)
@@ -134,6 +135,7 @@ func (p *Push) OnMessage(s *Session, m Message) {
 			return
 		}
 		if p.cfg.Tokens != nil && !p.cfg.Policy.CanSubscribe(claimsOf(s), cmd.Topic) {
+			p.deny(DenySubscribe)
 			p.reply(s, cmd.ID, ReasonTopicDenied)
 			return
 		}
@@ -146,6 +148,7 @@ func (p *Push) OnMessage(s *Session, m Message) {
 			return
 		}
 		if p.cfg.Tokens != nil && !p.cfg.Policy.CanPublish(claimsOf(s), cmd.Topic) {
+			p.deny(DenyPublish)
 			p.reply(s, cmd.ID, ReasonPublishDenied)
 			return
 		}

@@ -75,6 +75,17 @@ func TestAuthFlags(t *testing.T) {
 				t.Errorf("%s: status %d, want %d", tc.name, got, tc.want)
 			}
 		}
+		_, metrics := get(t, in.api+"/metrics")
+		for _, want := range []string{
+			`c1m_auth_denials_total{reason="token_required"} 1`,
+			`c1m_auth_denials_total{reason="token_invalid"} 1`,
+			`c1m_auth_denials_total{reason="topic"} 1`,
+			`c1m_auth_denials_total{reason="token_expired"} 0`,
+		} {
+			if !strings.Contains(metrics, want) {
+				t.Errorf("/metrics lacks %s", want)
+			}
+		}
 	})
 	t.Run("optional", func(t *testing.T) {
 		t.Parallel()

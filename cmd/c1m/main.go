@@ -203,7 +203,7 @@ func run(o *options) error {
 		return fmt.Errorf("client listener %s: %w", o.listen, err)
 	}
 
-	api := httpapi.New(srv, &httpapi.Config{APIKey: o.apiKey})
+	api := httpapi.New(srv, &httpapi.Config{APIKey: o.apiKey, Push: push})
 	apiLn, err := net.Listen("tcp", o.api)
 	if err != nil {
 		_ = srv.Shutdown(context.Background())
