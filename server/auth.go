@@ -6,8 +6,11 @@ import (
 	"net/url"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/c1mhq/c1m/auth"
+	"github.com/c1mhq/c1m/codec"
+	"github.com/c1mhq/c1m/session"
 )
 
 // Reasons of Push's authentication refusals: the body of a 401 or 403
@@ -26,17 +29,18 @@ type Denial uint8
 
 // Denials, as counted by Push.Denials.
 const (
-	DenyTokenRequired Denial = iota // no token, with TokenRequired
-	DenyTokenExpired                // exp passed or nbf ahead
-	DenyTokenInvalid                // malformed, bad signature, or algorithm not allowed
-	DenyNoSubject                   // no sub claim
-	DenyTopic                       // a topic at connect (URL or cursor) outside the policy
-	DenySubscribe                   // a subscribe command outside the policy
-	DenyPublish                     // a publish command outside the policy
+	DenyTokenRequired  Denial = iota // no token, with TokenRequired
+	DenyTokenExpired                 // exp passed or nbf ahead
+	DenyTokenInvalid                 // malformed, bad signature, or algorithm not allowed
+	DenyNoSubject                    // no sub claim
+	DenyTopic                        // a topic at connect (URL or cursor) outside the policy
+	DenySubscribe                    // a subscribe command outside the policy
+	DenyPublish                      // a publish command outside the policy
+	DenyExpiredSession               // an open session closed when its token expired
 	numDenials
 )
 
-var denialNames = [numDenials]string{"token_required", "token_expired", "token_invalid", "no_sub", "topic", "subscribe", "publish"}
+var denialNames = [numDenials]string{"token_required", "token_expired", "token_invalid", "no_sub", "topic", "subscribe", "publish", "session_expired"}
 
 // String returns the denial's metric label.
 func (d Denial) String() string { return denialNames[d] }
@@ -82,7 +86,9 @@ func claimsOf(s *Session) *auth.Claims {
 
 // authenticate verifies r's token, if any, and checks topics against the
 // policy. A verified token's sub becomes the session's user, and its
-// claims the session's data (which Auth may wrap: claimsHolder). Loop-only.
+// claims the session's data (a *tokenSession). Auth may replace the data
+// with its own value that embeds the claims (claimsHolder) to keep the
+// topic rules; the session then has no expiry. Loop-only.
 func (p *Push) authenticate(r *Request, query url.Values, topics []string) error {
 	token := requestToken(r, query, p.cfg.TokenCookie)
 	var claims *auth.Claims
@@ -105,9 +111,45 @@ func (p *Push) authenticate(r *Request, query url.Values, topics []string) error
 		if claims.Subject != "" {
 			r.SetUser(claims.Subject)
 		}
-		r.SetData(claims)
+		r.SetData(&tokenSession{Claims: claims})
 	}
 	return nil
+}
+
+// tokenSession is the data of a session that presented a token: its claims,
+// and the timer that closes it when the token expires.
+type tokenSession struct {
+	*auth.Claims
+	expiry *time.Timer
+}
+
+// OnOpen starts the expiry of a session whose token has an exp: when it
+// passes, the session is closed with 1008 "token expired" (a poll, which
+// presents its token again each time, is refused with 401 after that).
+// A session whose data Auth replaced has no expiry.
+func (p *Push) OnOpen(s *Session) {
+	ts, ok := s.Data().(*tokenSession)
+	if !ok || ts.ExpiresAt == nil {
+		return
+	}
+	id := s.ID()
+	ts.expiry = time.AfterFunc(time.Until(ts.ExpiresAt.Time), func() {
+		// On the loop, and only if the session is still the one that
+		// presented the token: its memory may serve another by now.
+		_ = s.Shard().Post(func() {
+			if s.ID() == id && s.State() == session.StateOpen {
+				p.deny(DenyExpiredSession)
+				_ = s.Close(codec.StatusPolicyViolation, ReasonTokenExpired)
+			}
+		})
+	})
+}
+
+// OnClose stops the session's expiry timer, if any.
+func (p *Push) OnClose(s *Session, _ StatusCode, _ string) {
+	if ts, ok := s.Data().(*tokenSession); ok && ts.expiry != nil {
+		ts.expiry.Stop()
+	}
 }
 
 // tokenDenial names why err refused a token.

@@ -5,6 +5,7 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -404,4 +405,38 @@ func TestAuthDenialCounts(t *testing.T) {
 			t.Errorf("%s: %d denials, want %d", d, got, want[d])
 		}
 	}
+}
+
+// TestAuthSessionExpires: a session whose token's exp passes is closed:
+// a WebSocket with 1008 "token expired", an SSE stream by its end. A
+// session of a later token on the same server stays.
+func TestAuthSessionExpires(t *testing.T) {
+	t.Parallel()
+	srv, addr := authServer(t, true)
+	// exp has a resolution of a second: 2s ahead is 1 to 2s ahead.
+	short := token(t, jwt.SigningMethodHS256, authSecret, "ann", 2*time.Second)
+	long := hsToken(t, "bob")
+	ws := wsClient(t, addr, url.Values{"token": {short}, "topic": {"news"}})
+	stays := wsClient(t, addr, url.Values{"token": {long}, "topic": {"news"}})
+	sse := openStream(t, addr, "/sse?topic=news&token="+short, "")
+	_ = ws.SetReadDeadline(time.Now().Add(wstest.Timeout))
+	_, _, err := ws.ReadMessage()
+	var ce *websocket.CloseError
+	if !errors.As(err, &ce) || ce.Code != websocket.ClosePolicyViolation || ce.Text != server.ReasonTokenExpired {
+		t.Fatalf("WebSocket read: %v, want close 1008 %q", err, server.ReasonTokenExpired)
+	}
+	ws.Close()
+	for {
+		o, _, err := sse.read()
+		if err != nil {
+			break // the stream ended
+		}
+		if o.isPub() {
+			t.Fatalf("SSE stream got %v after its token expired", o)
+		}
+	}
+	sse.close() // the server lingers until the peer leaves
+	publishRange(t, srv, "news", "m", 0, 1)
+	wsExpect(t, stays, "m0")
+	waitFor(t, "only one session left", func() bool { return sessions(srv) == 1 })
 }
