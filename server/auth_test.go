@@ -95,8 +95,12 @@ func connectStatus(t *testing.T, addr, transport string, query url.Values) (int,
 		}
 		b, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, string(b)
-	case "sse", "stream":
-		s := dialStream(t, addr, "/"+transport+"?"+query.Encode(), "")
+	case "sse", "stream", "iframe":
+		path := "/" + transport + "?" + query.Encode()
+		if transport == "iframe" {
+			path += "&callback=" + iframeCallback
+		}
+		s := dialStream(t, addr, path, "")
 		defer s.close()
 		b := ""
 		if s.resp.StatusCode != http.StatusOK {
@@ -139,7 +143,7 @@ func TestAuthPerTransport(t *testing.T) {
 	t.Parallel()
 	required, reqAddr := authServer(t, true)
 	optional, optAddr := authServer(t, false)
-	ok := map[string]int{"websocket": 101, "sse": 200, "stream": 200, "poll": 200, "send": 200}
+	ok := map[string]int{"websocket": 101, "sse": 200, "stream": 200, "iframe": 200, "poll": 200, "send": 200}
 	cases := []struct {
 		name     string
 		token    string
@@ -163,7 +167,7 @@ func TestAuthPerTransport(t *testing.T) {
 		{"another user's topic", hsToken(t, "ann"), "user:bob:inbox", 403, 403, server.ReasonTopicDenied},
 		{"own user topic", hsToken(t, "ann"), "user:ann:inbox", 0, 0, ""},
 	}
-	for _, transport := range []string{"websocket", "sse", "stream", "poll", "send"} {
+	for _, transport := range []string{"websocket", "sse", "stream", "iframe", "poll", "send"} {
 		for _, tc := range cases {
 			t.Run(transport+"/"+tc.name, func(t *testing.T) {
 				t.Parallel()
