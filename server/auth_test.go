@@ -38,6 +38,13 @@ var (
 // authSecret or authRSA; required refuses anonymous ones.
 func authServer(t testing.TB, required bool) (*server.Server, string) {
 	t.Helper()
+	return authServerWith(t, required, server.Config{})
+}
+
+// authServerWith is authServer with cfg (PollTimeout set short).
+func authServerWith(t testing.TB, required bool, cfg server.Config) (*server.Server, string) {
+	t.Helper()
+	cfg.PollTimeout = 20 * time.Millisecond
 	v, err := auth.NewVerifier(auth.Config{Keys: auth.Keys{
 		Secrets: [][]byte{authSecret},
 		Public:  []any{&authRSA.PublicKey},
@@ -47,7 +54,7 @@ func authServer(t testing.TB, required bool) (*server.Server, string) {
 	}
 	return start(t, server.NewPush(&server.PushConfig{
 		Tokens: v, TokenRequired: required, ClientPublish: true,
-	}), server.Config{PollTimeout: 20 * time.Millisecond})
+	}), cfg)
 }
 
 // token signs claims for sub with method and key; exp from now; extra
@@ -413,10 +420,23 @@ func TestAuthDenialCounts(t *testing.T) {
 
 // TestAuthSessionExpires: a session whose token's exp passes is closed:
 // a WebSocket with 1008 "token expired", an SSE stream by its end. A
-// session of a later token on the same server stays.
+// session of a later token on the same server stays. With Config.Workers
+// too, where OnOpen and OnClose run on workers.
 func TestAuthSessionExpires(t *testing.T) {
 	t.Parallel()
-	srv, addr := authServer(t, true)
+	for _, tc := range []struct {
+		name string
+		cfg  server.Config
+	}{{"loop", server.Config{}}, {"workers", server.Config{Workers: 2}}} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			testSessionExpires(t, tc.cfg)
+		})
+	}
+}
+
+func testSessionExpires(t *testing.T, cfg server.Config) {
+	srv, addr := authServerWith(t, true, cfg)
 	// exp has a resolution of a second: 2s ahead is 1 to 2s ahead.
 	short := token(t, jwt.SigningMethodHS256, authSecret, "ann", 2*time.Second)
 	long := hsToken(t, "bob")
