@@ -31,6 +31,9 @@ type Config struct {
 	APIKey string
 	// MaxBody caps a publication's size. Zero means 1 MiB.
 	MaxBody int64
+	// Push, when set, is the server's handler: its refusals by reason are
+	// exported as c1m_auth_denials_total. Nil exports none.
+	Push *server.Push
 }
 
 // DefaultMaxBody is the default cap on a published body.
@@ -58,6 +61,9 @@ func New(srv *server.Server, cfg *Config) *API {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(newCollector(srv), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if a.cfg.Push != nil {
+		reg.MustRegister(newDenialCollector(a.cfg.Push))
+	}
 
 	a.mux.HandleFunc("POST /api/publish", a.auth(a.publish))
 	a.mux.HandleFunc("POST /api/broadcast", a.auth(a.broadcast))

@@ -100,3 +100,22 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.histEntries, prometheus.GaugeValue, float64(h.Entries))
 	ch <- prometheus.MustNewConstMetric(c.histBytes, prometheus.GaugeValue, float64(h.Bytes))
 }
+
+// denialCollector exports Push's refusals by reason.
+type denialCollector struct {
+	push *server.Push
+	desc *prometheus.Desc
+}
+
+func newDenialCollector(p *server.Push) *denialCollector {
+	return &denialCollector{push: p, desc: prometheus.NewDesc("c1m_auth_denials_total",
+		"Requests and commands refused by authentication or topic permissions, by reason.", []string{"reason"}, nil)}
+}
+
+func (c *denialCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c *denialCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, d := range server.AllDenials() {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.CounterValue, float64(c.push.Denials(d)), d.String())
+	}
+}

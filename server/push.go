@@ -3,6 +3,7 @@ package server
 import (
 	"net/http"
 
+	"github.com/c1mhq/c1m/auth"
 	"github.com/c1mhq/c1m/codec"
 	"github.com/c1mhq/c1m/session"
 )
@@ -18,14 +19,34 @@ type PushConfig struct {
 	// default: publishing is the backend's, through the API.
 	ClientPublish bool
 	// Auth, when set, decides on each connection before the upgrade (return
-	// Reject(401, ...) to refuse) and may call r.SetUser or r.SetData.
+	// Reject(401, ...) to refuse) and may call r.SetUser or r.SetData. It
+	// runs after Tokens and Policy have accepted the connection.
 	Auth func(r *Request) error
+
+	// Tokens, when set, verifies the connection token of every request on
+	// every transport (auth.go): a bad, expired or wrongly signed token is
+	// refused with 401, and Policy applies to topics. Nil means no tokens
+	// and no Policy: every client may use every topic.
+	Tokens *auth.Verifier
+	// TokenRequired refuses requests without a token with 401. Off by
+	// default: such clients are anonymous, and Policy keeps protected
+	// topics from them.
+	TokenRequired bool
+	// TokenCookie names the cookie a token may come in. Zero means
+	// DefaultTokenCookie.
+	TokenCookie string
+	// Policy decides which topics a client may subscribe and publish to,
+	// from its token's claims, when Tokens is set. Its zero value is the
+	// default rule set (auth.Policy).
+	Policy auth.Policy
 }
 
 // Default values of PushConfig.
 const (
 	DefaultTopicParam = "topic"
 	DefaultMaxTopics  = 64
+	// DefaultTokenCookie is the cookie that carries a connection token.
+	DefaultTokenCookie = "c1m_token"
 )
 
 // Push is the Handler of c1m's push server: clients subscribe to topics in
@@ -33,7 +54,8 @@ const (
 // topic (Server.Hub().Publish) reaches every subscriber on every loop.
 type Push struct {
 	BuiltinHandler
-	cfg PushConfig
+	cfg     PushConfig
+	denials denialCounts
 }
 
 var _ Handler = (*Push)(nil)
@@ -50,13 +72,18 @@ func NewPush(cfg *PushConfig) *Push {
 	if p.cfg.MaxTopics <= 0 {
 		p.cfg.MaxTopics = DefaultMaxTopics
 	}
+	if p.cfg.TokenCookie == "" {
+		p.cfg.TokenCookie = DefaultTokenCookie
+	}
 	return p
 }
 
-// OnConnect subscribes to the topics named in the URL: a bad name or too many
-// topics get 400. Then Auth decides.
+// OnConnect subscribes to the topics named in the URL and the cursor: a bad
+// name or too many topics get 400. With Tokens, the token is verified (401)
+// and each topic must be one Policy allows (403). Then Auth decides.
 func (p *Push) OnConnect(r *Request) error {
-	topics := append(r.Query()[p.cfg.TopicParam], r.Resumed()...)
+	query := r.Query()
+	topics := append(query[p.cfg.TopicParam], r.Resumed()...)
 	if len(topics) > p.cfg.MaxTopics {
 		return Reject(http.StatusBadRequest, "too many topics")
 	}
@@ -64,6 +91,13 @@ func (p *Push) OnConnect(r *Request) error {
 		if !codec.ValidTopic(t) {
 			return Reject(http.StatusBadRequest, "bad topic name")
 		}
+	}
+	if p.cfg.Tokens != nil {
+		if err := p.authenticate(r, query, topics); err != nil {
+			return err
+		}
+	}
+	for _, t := range topics {
 		r.Subscribe(t)
 	}
 	if p.cfg.Auth != nil {
@@ -100,12 +134,22 @@ func (p *Push) OnMessage(s *Session, m Message) {
 			p.reply(s, cmd.ID, "too many topics")
 			return
 		}
+		if p.cfg.Tokens != nil && !p.cfg.Policy.CanSubscribe(claimsOf(s), cmd.Topic) {
+			p.deny(DenySubscribe)
+			p.reply(s, cmd.ID, ReasonTopicDenied)
+			return
+		}
 		s.SubscribeFrom(cmd.Topic, cmd.Position())
 	case codec.OpUnsubscribe:
 		s.Unsubscribe(cmd.Topic)
 	case codec.OpPublish:
 		if !p.cfg.ClientPublish {
 			p.reply(s, cmd.ID, "publishing is not allowed")
+			return
+		}
+		if p.cfg.Tokens != nil && !p.cfg.Policy.CanPublish(claimsOf(s), cmd.Topic) {
+			p.deny(DenyPublish)
+			p.reply(s, cmd.ID, ReasonPublishDenied)
 			return
 		}
 		if _, err := s.Shard().Hub().Publish(cmd.Topic, cmd.PublishPayload()); err != nil {

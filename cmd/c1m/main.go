@@ -26,6 +26,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/c1mhq/c1m/auth"
 	"github.com/c1mhq/c1m/codec"
 	"github.com/c1mhq/c1m/httpapi"
 	"github.com/c1mhq/c1m/server"
@@ -48,6 +49,8 @@ type options struct {
 	historyRules                                    ruleFlags
 	jsonp                                           bool
 	transports, flashDomains, flashPorts            string
+	authMode, jwtSecret, jwtKeys, authCookie        string
+	protected, userPrefix                           string
 }
 
 func parseFlags(args []string) (*options, error) {
@@ -82,6 +85,12 @@ func parseFlags(args []string) (*options, error) {
 	fs.StringVar(&o.transports, "transports", "", "comma-separated transports offered: websocket,sse,stream,iframe,poll (empty: all)")
 	fs.StringVar(&o.flashDomains, "flash-policy-domains", "*", "comma-separated domains of the Flash socket policy answer")
 	fs.StringVar(&o.flashPorts, "flash-policy-ports", "", "ports of the Flash socket policy answer (empty: the client port)")
+	fs.StringVar(&o.authMode, "auth", "off", "JWT connection tokens: off, optional (anonymous clients get public topics) or required (401 without a token)")
+	fs.StringVar(&o.jwtSecret, "jwt-secret", "", "HS256 secret of connection tokens")
+	fs.StringVar(&o.jwtKeys, "jwt-keys", "", "file of RS256/ES256 public keys of connection tokens, PEM or JWKS; reloaded on SIGHUP")
+	fs.StringVar(&o.authCookie, "auth-cookie", server.DefaultTokenCookie, "cookie that may carry the connection token")
+	fs.StringVar(&o.protected, "auth-protected", strings.Join(auth.DefaultProtected, ","), "comma-separated topic prefixes that only a token's topics or publish claim allows")
+	fs.StringVar(&o.userPrefix, "auth-user-prefix", auth.DefaultUserPrefix, "topics PREFIX<sub>[:...] belong to the token's sub only (-: none)")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	// Environment first, so that flags on the command line override it.
 	var envErr error
@@ -177,7 +186,11 @@ func run(o *options) error {
 		}
 		cfg.Compression = d
 	}
-	push := server.NewPush(&server.PushConfig{MaxTopics: o.maxTopics, ClientPublish: o.demoPublish})
+	pc := &server.PushConfig{MaxTopics: o.maxTopics, ClientPublish: o.demoPublish}
+	if err := configureAuth(o, pc); err != nil {
+		return err
+	}
+	push := server.NewPush(pc)
 	var srv *server.Server
 	if o.demo {
 		cfg.Pages = map[string]server.Page{
@@ -190,7 +203,7 @@ func run(o *options) error {
 		return fmt.Errorf("client listener %s: %w", o.listen, err)
 	}
 
-	api := httpapi.New(srv, &httpapi.Config{APIKey: o.apiKey})
+	api := httpapi.New(srv, &httpapi.Config{APIKey: o.apiKey, Push: push})
 	apiLn, err := net.Listen("tcp", o.api)
 	if err != nil {
 		_ = srv.Shutdown(context.Background())
@@ -202,6 +215,9 @@ func run(o *options) error {
 			slog.Error("c1m: API listener", "err", err)
 		}
 	}()
+	if pc.Tokens != nil {
+		defer reloadOnHangup(o, pc.Tokens)()
+	}
 	slog.Info("c1m: ready", "clients", "ws://"+srv.Addr().String()+o.path, "api", "http://"+apiLn.Addr().String())
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
