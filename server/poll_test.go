@@ -36,6 +36,16 @@ func heldPoll(t *testing.T, srv *server.Server, addr string, query url.Values) <
 	if answered {
 		t.Fatalf("the poll was answered at once: %+v", early)
 	}
+	// The session counts as open before the poll has subscribed, in the
+	// same callback: a task on every loop runs after that callback, so once
+	// it has run the poll's subscriptions are in place.
+	for _, sh := range srv.Registry().Shards() {
+		done := make(chan struct{})
+		if err := sh.Post(func() { close(done) }); err != nil {
+			t.Fatal(err)
+		}
+		<-done
+	}
 	return reply
 }
 
@@ -85,6 +95,9 @@ func TestPollQuietTopic(t *testing.T) {
 				publishRange(t, srv, topic, "m", 0, 1)
 				r = <-reply
 				objs := r.objects(t)
+				if len(objs) == 0 {
+					t.Fatalf("held poll answered with nothing: %+v", r)
+				}
 				last := objs[len(objs)-1]
 				if !last.isPub() || string(last.payload()) != "m0" {
 					t.Fatalf("held poll answered %+v, want m0 last", r)
