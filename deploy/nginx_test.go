@@ -17,6 +17,7 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"os/exec"
@@ -394,7 +395,11 @@ func (s *sseStream) until(name string, ok func(envelope) bool) envelope {
 
 // TestNginx runs each client flow through nginx with deploy/nginx/c1m.conf.
 func TestNginx(t *testing.T) {
-	p := startProxy(t, server.Config{PollTimeout: quietPoll})
+	// nginx reaches c1m from 127.0.0.1, and is trusted to name the client.
+	p := startProxy(t, server.Config{
+		PollTimeout:    quietPoll,
+		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")},
+	})
 
 	t.Run("wss", func(t *testing.T) {
 		const topic = "wss-news"
@@ -507,6 +512,8 @@ func TestNginx(t *testing.T) {
 		}
 	})
 
+	t.Run("client-address", func(t *testing.T) { clientAddress(t, p) })
+
 	t.Run("quiet-poll", func(t *testing.T) {
 		// A poll that nothing wakes is answered by c1m when PollTimeout
 		// passes, with no messages: through nginx that answer must arrive
@@ -546,6 +553,61 @@ func TestNginx(t *testing.T) {
 		if e.Topic != topic || e.Data != want {
 			t.Fatalf("got %+v, want %q on %s", e, want, topic)
 		}
+	})
+}
+
+// clientAddress (TestNginx/client-address): the handler sees the client's address, not
+// nginx's, on every transport, and not the one a client writes into
+// X-Forwarded-For itself. The client dials nginx from 127.0.0.5, an
+// address of the loopback network that nothing else here uses.
+func clientAddress(t *testing.T, p *proxy) {
+	const client = "127.0.0.5"
+	spoof := http.Header{"X-Forwarded-For": {"198.51.100.1"}}
+	check := func(t *testing.T, path, topic string) {
+		t.Helper()
+		c := p.waitConnect(t, path, topic)
+		host, _, err := net.SplitHostPort(c.remote)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if host != client {
+			t.Errorf("%s: the handler saw %s, want the client's %s", path, c.remote, client)
+		}
+	}
+	t.Run("wss", func(t *testing.T) {
+		d := websocket.Dialer{TLSClientConfig: p.tls, NetDialContext: dialer(client).DialContext, HandshakeTimeout: flowTimeout}
+		ws, _, err := d.DialContext(t.Context(), "wss"+strings.TrimPrefix(p.base, "https")+"/ws?topic=addr-ws", spoof)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ws.Close()
+		check(t, "/ws", "addr-ws")
+	})
+	t.Run("sse", func(t *testing.T) {
+		c := p.client(client)
+		ctx, cancel := context.WithTimeout(t.Context(), flowTimeout)
+		defer cancel()
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, p.base+"/sse?topic=addr-sse", nil)
+		req.Header = spoof.Clone()
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		check(t, "/sse", "addr-sse")
+	})
+	t.Run("poll", func(t *testing.T) {
+		c := p.client(client)
+		ctx, cancel := context.WithTimeout(t.Context(), flowTimeout)
+		defer cancel()
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, p.base+"/poll?wait=0&topic=addr-poll", nil)
+		req.Header = spoof.Clone()
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = resp.Body.Close()
+		check(t, "/poll", "addr-poll")
 	})
 }
 
