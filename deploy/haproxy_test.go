@@ -1,9 +1,11 @@
 package deploy_test
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -11,8 +13,24 @@ import (
 // deploy/haproxy/c1m.cfg.
 func TestHAProxy(t *testing.T) {
 	t.Parallel()
+	p := newProxy(t, "haproxy", 1)
+	startHAProxy(t, p)
+	flows(t, p)
+}
+
+// TestHAProxyNodes: with two nodes, each stream's /send reaches its node.
+func TestHAProxyNodes(t *testing.T) {
+	t.Parallel()
+	p := newProxy(t, "haproxy", 2)
+	startHAProxy(t, p)
+	sticky(t, p)
+}
+
+// startHAProxy runs haproxy with deploy/haproxy/c1m.cfg in front of p's
+// nodes.
+func startHAProxy(t *testing.T, p *proxy) {
+	t.Helper()
 	haproxy := findProxy(t, "haproxy")
-	p := newProxy(t, "haproxy")
 	// haproxy takes the certificate and its key in one file.
 	cert, err := os.ReadFile(p.certFile)
 	if err != nil {
@@ -24,8 +42,12 @@ func TestHAProxy(t *testing.T) {
 	}
 	pem := filepath.Join(p.dir, "c1m.pem")
 	writeFile(t, pem, string(cert)+string(key))
+	var servers []string
+	for i, n := range p.nodes {
+		servers = append(servers, fmt.Sprintf("node%d %s check inter 5s", i+1, n.Addr()))
+	}
 	conf := p.config(t, filepath.Join("haproxy", "c1m.cfg"),
-		"127.0.0.1:8080", p.srv.Addr().String(),
+		"node1 127.0.0.1:8080 check inter 5s", strings.Join(servers, "\n    server "),
 		"bind :443 ", "bind "+p.port+" ",
 		"/etc/ssl/c1m/c1m.pem", pem,
 		// No syslog here: haproxy's own messages go to its stderr.
@@ -36,5 +58,4 @@ func TestHAProxy(t *testing.T) {
 	writeFile(t, path, conf)
 	// -db: in the foreground, one process.
 	p.run(t, exec.Command(haproxy, "-db", "-f", path))
-	flows(t, p)
 }

@@ -11,10 +11,30 @@ import (
 // TestNginx runs each client flow through nginx with deploy/nginx/c1m.conf.
 func TestNginx(t *testing.T) {
 	t.Parallel()
+	p := newProxy(t, "nginx", 1)
+	startNginx(t, p)
+	flows(t, p)
+}
+
+// TestNginxNodes: with two nodes, each stream's /send reaches its node.
+func TestNginxNodes(t *testing.T) {
+	t.Parallel()
+	p := newProxy(t, "nginx", 2)
+	startNginx(t, p)
+	sticky(t, p)
+}
+
+// startNginx runs nginx with deploy/nginx/c1m.conf in front of p's nodes.
+func startNginx(t *testing.T, p *proxy) {
+	t.Helper()
 	nginx := findProxy(t, "nginx")
-	p := newProxy(t, "nginx")
+	const node = " max_fails=3 fail_timeout=10s;"
+	var servers []string
+	for _, n := range p.nodes {
+		servers = append(servers, n.Addr().String()+node)
+	}
 	site := p.config(t, filepath.Join("nginx", "c1m.conf"),
-		"127.0.0.1:8080", p.srv.Addr().String(),
+		"127.0.0.1:8080"+node, strings.Join(servers, "\n    server "),
 		"listen 443 ssl;", "listen "+p.port+" ssl;",
 		"/etc/ssl/c1m/fullchain.pem", p.certFile,
 		"/etc/ssl/c1m/privkey.pem", p.keyFile)
@@ -39,5 +59,4 @@ func TestNginx(t *testing.T) {
 	// One process (master_process off) in the foreground.
 	p.run(t, exec.Command(nginx, "-p", p.dir, "-c", mainPath, "-e", errorLog,
 		"-g", "daemon off; master_process off; error_log "+errorLog+" info;"), errorLog)
-	flows(t, p)
 }

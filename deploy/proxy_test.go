@@ -59,21 +59,24 @@ const (
 	proxyClient = "127.0.0.5"
 )
 
-// proxy is a push server and, once started, a proxy in front of it.
+// proxy is one or more push servers (the nodes) and, once started, a
+// proxy in front of them.
 type proxy struct {
 	name     string // "nginx", "haproxy"
-	srv      *server.Server
-	dir      string      // the test's temporary directory
-	certFile string      // PEM certificate for 127.0.0.1
-	keyFile  string      // its PEM key
-	port     string      // 127.0.0.1:PORT the proxy listens on
-	base     string      // https://127.0.0.1:PORT
-	tls      *tls.Config // trusts the test's certificate
+	nodes    []*server.Server
+	srv      *server.Server // nodes[0]
+	dir      string         // the test's temporary directory
+	certFile string         // PEM certificate for 127.0.0.1
+	keyFile  string         // its PEM key
+	port     string         // 127.0.0.1:PORT the proxy listens on
+	base     string         // https://127.0.0.1:PORT
+	tls      *tls.Config    // trusts the test's certificate
 	connects chan connect
 }
 
 // connect is a request as the push server's handler saw it.
 type connect struct {
+	node                int // index in proxy.nodes
 	path, topic, remote string
 }
 
@@ -97,12 +100,29 @@ func findProxy(t *testing.T, name string) string {
 	return ""
 }
 
-// newProxy starts a push server on a free loopback port for the test's
-// lifetime, trusting 127.0.0.1 as its proxy, and makes a certificate for
-// the proxy; start runs the proxy itself.
-func newProxy(t *testing.T, name string) *proxy {
+// newProxy starts nodes push servers on free loopback ports for the
+// test's lifetime, each trusting 127.0.0.1 as its proxy, and makes a
+// certificate for the proxy; run starts the proxy itself.
+func newProxy(t *testing.T, name string, nodes int) *proxy {
 	t.Helper()
-	p := &proxy{name: name, connects: make(chan connect, 64)}
+	p := &proxy{name: name, connects: make(chan connect, 256)}
+	for i := range nodes {
+		p.nodes = append(p.nodes, startNode(t, i, p.connects))
+	}
+	p.srv = p.nodes[0]
+	p.dir = t.TempDir()
+	var pool *x509.CertPool
+	p.certFile, p.keyFile, pool = selfSigned(t, p.dir)
+	p.tls = &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}
+	p.port = freePort(t)
+	p.base = "https://" + p.port
+	return p
+}
+
+// startNode starts push server number node, which reports each request
+// its handler sees on connects.
+func startNode(t *testing.T, node int, connects chan<- connect) *server.Server {
+	t.Helper()
 	cfg := server.Config{
 		Addr:           "127.0.0.1:0",
 		Loops:          2,
@@ -117,31 +137,24 @@ func newProxy(t *testing.T, name string) *proxy {
 		ClientPublish: true,
 		Auth: func(r *server.Request) error {
 			select {
-			case p.connects <- connect{r.Path(), r.Query().Get("topic"), r.RemoteAddr().String()}:
+			case connects <- connect{node, r.Path(), r.Query().Get("topic"), r.RemoteAddr().String()}:
 			default:
 			}
 			return nil
 		},
 	})
-	p.srv = server.New(h, &cfg)
-	if err := p.srv.Start(); err != nil {
-		t.Fatalf("start: %v", err)
+	srv := server.New(h, &cfg)
+	if err := srv.Start(); err != nil {
+		t.Fatalf("start node %d: %v", node, err)
 	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), serverShutdown)
 		defer cancel()
-		if err := p.srv.Shutdown(ctx); err != nil && !errors.Is(err, server.ErrServerClosed) {
-			t.Errorf("shutdown: %v", err)
+		if err := srv.Shutdown(ctx); err != nil && !errors.Is(err, server.ErrServerClosed) {
+			t.Errorf("shutdown node %d: %v", node, err)
 		}
 	})
-
-	p.dir = t.TempDir()
-	var pool *x509.CertPool
-	p.certFile, p.keyFile, pool = selfSigned(t, p.dir)
-	p.tls = &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}
-	p.port = freePort(t)
-	p.base = "https://" + p.port
-	return p
+	return srv
 }
 
 // config reads deploy/file and makes each replacement, which must apply.
@@ -608,6 +621,39 @@ func clientAddress(t *testing.T, p *proxy) {
 		_ = resp.Body.Close()
 		check(t, "/poll", "addr-poll")
 	})
+}
+
+// stickyClients is how many client addresses the sticky flow uses: enough
+// that both of two nodes get streams, whatever the hash does with this
+// run's ports (a node that got less than a third of the hash ring misses
+// all of them about once in 10^5 runs).
+const stickyClients = 32
+
+// sticky checks, with two nodes or more, that a stream's POST /send?sid=
+// reaches the node that holds the stream, for clients from many
+// addresses, and that the streams are spread over the nodes.
+func sticky(t *testing.T, p *proxy) {
+	perNode := make([]int, len(p.nodes))
+	for i := range stickyClients {
+		from := fmt.Sprintf("127.0.1.%d", i+1)
+		topic := fmt.Sprintf("sticky-%d", i)
+		c := p.client(from)
+		s := p.openSSE(t, c, "topic="+topic)
+		open := s.until("session", func(envelope) bool { return true })
+		perNode[p.waitConnect(t, "/sse", topic).node]++
+		// A /send that lands on another node gets 404: that node has no
+		// such session.
+		post(t, c, p.base+"/send?sid="+url.QueryEscape(open.SID), `{"op":"subscribe","topic":"sticky-more","id":1}`, http.StatusAccepted)
+		s.until("subscribed", func(e envelope) bool { return e.Topic == "sticky-more" })
+		_ = s.resp.Body.Close()
+		c.CloseIdleConnections()
+	}
+	t.Logf("streams per node: %v", perNode)
+	for i, n := range perNode {
+		if n == 0 {
+			t.Errorf("node %d got none of %d streams from as many addresses: %v", i, stickyClients, perNode)
+		}
+	}
 }
 
 // pollReply is a /poll answer.
