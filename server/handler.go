@@ -1,9 +1,7 @@
 package server
 
 import (
-	"bytes"
 	"net"
-	"net/netip"
 	"net/url"
 
 	"github.com/c1mhq/c1m/codec"
@@ -97,68 +95,6 @@ func (r *Request) Header(name string) string { return string(r.req.Header(name))
 // proxy of Config.TrustedProxies the client address the proxy forwarded
 // (its port is then 0).
 func (r *Request) RemoteAddr() net.Addr { return r.remote }
-
-// clientAddr returns the address of the client that sent req over a
-// connection from peer: peer itself, unless peer is a trusted proxy and
-// X-Forwarded-For (every field of that name, in order) names the client.
-// The entries are read from the right, each appended by the proxy that
-// received the request from the one before: the first that is not a
-// trusted proxy is the client. An entry that does not parse ends the walk
-// (what lies left of it cannot be trusted) at the last trusted hop.
-func clientAddr(trusted []netip.Prefix, peer net.Addr, req *codec.Request) net.Addr {
-	if len(trusted) == 0 {
-		return peer
-	}
-	tcp, ok := peer.(*net.TCPAddr)
-	if !ok || !isTrusted(trusted, tcp.AddrPort().Addr().Unmap()) {
-		return peer
-	}
-	var hops [][]byte
-	req.EachHeader(func(k, v []byte) bool {
-		if bytes.EqualFold(k, []byte(headerForwardedFor)) {
-			for e := range bytes.SplitSeq(v, []byte(",")) {
-				hops = append(hops, bytes.TrimSpace(e))
-			}
-		}
-		return true
-	})
-	client := peer
-	for i := len(hops) - 1; i >= 0; i-- {
-		a, ok := parseHop(hops[i])
-		if !ok {
-			break
-		}
-		client = net.TCPAddrFromAddrPort(netip.AddrPortFrom(a, 0))
-		if !isTrusted(trusted, a) {
-			break
-		}
-	}
-	return client
-}
-
-// headerForwardedFor is the header proxies name the client in.
-const headerForwardedFor = "X-Forwarded-For"
-
-func isTrusted(trusted []netip.Prefix, a netip.Addr) bool {
-	for _, p := range trusted {
-		if p.Contains(a) {
-			return true
-		}
-	}
-	return false
-}
-
-// parseHop parses one X-Forwarded-For entry: an address, or an address and
-// port ("192.0.2.1:4711", "[2001:db8::1]:4711"), as some proxies write.
-func parseHop(b []byte) (netip.Addr, bool) {
-	if a, err := netip.ParseAddr(string(b)); err == nil {
-		return a.Unmap(), true
-	}
-	if ap, err := netip.ParseAddrPort(string(b)); err == nil {
-		return ap.Addr().Unmap(), true
-	}
-	return netip.Addr{}, false
-}
 
 // SetData attaches a value to the session about to open (Session.Data).
 func (r *Request) SetData(v any) { r.data = v }

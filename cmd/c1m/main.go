@@ -43,7 +43,7 @@ type options struct {
 	compression, demoPublish, demo                  bool
 	drain, drainSpread, ping                        time.Duration
 	origins                                         string
-	trustedProxies                                  string
+	trustedProxies, clientAddrHeader                string
 	history, pollMaxBytes                           int
 	historyTTL, pollTimeout                         time.Duration
 	historyMaxBytes                                 int64
@@ -72,6 +72,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.BoolVar(&o.demoPublish, "demo-publish", false, "let clients (and the demo page) publish")
 	fs.StringVar(&o.origins, "origins", "", "comma-separated allowed Origin hosts (path.Match patterns; empty: same origin only)")
 	fs.StringVar(&o.trustedProxies, "trusted-proxies", "", "comma-separated networks (CIDR) or addresses of the proxies in front, whose X-Forwarded-For names the client (empty: none; see deploy/)")
+	fs.StringVar(&o.clientAddrHeader, "client-addr-header", server.HeaderForwardedFor, "header the -trusted-proxies name the client in: X-Forwarded-For, Forwarded (RFC 7239) or another list of addresses such as X-Real-IP")
 	fs.DurationVar(&o.ping, "ping", session.DefaultPingInterval, "keepalive ping interval (negative: off)")
 	fs.DurationVar(&o.drain, "drain", server.DefaultDrainTimeout, "shutdown: longest wait for sessions to close")
 	fs.DurationVar(&o.drainSpread, "drain-spread", 3*time.Second, "shutdown: spread close frames over this long")
@@ -201,6 +202,7 @@ func run(o *options) error {
 		return fmt.Errorf("-trusted-proxies: %w", err)
 	}
 	cfg.TrustedProxies = tp
+	cfg.ClientAddrHeader = o.clientAddrHeader
 	if o.compression {
 		d, err := deflateConfig(o.deflateWin)
 		if err != nil {
