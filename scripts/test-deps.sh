@@ -6,8 +6,9 @@
 #     and WebKit as webkit2gtk-driver (WebKitWebDriver and MiniBrowser)
 #     with xvfb for its display (xauth too: xvfb only recommends it, and
 #     xvfb-run needs it);
-#   - nginx, the TLS proxy of the deploy/ tests (Debian's policy-rc.d, or
-#     the lack of an init system, keeps it from starting as a service);
+#   - nginx and haproxy, the TLS proxies of the deploy/ tests (Debian's
+#     policy-rc.d, or the lack of an init system, keeps them from starting
+#     as services);
 #   - python3-websockets and python3-socketio for Debian's /usr/bin/python3
 #     (a pyenv python3 first on PATH does not see Debian's modules, so it is
 #     not asked);
@@ -30,6 +31,7 @@ command -v WebKitWebDriver >/dev/null 2>&1 || need+=(webkit2gtk-driver)
 command -v xauth >/dev/null 2>&1 || need+=(xauth)
 # /usr/sbin is not on every user's PATH.
 [ -x /usr/sbin/nginx ] || need+=(nginx)
+[ -x /usr/sbin/haproxy ] || need+=(haproxy)
 /usr/bin/python3 -c 'import websockets; websockets.connect' >/dev/null 2>&1 || need+=(python3-websockets)
 /usr/bin/python3 -c 'import socketio; socketio.Client' >/dev/null 2>&1 || need+=(python3-socketio)
 command -v node >/dev/null 2>&1 || need+=(nodejs)

@@ -2,6 +2,7 @@ package server
 
 import (
 	"maps"
+	"net/netip"
 	"runtime"
 	"time"
 
@@ -127,6 +128,21 @@ type Config struct {
 	// is lowered to that. The cap is not optional: gnet stops the whole
 	// engine, dropping every connection, when accept(2) fails with EMFILE.
 	MaxConns int
+	// TrustedProxies are the networks of the proxies in front of the
+	// server (nginx, haproxy: deploy/). A request whose TCP peer is in one
+	// of them is taken to come from the address its ClientAddrHeader
+	// names: the rightmost entry that is not itself a trusted proxy, so
+	// that a client cannot pass off an address it writes into the header.
+	// That address is Request.RemoteAddr. Zero trusts no one: RemoteAddr
+	// is the TCP peer and the header is ignored. The slice is copied.
+	TrustedProxies []netip.Prefix
+	// ClientAddrHeader is the header the trusted proxies name the client
+	// in. Zero means HeaderForwardedFor; HeaderForwarded reads RFC 7239's
+	// for= parameters instead; any other name is read as a comma-separated
+	// list of addresses (X-Real-IP, a single one, works). Only this header
+	// is read: a proxy that sets one leaves the others as the client
+	// wrote them.
+	ClientAddrHeader string
 }
 
 // FlashPolicy is the cross-domain socket policy sent to Flash clients.
@@ -226,6 +242,10 @@ func (c *Config) withDefaults() Config {
 	}
 	def(&out.PollMaxBytes, DefaultPollMaxBytes)
 	out.Transports = append([]string(nil), out.Transports...)
+	out.TrustedProxies = append([]netip.Prefix(nil), out.TrustedProxies...)
+	if out.ClientAddrHeader == "" {
+		out.ClientAddrHeader = HeaderForwardedFor
+	}
 	out.History.Rules = append([]session.HistoryRule(nil), out.History.Rules...)
 	if out.FlashPolicy != nil {
 		fp := *out.FlashPolicy

@@ -91,7 +91,9 @@ func (r *Request) Query() url.Values {
 // Header returns the first value of a request header field, or "".
 func (r *Request) Header(name string) string { return string(r.req.Header(name)) }
 
-// RemoteAddr returns the client's address.
+// RemoteAddr returns the client's address: the TCP peer, or behind a
+// proxy of Config.TrustedProxies the client address the proxy forwarded
+// (its port is then 0).
 func (r *Request) RemoteAddr() net.Addr { return r.remote }
 
 // SetData attaches a value to the session about to open (Session.Data).

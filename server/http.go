@@ -205,7 +205,7 @@ func (s *Server) serveHTTP(c *conn, req *codec.Request, n int, kind poller.Kind)
 		_, _ = c.c.Discard(n)
 		return
 	}
-	r := Request{req: req, remote: c.c.RemoteAddr(), resumed: p.Resumed}
+	r := Request{req: req, remote: clientAddr(s.cfg.TrustedProxies, s.cfg.ClientAddrHeader, c.c.RemoteAddr(), req), resumed: p.Resumed}
 	if err := s.handler.OnConnect(&r); err != nil {
 		status := codec.RejectStatus(err)
 		if status == 0 {

@@ -94,7 +94,7 @@ func (s *Server) readHead(c *conn) {
 		c.respond(http.StatusBadRequest, "", "bad parameters\n")
 		return
 	}
-	r := Request{req: &req, remote: c.c.RemoteAddr(), resumed: p.Resumed}
+	r := Request{req: &req, remote: clientAddr(s.cfg.TrustedProxies, s.cfg.ClientAddrHeader, c.c.RemoteAddr(), &req), resumed: p.Resumed}
 	out := c.queue()
 	hs, err := c.sh.handshaker.Upgrade(head, out, func() error {
 		if !s.originAllowed(&req) {

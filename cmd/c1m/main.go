@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
 	"strings"
@@ -43,6 +44,7 @@ type options struct {
 	compression, demoPublish, demo                  bool
 	drain, drainSpread, ping                        time.Duration
 	origins                                         string
+	trustedProxies, clientAddrHeader                string
 	history, pollMaxBytes                           int
 	historyTTL, pollTimeout                         time.Duration
 	historyMaxBytes                                 int64
@@ -72,6 +74,8 @@ func parseFlags(args []string) (*options, error) {
 	fs.BoolVar(&o.demo, "demo", true, "serve the demo page at /")
 	fs.BoolVar(&o.demoPublish, "demo-publish", false, "let clients (and the demo page) publish")
 	fs.StringVar(&o.origins, "origins", "", "comma-separated allowed Origin hosts (path.Match patterns; empty: same origin only)")
+	fs.StringVar(&o.trustedProxies, "trusted-proxies", "", "comma-separated networks (CIDR) or addresses of the proxies in front, whose X-Forwarded-For names the client (empty: none; see deploy/)")
+	fs.StringVar(&o.clientAddrHeader, "client-addr-header", server.HeaderForwardedFor, "header the -trusted-proxies name the client in: X-Forwarded-For, Forwarded (RFC 7239) or another list of addresses such as X-Real-IP")
 	fs.DurationVar(&o.ping, "ping", session.DefaultPingInterval, "keepalive ping interval (negative: off)")
 	fs.DurationVar(&o.drain, "drain", server.DefaultDrainTimeout, "shutdown: longest wait for sessions to close")
 	fs.DurationVar(&o.drainSpread, "drain-spread", 3*time.Second, "shutdown: spread close frames over this long")
@@ -141,6 +145,29 @@ func deflateConfig(bits int) (*codec.DeflateConfig, error) {
 	return nil, fmt.Errorf("-deflate-window %d: want 0 or %d to %d", bits, codec.MinClientWindowBits, codec.MaxClientWindowBits)
 }
 
+// parsePrefixes parses a comma-separated list of networks ("10.0.0.0/8")
+// and single addresses ("127.0.0.1", "::1"), for -trusted-proxies.
+func parsePrefixes(list string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for f := range strings.SplitSeq(list, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		if p, err := netip.ParsePrefix(f); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(f)
+		if err != nil {
+			return nil, fmt.Errorf("%q is neither a network (CIDR) nor an address", f)
+		}
+		a = a.Unmap()
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+	}
+	return out, nil
+}
+
 func run(o *options) error {
 	raiseFileLimit()
 	cfg := &server.Config{
@@ -179,6 +206,12 @@ func run(o *options) error {
 	if o.origins != "" {
 		cfg.AllowedOrigins = strings.Split(o.origins, ",")
 	}
+	tp, err := parsePrefixes(o.trustedProxies)
+	if err != nil {
+		return fmt.Errorf("-trusted-proxies: %w", err)
+	}
+	cfg.TrustedProxies = tp
+	cfg.ClientAddrHeader = o.clientAddrHeader
 	if o.compression {
 		d, err := deflateConfig(o.deflateWin)
 		if err != nil {

@@ -1,0 +1,61 @@
+package deploy_test
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestHAProxy runs each client flow through haproxy with
+// deploy/haproxy/c1m.cfg.
+func TestHAProxy(t *testing.T) {
+	t.Parallel()
+	p := newProxy(t, "haproxy", 1)
+	startHAProxy(t, p)
+	flows(t, p)
+}
+
+// TestHAProxyNodes: with two nodes, each stream's /send reaches its node.
+func TestHAProxyNodes(t *testing.T) {
+	t.Parallel()
+	p := newProxy(t, "haproxy", 2)
+	startHAProxy(t, p)
+	sticky(t, p)
+}
+
+// startHAProxy runs haproxy with deploy/haproxy/c1m.cfg in front of p's
+// nodes.
+func startHAProxy(t *testing.T, p *proxy) {
+	t.Helper()
+	haproxy := findProxy(t, "haproxy")
+	// haproxy takes the certificate and its key in one file.
+	cert, err := os.ReadFile(p.certFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := os.ReadFile(p.keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pem := filepath.Join(p.dir, "c1m.pem")
+	writeFile(t, pem, string(cert)+string(key))
+	var servers []string
+	for i, n := range p.nodes {
+		servers = append(servers, fmt.Sprintf("node%d %s check inter 5s", i+1, n.Addr()))
+	}
+	conf := p.config(t, filepath.Join("haproxy", "c1m.cfg"),
+		"node1 127.0.0.1:8080 check inter 5s", strings.Join(servers, "\n    server "),
+		"bind :443 ", "bind "+p.port+" ",
+		"/etc/ssl/c1m/c1m.pem", pem,
+		// No syslog here: haproxy's own messages go to its stderr.
+		"log /dev/log local0", "",
+		// Within a test machine's open-file limit.
+		"maxconn 100000", "maxconn 1000")
+	path := filepath.Join(p.dir, "haproxy.cfg")
+	writeFile(t, path, conf)
+	// -db: in the foreground, one process.
+	p.run(t, exec.Command(haproxy, "-db", "-f", path))
+}
