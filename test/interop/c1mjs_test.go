@@ -39,8 +39,11 @@ const c1mjsSmall = 10
 // and some twenty steps of a second or two each, on a loaded 2-core machine.
 const c1mjsTimeout = 4 * time.Minute
 
-// c1mjsStepTimeout bounds one step in the page.
-const c1mjsStepTimeout = 30 * time.Second
+// c1mjsStepTimeout bounds one step in the page. A restart step waits out
+// c1m.js's backoff (with jitter) and a probe; on a loaded 2-core machine
+// Firefox once took over 30 s for it, so the bound is generous: it only
+// matters when something is wrong.
+const c1mjsStepTimeout = 60 * time.Second
 
 // c1mjsOpenTimeout is c1m.js's openTimeout in the step whose WebSocket
 // never opens: short, to keep the step short.
