@@ -143,6 +143,13 @@ type Config struct {
 	// is read: a proxy that sets one leaves the others as the client
 	// wrote them.
 	ClientAddrHeader string
+	// MaxConnsPerIP caps the connections one client address (RemoteAddr:
+	// behind TrustedProxies, the address they forward) holds across all
+	// loops, counted once its request head is read: a WebSocket, a stream,
+	// a held poll or a /send in progress. Over it the request is answered
+	// 429 with Retry-After before any upgrade or stream starts. Zero means
+	// no limit; the count then costs nothing.
+	MaxConnsPerIP int
 }
 
 // FlashPolicy is the cross-domain socket policy sent to Flash clients.

@@ -108,6 +108,7 @@ func (c *conn) endResponse() {
 	if st := c.State(); st == session.StateOpen || st == session.StateClosing {
 		s.dispatchClose(c, codec.StatusNormalClosure, "")
 	}
+	s.releaseIP(c)
 	c.sh.Closed(&c.Session)
 	next := &conn{sh: c.sh, c: c.c}
 	c.sh.Open(&next.Session, next)
@@ -206,6 +207,9 @@ func (s *Server) serveHTTP(c *conn, req *codec.Request, n int, kind poller.Kind)
 		return
 	}
 	r := Request{req: req, remote: clientAddr(s.cfg.TrustedProxies, s.cfg.ClientAddrHeader, c.c.RemoteAddr(), req), resumed: p.Resumed}
+	if !s.admitIP(c, r.remote, cors) {
+		return
+	}
 	if err := s.handler.OnConnect(&r); err != nil {
 		status := codec.RejectStatus(err)
 		if status == 0 {

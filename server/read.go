@@ -95,6 +95,9 @@ func (s *Server) readHead(c *conn) {
 		return
 	}
 	r := Request{req: &req, remote: clientAddr(s.cfg.TrustedProxies, s.cfg.ClientAddrHeader, c.c.RemoteAddr(), &req), resumed: p.Resumed}
+	if !s.admitIP(c, r.remote, "") {
+		return
+	}
 	out := c.queue()
 	hs, err := c.sh.handshaker.Upgrade(head, out, func() error {
 		if !s.originAllowed(&req) {

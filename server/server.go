@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -38,7 +39,8 @@ type Server struct {
 	serveErr error
 	bootErr  error // why OnBoot stopped the engine
 	draining atomic.Bool
-	capacity capacity // set by Serve
+	capacity capacity   // set by Serve
+	perIP    *ipLimiter // Config.MaxConnsPerIP, nil without a limit (iplimit.go)
 	stopOnce sync.Once
 
 	// phase is phaseNew, phaseStarted or phaseShutEarly (start.go): a
@@ -60,7 +62,8 @@ type shard struct {
 	loop       gnet.EventLoop
 	handshaker *codec.Handshaker
 	deflater   *codec.Deflater
-	held       map[*conn]func() // events of paused connections (pause.go)
+	held       map[*conn]func()     // events of paused connections (pause.go)
+	perIP      map[*conn]netip.Addr // client address of connections holding a Config.MaxConnsPerIP slot (iplimit.go)
 }
 
 // Execute implements session.Executor on the shard's loop.
@@ -91,6 +94,7 @@ func New(h Handler, cfg *Config) *Server {
 		log:     slog.Default(),
 		booted:  make(chan struct{}),
 		done:    make(chan struct{}),
+		perIP:   newIPLimiter(c.MaxConnsPerIP),
 	}
 	if c.Compression != nil {
 		s.deflater = codec.NewDeflater(c.Compression.Level)
@@ -428,6 +432,7 @@ func (s *Server) OnClose(gc gnet.Conn, _ error) gnet.Action {
 		}
 		s.dispatchClose(c, code, reason)
 	}
+	s.releaseIP(c)
 	c.sh.Closed(&c.Session)
 	c.dec.Release()
 	c.dropOutput()

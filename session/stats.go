@@ -26,13 +26,16 @@ const (
 	// ReasonInputBacklog: a client kept sending while its handler's worker
 	// was behind, past what the server holds for it (server.Config.Workers).
 	ReasonInputBacklog
+	// ReasonPerIPLimit: a request refused with 429 because its client
+	// address holds server.Config.MaxConnsPerIP connections already.
+	ReasonPerIPLimit
 	numReasons
 )
 
 var reasonNames = [numReasons]string{
 	"handshake_timeout", "idle_timeout", "pong_timeout", "close_timeout",
 	"protocol_error", "too_big", "slow_consumer", "shutdown", "over_capacity",
-	"input_backlog",
+	"input_backlog", "per_ip_limit",
 }
 
 func (r Reason) String() string {

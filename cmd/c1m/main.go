@@ -40,6 +40,7 @@ var demoPage []byte
 type options struct {
 	listen, api, apiKey, path, logLevel, slowPolicy string
 	loops, maxTopics, maxConns, backlog, deflateWin int
+	maxConnsPerIP                                   int
 	maxMessage, maxOutbound                         int
 	compression, demoPublish, demo                  bool
 	drain, drainSpread, ping                        time.Duration
@@ -65,6 +66,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.IntVar(&o.loops, "loops", 0, "event loops (0: one per CPU)")
 	fs.IntVar(&o.maxTopics, "max-topics", server.DefaultMaxTopics, "topics per session")
 	fs.IntVar(&o.maxConns, "max-conns", 0, "client connections at most; more get 503 (0: the open-file limit less -backlog and a 1% reserve)")
+	fs.IntVar(&o.maxConnsPerIP, "max-conns-per-ip", 0, "client connections per client address (behind -trusted-proxies, the one they forward); more get 429 (0: no limit)")
 	fs.IntVar(&o.backlog, "backlog", 0, "listen backlog (0: 1/64 of the open-file limit, 128 to 4096)")
 	fs.IntVar(&o.maxMessage, "max-message", 64<<10, "largest client message, bytes")
 	fs.IntVar(&o.maxOutbound, "max-outbound", server.DefaultMaxOutbound, "bytes queued per slow client before the policy applies")
@@ -171,17 +173,18 @@ func parsePrefixes(list string) ([]netip.Prefix, error) {
 func run(o *options) error {
 	raiseFileLimit()
 	cfg := &server.Config{
-		Addr:        o.listen,
-		Path:        o.path,
-		Loops:       o.loops,
-		MaxMessage:  int64(o.maxMessage),
-		MaxFrame:    int64(o.maxMessage),
-		MaxOutbound: o.maxOutbound,
-		Protocols:   []string{codec.EnvelopeProtocol},
-		Timing:      session.Config{PingInterval: o.ping},
-		DrainSpread: o.drainSpread,
-		MaxConns:    o.maxConns,
-		Backlog:     o.backlog,
+		Addr:          o.listen,
+		Path:          o.path,
+		Loops:         o.loops,
+		MaxMessage:    int64(o.maxMessage),
+		MaxFrame:      int64(o.maxMessage),
+		MaxOutbound:   o.maxOutbound,
+		Protocols:     []string{codec.EnvelopeProtocol},
+		Timing:        session.Config{PingInterval: o.ping},
+		DrainSpread:   o.drainSpread,
+		MaxConns:      o.maxConns,
+		MaxConnsPerIP: o.maxConnsPerIP,
+		Backlog:       o.backlog,
 		History: session.HistoryConfig{
 			Size: o.history, TTL: o.historyTTL, MaxBytes: o.historyMaxBytes, Rules: o.historyRules,
 		},
