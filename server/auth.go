@@ -145,8 +145,12 @@ func (p *Push) OnOpen(s *Session) {
 	})
 }
 
-// OnClose stops the session's expiry timer, if any.
+// OnClose stops the session's expiry timer, if any, and forgets its
+// command bucket.
 func (p *Push) OnClose(s *Session, _ StatusCode, _ string) {
+	if p.limiter != nil {
+		p.limiter.forget(s.ID())
+	}
 	if ts, ok := s.Data().(*tokenSession); ok && ts.expiry != nil {
 		ts.expiry.Stop()
 	}

@@ -39,6 +39,17 @@ type PushConfig struct {
 	// from its token's claims, when Tokens is set. Its zero value is the
 	// default rule set (auth.Policy).
 	Policy auth.Policy
+
+	// CommandRate caps the commands one session sends, per second, with a
+	// token bucket of CommandBurst: over it a command gets the error reply
+	// "rate limited" and does nothing, and a session that goes on sending
+	// after three bursts' worth of refusals in a row is closed with 1008
+	// "rate limited". Zero means no limit.
+	CommandRate float64
+	// CommandBurst is how many commands a session may send at once before
+	// CommandRate applies. Zero means one second's worth of CommandRate
+	// (at least 1).
+	CommandBurst int
 }
 
 // Default values of PushConfig.
@@ -56,6 +67,7 @@ type Push struct {
 	BuiltinHandler
 	cfg     PushConfig
 	denials denialCounts
+	limiter *commandLimiter // CommandRate, nil without a limit (ratelimit.go)
 }
 
 var _ Handler = (*Push)(nil)
@@ -75,6 +87,7 @@ func NewPush(cfg *PushConfig) *Push {
 	if p.cfg.TokenCookie == "" {
 		p.cfg.TokenCookie = DefaultTokenCookie
 	}
+	p.limiter = newCommandLimiter(p.cfg.CommandRate, p.cfg.CommandBurst)
 	return p
 }
 
@@ -118,6 +131,9 @@ func (p *Push) OnMessage(s *Session, m Message) {
 	}
 	if s.State() != session.StateOpen {
 		return // closed while the command waited in the inbox
+	}
+	if !p.limitCommand(s, m.Data) {
+		return
 	}
 	if !m.Text() {
 		p.reply(s, nil, "commands are JSON text messages")

@@ -29,13 +29,16 @@ const (
 	// ReasonPerIPLimit: a request refused with 429 because its client
 	// address holds server.Config.MaxConnsPerIP connections already.
 	ReasonPerIPLimit
+	// ReasonRateLimited: a session closed with 1008 because it kept
+	// sending commands over server.PushConfig.CommandRate.
+	ReasonRateLimited
 	numReasons
 )
 
 var reasonNames = [numReasons]string{
 	"handshake_timeout", "idle_timeout", "pong_timeout", "close_timeout",
 	"protocol_error", "too_big", "slow_consumer", "shutdown", "over_capacity",
-	"input_backlog", "per_ip_limit",
+	"input_backlog", "per_ip_limit", "rate_limited",
 }
 
 func (r Reason) String() string {

@@ -40,7 +40,8 @@ var demoPage []byte
 type options struct {
 	listen, api, apiKey, path, logLevel, slowPolicy string
 	loops, maxTopics, maxConns, backlog, deflateWin int
-	maxConnsPerIP                                   int
+	maxConnsPerIP, commandBurst                     int
+	commandRate                                     float64
 	maxMessage, maxOutbound                         int
 	compression, demoPublish, demo                  bool
 	drain, drainSpread, ping                        time.Duration
@@ -67,6 +68,8 @@ func parseFlags(args []string) (*options, error) {
 	fs.IntVar(&o.maxTopics, "max-topics", server.DefaultMaxTopics, "topics per session")
 	fs.IntVar(&o.maxConns, "max-conns", 0, "client connections at most; more get 503 (0: the open-file limit less -backlog and a 1% reserve)")
 	fs.IntVar(&o.maxConnsPerIP, "max-conns-per-ip", 0, "client connections per client address (behind -trusted-proxies, the one they forward); more get 429 (0: no limit)")
+	fs.Float64Var(&o.commandRate, "command-rate", 0, "client commands (subscribe, publish...) per second and session; over it an error reply, then close 1008 (0: no limit)")
+	fs.IntVar(&o.commandBurst, "command-burst", 0, "client commands a session may send at once before -command-rate applies (0: one second's worth)")
 	fs.IntVar(&o.backlog, "backlog", 0, "listen backlog (0: 1/64 of the open-file limit, 128 to 4096)")
 	fs.IntVar(&o.maxMessage, "max-message", 64<<10, "largest client message, bytes")
 	fs.IntVar(&o.maxOutbound, "max-outbound", server.DefaultMaxOutbound, "bytes queued per slow client before the policy applies")
@@ -222,7 +225,10 @@ func run(o *options) error {
 		}
 		cfg.Compression = d
 	}
-	pc := &server.PushConfig{MaxTopics: o.maxTopics, ClientPublish: o.demoPublish}
+	pc := &server.PushConfig{
+		MaxTopics: o.maxTopics, ClientPublish: o.demoPublish,
+		CommandRate: o.commandRate, CommandBurst: o.commandBurst,
+	}
 	if err := configureAuth(o, pc); err != nil {
 		return err
 	}
