@@ -150,6 +150,18 @@ type Config struct {
 	// 429 with Retry-After before any upgrade or stream starts. Zero means
 	// no limit; the count then costs nothing.
 	MaxConnsPerIP int
+	// HandshakeRate caps the requests that open a session (a WebSocket
+	// upgrade, a stream, each poll and /send) one client address makes,
+	// per second, with a token bucket of HandshakeBurst: over it, 429
+	// with Retry-After before anything starts. It stops a reconnect storm
+	// or a handshake flood from one address from taking the loops' time.
+	// A long-poll client makes one request per reply: set it above that.
+	// Zero means no limit.
+	HandshakeRate float64
+	// HandshakeBurst is how many such requests an address may make at once
+	// before HandshakeRate applies. Zero means one second's worth (at
+	// least 1).
+	HandshakeBurst int
 }
 
 // FlashPolicy is the cross-domain socket policy sent to Flash clients.

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/netip"
 	"sync"
+	"time"
 
 	"github.com/c1mhq/c1m/session"
 )
@@ -70,7 +71,8 @@ func addrIP(a net.Addr) (netip.Addr, bool) {
 	return ap.Addr().Unmap(), true
 }
 
-// admitIP takes a slot of Config.MaxConnsPerIP for the connection whose
+// admitIP charges the request's handshake to Config.HandshakeRate, then
+// takes a slot of Config.MaxConnsPerIP for the connection whose
 // request came from client, once per request: a connection holds at most
 // one slot, released when its request's session ends (endResponse) or the
 // connection closes (OnClose), so that a kept-alive connection counts once
@@ -79,15 +81,23 @@ func addrIP(a net.Addr) (netip.Addr, bool) {
 // Retry-After, with extra header lines (CORS), and reports false.
 // Loop-only.
 func (s *Server) admitIP(c *conn, client net.Addr, extra string) bool {
-	if s.perIP == nil {
-		return true
-	}
-	if _, held := c.sh.perIP[c]; held {
+	if s.perIP == nil && s.handshakes == nil {
 		return true
 	}
 	ip, ok := addrIP(client)
 	if !ok {
 		return true // not an IP address (a test's pipe): nothing to count by
+	}
+	if s.handshakes != nil && !s.handshakes.take(ip, time.Now()) {
+		c.sh.Stats().Evicted(session.ReasonHandshakeRate)
+		c.respond(http.StatusTooManyRequests, extra+perIPRetryAfter, "too many requests from your address\n")
+		return false
+	}
+	if s.perIP == nil {
+		return true
+	}
+	if _, held := c.sh.perIP[c]; held {
+		return true
 	}
 	if !s.perIP.acquire(ip) {
 		c.sh.Stats().Evicted(session.ReasonPerIPLimit)

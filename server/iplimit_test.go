@@ -166,3 +166,41 @@ func TestMaxConnsPerIPHTTP(t *testing.T) {
 		t.Fatalf("a second stream from the address: %s, Retry-After %q; want 429 and 1", resp.Status, resp.Header.Get("Retry-After"))
 	}
 }
+
+// TestHandshakeRate: upgrades from one address past the burst get 429
+// with Retry-After; another address has its own bucket.
+func TestHandshakeRate(t *testing.T) {
+	t.Parallel()
+	const burst, attempts = 5, 30
+	srv, addr := start(t, nil, server.Config{HandshakeRate: 0.5, HandshakeBurst: burst})
+	url := "ws://" + addr + "/ws"
+	var ok, refused int
+	for range attempts {
+		c, resp, err := dialFrom("127.0.0.1").DialContext(context.Background(), url, nil)
+		switch {
+		case err == nil:
+			ok++
+			_ = c.Close()
+		case errors.Is(err, websocket.ErrBadHandshake) && resp.StatusCode == http.StatusTooManyRequests && resp.Header.Get("Retry-After") == "1":
+			refused++
+		default:
+			t.Fatal(err)
+		}
+	}
+	// The burst, and at most one more if the loop took over 2 s.
+	if ok < burst || ok > burst+1 || ok+refused != attempts {
+		t.Fatalf("%d upgrades and %d refused, want %d (or one more) and the rest", ok, refused, burst)
+	}
+	var counted uint64
+	for _, sh := range srv.Registry().Shards() {
+		counted += sh.Stats().Evictions(session.ReasonHandshakeRate)
+	}
+	if counted != uint64(refused) {
+		t.Fatalf("handshake_rate counted %d, want %d", counted, refused)
+	}
+	c, _, err := dialFrom("127.0.0.2").DialContext(context.Background(), url, nil)
+	if err != nil {
+		t.Fatalf("upgrade from 127.0.0.2: %v", err)
+	}
+	_ = c.Close()
+}

@@ -22,10 +22,33 @@ const ReasonRateLimited = "rate limited"
 // after three times its burst.
 const rateStrikes = 3
 
+// tokenBucket holds up to burst tokens and gains rate of them a second.
+type tokenBucket struct {
+	tokens float64
+	last   time.Time
+}
+
+// take refills the bucket for the time since its last use and takes a
+// token, or reports false when it has none.
+func (b *tokenBucket) take(now time.Time, rate, burst float64) bool {
+	b.refill(now, rate, burst)
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
+}
+
+func (b *tokenBucket) refill(now time.Time, rate, burst float64) {
+	if dt := now.Sub(b.last); dt > 0 {
+		b.tokens = min(burst, b.tokens+dt.Seconds()*rate)
+		b.last = now
+	}
+}
+
 // commandBucket is one session's token bucket.
 type commandBucket struct {
-	tokens  float64
-	last    time.Time
+	tokenBucket
 	refused int // commands refused in a row
 }
 
@@ -67,15 +90,10 @@ func (l *commandLimiter) take(id uint64, now time.Time) verdict {
 	defer l.mu.Unlock()
 	b := l.buckets[id]
 	if b == nil {
-		b = &commandBucket{tokens: l.burst, last: now}
+		b = &commandBucket{tokenBucket: tokenBucket{tokens: l.burst, last: now}}
 		l.buckets[id] = b
 	}
-	if dt := now.Sub(b.last); dt > 0 {
-		b.tokens = min(l.burst, b.tokens+dt.Seconds()*l.rate)
-		b.last = now
-	}
-	if b.tokens >= 1 {
-		b.tokens--
+	if b.take(now, l.rate, l.burst) {
 		b.refused = 0
 		return verdictRun
 	}

@@ -31,17 +31,18 @@ type Server struct {
 	workers  *workers
 	log      *slog.Logger
 
-	start    time.Time
-	eng      gnet.Engine
-	addr     atomic.Pointer[net.TCPAddr]
-	booted   chan struct{}
-	done     chan struct{}
-	serveErr error
-	bootErr  error // why OnBoot stopped the engine
-	draining atomic.Bool
-	capacity capacity   // set by Serve
-	perIP    *ipLimiter // Config.MaxConnsPerIP, nil without a limit (iplimit.go)
-	stopOnce sync.Once
+	start      time.Time
+	eng        gnet.Engine
+	addr       atomic.Pointer[net.TCPAddr]
+	booted     chan struct{}
+	done       chan struct{}
+	serveErr   error
+	bootErr    error // why OnBoot stopped the engine
+	draining   atomic.Bool
+	capacity   capacity          // set by Serve
+	perIP      *ipLimiter        // Config.MaxConnsPerIP, nil without a limit (iplimit.go)
+	handshakes *handshakeLimiter // Config.HandshakeRate, nil without a limit (handshakerate.go)
+	stopOnce   sync.Once
 
 	// phase is phaseNew, phaseStarted or phaseShutEarly (start.go): a
 	// Server runs once.
@@ -88,13 +89,14 @@ func New(h Handler, cfg *Config) *Server {
 		c.Pages[poller.PathClient] = Page{ContentType: poller.ClientContentType, Body: poller.ClientJS} // c.Pages is a copy
 	}
 	s := &Server{
-		cfg:     c,
-		handler: h,
-		limits:  codec.Limits{MaxFrame: c.MaxFrame, MaxMessage: c.MaxMessage},
-		log:     slog.Default(),
-		booted:  make(chan struct{}),
-		done:    make(chan struct{}),
-		perIP:   newIPLimiter(c.MaxConnsPerIP),
+		cfg:        c,
+		handler:    h,
+		limits:     codec.Limits{MaxFrame: c.MaxFrame, MaxMessage: c.MaxMessage},
+		log:        slog.Default(),
+		booted:     make(chan struct{}),
+		done:       make(chan struct{}),
+		perIP:      newIPLimiter(c.MaxConnsPerIP),
+		handshakes: newHandshakeLimiter(c.HandshakeRate, c.HandshakeBurst),
 	}
 	if c.Compression != nil {
 		s.deflater = codec.NewDeflater(c.Compression.Level)

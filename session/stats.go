@@ -32,6 +32,9 @@ const (
 	// ReasonRateLimited: a session closed with 1008 because it kept
 	// sending commands over server.PushConfig.CommandRate.
 	ReasonRateLimited
+	// ReasonHandshakeRate: a request refused with 429 because its client
+	// address opened sessions faster than server.Config.HandshakeRate.
+	ReasonHandshakeRate
 	numReasons
 )
 
@@ -39,6 +42,7 @@ var reasonNames = [numReasons]string{
 	"handshake_timeout", "idle_timeout", "pong_timeout", "close_timeout",
 	"protocol_error", "too_big", "slow_consumer", "shutdown", "over_capacity",
 	"input_backlog", "per_ip_limit", "rate_limited",
+	"handshake_rate",
 }
 
 func (r Reason) String() string {

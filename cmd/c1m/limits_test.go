@@ -16,7 +16,7 @@ import (
 // show in /metrics by reason.
 func TestLimitFlags(t *testing.T) {
 	t.Parallel()
-	in := startC1M(t, "-max-conns-per-ip", "2", "-command-rate", "1", "-command-burst", "1", "-demo-publish")
+	in := startC1M(t, "-max-conns-per-ip", "2", "-handshake-rate", "1000", "-command-rate", "1", "-command-burst", "1", "-demo-publish")
 	flooder := in.dial(t, "")
 	in.dial(t, "")
 	_, resp, err := websocket.DefaultDialer.Dial(in.clients, nil)

@@ -40,8 +40,8 @@ var demoPage []byte
 type options struct {
 	listen, api, apiKey, path, logLevel, slowPolicy string
 	loops, maxTopics, maxConns, backlog, deflateWin int
-	maxConnsPerIP, commandBurst                     int
-	commandRate                                     float64
+	maxConnsPerIP, commandBurst, handshakeBurst     int
+	commandRate, handshakeRate                      float64
 	maxMessage, maxOutbound                         int
 	compression, demoPublish, demo                  bool
 	drain, drainSpread, ping                        time.Duration
@@ -68,6 +68,8 @@ func parseFlags(args []string) (*options, error) {
 	fs.IntVar(&o.maxTopics, "max-topics", server.DefaultMaxTopics, "topics per session")
 	fs.IntVar(&o.maxConns, "max-conns", 0, "client connections at most; more get 503 (0: the open-file limit less -backlog and a 1% reserve)")
 	fs.IntVar(&o.maxConnsPerIP, "max-conns-per-ip", 0, "client connections per client address (behind -trusted-proxies, the one they forward); more get 429 (0: no limit)")
+	fs.Float64Var(&o.handshakeRate, "handshake-rate", 0, "requests that open a session (upgrades, streams, polls) per second and client address; more get 429 (0: no limit)")
+	fs.IntVar(&o.handshakeBurst, "handshake-burst", 0, "such requests an address may make at once before -handshake-rate applies (0: one second's worth)")
 	fs.Float64Var(&o.commandRate, "command-rate", 0, "client commands (subscribe, publish...) per second and session; over it an error reply, then close 1008 (0: no limit)")
 	fs.IntVar(&o.commandBurst, "command-burst", 0, "client commands a session may send at once before -command-rate applies (0: one second's worth)")
 	fs.IntVar(&o.backlog, "backlog", 0, "listen backlog (0: 1/64 of the open-file limit, 128 to 4096)")
@@ -176,18 +178,20 @@ func parsePrefixes(list string) ([]netip.Prefix, error) {
 func run(o *options) error {
 	raiseFileLimit()
 	cfg := &server.Config{
-		Addr:          o.listen,
-		Path:          o.path,
-		Loops:         o.loops,
-		MaxMessage:    int64(o.maxMessage),
-		MaxFrame:      int64(o.maxMessage),
-		MaxOutbound:   o.maxOutbound,
-		Protocols:     []string{codec.EnvelopeProtocol},
-		Timing:        session.Config{PingInterval: o.ping},
-		DrainSpread:   o.drainSpread,
-		MaxConns:      o.maxConns,
-		MaxConnsPerIP: o.maxConnsPerIP,
-		Backlog:       o.backlog,
+		Addr:           o.listen,
+		Path:           o.path,
+		Loops:          o.loops,
+		MaxMessage:     int64(o.maxMessage),
+		MaxFrame:       int64(o.maxMessage),
+		MaxOutbound:    o.maxOutbound,
+		Protocols:      []string{codec.EnvelopeProtocol},
+		Timing:         session.Config{PingInterval: o.ping},
+		DrainSpread:    o.drainSpread,
+		MaxConns:       o.maxConns,
+		MaxConnsPerIP:  o.maxConnsPerIP,
+		HandshakeRate:  o.handshakeRate,
+		HandshakeBurst: o.handshakeBurst,
+		Backlog:        o.backlog,
 		History: session.HistoryConfig{
 			Size: o.history, TTL: o.historyTTL, MaxBytes: o.historyMaxBytes, Rules: o.historyRules,
 		},
