@@ -103,13 +103,7 @@ func TestMaxConnsPerIP(t *testing.T) {
 		_ = c.Close()
 	}
 	open = open[10:]
-	deadline := time.Now().Add(5 * time.Second)
-	for srv.Connections() > limit-10+3 {
-		if time.Now().After(deadline) {
-			t.Fatalf("server still holds %d connections", srv.Connections())
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	waitFor(t, "the closed connections to end", func() bool { return srv.Connections() <= limit-10+3 })
 	for i := range 10 {
 		c, _, err := one.DialContext(context.Background(), url, nil)
 		if err != nil {
