@@ -124,20 +124,12 @@ func (c *conn) endResponse() {
 // allows.
 func (s *Server) httpHead(req *codec.Request, status int) codec.ResponseHead {
 	h := codec.ResponseHead{Status: status, Minor: req.Minor, Close: !req.KeepAlive()}
-	if o := req.Header("Origin"); len(o) > 0 && !s.sameOrigin(req) && s.originAllowed(req) {
+	if o := req.Header("Origin"); len(o) > 0 && !sameOrigin(req) && s.originAllowed(req) {
 		h.Origin = bytes.Clone(o)
 	}
 	return h
 }
 
-// sameOrigin reports whether the request's Origin names its Host.
-func (s *Server) sameOrigin(req *codec.Request) bool {
-	origin := req.Header("Origin")
-	if i := bytes.Index(origin, []byte("://")); i >= 0 {
-		origin = origin[i+3:]
-	}
-	return bytes.EqualFold(origin, req.Header("Host"))
-}
 
 // respondKeep answers a request with a complete response and keeps the
 // connection for the next one when the request allows it.

@@ -136,24 +136,34 @@ func (s *Server) readHead(c *conn) {
 
 // originAllowed applies Config.AllowedOrigins to the request's Origin.
 func (s *Server) originAllowed(req *codec.Request) bool {
-	origin := req.Header("Origin")
-	if len(origin) == 0 {
+	if len(req.Header("Origin")) == 0 {
 		return true
 	}
-	host := origin
-	if i := bytes.Index(host, []byte("://")); i >= 0 {
-		host = host[i+3:]
-	}
 	if len(s.cfg.AllowedOrigins) == 0 {
-		return bytes.EqualFold(host, req.Header("Host"))
+		return sameOrigin(req)
 	}
-	h := string(bytes.ToLower(host))
+	h := string(bytes.ToLower(originHost(req)))
 	for _, p := range s.cfg.AllowedOrigins {
 		if ok, _ := path.Match(p, h); ok {
 			return true
 		}
 	}
 	return false
+}
+
+// originHost returns the host (and port) of the request's Origin: what
+// follows its scheme.
+func originHost(req *codec.Request) []byte {
+	origin := req.Header("Origin")
+	if i := bytes.Index(origin, []byte("://")); i >= 0 {
+		origin = origin[i+3:]
+	}
+	return origin
+}
+
+// sameOrigin reports whether the request's Origin names its Host.
+func sameOrigin(req *codec.Request) bool {
+	return bytes.EqualFold(originHost(req), req.Header("Host"))
 }
 
 // readFrames decodes every complete frame in gnet's buffer and acts on it.
