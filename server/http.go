@@ -130,7 +130,6 @@ func (s *Server) httpHead(req *codec.Request, status int) codec.ResponseHead {
 	return h
 }
 
-
 // respondKeep answers a request with a complete response and keeps the
 // connection for the next one when the request allows it.
 func (c *conn) respondKeep(head codec.ResponseHead, contentType string, body []byte) {
