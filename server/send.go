@@ -110,10 +110,24 @@ func message(data []byte) Message {
 // on that session's loop, and answers 202 once it has it, or 404. The
 // connection reads no further request until then. Loop-only.
 func (s *Server) sendToStream(c *conn, b *bodyReader) {
+	answer := func(found bool) {
+		if c.State() == session.StateClosed {
+			return // the client left meanwhile
+		}
+		c.ext.busy = false
+		if found {
+			c.respondKeep(withStatus(b.head, http.StatusAccepted), "", nil)
+		} else {
+			c.respondKeep(withStatus(b.head, http.StatusNotFound), "application/json", []byte(`{"op":"error","error":"no such session"}`))
+		}
+		if c.c.InboundBuffered() > 0 {
+			_ = c.c.Wake(nil)
+		}
+	}
 	id, token, ok := parseSID(b.params.SID)
 	target := s.hub.ByID(id)
 	if !ok || target == nil {
-		c.respondKeep(s.statusHead(b.head, http.StatusNotFound), "application/json", []byte(`{"op":"error","error":"no such session"}`))
+		answer(false)
 		return
 	}
 	deliver := func() bool {
@@ -130,20 +144,6 @@ func (s *Server) sendToStream(c *conn, b *bodyReader) {
 		}
 		s.dispatchMessage(tc, message(b.data))
 		return true
-	}
-	answer := func(found bool) {
-		if c.State() == session.StateClosed {
-			return // the client left meanwhile
-		}
-		c.ext.busy = false
-		if found {
-			c.respondKeep(s.statusHead(b.head, http.StatusAccepted), "", nil)
-		} else {
-			c.respondKeep(s.statusHead(b.head, http.StatusNotFound), "application/json", []byte(`{"op":"error","error":"no such session"}`))
-		}
-		if c.c.InboundBuffered() > 0 {
-			_ = c.c.Wake(nil)
-		}
 	}
 	if target == c.sh.Shard {
 		answer(deliver())
@@ -167,7 +167,7 @@ func (s *Server) sendToStream(c *conn, b *bodyReader) {
 // it is refused: a poll client subscribes with the next poll. Loop-only.
 func (s *Server) sendOneOff(c *conn, b *bodyReader) {
 	if cmd, err := codec.ParseCommand(b.data); err == nil && (cmd.Op == codec.OpSubscribe || cmd.Op == codec.OpUnsubscribe) {
-		c.respondKeep(s.statusHead(b.head, http.StatusBadRequest), "application/json",
+		c.respondKeep(withStatus(b.head, http.StatusBadRequest), "application/json",
 			codec.AppendReply(nil, cmd.ID, "without a stream, subscribe with topic= on the next poll"))
 		return
 	}
@@ -203,8 +203,8 @@ func (s *Server) sendOneOff(c *conn, b *bodyReader) {
 	c.SetDeadline(s.cfg.PollTimeout)
 }
 
-// statusHead returns head with another status.
-func (s *Server) statusHead(head codec.ResponseHead, status int) codec.ResponseHead {
+// withStatus returns head with another status.
+func withStatus(head codec.ResponseHead, status int) codec.ResponseHead {
 	head.Status = status
 	return head
 }
