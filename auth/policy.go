@@ -27,7 +27,7 @@ var DefaultProtected = []string{"private:"}
 
 // CanSubscribe reports whether a client with claims c (nil: anonymous) may
 // subscribe to topic. A topics claim, when present, lists all the topics
-// the client may have, besides its own user topics.
+// the client may have, besides its own user topics. Safe for concurrent use.
 func (p *Policy) CanSubscribe(c *Claims, topic string) bool {
 	var allowed []string
 	if c != nil {
@@ -39,7 +39,7 @@ func (p *Policy) CanSubscribe(c *Claims, topic string) bool {
 // CanPublish reports whether a client with claims c may publish to topic.
 // A publish claim, when present, lists all the topics the client may
 // publish to, besides its own user topics; without one, only unprotected
-// topics.
+// topics. Safe for concurrent use.
 func (p *Policy) CanPublish(c *Claims, topic string) bool {
 	var allowed []string
 	if c != nil {

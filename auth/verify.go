@@ -24,6 +24,7 @@ type Claims struct {
 
 // TokenClaims returns c. A session's data that is, or embeds, *Claims
 // carries its permissions (server.Push looks for this method).
+// Safe for concurrent use.
 func (c *Claims) TokenClaims() *Claims { return c }
 
 // Keys are what a Verifier checks signatures with. Each key type pins its

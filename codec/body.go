@@ -21,7 +21,7 @@ const (
 // repeated Content-Length, or Transfer-Encoding in an HTTP/1.0 request is
 // ErrBadBody (RFC 9112 sections 6.1 and 6.3: a server must answer 400 and
 // close, as that is how requests are smuggled; an HTTP/1.0 proxy in front
-// would not have decoded the chunks).
+// would not have decoded the chunks). Safe for concurrent use.
 func (r *Request) Body() (BodyKind, int64, error) {
 	var te, cl []byte
 	nte, ncl := 0, 0
@@ -75,7 +75,7 @@ func parseDecimal(b []byte) (int64, bool) {
 // KeepAlive reports whether the connection stays open after the response:
 // never with "Connection: close", which wins over keep-alive (RFC 9112
 // section 9.3); otherwise always in HTTP/1.1, and in HTTP/1.0 only with
-// "Connection: keep-alive".
+// "Connection: keep-alive". Safe for concurrent use.
 func (r *Request) KeepAlive() bool {
 	if r.HasToken("Connection", "close") {
 		return false
@@ -114,7 +114,7 @@ const maxChunkLine = 4096
 // bytes is ErrBodyTooLarge, decided from a chunk's size line before its
 // data arrives and counted over the whole body, whatever dst held before
 // and whether or not the caller keeps passing the same dst; bad framing is
-// ErrBadBody.
+// ErrBadBody. Loop-only: one goroutine at a time.
 func (d *ChunkedDecoder) Decode(dst, b []byte, limit int) ([]byte, int, bool, error) {
 	n := 0
 	for n < len(b) {
@@ -172,6 +172,7 @@ func (d *ChunkedDecoder) Decode(dst, b []byte, limit int) ([]byte, int, bool, er
 }
 
 // Reset makes the decoder ready for a new body.
+// Loop-only: one goroutine at a time.
 func (d *ChunkedDecoder) Reset() { *d = ChunkedDecoder{} }
 
 // chunkLine returns the line at the start of b without its CRLF, whether it

@@ -105,6 +105,7 @@ type Command struct {
 }
 
 // Position returns the position a subscribe command resumes from, or nil.
+// Safe for concurrent use.
 func (c *Command) Position() *Position {
 	if c.Since == nil {
 		return nil

@@ -29,6 +29,7 @@ type ResponseHead struct {
 }
 
 // Chunked reports whether the body is sent with chunked framing.
+// Safe for concurrent use.
 func (h *ResponseHead) Chunked() bool { return h.Length < 0 && h.Minor > 0 && !bodyless(h.Status) }
 
 // bodyless reports whether a response with this status ends with its head
@@ -38,6 +39,7 @@ func bodyless(status int) bool {
 }
 
 // AppendHead appends the response head, ending with the blank line.
+// Safe for concurrent use.
 func (h *ResponseHead) AppendHead(dst []byte) []byte {
 	dst = append(dst, "HTTP/1.1 "...)
 	dst = strconv.AppendInt(dst, int64(h.Status), 10)

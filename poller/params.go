@@ -53,6 +53,7 @@ func Route(path []byte) Kind {
 }
 
 // Stream reports whether the transport answers with an endless response.
+// Safe for concurrent use.
 func (k Kind) Stream() bool { return k >= KindSSE && k <= KindIframe }
 
 // Params are what a transport request asks for in its query string (and,
@@ -80,6 +81,7 @@ type Params struct {
 }
 
 // Position returns the position the request gives for topic, or nil.
+// Safe for concurrent use.
 func (p *Params) Position(topic string) *codec.Position {
 	for i := range p.Since {
 		if p.Since[i].Topic == topic {

@@ -117,7 +117,7 @@ func (s *Stream) appendCursor(out Output, dst []byte) []byte {
 // use.
 func NewStream(p *Params) *Stream { return &Stream{kind: p.Kind, callback: p.Callback} }
 
-// ContentType returns the stream's content type.
+// ContentType returns the stream's content type. Safe for concurrent use.
 func (s *Stream) ContentType() string {
 	switch s.kind {
 	case KindSSE:

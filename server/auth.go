@@ -127,6 +127,7 @@ type tokenSession struct {
 // passes, the session is closed with 1008 "token expired" (a poll, which
 // presents its token again each time, is refused with 401 after that).
 // A session whose data Auth replaced has no expiry.
+// Runs where Handler.OnOpen runs: the loop, or a worker.
 func (p *Push) OnOpen(s *Session) {
 	ts, ok := s.Data().(*tokenSession)
 	if !ok || ts.ExpiresAt == nil {
@@ -146,7 +147,7 @@ func (p *Push) OnOpen(s *Session) {
 }
 
 // OnClose stops the session's expiry timer, if any, and forgets its
-// command bucket.
+// command bucket. Runs where Handler.OnClose runs: the loop, or a worker.
 func (p *Push) OnClose(s *Session, _ StatusCode, _ string) {
 	if p.limiter != nil {
 		p.limiter.forget(s.ID())

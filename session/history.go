@@ -104,6 +104,7 @@ const historySlack = 32
 
 // SetHistory configures the hub's history. Call it before the hub is used
 // (before the server starts); it is not safe while publications flow.
+// Call it from one goroutine, before Start.
 func (h *Hub) SetHistory(cfg HistoryConfig) {
 	switch {
 	case cfg.MaxBytes == 0:
