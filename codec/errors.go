@@ -78,3 +78,13 @@ var (
 	// 413.
 	ErrBodyTooLarge = errors.New("codec: request body too large")
 )
+
+// Errors of ParseProxyHeader.
+var (
+	// ErrProxyHeader is a PROXY protocol header that breaks the
+	// specification or passes the length allowed.
+	ErrProxyHeader = errors.New("codec: malformed PROXY protocol header")
+	// ErrNoProxyHeader is a connection whose first bytes are not a PROXY
+	// protocol header.
+	ErrNoProxyHeader = errors.New("codec: no PROXY protocol header")
+)

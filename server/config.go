@@ -143,6 +143,13 @@ type Config struct {
 	// is read: a proxy that sets one leaves the others as the client
 	// wrote them.
 	ClientAddrHeader string
+	// ProxyProtocol reads the PROXY protocol header (versions 1 and 2)
+	// that the TrustedProxies send before each connection's first
+	// request: the client it names is the connection's peer, for
+	// ClientAddrHeader's walk, RemoteAddr, the limits and the logs.
+	// Zero (ProxyProtocolOff) reads none. A header from a peer outside
+	// TrustedProxies is refused, whatever the mode.
+	ProxyProtocol ProxyProtocol
 	// MaxConnsPerIP caps the connections one client address (RemoteAddr:
 	// behind TrustedProxies, the address they forward) holds across all
 	// loops, counted once its request head is read: a WebSocket, a stream,

@@ -24,6 +24,7 @@ type connExt struct {
 	busy             bool   // a /send waits for another loop: no request is read meanwhile
 	token            uint64 // the secret half of a stream's session id
 	body             *bodyReader
+	client           net.Addr // the client a PROXY protocol header named (proxyproto.go)
 }
 
 // extra returns the connection's connExt, allocating it.
@@ -110,7 +111,10 @@ func (c *conn) endResponse() {
 	}
 	s.releaseIP(c)
 	c.sh.Closed(&c.Session)
-	next := &conn{sh: c.sh, c: c.c}
+	next := &conn{sh: c.sh, c: c.c, proxyRead: c.proxyRead}
+	if x.client != nil {
+		next.extra().client = x.client // the connection's, not the request's
+	}
 	c.sh.Open(&next.Session, next)
 	c.c.SetContext(next)
 	if c.c.InboundBuffered() > 0 {
@@ -197,7 +201,7 @@ func (s *Server) serveHTTP(c *conn, req *codec.Request, n int, kind poller.Kind)
 		_, _ = c.c.Discard(n)
 		return
 	}
-	r := Request{req: req, remote: clientAddr(s.cfg.TrustedProxies, s.cfg.ClientAddrHeader, c.c.RemoteAddr(), req), resumed: p.Resumed}
+	r := Request{req: req, remote: clientAddr(s.cfg.TrustedProxies, s.cfg.ClientAddrHeader, c.peer(), req), resumed: p.Resumed}
 	if !s.admitIP(c, r.remote, cors) {
 		return
 	}

@@ -29,6 +29,9 @@ var retryAfter = "Retry-After: " + strconv.Itoa(int(retryAfterDelay/time.Second)
 // upgrade, answers the handshake. The head is consumed; bytes pipelined after
 // it stay in gnet's buffer for readFrames. Loop-only.
 func (s *Server) readHead(c *conn) {
+	if !c.proxyRead && s.cfg.ProxyProtocol != ProxyProtocolOff && !s.readProxyHeader(c) {
+		return
+	}
 	buf, _ := c.c.Peek(-1)
 	if c.progress == 0 && len(buf) > 0 && buf[0] == '<' {
 		switch match, more := codec.IsPolicyRequest(buf); {
@@ -94,7 +97,7 @@ func (s *Server) readHead(c *conn) {
 		c.respond(http.StatusBadRequest, "", "bad parameters\n")
 		return
 	}
-	r := Request{req: &req, remote: clientAddr(s.cfg.TrustedProxies, s.cfg.ClientAddrHeader, c.c.RemoteAddr(), &req), resumed: p.Resumed}
+	r := Request{req: &req, remote: clientAddr(s.cfg.TrustedProxies, s.cfg.ClientAddrHeader, c.peer(), &req), resumed: p.Resumed}
 	if !s.admitIP(c, r.remote, "") {
 		return
 	}
