@@ -210,7 +210,7 @@ func (s *Server) serveHTTP(c *conn, req *codec.Request, n int, kind poller.Kind)
 		if status == 0 {
 			status = http.StatusForbidden
 		}
-		c.respond(status, cors, err.Error()+"\n")
+		c.respond(status, cors+codec.RejectHeader(err), err.Error()+"\n")
 		return
 	}
 	head := s.httpHead(req, http.StatusOK)
