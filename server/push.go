@@ -2,6 +2,7 @@ package server
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/c1mhq/c1m/auth"
 	"github.com/c1mhq/c1m/codec"
@@ -68,6 +69,8 @@ type Push struct {
 	cfg     PushConfig
 	denials denialCounts
 	limiter *commandLimiter // CommandRate, nil without a limit (ratelimit.go)
+	// expiryDelay holds back the expiry timers (tests: SetExpiryDelay).
+	expiryDelay time.Duration
 }
 
 var _ Handler = (*Push)(nil)
@@ -150,14 +153,18 @@ func (p *Push) OnMessage(s *Session, m Message) {
 			p.reply(s, cmd.ID, "too many topics")
 			return
 		}
-		if p.cfg.Tokens != nil && !p.cfg.Policy.CanSubscribe(claimsOf(s), cmd.Topic) {
-			p.deny(DenySubscribe)
-			p.reply(s, cmd.ID, ReasonTopicDenied)
-			return
+		if p.cfg.Tokens != nil {
+			if ok, reason := p.canSubscribe(s, cmd.Topic, cmd.Token); !ok {
+				p.reply(s, cmd.ID, reason)
+				return
+			}
 		}
 		s.SubscribeFrom(cmd.Topic, cmd.Position())
 	case codec.OpUnsubscribe:
 		s.Unsubscribe(cmd.Topic)
+	case codec.OpRefresh:
+		p.refresh(s, cmd.ID, cmd.Token) // it replies
+		return
 	case codec.OpPublish:
 		if !p.cfg.ClientPublish {
 			p.reply(s, cmd.ID, "publishing is not allowed")
