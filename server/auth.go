@@ -141,10 +141,13 @@ func (p *Push) OnOpen(s *Session) {
 }
 
 // OnClose stops the session's expiry timer, if any, and forgets its
-// command bucket. Runs where Handler.OnClose runs: the loop, or a worker.
+// command and publish buckets. Runs where Handler.OnClose runs: the loop, or a worker.
 func (p *Push) OnClose(s *Session, _ StatusCode, _ string) {
 	if p.limiter != nil {
 		p.limiter.forget(s.ID())
+	}
+	if p.pubs != nil {
+		p.pubs.forget(s.ID())
 	}
 	if ts, ok := s.Data().(*tokenSession); ok && ts.expiry != nil {
 		ts.expiry.Stop()

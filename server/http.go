@@ -109,7 +109,7 @@ func (c *conn) endResponse() {
 	if st := c.State(); st == session.StateOpen || st == session.StateClosing {
 		s.dispatchClose(c, codec.StatusNormalClosure, "")
 	}
-	s.releaseIP(c)
+	s.releaseSlots(c)
 	c.sh.Closed(&c.Session)
 	next := &conn{sh: c.sh, c: c.c, proxyRead: c.proxyRead}
 	if x.client != nil {
@@ -205,7 +205,10 @@ func (s *Server) serveHTTP(c *conn, req *codec.Request, n int, kind poller.Kind)
 	if !s.admitIP(c, r.remote, cors) {
 		return
 	}
-	if err := s.handler.OnConnect(&r); err != nil {
+	if p.Kind == poller.KindPoll && !s.admitPoll(c, r.remote, cors) {
+		return
+	}
+	if err := s.connect(c, &r); err != nil {
 		status := codec.RejectStatus(err)
 		if status == 0 {
 			status = http.StatusForbidden

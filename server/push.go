@@ -51,6 +51,18 @@ type PushConfig struct {
 	// CommandRate applies. Zero means one second's worth of CommandRate
 	// (at least 1).
 	CommandBurst int
+	// PublishRate caps the publish commands one session sends, per
+	// second, with a token bucket of PublishBurst, apart from
+	// CommandRate (a publication costs a fan-out; a subscribe does not):
+	// over it the publish gets the error reply "publish rate limited"
+	// and is not published, and a session that goes on after three
+	// bursts' worth of refusals in a row is closed with 1008 "publish
+	// rate limited". Zero means no limit.
+	PublishRate float64
+	// PublishBurst is how many publications a session may send at once
+	// before PublishRate applies. Zero means one second's worth (at
+	// least 1).
+	PublishBurst int
 }
 
 // Default values of PushConfig.
@@ -69,6 +81,7 @@ type Push struct {
 	cfg     PushConfig
 	denials denialCounts
 	limiter *commandLimiter // CommandRate, nil without a limit (ratelimit.go)
+	pubs    *commandLimiter // PublishRate, nil without a limit (ratelimit.go)
 	// expiryDelay holds back the expiry timers (tests: SetExpiryDelay).
 	expiryDelay time.Duration
 }
@@ -91,6 +104,7 @@ func NewPush(cfg *PushConfig) *Push {
 		p.cfg.TokenCookie = DefaultTokenCookie
 	}
 	p.limiter = newCommandLimiter(p.cfg.CommandRate, p.cfg.CommandBurst)
+	p.pubs = newCommandLimiter(p.cfg.PublishRate, p.cfg.PublishBurst)
 	return p
 }
 
@@ -173,6 +187,9 @@ func (p *Push) OnMessage(s *Session, m Message) {
 		if p.cfg.Tokens != nil && !p.cfg.Policy.CanPublish(claimsOf(s), cmd.Topic) {
 			p.deny(DenyPublish)
 			p.reply(s, cmd.ID, ReasonPublishDenied)
+			return
+		}
+		if !p.limitPublish(s, cmd.ID) {
 			return
 		}
 		if _, err := s.Shard().Hub().Publish(cmd.Topic, cmd.PublishPayload()); err != nil {

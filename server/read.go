@@ -106,7 +106,7 @@ func (s *Server) readHead(c *conn) {
 		if !s.originAllowed(&req) {
 			return codec.Reject(http.StatusForbidden, "origin not allowed")
 		}
-		return s.handler.OnConnect(&r)
+		return s.connect(c, &r)
 	})
 	if err != nil {
 		if codec.RejectStatus(err) == 0 && len(out.B) == 0 {

@@ -42,6 +42,8 @@ type Server struct {
 	capacity   capacity          // set by Serve
 	perIP      *ipLimiter        // Config.MaxConnsPerIP, nil without a limit (iplimit.go)
 	handshakes *handshakeLimiter // Config.HandshakeRate, nil without a limit (handshakerate.go)
+	perUser    *countLimiter[string]     // Config.MaxConnsPerUser, nil without a limit (userlimit.go)
+	perPoll    *countLimiter[netip.Addr] // Config.MaxPollsPerIP, nil without a limit (userlimit.go)
 	stopOnce   sync.Once
 
 	// phase is phaseNew, phaseStarted or phaseShutEarly (start.go): a
@@ -65,6 +67,8 @@ type shard struct {
 	deflater   *codec.Deflater
 	held       map[*conn]func()     // events of paused connections (pause.go)
 	perIP      map[*conn]netip.Addr // client address of connections holding a Config.MaxConnsPerIP slot (iplimit.go)
+	userSlots  map[*conn]string     // user of connections holding a Config.MaxConnsPerUser slot (userlimit.go)
+	pollSlots  map[*conn]netip.Addr // client address of polls holding a Config.MaxPollsPerIP slot (userlimit.go)
 }
 
 // Execute implements session.Executor on the shard's loop.
@@ -97,6 +101,8 @@ func New(h Handler, cfg *Config) *Server {
 		done:       make(chan struct{}),
 		perIP:      newIPLimiter(c.MaxConnsPerIP),
 		handshakes: newHandshakeLimiter(c.HandshakeRate, c.HandshakeBurst),
+		perUser:    newCountLimiter[string](c.MaxConnsPerUser),
+		perPoll:    newCountLimiter[netip.Addr](c.MaxPollsPerIP),
 	}
 	if c.Compression != nil {
 		s.deflater = codec.NewDeflater(c.Compression.Level)
@@ -310,7 +316,7 @@ func (s *Server) OnClose(gc gnet.Conn, _ error) gnet.Action {
 		}
 		s.dispatchClose(c, code, reason)
 	}
-	s.releaseIP(c)
+	s.releaseSlots(c)
 	c.sh.Closed(&c.Session)
 	c.dec.Release()
 	c.dropOutput()
