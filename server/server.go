@@ -39,9 +39,9 @@ type Server struct {
 	serveErr   error
 	bootErr    error // why OnBoot stopped the engine
 	draining   atomic.Bool
-	capacity   capacity          // set by Serve
-	perIP      *ipLimiter        // Config.MaxConnsPerIP, nil without a limit (iplimit.go)
-	handshakes *handshakeLimiter // Config.HandshakeRate, nil without a limit (handshakerate.go)
+	capacity   capacity                  // set by Serve
+	perIP      *ipLimiter                // Config.MaxConnsPerIP, nil without a limit (iplimit.go)
+	handshakes *handshakeLimiter         // Config.HandshakeRate, nil without a limit (handshakerate.go)
 	perUser    *countLimiter[string]     // Config.MaxConnsPerUser, nil without a limit (userlimit.go)
 	perPoll    *countLimiter[netip.Addr] // Config.MaxPollsPerIP, nil without a limit (userlimit.go)
 	stopOnce   sync.Once
