@@ -27,7 +27,7 @@ func refreshServer(t *testing.T, required bool, delay time.Duration) (*server.Se
 	}
 	push := server.NewPush(&server.PushConfig{Tokens: v, TokenRequired: required, ClientPublish: true})
 	server.SetExpiryDelay(push, delay)
-	srv, addr := start(t, push, server.Config{PollTimeout: 20 * time.Millisecond})
+	srv, addr := start(t, push, server.Config{PollTimeout: 20 * time.Millisecond, History: keepHistory(100)})
 	return srv, push, addr
 }
 
@@ -139,9 +139,10 @@ func TestRefreshWebSocket(t *testing.T) {
 	})
 }
 
-// TestRefreshOverSend: a stream's refresh goes through /send; after its
-// token expired the stream is gone (404) or, before the timer, the
-// refresh is refused on the stream, which ends.
+// TestRefreshOverSend: a stream's refresh goes through /send, on every
+// streaming transport; after its token expired the stream is gone (404)
+// or, before the timer, the refresh is refused on the stream, which ends
+// with no publication after the expiry.
 func TestRefreshOverSend(t *testing.T) {
 	t.Parallel()
 	post := func(t *testing.T, addr, query, cmd string) int {
@@ -152,46 +153,74 @@ func TestRefreshOverSend(t *testing.T) {
 		resp.Body.Close()
 		return resp.StatusCode
 	}
-	t.Run("before expiry", func(t *testing.T) {
-		t.Parallel()
-		srv, _, addr := refreshServer(t, true, 0)
-		short, exp := shortToken(t, "ann")
-		long := hsToken(t, "ann")
-		s := openStream(t, addr, "/sse?topic=news&token="+short, "")
-		s.expectStart("news", false)
-		if st := post(t, addr, "sid="+s.sid+"&token="+long, `{"op":"refresh","token":"`+long+`","id":1}`); st != http.StatusAccepted {
-			t.Fatalf("/send: %d", st)
-		}
-		s.expectReply(`{"op":"ok","id":1}`)
-		waitPast(exp)
-		publishRange(t, srv, "news", "m", 0, 1)
-		s.expectPubs("news", "m", 0, 1, 1)
-	})
-	t.Run("after expiry", func(t *testing.T) {
-		t.Parallel()
-		_, _, addr := refreshServer(t, true, time.Hour)
-		short, exp := shortToken(t, "ann")
-		long := hsToken(t, "ann")
-		s := openStream(t, addr, "/sse?topic=news&token="+short, "")
-		s.expectStart("news", false)
-		waitPast(exp)
-		if st := post(t, addr, "sid="+s.sid+"&token="+long, `{"op":"refresh","token":"`+long+`","id":1}`); st != http.StatusAccepted {
-			t.Fatalf("/send: %d", st)
-		}
-		s.expectReply(errorReply(1, server.ReasonTokenExpired))
-		for {
-			o, _, err := s.read()
-			if err != nil {
-				break // the stream ended
+	for _, kind := range streamPaths {
+		t.Run(kind.name+"/before expiry", func(t *testing.T) {
+			t.Parallel()
+			srv, push, addr := refreshServer(t, true, 0)
+			short, exp := shortToken(t, "ann")
+			long := hsToken(t, "ann")
+			s := openStream(t, addr, kind.path+"topic=news&token="+short, "")
+			s.expectStart("news", false)
+			if st := post(t, addr, "sid="+s.sid+"&token="+long, `{"op":"refresh","token":"`+long+`","id":1}`); st != http.StatusAccepted {
+				t.Fatalf("/send: %d", st)
 			}
-			if o.isPub() {
-				t.Fatalf("got %v after the token expired", o)
+			s.expectReply(`{"op":"ok","id":1}`)
+			waitPast(exp)
+			publishRange(t, srv, "news", "m", 0, 1)
+			s.expectPubs("news", "m", 0, 1, 1)
+			if n := push.Denials(server.DenyExpiredSession); n != 0 {
+				t.Fatalf("%d sessions expired", n)
 			}
-		}
-		if st := post(t, addr, "sid="+s.sid+"&token="+long, `{"op":"refresh","token":"`+long+`","id":2}`); st != http.StatusNotFound {
-			t.Fatalf("/send to the ended stream: %d, want 404", st)
-		}
-	})
+		})
+		t.Run(kind.name+"/after expiry", func(t *testing.T) {
+			t.Parallel()
+			srv, _, addr := refreshServer(t, true, time.Hour)
+			short, exp := shortToken(t, "ann")
+			long := hsToken(t, "ann")
+			s := openStream(t, addr, kind.path+"topic=news&token="+short, "")
+			s.expectStart("news", false)
+			waitPast(exp)
+			if st := post(t, addr, "sid="+s.sid+"&token="+long, `{"op":"refresh","token":"`+long+`","id":1}`); st != http.StatusAccepted {
+				t.Fatalf("/send: %d", st)
+			}
+			s.expectReply(errorReply(1, server.ReasonTokenExpired))
+			publishRange(t, srv, "news", "secret", 0, 1)
+			for {
+				o, _, err := s.read()
+				if err != nil {
+					break // the stream ended
+				}
+				if o.isPub() {
+					t.Fatalf("got %v after the token expired", o)
+				}
+			}
+			if st := post(t, addr, "sid="+s.sid+"&token="+long, `{"op":"refresh","token":"`+long+`","id":2}`); st != http.StatusNotFound {
+				t.Fatalf("/send to the ended stream: %d, want 404", st)
+			}
+		})
+	}
+}
+
+// TestRefreshPoll: a poll presents its token on every request, so its
+// refresh is the next poll's token: after the old one's exp, a poll with
+// it is refused with 401 and carries nothing, and one with the new token
+// gets what was published meanwhile.
+func TestRefreshPoll(t *testing.T) {
+	t.Parallel()
+	srv, _, addr := refreshServer(t, true, 0)
+	short, exp := shortToken(t, "ann")
+	publishRange(t, srv, "news", "prime", 0, 1) // a topic with history keeps its numbering from its first publication
+	first := poll(t, addr, url.Values{"token": {short}, "topic": {"news"}, "wait": {"0"}})
+	waitPast(exp)
+	publishRange(t, srv, "news", "m", 0, 1)
+	status, body := get(t, "http://"+addr+"/poll?"+url.Values{"token": {short}, "cursor": {first.Cursor}, "wait": {"0"}}.Encode())
+	if status != http.StatusUnauthorized || !strings.Contains(body, server.ReasonTokenExpired) || strings.Contains(body, "m0") {
+		t.Fatalf("poll with the expired token: %d %q", status, body)
+	}
+	next := poll(t, addr, url.Values{"token": {hsToken(t, "ann")}, "cursor": {first.Cursor}, "wait": {"0"}})
+	if objs := next.objects(t); len(objs) != 1 || string(objs[0].payload()) != "m0" {
+		t.Fatalf("poll with the new token: %v", objs)
+	}
 }
 
 // TestSubscribeToken: a token in the subscribe command grants a topic the
