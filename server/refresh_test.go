@@ -51,20 +51,17 @@ func shortToken(t *testing.T, sub string, extra ...any) (string, time.Time) {
 // token's exp behind them, whose resolution is a second.
 func waitPast(at time.Time) { time.Sleep(time.Until(at) + 300*time.Millisecond) }
 
-// expectClose reads c until it closes and expects code and reason.
+// expectClose expects c's next read to be its close, with code and reason.
 func expectClose(t *testing.T, c *websocket.Conn, code int, reason string) {
 	t.Helper()
 	_ = c.SetReadDeadline(time.Now().Add(wstest.Timeout))
-	for {
-		_, p, err := c.ReadMessage()
-		if err == nil {
-			t.Fatalf("got %q, want close %d %q", p, code, reason)
-		}
-		var ce *websocket.CloseError
-		if !errors.As(err, &ce) || ce.Code != code || ce.Text != reason {
-			t.Fatalf("read: %v, want close %d %q", err, code, reason)
-		}
-		return
+	_, p, err := c.ReadMessage()
+	if err == nil {
+		t.Fatalf("got %q, want close %d %q", p, code, reason)
+	}
+	var ce *websocket.CloseError
+	if !errors.As(err, &ce) || ce.Code != code || ce.Text != reason {
+		t.Fatalf("read: %v, want close %d %q", err, code, reason)
 	}
 }
 

@@ -12,9 +12,11 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -37,6 +39,7 @@ type abuseCounts struct {
 func (a *abuseCounts) problem(what string) {
 	a.Unexpected.Add(1)
 	a.lastProblem.Store(what)
+	fmt.Fprintln(os.Stderr, "c1msoak: abusive client:", what)
 }
 
 // abuseTimeout bounds each network step of an abusive client.

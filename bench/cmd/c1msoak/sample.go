@@ -134,6 +134,7 @@ type result struct {
 	AbuseLastProblem string            `json:"abuse_last_problem,omitempty"`
 	Evictions        map[string]uint64 `json:"evictions"`
 	Samples          []Sample          `json:"samples"`
+	ReconnectsPerSec float64           `json:"reconnects_per_s"` // churn, over the load
 	Growth           []growth          `json:"growth"`
 	Failures         []string          `json:"failures"`
 	OK               bool              `json:"ok"`
@@ -166,6 +167,10 @@ var tolerances = []struct {
 // judge fills Growth, Failures and OK.
 func (r *result) judge(warmup time.Duration) {
 	r.Failures = nil
+	if n := len(r.Samples); n >= 2 && r.Samples[n-1].At > r.Samples[0].At {
+		first, last := r.Samples[0], r.Samples[n-1]
+		r.ReconnectsPerSec = float64(last.Reconnects-first.Reconnects) / (last.At - first.At)
+	}
 	var after []Sample
 	for _, s := range r.Samples {
 		if s.At >= warmup.Seconds() {
@@ -226,8 +231,8 @@ func medianOf(ss []Sample, value func(Sample) float64) float64 {
 func (r *result) summary() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "soak: %s\n", r.Options)
-	fmt.Fprintf(&b, "  %d publications per topic; abusive rounds: %d slow readers, %d publish floods, %d command floods, %d bad frames, %d bad requests\n",
-		r.Final, r.SlowReaders, r.PubFloods, r.CmdFloods, r.BadFrames, r.BadRequests)
+	fmt.Fprintf(&b, "  %.0f reconnects/s; %d publications per topic; abusive rounds: %d slow readers, %d publish floods, %d command floods, %d bad frames, %d bad requests\n",
+		r.ReconnectsPerSec, r.Final, r.SlowReaders, r.PubFloods, r.CmdFloods, r.BadFrames, r.BadRequests)
 	for _, w := range r.Workers {
 		fmt.Fprintf(&b, "  %s worker: open %d, received %d, reconnects %d, errors %d, gaps %d, dups %d, dropped %d, behind %d, unready %d\n",
 			w.Role, w.Open, w.Received, w.Reconnects, w.Errors, w.Gaps, w.Dups, w.Dropped, w.Behind, w.Unready)

@@ -33,6 +33,9 @@ const (
 // once, so that it does not overrun the server's listen backlog.
 const dialAhead = 200
 
+// churnBackoff is how long a churn client waits after a failed connection.
+const churnBackoff = time.Second
+
 // progressEvery is how often a worker writes its counters.
 const progressEvery = 5 * time.Second
 
@@ -72,6 +75,7 @@ type soakWorker struct {
 	// after lifetime.
 	lifetime time.Duration
 	opened   []churnConn
+	retry    []time.Time // churn: redials held back after a failed connection
 	nextID   int
 	quitting bool // closing down: no more dials
 }
@@ -134,6 +138,12 @@ func (w *soakWorker) Closed(c *loadgen.Conn, err error) {
 		return
 	}
 	if w.role == roleChurn {
+		if err != nil {
+			// Refused (a 503 at the server's cap) or failed: back off as
+			// a real client does, rather than storm the server.
+			w.retry = append(w.retry, time.Now().Add(churnBackoff))
+			return
+		}
 		w.st.Reconnects++
 		w.nextID++
 		_ = w.loop.Dial(w.nextID)
@@ -158,6 +168,12 @@ func (w *soakWorker) expire(now time.Time) {
 		}
 	}
 	w.opened = w.opened[i:]
+	j := 0
+	for ; j < len(w.retry) && !now.Before(w.retry[j]); j++ {
+		w.nextID++
+		_ = w.loop.Dial(w.nextID)
+	}
+	w.retry = w.retry[j:]
 }
 
 // runWorker is the worker process.
@@ -175,7 +191,7 @@ func runWorker(args []string) error {
 	fs.IntVar(&topics, "topics", 1, "soak topics (steady)")
 	fs.IntVar(&base, "source-base", 0, "first source address index")
 	fs.IntVar(&sources, "sources", 1, "source addresses")
-	fs.DurationVar(&lifetime, "lifetime", time.Second, "churn: how long each connection lives")
+	fs.DurationVar(&lifetime, "lifetime", 750*time.Millisecond, "churn: how long each connection lives")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
