@@ -5,12 +5,7 @@ import (
 	"net/url"
 
 	"github.com/c1mhq/c1m/codec"
-	"github.com/c1mhq/c1m/session"
 )
-
-// Session is a connected client. See session.Session: Send and Close are safe
-// from any goroutine, everything else is Loop-only.
-type Session = session.Session
 
 // StatusCode is a WebSocket close code.
 type StatusCode = codec.StatusCode
