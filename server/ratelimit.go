@@ -130,7 +130,7 @@ func (p *Push) limitCommand(s *Session, data []byte) bool {
 		p.reply(s, id, ReasonRateLimited)
 	case verdictClose:
 		p.limiter.forget(s.ID())
-		s.Shard().Stats().Evicted(session.ReasonRateLimited)
+		s.machinery().Shard().Stats().Evicted(session.ReasonRateLimited)
 		_ = s.Close(codec.StatusPolicyViolation, ReasonRateLimited)
 	}
 	return false
@@ -156,7 +156,7 @@ func (p *Push) limitPublish(s *Session, id []byte) bool {
 		p.reply(s, id, ReasonPublishRateLimited)
 	case verdictClose:
 		p.pubs.forget(s.ID())
-		s.Shard().Stats().Evicted(session.ReasonPublishRate)
+		s.machinery().Shard().Stats().Evicted(session.ReasonPublishRate)
 		_ = s.Close(codec.StatusPolicyViolation, ReasonPublishRateLimited)
 	}
 	return false

@@ -43,7 +43,7 @@ func (p *Push) armExpiry(s *Session, ts *tokenSession) {
 	ts.expiry = time.AfterFunc(time.Until(ts.ExpiresAt.Time)+p.expiryDelay, func() {
 		// On the loop, and only if the session is still the one that
 		// presented the token: its memory may serve another by now.
-		_ = s.Shard().Post(func() {
+		_ = s.Post(func() {
 			if s.ID() != id || s.State() != session.StateOpen || s.Data() != any(ts) {
 				return
 			}
