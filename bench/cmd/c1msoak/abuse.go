@@ -33,7 +33,21 @@ type abuseCounts struct {
 	BadFrames   atomic.Int64
 	BadRequests atomic.Int64
 	Unexpected  atomic.Int64 // rounds where the server did not answer as it should
+	AtCapacity  atomic.Int64 // rounds refused with 503 because the server held its cap of connections
 	lastProblem atomic.Value // string
+}
+
+// errAtCapacity is a 503: the server holds as many connections as it may
+// (the churn takes it there at times). A precise answer, counted apart.
+var errAtCapacity = errors.New("503 at capacity")
+
+// failed counts a round that ended with err: at capacity, or a problem.
+func (a *abuseCounts) failed(what string, err error) {
+	if errors.Is(err, errAtCapacity) {
+		a.AtCapacity.Add(1)
+		return
+	}
+	a.problem(what + ": " + err.Error())
 }
 
 func (a *abuseCounts) problem(what string) {
@@ -83,6 +97,10 @@ func upgrade(ctx context.Context, addr, target string, rcvbuf int) (net.Conn, *b
 	if err != nil {
 		nc.Close()
 		return nil, nil, err
+	}
+	if resp.StatusCode == http.StatusServiceUnavailable {
+		nc.Close()
+		return nil, nil, errAtCapacity
 	}
 	if resp.StatusCode != http.StatusSwitchingProtocols {
 		nc.Close()
@@ -202,7 +220,7 @@ func runAbuse(ctx context.Context, addr string, slow int, a *abuseCounts) {
 func slowReader(ctx context.Context, addr string, a *abuseCounts) bool {
 	nc, br, err := upgrade(ctx, addr, "/ws?topic=firehose", slowRcvBuf)
 	if err != nil {
-		a.problem("slow reader: " + err.Error())
+		a.failed("slow reader", err)
 		return false
 	}
 	defer nc.Close()
@@ -225,7 +243,7 @@ func slowReader(ctx context.Context, addr string, a *abuseCounts) bool {
 func flood(ctx context.Context, addr string, a *abuseCounts, cmd string, code int, n *atomic.Int64) bool {
 	nc, br, err := upgrade(ctx, addr, "/ws", 0)
 	if err != nil {
-		a.problem("flood: " + err.Error())
+		a.failed("flood", err)
 		return false
 	}
 	defer nc.Close()
@@ -266,7 +284,7 @@ func flood(ctx context.Context, addr string, a *abuseCounts, cmd string, code in
 func badFrame(ctx context.Context, addr string, a *abuseCounts) bool {
 	nc, br, err := upgrade(ctx, addr, "/ws", 0)
 	if err != nil {
-		a.problem("bad frame: " + err.Error())
+		a.failed("bad frame", err)
 		return false
 	}
 	defer nc.Close()
@@ -303,8 +321,15 @@ func badRequest(ctx context.Context, addr string, a *abuseCounts) bool {
 		_, _ = io.WriteString(nc, tc.req)
 		resp, err := http.ReadResponse(bufio.NewReader(nc), nil)
 		nc.Close()
-		if err != nil || resp.StatusCode != tc.want {
-			a.problem("bad request: want " + itoa(tc.want))
+		switch {
+		case err != nil:
+			a.problem("bad request: " + err.Error())
+			return false
+		case resp.StatusCode == http.StatusServiceUnavailable:
+			a.AtCapacity.Add(1)
+			return false
+		case resp.StatusCode != tc.want:
+			a.problem("bad request: " + resp.Status + ", want " + itoa(tc.want))
 			return false
 		}
 	}

@@ -131,6 +131,7 @@ type result struct {
 	BadFrames        int64             `json:"bad_frame_rounds"`
 	BadRequests      int64             `json:"bad_request_rounds"`
 	AbuseUnexpected  int64             `json:"abuse_unexpected"`
+	AbuseAtCapacity  int64             `json:"abuse_at_capacity"` // abusive rounds refused with 503 at the connection cap
 	AbuseLastProblem string            `json:"abuse_last_problem,omitempty"`
 	Evictions        map[string]uint64 `json:"evictions"`
 	Samples          []Sample          `json:"samples"`
@@ -231,8 +232,8 @@ func medianOf(ss []Sample, value func(Sample) float64) float64 {
 func (r *result) summary() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "soak: %s\n", r.Options)
-	fmt.Fprintf(&b, "  %.0f reconnects/s; %d publications per topic; abusive rounds: %d slow readers, %d publish floods, %d command floods, %d bad frames, %d bad requests\n",
-		r.ReconnectsPerSec, r.Final, r.SlowReaders, r.PubFloods, r.CmdFloods, r.BadFrames, r.BadRequests)
+	fmt.Fprintf(&b, "  %.0f reconnects/s; %d publications per topic; abusive rounds: %d slow readers, %d publish floods, %d command floods, %d bad frames, %d bad requests, %d refused at capacity (503)\n",
+		r.ReconnectsPerSec, r.Final, r.SlowReaders, r.PubFloods, r.CmdFloods, r.BadFrames, r.BadRequests, r.AbuseAtCapacity)
 	for _, w := range r.Workers {
 		fmt.Fprintf(&b, "  %s worker: open %d, received %d, reconnects %d, errors %d, gaps %d, dups %d, dropped %d, behind %d, unready %d\n",
 			w.Role, w.Open, w.Received, w.Reconnects, w.Errors, w.Gaps, w.Dups, w.Dropped, w.Behind, w.Unready)

@@ -191,7 +191,7 @@ func runWorker(args []string) error {
 	fs.IntVar(&topics, "topics", 1, "soak topics (steady)")
 	fs.IntVar(&base, "source-base", 0, "first source address index")
 	fs.IntVar(&sources, "sources", 1, "source addresses")
-	fs.DurationVar(&lifetime, "lifetime", 750*time.Millisecond, "churn: how long each connection lives")
+	fs.DurationVar(&lifetime, "lifetime", 500*time.Millisecond, "churn: how long each connection lives")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
