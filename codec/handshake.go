@@ -148,10 +148,12 @@ type Rejection struct {
 	Header string
 }
 
+// Error returns the reason. Safe for concurrent use.
 func (r *Rejection) Error() string { return r.Reason }
 
 // RejectWith is Reject with header lines in the answer, such as
-// "WWW-Authenticate: Bearer\r\n" or "Retry-After: 1\r\n".
+// "WWW-Authenticate: Bearer\r\n" or "Retry-After: 1\r\n". Safe for
+// concurrent use.
 func RejectWith(status int, reason, header string) error {
 	return &Rejection{Status: status, Reason: reason, Header: header}
 }
@@ -169,6 +171,7 @@ func RejectStatus(err error) int {
 }
 
 // RejectHeader returns the header lines of a RejectWith error, or "".
+// Safe for concurrent use.
 func RejectHeader(err error) string {
 	if rej, ok := err.(*Rejection); ok {
 		return rej.Header

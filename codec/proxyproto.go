@@ -47,7 +47,7 @@ type ProxyHeader struct {
 // IsProxyHeader reports whether buf, a connection's first bytes, starts a
 // PROXY protocol header (match), or is too short to tell and may still
 // start one (more). Neither means the bytes are something else (an HTTP
-// request).
+// request). Safe for concurrent use.
 func IsProxyHeader(buf []byte) (match, more bool) {
 	for _, sig := range [...]string{proxyV1Prefix, proxyV2Sig} {
 		n := min(len(buf), len(sig))
@@ -64,7 +64,7 @@ func IsProxyHeader(buf []byte) (match, more bool) {
 // longer than max (at least MaxProxyV1 is always allowed for version 1),
 // or one that breaks the specification, is ErrProxyHeader; bytes that do
 // not start a header at all are ErrNoProxyHeader. A version 2 header's
-// TLVs are skipped. Nothing is allocated.
+// TLVs are skipped. Nothing is allocated. Safe for concurrent use.
 func ParseProxyHeader(buf []byte, max int) (h ProxyHeader, n int, err error) {
 	match, more := IsProxyHeader(buf)
 	switch {
@@ -225,6 +225,7 @@ func parseProxyV2(buf []byte, max int) (h ProxyHeader, n int, err error) {
 // AppendProxyHeader appends h as a PROXY protocol header of h.Version (a
 // proxy's side, for tests and load generators): version 1's TCP4/TCP6 or
 // UNKNOWN line, or version 2's PROXY or LOCAL command without TLVs.
+// Safe for concurrent use.
 func AppendProxyHeader(dst []byte, h ProxyHeader) []byte {
 	v6 := h.Source.Addr().Is6() && !h.Source.Addr().Is4In6()
 	if h.Version == 1 {

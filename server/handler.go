@@ -66,7 +66,8 @@ var _ Handler = BuiltinHandler{}
 func Reject(status int, reason string) error { return codec.Reject(status, reason) }
 
 // RejectWith is Reject with header lines in the answer, each ending in
-// CR LF ("WWW-Authenticate: Bearer\r\n"), on every transport.
+// CR LF ("WWW-Authenticate: Bearer\r\n"), on every transport. Safe for
+// concurrent use.
 func RejectWith(status int, reason, header string) error {
 	return codec.RejectWith(status, reason, header)
 }

@@ -32,7 +32,8 @@ const (
 	ProxyProtocolRequired
 )
 
-// ParseProxyProtocol parses "off", "optional" or "required".
+// ParseProxyProtocol parses "off", "optional" or "required". Safe for
+// concurrent use.
 func ParseProxyProtocol(s string) (ProxyProtocol, error) {
 	switch s {
 	case "off", "":
