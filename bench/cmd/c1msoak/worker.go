@@ -33,8 +33,8 @@ const (
 // once, so that it does not overrun the server's listen backlog.
 const dialAhead = 200
 
-// churnBackoff is how long a churn client waits after a failed connection.
-const churnBackoff = time.Second
+// backoff is how long a client waits after a failed connection.
+const backoff = time.Second
 
 // progressEvery is how often a worker writes its counters.
 const progressEvery = 5 * time.Second
@@ -75,9 +75,15 @@ type soakWorker struct {
 	// after lifetime.
 	lifetime time.Duration
 	opened   []churnConn
-	retry    []time.Time // churn: redials held back after a failed connection
+	retry    []redial // redials held back after a failed connection
 	nextID   int
 	quitting bool // closing down: no more dials
+}
+
+// redial is a connection to dial again at a time, with an id.
+type redial struct {
+	at time.Time
+	id int
 }
 
 type churnConn struct {
@@ -141,7 +147,8 @@ func (w *soakWorker) Closed(c *loadgen.Conn, err error) {
 		if err != nil {
 			// Refused (a 503 at the server's cap) or failed: back off as
 			// a real client does, rather than storm the server.
-			w.retry = append(w.retry, time.Now().Add(churnBackoff))
+			w.nextID++
+			w.retry = append(w.retry, redial{time.Now().Add(backoff), w.nextID})
 			return
 		}
 		w.st.Reconnects++
@@ -152,9 +159,14 @@ func (w *soakWorker) Closed(c *loadgen.Conn, err error) {
 	if c.IsReady() {
 		w.st.Dropped++ // a well-behaved client that the server ended
 	}
-	// It comes back, as a client would, and starts again from what it
-	// gets next: what it missed meanwhile is counted by Dropped.
+	// It comes back, as a client would (after a second when it failed),
+	// and starts again from what it gets next: what it missed meanwhile
+	// is counted by Dropped.
 	w.clients[c.ID] = steadyClient{}
+	if err != nil {
+		w.retry = append(w.retry, redial{time.Now().Add(backoff), c.ID})
+		return
+	}
 	_ = w.loop.Dial(c.ID)
 }
 
@@ -168,10 +180,14 @@ func (w *soakWorker) expire(now time.Time) {
 		}
 	}
 	w.opened = w.opened[i:]
+	w.redial(now)
+}
+
+// redial dials the held-back connections whose time has come.
+func (w *soakWorker) redial(now time.Time) {
 	j := 0
-	for ; j < len(w.retry) && !now.Before(w.retry[j]); j++ {
-		w.nextID++
-		_ = w.loop.Dial(w.nextID)
+	for ; j < len(w.retry) && !now.Before(w.retry[j].at); j++ {
+		_ = w.loop.Dial(w.retry[j].id)
 	}
 	w.retry = w.retry[j:]
 }
@@ -242,6 +258,8 @@ func runWorker(args []string) error {
 		now := time.Now()
 		if role == roleChurn {
 			w.expire(now)
+		} else {
+			w.redial(now)
 		}
 		if now.Sub(lastProgress) >= progressEvery {
 			lastProgress = now
