@@ -307,3 +307,41 @@ func TestWWWAuthenticate(t *testing.T) {
 		}
 	}
 }
+
+// TestSubscribeTokenOverSend: a stream's subscribe command through /send
+// with a subscription token, on every streaming transport: another
+// user's token is refused on the stream, and nothing of the topic
+// arrives before the grant; the session's own user's grants it.
+func TestSubscribeTokenOverSend(t *testing.T) {
+	t.Parallel()
+	srv, _, addr := refreshServer(t, true, 0)
+	ann := hsToken(t, "ann")
+	for _, kind := range streamPaths {
+		t.Run(kind.name, func(t *testing.T) {
+			t.Parallel()
+			topic := "private:room-" + kind.name
+			s := openStream(t, addr, kind.path+"token="+ann, "")
+			send := func(id int, token string) {
+				cmd := fmt.Sprintf(`{"op":"subscribe","topic":%q,"id":%d,"token":%q}`, topic, id, token)
+				resp, err := httpClient.Post("http://"+addr+"/send?sid="+s.sid+"&token="+ann, "application/json", strings.NewReader(cmd))
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusAccepted {
+					t.Fatalf("/send: %d", resp.StatusCode)
+				}
+			}
+			send(1, hsToken(t, "bob", "topics", []string{topic}))
+			s.expectReply(errorReply(1, server.ReasonOtherUser))
+			publishRange(t, srv, topic, "secret", 0, 1) // the stream may not have it
+			send(2, hsToken(t, "ann", "topics", []string{topic}))
+			s.expectStart(topic, false)
+			s.expectReply(`{"op":"ok","id":2}`)
+			publishRange(t, srv, topic, "m", 0, 1)
+			if o := s.must(); !o.isPub() || string(o.payload()) != "m0" {
+				t.Fatalf("got %v, want m0", o)
+			}
+		})
+	}
+}
