@@ -139,9 +139,17 @@ func (es *eioSess) admit(n int) error {
 		es.sh.Stats().Dropped.Add(1)
 		return ErrDropped
 	}
+	// The session ends in a task of its own: admit may run in the middle
+	// of a fan-out over the topic's subscribers, which ending it now
+	// would reorder. Meanwhile it takes nothing more.
 	es.sh.Stats().Evicted(session.ReasonSlowConsumer)
 	es.out = nil
-	es.finish(codec.StatusPolicyViolation, "slow consumer", codec.EIOClose)
+	if es.end == nil {
+		es.end = &eioEnd{code: codec.StatusPolicyViolation, reason: "slow consumer"}
+		if es.sh.Post(func() { es.finish(codec.StatusPolicyViolation, "slow consumer", codec.EIOClose) }) != nil {
+			es.finish(codec.StatusPolicyViolation, "slow consumer", codec.EIOClose) // the loop stops
+		}
+	}
 	return ErrSlowConsumer
 }
 

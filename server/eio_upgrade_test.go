@@ -286,3 +286,42 @@ func TestEIOOnConnectReject(t *testing.T) {
 		t.Fatalf("websocket: %v %v", resp, err)
 	}
 }
+
+// TestEIOSlowConsumer: a polling session that does not poll while
+// publications pile up past MaxOutbound is closed ("slow consumer"); the
+// other subscribers of the topic on the same loop get every publication.
+func TestEIOSlowConsumer(t *testing.T) {
+	t.Parallel()
+	h := newEIOEvents()
+	h.connect = func(r *server.Request) error { r.Subscribe("flood"); return nil }
+	srv, base := eioServer(t, h, server.Config{Loops: 1, MaxOutbound: 300, Engine: &server.EngineConfig{PingInterval: 1 << 40}})
+	c := newEIOClient(t, base, true)
+	var sids []string
+	for range 3 {
+		sid, _ := c.handshake()
+		sids = append(sids, sid)
+	}
+	waitFor(t, "three subscribers", func() bool { return srv.Hub().Totals().Sessions == 3 })
+	// The last session keeps polling; the others never do.
+	var got []string
+	for i := range 10 {
+		if _, err := srv.Hub().Publish("flood", []byte(fmt.Sprintf("%050d", i))); err != nil {
+			t.Fatal(err)
+		}
+		_, body := c.get(sids[2])
+		got = append(got, body)
+	}
+	for i, body := range got {
+		if want := fmt.Sprintf("4%050d", i); body != want {
+			t.Fatalf("poll %d: %q, want %q", i, body, want)
+		}
+	}
+	for range 2 {
+		if got := h.nextClose(t); got != "1008 slow consumer" {
+			t.Fatalf("OnClose %q", got)
+		}
+	}
+	if status, _ := c.get(sids[0]); status != 400 {
+		t.Fatalf("poll of an evicted session: %d", status)
+	}
+}
