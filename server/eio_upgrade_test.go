@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -323,5 +324,43 @@ func TestEIOSlowConsumer(t *testing.T) {
 	}
 	if status, _ := c.get(sids[0]); status != 400 {
 		t.Fatalf("poll of an evicted session: %d", status)
+	}
+}
+
+// TestEIOWorkersFull: with a worker whose queue is full, the session's
+// events wait on the session and reach the handler in order, while the
+// loop goes on serving another session.
+func TestEIOWorkersFull(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	var once sync.Once
+	h := newEIOEvents()
+	h.onMsg = func(s *server.Session, m server.Message) bool {
+		if string(m.Data) == "block" {
+			once.Do(func() { <-release })
+		}
+		return false
+	}
+	_, base := eioServer(t, h, server.Config{Loops: 1, Workers: 1, WorkerQueue: 1, Engine: &server.EngineConfig{PingInterval: 1 << 40}})
+	ws := eioWS(t, base, "EIO=4&transport=websocket")
+	wsRead(t, ws)
+	_ = ws.WriteMessage(websocket.TextMessage, []byte("4block"))
+	const n = 50
+	for i := range n {
+		_ = ws.WriteMessage(websocket.TextMessage, []byte(fmt.Sprintf("4m%d", i)))
+	}
+	// The loop serves another session meanwhile.
+	c := newEIOClient(t, base, true)
+	if _, o := c.handshake(); o.SID == "" {
+		t.Fatal("no handshake while the worker was full")
+	}
+	close(release)
+	if _, m := wsRead(t, ws); m != "4block" {
+		t.Fatalf("first echo %q", m)
+	}
+	for i := range n {
+		if _, m := wsRead(t, ws); m != fmt.Sprintf("4m%d", i) {
+			t.Fatalf("echo %d: %q", i, m)
+		}
 	}
 }
