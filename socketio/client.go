@@ -172,7 +172,7 @@ func (c *client) onClose(reason string) {
 	c.partial = nil
 	c.mu.Unlock()
 	for _, s := range socks {
-		s.ended(reason, reason != ReasonForcedClose && reason != ReasonParseError)
+		s.ended(reason, reason != ReasonParseError && reason != ReasonServerDisconnect)
 	}
 }
 

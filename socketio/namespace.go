@@ -162,7 +162,10 @@ func RoomTopic(nsp, room string) (string, bool) {
 	} else if room[0] == '/' {
 		return "", false
 	}
-	return topic, codec.ValidTopic(topic)
+	if !codec.ValidTopic(topic) {
+		return "", false
+	}
+	return topic, true
 }
 
 // TopicRoom is RoomTopic's inverse: the namespace and room of a topic. A

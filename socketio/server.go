@@ -212,11 +212,16 @@ const (
 	ReasonPingTimeout      = "ping timeout"
 	ReasonForcedClose      = "forced server close"
 	ReasonParseError       = "parse error"
+	ReasonTransportError   = "transport error"
 )
 
+// closeReason names why an Engine.IO session ended, from the reason the
+// Engine.IO layer gives: its own names pass, anything else (a close code
+// without a known reason) is a transport close.
 func closeReason(_ server.StatusCode, reason string) string {
-	if reason == ReasonPingTimeout {
-		return ReasonPingTimeout
+	switch reason {
+	case ReasonPingTimeout, ReasonParseError, ReasonTransportError:
+		return reason
 	}
 	return ReasonTransportClose
 }
