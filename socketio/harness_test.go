@@ -86,10 +86,10 @@ func (r *recorder) WritePublication(p *session.Publication) error {
 	return nil
 }
 
-func (r *recorder) Flush()                          {}
+func (r *recorder) Flush()                           {}
 func (r *recorder) Subscribed(string, session.Start) {}
-func (r *recorder) Ping() bool                      { return false }
-func (r *recorder) Abort()                          {}
+func (r *recorder) Ping() bool                       { return false }
+func (r *recorder) Abort()                           {}
 func (r *recorder) Close(_ codec.StatusCode, reason string) {
 	r.mu.Lock()
 	r.closed, r.reason = true, reason
