@@ -235,6 +235,9 @@ func (s *Socket) Disconnect(close bool) {
 func (s *Socket) onPacket(p Packet, atts [][]byte) {
 	switch p.Type {
 	case TypeEvent, TypeBinaryEvent:
+		if p.Data == nil {
+			return // no event: the reference server dispatches nothing either
+		}
 		name, args, err := EventName(p.Data)
 		if err != nil {
 			s.c.fail(err)
@@ -256,7 +259,7 @@ func (s *Socket) onPacket(p Packet, atts [][]byte) {
 		}
 	case TypeAck, TypeBinaryAck:
 		var args []json.RawMessage
-		if json.Unmarshal(p.Data, &args) != nil {
+		if p.Data != nil && json.Unmarshal(p.Data, &args) != nil {
 			s.c.fail(ErrBadPayload)
 			return
 		}
