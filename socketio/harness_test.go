@@ -257,3 +257,19 @@ func (c *conn) quiet() {
 		c.r.t.Fatalf("unexpected messages %q", all[c.n:])
 	}
 }
+
+// expectSet reads len(want) messages and checks they are want, in any
+// order.
+func (c *conn) expectSet(want ...string) {
+	c.r.t.Helper()
+	got := map[string]int{}
+	for range want {
+		got[c.read()]++
+	}
+	for _, w := range want {
+		if got[w] == 0 {
+			c.r.t.Fatalf("got %v, want %q", got, want)
+		}
+		got[w]--
+	}
+}
