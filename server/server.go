@@ -30,6 +30,9 @@ type Server struct {
 	hub      session.Hub
 	workers  *workers
 	log      *slog.Logger
+	eio      *engine      // Config.Engine, nil without Engine.IO (eio_*.go)
+	eioHops  atomic.Int64 // Engine.IO tasks that crossed to another loop (tests read it)
+	eioHeld  atomic.Int64 // Engine.IO polls held by their sessions
 
 	start      time.Time
 	eng        gnet.Engine
@@ -64,6 +67,8 @@ type shard struct {
 	handshaker *codec.Handshaker
 	deflater   *codec.Deflater
 	held       map[*conn]func()     // events of paused connections (pause.go)
+	eioPolling atomic.Int64         // Engine.IO sessions on long-polling (eio_session.go)
+	eioWS      atomic.Int64         // Engine.IO sessions on WebSocket
 	perIP      map[*conn]netip.Addr // client address of connections holding a Config.MaxConnsPerIP slot (iplimit.go)
 }
 
@@ -98,6 +103,7 @@ func New(h Handler, cfg *Config) *Server {
 		perIP:      newIPLimiter(c.MaxConnsPerIP),
 		handshakes: newHandshakeLimiter(c.HandshakeRate, c.HandshakeBurst),
 	}
+	s.eio = newEngine(c.Engine, &c)
 	if c.Compression != nil {
 		s.deflater = codec.NewDeflater(c.Compression.Level)
 	}
@@ -302,6 +308,7 @@ func (s *Server) OnClose(gc gnet.Conn, _ error) gnet.Action {
 		return gnet.None
 	}
 	gc.SetContext(nil)
+	s.eioConnClosed(c)
 	opened := c.State() == session.StateOpen || c.State() == session.StateClosing
 	if opened {
 		code, reason := codec.StatusAbnormalClosure, ""
@@ -331,7 +338,9 @@ func (s *Server) OnTraffic(gc gnet.Conn) gnet.Action {
 	}
 	c.sh.IOStarted()
 	c = s.readRequests(c)
-	if st := c.State(); (st == session.StateOpen || st == session.StateClosing) && !c.failed {
+	if x := c.ext; x != nil && x.link != nil {
+		s.readLink(c, x.link)
+	} else if st := c.State(); (st == session.StateOpen || st == session.StateClosing) && !c.failed {
 		if c.transport() == nil {
 			s.readFrames(c)
 		} else {
