@@ -209,9 +209,18 @@ func (s *Socket) restore(k *keptSocket) bool {
 // attachment). With Config.Recovery, the publication's offset (an opaque
 // string naming topic, epoch and offset) is the last argument, as the
 // reference server appends it. It runs once per publication, whatever
-// the number of subscribers. Safe for concurrent use.
+// the number of subscribers: the bytes are shared through the
+// publication's session.FormLayer form (so one hub serves one Server's
+// encoding). Safe for concurrent use.
 func (srv *Server) EncodePublication(dst []byte, p *session.Publication) ([]byte, bool) {
+	return append(dst, p.Encoded(session.FormLayer, srv.encodeEvent)...), false
+}
+
+// encodeEvent makes the EVENT packet of a publication.
+func (srv *Server) encodeEvent(p *session.Publication) []byte {
+	srv.encodes.Add(1)
 	nsp, _ := TopicRoom(p.Topic)
+	dst := make([]byte, 0, len(nsp)+len(p.Data)+len(`2,["message",]`)+maxOffsetLen)
 	dst = append(dst, '0'+byte(TypeEvent))
 	dst = appendNamespace(dst, nsp)
 	start := len(dst)
@@ -235,8 +244,12 @@ func (srv *Server) EncodePublication(dst []byte, p *session.Publication) ([]byte
 		dst = codec.AppendCursor(dst, []codec.Position{{Topic: p.Topic, Epoch: p.Epoch, Offset: p.Offset}})
 		dst = append(dst, '"')
 	}
-	return append(dst, ']'), false
+	return append(dst, ']')
 }
+
+// maxOffsetLen is room for a typical offset argument: a cursor of one
+// position with a short topic.
+const maxOffsetLen = 48
 
 // isEventArray reports whether data is a JSON array that starts with a
 // non-reserved event name.

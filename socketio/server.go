@@ -91,6 +91,25 @@ type Server struct {
 	clients sync.Map // session ID -> *client
 	hub     atomic.Pointer[session.Hub]
 	kept    *keptStore // nil without Recovery
+	encodes atomic.Uint64 // publications encoded, for Stats
+}
+
+// Stats are a Server's counters.
+type Stats struct {
+	// Encoded counts the publications encoded as events: once each,
+	// whatever the number of subscribers.
+	Encoded uint64
+	// Kept is the number of disconnected sockets kept for recovery.
+	Kept int
+}
+
+// Stats returns the server's counters. Safe for concurrent use.
+func (s *Server) Stats() Stats {
+	st := Stats{Encoded: s.encodes.Load()}
+	if s.kept != nil {
+		st.Kept = s.kept.len()
+	}
+	return st
 }
 
 var _ server.Handler = (*Server)(nil)
