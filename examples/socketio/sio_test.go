@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -31,7 +32,10 @@ func startSocketIO(t *testing.T, o options) (*server.Server, *socketio.Server) {
 	o.addr = "127.0.0.1:0"
 	o.loops = 2
 	if o.pingInterval == 0 {
-		o.pingInterval, o.pingTimeout = 300*time.Millisecond, 200*time.Millisecond
+		// The suite's interval, with a timeout that a loaded machine
+		// (the race detector, parallel builds) cannot miss: a ping
+		// timeout would pass for the close a case expects.
+		o.pingInterval, o.pingTimeout = 300*time.Millisecond, 5*time.Second
 	}
 	srv, sio := newSocketIOServer(o)
 	if err := srv.Start(); err != nil {
@@ -122,18 +126,20 @@ func (c *eioWS) sendBinary(b []byte) {
 	}
 }
 
-// closed waits for the server to end the connection, skipping packets.
-func (c *eioWS) closed() {
+// closed waits for the server to end the connection, skipping packets,
+// and returns the read error that ended it.
+func (c *eioWS) closed() error {
 	c.t.Helper()
 	deadline := time.After(wireDeadline)
 	for {
 		select {
 		case m, ok := <-c.msgs:
 			if !ok || m.err != nil {
-				return
+				return m.err
 			}
 		case <-deadline:
 			c.t.Fatal("connection not closed")
+			return nil
 		}
 	}
 }
@@ -207,7 +213,10 @@ func TestSuiteOnTheWire(t *testing.T) {
 				}
 			}
 			if tc.closed {
-				c.closed()
+				var ce *websocket.CloseError
+				if err := c.closed(); !errors.As(err, &ce) || ce.Code != websocket.CloseProtocolError {
+					t.Fatalf("closed with %v, want 1002 (a protocol error)", err)
+				}
 				return
 			}
 			// Still served: a ping round later nothing closed it.
@@ -239,7 +248,10 @@ func TestConnectTimeoutOnTheWire(t *testing.T) {
 	t.Parallel()
 	srv, _ := startSocketIO(t, options{})
 	c := dialEIO(t, srv, "/socket.io/")
-	c.closed()
+	var ce *websocket.CloseError
+	if err := c.closed(); !errors.As(err, &ce) || ce.Code != websocket.ClosePolicyViolation {
+		t.Fatalf("closed with %v, want 1008 (the connect timeout)", err)
+	}
 }
 
 // TestPollingEvent runs a CONNECT and an event over HTTP long-polling:
