@@ -101,6 +101,11 @@ func eioServer(t *testing.T, h server.Handler, cfg server.Config) (*server.Serve
 	if cfg.Timing.Tick == 0 {
 		cfg.Timing.Tick = 10 * time.Millisecond
 	}
+	if cfg.Timing.CloseTimeout == 0 {
+		// A polling session closed by Shutdown waits this long for the
+		// poll that would take its close packet.
+		cfg.Timing.CloseTimeout = 200 * time.Millisecond
+	}
 	srv, addr := start(t, nil, cfg)
 	return srv, "http://" + addr + "/engine.io/"
 }

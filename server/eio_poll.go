@@ -113,13 +113,12 @@ func (s *Server) eioPollArrived(w *eioWaiter) {
 		es.finish(codec.StatusProtocolError, "transport error", codec.EIOClose)
 	default:
 		es.setPoll(w)
-		if es.probe != nil {
-			// An upgrade is in progress: the poll ends at once with a
+		es.Flush()
+		if es.poll != nil && es.probe != nil && es.probed {
+			// An upgrade is under way: the poll ends at once with a
 			// noop, so that the client can pause polling and upgrade.
 			es.answerPoll([]byte{byte(codec.EIONoop)})
-			return
 		}
-		es.Flush()
 	}
 }
 
@@ -190,7 +189,8 @@ func (s *Server) eioPosted(w *eioWaiter, data []byte, octet bool) {
 		return
 	}
 	var scratch []byte
-	for rest, more := data, true; more && !es.ended; {
+	// A closing session ignores what the client says meanwhile.
+	for rest, more := data, es.end == nil; more && !es.ended; {
 		var p []byte
 		p, rest, more = codec.SplitEIOPayload(rest)
 		pkt, grown, err := codec.DecodeEIOText(p, scratch[:0])

@@ -39,6 +39,7 @@ type eioSess struct {
 	// and the deadline of an upgrade in progress.
 	pongAt, pingAt, lastIn, upgradeBy int64
 	ended                             bool
+	probed                            bool // the probe sent its ping
 }
 
 // eioEnd is the code and reason of a close the server started, kept until
@@ -89,11 +90,11 @@ func (s *Server) openEIO(sh *shard, r *Request, link *eioLink) *eioSess {
 // sid returns the session's Engine.IO session id.
 func (es *eioSess) sid() string { return formatSID(es.ID(), es.token) }
 
-// lookupEIO returns the open Engine.IO session that sid names on sh, or
-// nil. Loop-only (sh's loop).
+// lookupEIO returns the Engine.IO session that sid names on sh, open or
+// closing (its close packet waits for a poll), or nil. Loop-only (sh's loop).
 func lookupEIO(sh *shard, id, token uint64) *eioSess {
 	ss := sh.Session(id)
-	if ss == nil || ss.State() != session.StateOpen {
+	if ss == nil || (ss.State() != session.StateOpen && ss.State() != session.StateClosing) {
 		return nil
 	}
 	es, ok := ss.Transport().(*eioSess)
@@ -193,7 +194,7 @@ func (es *eioSess) Heartbeat(now int64) int64 {
 	e, sh := es.srv.eio, es.sh
 	if es.probe != nil && now >= es.upgradeBy {
 		es.probe.close(codec.StatusNormalClosure)
-		es.probe = nil
+		es.probe, es.probed = nil, false
 	}
 	var next int64
 	if es.pingAt == 0 {

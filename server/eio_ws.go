@@ -94,7 +94,7 @@ func (l *eioLink) gone(code codec.StatusCode) {
 		switch {
 		case es == nil || es.ended:
 		case es.probe == l:
-			es.probe = nil // the upgrade failed: the session stays on polling
+			es.probe, es.probed = nil, false // the upgrade failed: the session stays on polling
 		case es.ws == l:
 			es.finish(code, "transport close", 0)
 		}
@@ -114,7 +114,7 @@ func (s *Server) eioFrame(l *eioLink, op codec.OpCode, data []byte) {
 		var err error
 		if pkt, _, err = codec.DecodeEIOText(data, nil); err != nil {
 			if es.probe == l {
-				es.probe = nil
+				es.probe, es.probed = nil, false
 				l.close(codec.StatusNormalClosure)
 				return
 			}
@@ -128,14 +128,14 @@ func (s *Server) eioFrame(l *eioLink, op codec.OpCode, data []byte) {
 	}
 	switch {
 	case pkt.Type == codec.EIOPing && string(pkt.Data) == "probe":
-		es.lastIn = es.sh.Now()
+		es.lastIn, es.probed = es.sh.Now(), true
 		l.send(codec.AppendFrame(nil, codec.OpText, []byte("3probe")))
 		if es.poll != nil {
 			es.answerPoll([]byte{byte(codec.EIONoop)})
 		}
 	case pkt.Type == codec.EIOUpgrade:
 		es.lastIn = es.sh.Now()
-		es.probe, es.ws = nil, l
+		es.probe, es.ws, es.probed = nil, l, false
 		es.sh.eioPolling.Add(-1)
 		es.sh.eioWS.Add(1)
 		if es.poll != nil {
@@ -145,7 +145,7 @@ func (s *Server) eioFrame(l *eioLink, op codec.OpCode, data []byte) {
 	default:
 		// Anything else during an upgrade cancels it, as on the
 		// reference server; the session stays on polling.
-		es.probe = nil
+		es.probe, es.probed = nil, false
 		l.close(codec.StatusNormalClosure)
 	}
 }
