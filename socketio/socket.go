@@ -228,8 +228,24 @@ func (s *Socket) Disconnect(close bool) {
 			o.ended(ReasonServerDisconnect, false)
 		}
 	}
-	c.closeAll(ReasonServerDisconnect, codec.StatusNormalClosure, "server disconnect")
+	// The client closes its Engine.IO session itself once every socket of
+	// its Manager got a DISCONNECT. The server closes it after
+	// disconnectGrace only if the client did not: closed at once, a
+	// polling client could get the close packet in the same payload as
+	// the DISCONNECTs and take it for a transport close, and reconnect.
+	c.mu.Lock()
+	if c.reason == "" {
+		c.reason = ReasonServerDisconnect
+	}
+	c.mu.Unlock()
+	time.AfterFunc(disconnectGrace, func() { _ = c.s.Close(codec.StatusNormalClosure, "server disconnect") })
 }
+
+// disconnectGrace is how long a client told to disconnect from all its
+// namespaces has to close its Engine.IO session itself before the server
+// does. The reference server closes after its write buffer drained: the
+// DISCONNECT packets then leave in an answer of their own.
+const disconnectGrace = time.Second
 
 // onPacket handles a packet for the socket's namespace.
 func (s *Socket) onPacket(p Packet, atts [][]byte) {

@@ -22,10 +22,12 @@ const recoveryHistory = 1000
 //     handshake's auth payload;
 //   - on "/", "message" is answered by "message-back" with the same
 //     arguments, and "message-with-ack" is acked with the same arguments;
-//   - besides the suite, on "/" a client joins a room with
-//     emit("join", room, ack) and publishes to one with
-//     emit("publish", room, data, ack) (ServePush's events), so that the
-//     interop tests reach rooms and recovery.
+//   - besides the suite, on "/" a client joins rooms with
+//     emit("subscribe", room, ack) and publishes to one with
+//     emit("publish", room, data, ack) (ServePush's events), asks for an
+//     acknowledgement from the server's side with "ask", and makes the
+//     server disconnect it with "bye", so that the interop tests reach
+//     rooms, recovery, acks both ways and server-side disconnects.
 func newSocketIO(o options) *socketio.Server {
 	cfg := &socketio.Config{ConnectTimeout: connectTimeout}
 	if o.recovery {
@@ -45,8 +47,34 @@ func newSocketIO(o options) *socketio.Server {
 			_ = ack.SendArgs(a)
 		}
 	})
+	// An acknowledgement the other way: "ask" makes the server emit
+	// "question" with an ack, and the client's answer comes back as
+	// "answer" (or "no answer" when it did not answer in time).
+	main.On("ask", func(s *socketio.Socket, a socketio.Args, _ *socketio.Ack) {
+		args := make([]any, a.Len())
+		for i, v := range a.JSON {
+			args[i] = v
+		}
+		_ = s.EmitWithAck("question", askTimeout, func(reply socketio.Args, err error) {
+			if err != nil {
+				_ = s.Emit("no answer", err.Error())
+				return
+			}
+			_ = s.EmitArgs("answer", reply)
+		}, args...)
+	})
+	// A server-side disconnect: "bye" makes the server leave the
+	// namespace, or with true end the whole client.
+	main.On("bye", func(s *socketio.Socket, a socketio.Args, _ *socketio.Ack) {
+		var all bool
+		_ = a.Decode(0, &all)
+		s.Disconnect(all)
+	})
 	return sio
 }
+
+// askTimeout bounds the wait for a client's answer to "question".
+const askTimeout = 5 * time.Second
 
 // newSocketIOServer returns the Socket.IO server (the default mode) at
 // /socket.io/; tests start it in-process.
