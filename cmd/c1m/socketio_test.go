@@ -1,9 +1,16 @@
 package main
 
 import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/golang-jwt/jwt/v5"
 	"github.com/gorilla/websocket"
 )
 
@@ -95,4 +102,84 @@ func TestSocketIOFlags(t *testing.T) {
 	} else if resp != nil {
 		resp.Body.Close()
 	}
+}
+
+// runNode runs a Node script of test/interop/node and fails the test when
+// it reports a failure; it returns the report line.
+func runNode(t *testing.T, script string, args ...string) string {
+	t.Helper()
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Fatal("node not found on PATH: `make test-deps` (scripts/test-deps.sh) installs it")
+	}
+	path, _ := filepath.Abs("../../test/interop/node/" + script)
+	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, node, append([]string{path}, args...)...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	runErr := cmd.Run()
+	var report struct {
+		OK bool `json:"ok"`
+	}
+	lines := bytes.Split(bytes.TrimSpace(stdout.Bytes()), []byte("\n"))
+	last := lines[len(lines)-1]
+	if err := json.Unmarshal(last, &report); err != nil || runErr != nil || !report.OK {
+		t.Fatalf("%s %v: %v\nstdout: %s\nstderr: %.3000s", script, args, runErr, stdout.String(), stderr.String())
+	}
+	return string(last)
+}
+
+// clientURL is the binary's client listener as http://host:port.
+func (in *instance) clientURL() string {
+	host := strings.TrimPrefix(in.clients, "ws://")
+	return "http://" + host[:strings.IndexByte(host, '/')]
+}
+
+// TestSocketIOClientRooms: the npm socket.io-client subscribes to a room
+// of the binary, and publications through /api/publish reach it as
+// events and a WebSocket client (npm ws) of the topic as the bytes, on
+// each transport (sio-c1m.mjs rooms).
+func TestSocketIOClientRooms(t *testing.T) {
+	t.Parallel()
+	in := startC1M(t)
+	for _, tr := range []string{"polling", "websocket", "upgrade"} {
+		t.Run(tr, func(t *testing.T) {
+			t.Logf("%s", runNode(t, "sio-c1m.mjs", in.clientURL(), in.api, "rooms", tr))
+		})
+	}
+}
+
+// TestSocketIOClientRecovery: the npm socket.io-client's connection drops
+// while the API publishes; it reconnects within the window, recovers its
+// id and room, and has every publication once, in order (sio-c1m.mjs
+// recovery).
+func TestSocketIOClientRecovery(t *testing.T) {
+	t.Parallel()
+	in := startC1M(t)
+	for _, tr := range []string{"polling", "websocket"} {
+		t.Run(tr, func(t *testing.T) {
+			t.Logf("%s", runNode(t, "sio-c1m.mjs", in.clientURL(), in.api, "recovery", tr))
+		})
+	}
+}
+
+// TestSocketIOClientAuth: with -auth required, the npm socket.io-client's
+// auth token decides: a bad or missing one gets connect_error with the
+// reason, a good one connects and its claims decide its rooms
+// (sio-c1m.mjs auth).
+func TestSocketIOClientAuth(t *testing.T) {
+	t.Parallel()
+	secret := "socketio-secret-0123456789abcdef01"
+	in := startC1M(t, "-auth", "required", "-jwt-secret", secret)
+	sign := func(key string) string {
+		tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
+			"sub": "ann", "exp": time.Now().Add(time.Hour).Unix(),
+		}).SignedString([]byte(key))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	t.Logf("%s", runNode(t, "sio-c1m.mjs", in.clientURL(), in.api, "auth", "websocket", sign(secret), sign("not-the-secret-0123456789abcdef")))
 }
