@@ -16,17 +16,28 @@ import (
 
 // TestEIOUpgrade: the upgrade dance from polling to WebSocket, then polls
 // and a second WebSocket for the same sid are refused while the first
-// goes on. Each WebSocket dials a new connection, so with two loops the
-// relay across loops is exercised in some of the runs of the loop below.
+// goes on. gnet hands new connections to its loops in turn, so an idle
+// connection opened before the WebSocket in every other round puts it on
+// the other loop than its session's: both the direct path and the relay
+// across loops are exercised, and the test checks that both were.
 func TestEIOUpgrade(t *testing.T) {
 	t.Parallel()
 	h := newEIOEvents()
 	srv, base := eioServer(t, h, server.Config{Engine: &server.EngineConfig{PingInterval: 1 << 40}})
 	c := newEIOClient(t, base, true)
+	host := strings.TrimPrefix(strings.TrimSuffix(base, "/engine.io/"), "http://")
+	relayed, direct := 0, 0
 	for i := range 4 {
 		sid, _ := c.handshake()
 		// Something queued on polling moves to the WebSocket.
 		c.post(sid, "4queued")
+		if i%2 == 1 {
+			idle, err := net.Dial("tcp", host)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer idle.Close()
+		}
 		ws := eioWS(t, base, "EIO=4&transport=websocket&sid="+sid)
 		nc, br := rawGet(t, base, sid) // held? answered "4queued" first
 		if status, body := readRaw(t, nc, br); status != 200 || body != "4queued" {
@@ -49,9 +60,15 @@ func TestEIOUpgrade(t *testing.T) {
 		if p, w := srv.EngineSessions(); p != 0 || w != 1 {
 			t.Fatalf("%d: sessions polling %d websocket %d", i, p, w)
 		}
+		hops := server.EngineHops(srv)
 		_ = ws.WriteMessage(websocket.TextMessage, []byte("4hello"))
 		if _, m := wsRead(t, ws); m != "4hello" {
 			t.Fatalf("%d: echo %q", i, m)
+		}
+		if server.EngineHops(srv) > hops {
+			relayed++
+		} else {
+			direct++
 		}
 		if status, body := c.get(sid); status != 400 || body != `{"code":3,"message":"Bad request"}` {
 			t.Fatalf("%d: poll after the upgrade %d %q", i, status, body)
@@ -70,8 +87,8 @@ func TestEIOUpgrade(t *testing.T) {
 			t.Fatalf("%d: OnClose %q", i, got)
 		}
 	}
-	if server.EngineHops(srv) == 0 {
-		t.Fatal("no task crossed loops: the relay was not exercised")
+	if relayed == 0 || direct == 0 {
+		t.Fatalf("WebSockets relayed across loops %d, on their session's loop %d: want both", relayed, direct)
 	}
 }
 

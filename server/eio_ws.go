@@ -36,6 +36,7 @@ func (l *eioLink) send(frames []byte) {
 		return
 	}
 	n := int64(len(frames))
+	l.sh.srv.eioHops.Add(1)
 	l.inflight.Add(n)
 	if l.sh.Post(func() { l.inflight.Add(-n); l.write(frames) }) != nil {
 		l.inflight.Add(-n)
@@ -83,6 +84,7 @@ func (l *eioLink) in(op codec.OpCode, payload []byte) {
 		return
 	}
 	p := append([]byte(nil), payload...)
+	l.home.srv.eioHops.Add(1)
 	_ = l.home.Post(func() { l.home.srv.eioFrame(l, op, p) })
 }
 
