@@ -8,6 +8,7 @@ import (
 
 	"github.com/c1mhq/c1m/codec"
 	"github.com/c1mhq/c1m/server"
+	"github.com/c1mhq/c1m/session"
 )
 
 // client is one Engine.IO session's Socket.IO state: the sockets of the
@@ -197,28 +198,32 @@ func (c *client) send(p *Packet, atts [][]byte) error {
 // through the shard's inbox, after what was posted before (an emit's
 // messages included). fn does nothing once the session has closed.
 func (c *client) onLoop(fn func()) {
-	sh := c.s.Shard()
-	if sh.OnLoop() {
+	if c.s.OnLoop() {
 		fn()
 		return
 	}
-	_ = sh.Post(fn) // an error means the server is stopping: moot
+	_ = c.s.Post(fn) // an error means the server is stopping: moot
 }
 
 // onLoopWait runs fn on the session's loop and waits for it; from a worker
 // only (a loop never waits for a loop).
 func (c *client) onLoopWait(fn func()) {
-	sh := c.s.Shard()
-	if sh.OnLoop() {
+	if c.s.OnLoop() {
 		fn()
 		return
 	}
 	done := make(chan struct{})
-	if sh.Post(func() { defer close(done); fn() }) != nil {
+	if c.s.Post(func() { defer close(done); fn() }) != nil {
 		return
 	}
 	<-done
 }
+
+// machinery returns the session under the embedder's face. The layer
+// needs what an embedder does not: SubscribeFrom, to resume a recovered
+// socket's rooms from positions, and the shard's hub. Loop-only, as the
+// methods it is for.
+func (c *client) machinery() *session.Session { return (*session.Session)(c.s) }
 
 // connectError answers a refused CONNECT to nsp with err's message and
 // data.

@@ -200,19 +200,19 @@ func (r *rig) open() *conn {
 	r.loop.run(func() {
 		r.sh.Open(c.s, c.rec)
 		c.s.MarkOpen()
-		r.srv.OnOpen(c.s)
+		r.srv.OnOpen((*server.Session)(c.s))
 	})
 	return c
 }
 
 // send hands the server one Engine.IO text message on the loop.
 func (c *conn) send(msg string) {
-	c.r.loop.run(func() { c.r.srv.OnMessage(c.s, server.Message{Op: codec.OpText, Data: []byte(msg)}) })
+	c.r.loop.run(func() { c.r.srv.OnMessage((*server.Session)(c.s), server.Message{Op: codec.OpText, Data: []byte(msg)}) })
 }
 
 // sendBinary hands the server one Engine.IO binary message.
 func (c *conn) sendBinary(b []byte) {
-	c.r.loop.run(func() { c.r.srv.OnMessage(c.s, server.Message{Op: codec.OpBinary, Data: b}) })
+	c.r.loop.run(func() { c.r.srv.OnMessage((*server.Session)(c.s), server.Message{Op: codec.OpBinary, Data: b}) })
 }
 
 // read returns the next message the server sent.
@@ -244,7 +244,7 @@ func (c *conn) expectPrefix(prefix string) string {
 // drop ends the Engine.IO session as a dropped connection does.
 func (c *conn) drop() {
 	c.r.loop.run(func() {
-		c.r.srv.OnClose(c.s, codec.StatusAbnormalClosure, "")
+		c.r.srv.OnClose((*server.Session)(c.s), codec.StatusAbnormalClosure, "")
 		c.r.sh.Closed(c.s)
 	})
 }

@@ -264,5 +264,5 @@ func (c *client) hubOf() *session.Hub {
 	if h := c.srv.hub.Load(); h != nil {
 		return h
 	}
-	return c.s.Shard().Hub()
+	return c.machinery().Shard().Hub()
 }

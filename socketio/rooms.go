@@ -43,8 +43,7 @@ func (s *Socket) joinFrom(room string, since *codec.Position) error {
 	}
 	s.rooms = append(s.rooms, room)
 	c.mu.Unlock()
-	ss := c.s
-	c.onLoop(func() { ss.SubscribeFrom(topic, since) })
+	c.onLoop(func() { c.machinery().SubscribeFrom(topic, since) })
 	return nil
 }
 
@@ -181,7 +180,7 @@ func (s *Socket) restore(k *keptSocket) bool {
 		froms = append(froms, p)
 	}
 	ok := true
-	ss := c.s
+	ss := c.machinery()
 	c.onLoopWait(func() {
 		for i := range froms {
 			p := froms[i]
