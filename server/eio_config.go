@@ -72,20 +72,20 @@ const (
 	DefaultEngineMaxPayload     = 1_000_000
 )
 
-// engine is an EngineConfig with its defaults, and what the server derives
+// eioEngine is an EngineConfig with its defaults, and what the server derives
 // from it once.
-type engine struct {
+type eioEngine struct {
 	EngineConfig
 	altPath string       // Path without its trailing slash
 	limits  codec.Limits // of a WebSocket message
 }
 
 // newEngine fills c's defaults, or returns nil when c is nil.
-func newEngine(c *EngineConfig, cfg *Config) *engine {
+func newEngine(c *EngineConfig, cfg *Config) *eioEngine {
 	if c == nil {
 		return nil
 	}
-	e := &engine{EngineConfig: *c}
+	e := &eioEngine{EngineConfig: *c}
 	if e.Path == "" {
 		e.Path = DefaultEnginePath
 	}
@@ -113,6 +113,6 @@ func newEngine(c *EngineConfig, cfg *Config) *engine {
 }
 
 // matches reports whether path is the engine's.
-func (e *engine) matches(path []byte) bool {
+func (e *eioEngine) matches(path []byte) bool {
 	return string(path) == e.Path || (e.altPath != "" && string(path) == e.altPath)
 }

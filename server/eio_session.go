@@ -87,6 +87,9 @@ func (s *Server) openEIO(sh *shard, r *Request, link *eioLink) *eioSess {
 	return es
 }
 
+// embedder returns the session as its Handler sees it.
+func (es *eioSess) embedder() *Session { return (*Session)(&es.Session) }
+
 // sid returns the session's Engine.IO session id.
 func (es *eioSess) sid() string { return formatSID(es.ID(), es.token) }
 
@@ -369,7 +372,7 @@ func (es *eioSess) parseError() {
 // so a full worker queue is waited for by a goroutine (workers.runAll),
 // never by the loop.
 func (s *Server) eioDispatchOpen(es *eioSess) {
-	h, ss := s.eio.Handler, &es.Session
+	h, ss := s.eio.Handler, es.embedder()
 	if s.workers == nil {
 		h.OnOpen(ss)
 		return
@@ -378,7 +381,7 @@ func (s *Server) eioDispatchOpen(es *eioSess) {
 }
 
 func (s *Server) eioDispatchMessage(es *eioSess, m Message) {
-	h, ss := s.eio.Handler, &es.Session
+	h, ss := s.eio.Handler, es.embedder()
 	if s.workers == nil {
 		h.OnMessage(ss, m)
 		return
@@ -388,7 +391,7 @@ func (s *Server) eioDispatchMessage(es *eioSess, m Message) {
 }
 
 func (s *Server) eioDispatchClose(es *eioSess, code codec.StatusCode, reason string) {
-	h, ss := s.eio.Handler, &es.Session
+	h, ss := s.eio.Handler, es.embedder()
 	if s.workers == nil {
 		h.OnClose(ss, code, reason)
 		return

@@ -28,7 +28,7 @@ type Server struct {
 	hub      session.Hub
 	workers  *workers
 	log      *slog.Logger
-	eio      *engine      // Config.Engine, nil without Engine.IO (eio_*.go)
+	eio      *eioEngine   // Config.Engine, nil without Engine.IO (eio_*.go)
 	eioHops  atomic.Int64 // Engine.IO tasks that crossed to another loop (tests read it)
 	eioHeld  atomic.Int64 // Engine.IO polls held by their sessions
 
