@@ -15,12 +15,10 @@ import (
 
 // TestWorkers runs the layer on a real server with Config.Workers, so
 // that every handler runs on a worker, not the loop: events, acks,
-// binary, rooms fed by the hub, and a blocking handler that holds only
-// its own client.
+// binary, and rooms fed by the hub, in order.
 func TestWorkers(t *testing.T) {
 	t.Parallel()
 	sio := socketio.New(nil)
-	release := make(chan struct{})
 	main := sio.Of("/")
 	socketio.ServePush(main, nil)
 	main.On("echo", func(s *socketio.Socket, a socketio.Args, ack *socketio.Ack) {
@@ -30,7 +28,6 @@ func TestWorkers(t *testing.T) {
 		}
 		_ = s.EmitArgs("echo", a)
 	})
-	main.On("block", func(*socketio.Socket, socketio.Args, *socketio.Ack) { <-release })
 	srv := server.New(nil, &server.Config{
 		Addr: "127.0.0.1:0", Loops: 2, Workers: 4,
 		Engine: sio.EngineConfig(&server.EngineConfig{PingInterval: 300 * time.Millisecond, PingTimeout: 5 * time.Second}),
@@ -40,7 +37,6 @@ func TestWorkers(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		close(release)
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_ = srv.Shutdown(ctx)
@@ -62,8 +58,6 @@ func TestWorkers(t *testing.T) {
 		}
 		return ws
 	}
-	blocked := dial()
-	write(t, blocked, `42["block"]`)
 	ws := dial()
 	write(t, ws, `42["echo",1,{"a":"b"}]`)
 	expect(t, ws, `42["echo",1,{"a":"b"}]`)
