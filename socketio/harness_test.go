@@ -273,3 +273,6 @@ func (c *conn) expectSet(want ...string) {
 		got[w]--
 	}
 }
+
+// sessionOf returns c's session as the Handler sees it.
+func sessionOf(c *conn) *server.Session { return (*server.Session)(c.s) }
