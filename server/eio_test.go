@@ -1,6 +1,8 @@
 package server_test
 
 import (
+	"encoding/json"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -316,5 +318,59 @@ func TestEIOWebSocketRefusals(t *testing.T) {
 		if resp == nil || resp.StatusCode != 400 {
 			t.Fatalf("%s: %v %v", q, resp, err)
 		}
+	}
+}
+
+// TestEIOCORS: polling answers carry the CORS headers for an allowed
+// origin (handshake, poll, post, refusal), a preflight is answered, and an
+// origin not allowed is refused.
+func TestEIOCORS(t *testing.T) {
+	t.Parallel()
+	_, base := eioServer(t, newEIOEvents(), server.Config{AllowedOrigins: []string{"app.example"},
+		Engine: &server.EngineConfig{PingInterval: 1 << 40}})
+	hc := &http.Client{}
+	do := func(method, query, origin, body string) *http.Response {
+		t.Helper()
+		req, _ := http.NewRequest(method, base+"?"+query, strings.NewReader(body))
+		req.Header.Set("Origin", origin)
+		if method == "OPTIONS" {
+			req.Header.Set("Access-Control-Request-Method", "POST")
+		}
+		resp, err := hc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		resp.Header.Set("X-Body", string(b))
+		return resp
+	}
+	allowed := func(resp *http.Response) bool {
+		return resp.Header.Get("Access-Control-Allow-Origin") == "http://app.example" &&
+			resp.Header.Get("Access-Control-Allow-Credentials") == "true"
+	}
+	resp := do("GET", "EIO=4&transport=polling", "http://app.example", "")
+	if resp.StatusCode != 200 || !allowed(resp) {
+		t.Fatalf("handshake: %d %v", resp.StatusCode, resp.Header)
+	}
+	var o eioOpen
+	if err := json.Unmarshal([]byte(resp.Header.Get("X-Body")[1:]), &o); err != nil {
+		t.Fatal(err)
+	}
+	if resp := do("POST", "EIO=4&transport=polling&sid="+o.SID, "http://app.example", "4x"); resp.StatusCode != 200 || !allowed(resp) {
+		t.Fatalf("post: %d %v", resp.StatusCode, resp.Header)
+	}
+	if resp := do("GET", "EIO=4&transport=polling&sid="+o.SID, "http://app.example", ""); resp.StatusCode != 200 || !allowed(resp) {
+		t.Fatalf("poll: %d %v", resp.StatusCode, resp.Header)
+	}
+	if resp := do("GET", "EIO=3&transport=polling", "http://app.example", ""); resp.StatusCode != 400 || !allowed(resp) {
+		t.Fatalf("refusal: %d %v", resp.StatusCode, resp.Header)
+	}
+	resp = do("OPTIONS", "EIO=4&transport=polling&sid="+o.SID, "http://app.example", "")
+	if resp.StatusCode != 204 || !allowed(resp) || !strings.Contains(resp.Header.Get("Access-Control-Allow-Methods"), "POST") {
+		t.Fatalf("preflight: %d %v", resp.StatusCode, resp.Header)
+	}
+	if resp := do("GET", "EIO=4&transport=polling", "http://evil.example", ""); resp.StatusCode != 403 || resp.Header.Get("Access-Control-Allow-Origin") != "" {
+		t.Fatalf("other origin: %d %v", resp.StatusCode, resp.Header)
 	}
 }

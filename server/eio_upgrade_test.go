@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -284,5 +285,82 @@ func TestEIOOnConnectReject(t *testing.T) {
 	_, resp, err := websocket.DefaultDialer.Dial(strings.Replace(base, "http", "ws", 1)+"?EIO=4&transport=websocket", nil)
 	if err == nil || resp == nil || resp.StatusCode != 403 {
 		t.Fatalf("websocket: %v %v", resp, err)
+	}
+}
+
+// TestEIOSlowConsumer: a polling session that does not poll while
+// publications pile up past MaxOutbound is closed ("slow consumer"); the
+// other subscribers of the topic on the same loop get every publication.
+func TestEIOSlowConsumer(t *testing.T) {
+	t.Parallel()
+	h := newEIOEvents()
+	h.connect = func(r *server.Request) error { r.Subscribe("flood"); return nil }
+	srv, base := eioServer(t, h, server.Config{Loops: 1, MaxOutbound: 300, Engine: &server.EngineConfig{PingInterval: 1 << 40}})
+	c := newEIOClient(t, base, true)
+	var sids []string
+	for range 3 {
+		sid, _ := c.handshake()
+		sids = append(sids, sid)
+	}
+	waitFor(t, "three subscribers", func() bool { return srv.Hub().Totals().Sessions == 3 })
+	// The last session keeps polling; the others never do.
+	var got []string
+	for i := range 10 {
+		if _, err := srv.Hub().Publish("flood", []byte(fmt.Sprintf("%050d", i))); err != nil {
+			t.Fatal(err)
+		}
+		_, body := c.get(sids[2])
+		got = append(got, body)
+	}
+	for i, body := range got {
+		if want := fmt.Sprintf("4%050d", i); body != want {
+			t.Fatalf("poll %d: %q, want %q", i, body, want)
+		}
+	}
+	for range 2 {
+		if got := h.nextClose(t); got != "1008 slow consumer" {
+			t.Fatalf("OnClose %q", got)
+		}
+	}
+	if status, _ := c.get(sids[0]); status != 400 {
+		t.Fatalf("poll of an evicted session: %d", status)
+	}
+}
+
+// TestEIOWorkersFull: with a worker whose queue is full, the session's
+// events wait on the session and reach the handler in order, while the
+// loop goes on serving another session.
+func TestEIOWorkersFull(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	var once sync.Once
+	h := newEIOEvents()
+	h.onMsg = func(s *server.Session, m server.Message) bool {
+		if string(m.Data) == "block" {
+			once.Do(func() { <-release })
+		}
+		return false
+	}
+	_, base := eioServer(t, h, server.Config{Loops: 1, Workers: 1, WorkerQueue: 1, Engine: &server.EngineConfig{PingInterval: 1 << 40}})
+	ws := eioWS(t, base, "EIO=4&transport=websocket")
+	wsRead(t, ws)
+	_ = ws.WriteMessage(websocket.TextMessage, []byte("4block"))
+	const n = 50
+	for i := range n {
+		_ = ws.WriteMessage(websocket.TextMessage, []byte(fmt.Sprintf("4m%d", i)))
+	}
+	// The loop serves another session meanwhile.
+	c := newEIOClient(t, base, true)
+	if _, o := c.handshake(); o.SID == "" {
+		t.Fatal("no handshake while the worker was full")
+	}
+	close(release)
+	if _, m := wsRead(t, ws); m != "4block" {
+		t.Fatalf("first echo %q", m)
+	}
+	for i := range n {
+		if _, m := wsRead(t, ws); m != fmt.Sprintf("4m%d", i) {
+			t.Fatalf("echo %d: %q", i, m)
+		}
 	}
 }
