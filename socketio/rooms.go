@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"slices"
+	"strings"
 
 	"github.com/c1mhq/c1m/auth"
 	"github.com/c1mhq/c1m/codec"
@@ -238,7 +239,7 @@ func (srv *Server) encodeEvent(p *session.Publication) []byte {
 		b, _ := json.Marshal(p.Data) // base64
 		dst = append(dst, b...)
 	}
-	if srv.kept != nil && p.Offset > 0 && p.Epoch != "" {
+	if srv.kept != nil && p.Offset > 0 && p.Epoch != "" && !strings.HasPrefix(p.Topic, "$") {
 		dst = append(dst, `,"`...)
 		dst = codec.AppendCursor(dst, []codec.Position{{Topic: p.Topic, Epoch: p.Epoch, Offset: p.Offset}})
 		dst = append(dst, '"')
