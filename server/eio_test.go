@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gorilla/websocket"
 
@@ -18,7 +19,7 @@ import (
 
 func TestEIOHandshakePolling(t *testing.T) {
 	t.Parallel()
-	srv, base := eioServer(t, newEIOEvents(), server.Config{})
+	srv, base := eioServer(t, newEIOEvents(), server.Config{Engine: &server.EngineConfig{PingInterval: 300 * time.Millisecond, PingTimeout: 200 * time.Millisecond}})
 	c := newEIOClient(t, base, false)
 	status, body, ctype := c.do(http.MethodGet, "EIO=4&transport=polling", "")
 	if status != http.StatusOK || ctype != "text/plain; charset=UTF-8" || !strings.HasPrefix(body, "0{") {
@@ -123,7 +124,7 @@ func TestEIOBadPacket(t *testing.T) {
 func TestEIOOverlappingPolls(t *testing.T) {
 	t.Parallel()
 	h := newEIOEvents()
-	srv, base := eioServer(t, h, server.Config{Engine: &server.EngineConfig{PingInterval: 1 << 40}})
+	srv, base := eioServer(t, h, server.Config{})
 	c := newEIOClient(t, base, false)
 	sid, _ := c.handshake()
 	nc, br := rawGet(t, base, sid)
@@ -146,7 +147,7 @@ func TestEIOOverlappingPolls(t *testing.T) {
 func TestEIOCancelledPoll(t *testing.T) {
 	t.Parallel()
 	h := newEIOEvents()
-	srv, base := eioServer(t, h, server.Config{Engine: &server.EngineConfig{PingInterval: 1 << 40}})
+	srv, base := eioServer(t, h, server.Config{})
 	c := newEIOClient(t, base, false)
 	sid, _ := c.handshake()
 	nc, _ := rawGet(t, base, sid)
@@ -165,7 +166,7 @@ func TestEIOCancelledPoll(t *testing.T) {
 func TestEIOHeartbeatPolling(t *testing.T) {
 	t.Parallel()
 	h := newEIOEvents()
-	_, base := eioServer(t, h, server.Config{})
+	_, base := eioServer(t, h, server.Config{Engine: heartbeat()})
 	c := newEIOClient(t, base, false)
 	sid, _ := c.handshake()
 	for i := range 3 {
@@ -190,7 +191,7 @@ func TestEIOHeartbeatPolling(t *testing.T) {
 func TestEIOClosePacket(t *testing.T) {
 	t.Parallel()
 	h := newEIOEvents()
-	srv, base := eioServer(t, h, server.Config{Engine: &server.EngineConfig{PingInterval: 1 << 40}})
+	srv, base := eioServer(t, h, server.Config{})
 	c := newEIOClient(t, base, false)
 	sid, _ := c.handshake()
 	nc, br := rawGet(t, base, sid)
@@ -213,7 +214,7 @@ func TestEIOClosePacket(t *testing.T) {
 // stays.
 func TestEIOPayloadTooLarge(t *testing.T) {
 	t.Parallel()
-	_, base := eioServer(t, newEIOEvents(), server.Config{Engine: &server.EngineConfig{MaxPayload: 100, PingInterval: 1 << 40}})
+	_, base := eioServer(t, newEIOEvents(), server.Config{Engine: &server.EngineConfig{MaxPayload: 100}})
 	c := newEIOClient(t, base, false)
 	sid, o := c.handshake()
 	if o.MaxPayload != 100 {
@@ -234,7 +235,7 @@ func TestEIOPayloadTooLarge(t *testing.T) {
 // packets (at least one); the rest comes with the next.
 func TestEIOPollBound(t *testing.T) {
 	t.Parallel()
-	_, base := eioServer(t, newEIOEvents(), server.Config{Engine: &server.EngineConfig{MaxPayload: 20, PingInterval: 1 << 40}})
+	_, base := eioServer(t, newEIOEvents(), server.Config{Engine: &server.EngineConfig{MaxPayload: 20}})
 	c := newEIOClient(t, base, false)
 	sid, _ := c.handshake()
 	for _, m := range []string{"4aaaaaaaa", "4bbbbbbbb", "4cccccccc"} {
@@ -253,7 +254,7 @@ func TestEIOPollBound(t *testing.T) {
 func TestEIOWebSocket(t *testing.T) {
 	t.Parallel()
 	h := newEIOEvents()
-	srv, base := eioServer(t, h, server.Config{Engine: &server.EngineConfig{PingInterval: 1 << 40}})
+	srv, base := eioServer(t, h, server.Config{})
 	ws := eioWS(t, base, "EIO=4&transport=websocket")
 	kind, open := wsRead(t, ws)
 	if kind != websocket.TextMessage || !strings.HasPrefix(open, `0{"sid":"`) || !strings.Contains(open, `"upgrades":[]`) {
@@ -287,7 +288,7 @@ func TestEIOWebSocket(t *testing.T) {
 func TestEIOHeartbeatWebSocket(t *testing.T) {
 	t.Parallel()
 	h := newEIOEvents()
-	_, base := eioServer(t, h, server.Config{})
+	_, base := eioServer(t, h, server.Config{Engine: heartbeat()})
 	ws := eioWS(t, base, "EIO=4&transport=websocket")
 	wsRead(t, ws)
 	for i := range 3 {
@@ -326,8 +327,7 @@ func TestEIOWebSocketRefusals(t *testing.T) {
 // origin not allowed is refused.
 func TestEIOCORS(t *testing.T) {
 	t.Parallel()
-	_, base := eioServer(t, newEIOEvents(), server.Config{AllowedOrigins: []string{"app.example"},
-		Engine: &server.EngineConfig{PingInterval: 1 << 40}})
+	_, base := eioServer(t, newEIOEvents(), server.Config{AllowedOrigins: []string{"app.example"}})
 	hc := &http.Client{}
 	do := func(method, query, origin, body string) *http.Response {
 		t.Helper()

@@ -24,7 +24,7 @@ import (
 func TestEIOUpgrade(t *testing.T) {
 	t.Parallel()
 	h := newEIOEvents()
-	srv, base := eioServer(t, h, server.Config{Engine: &server.EngineConfig{PingInterval: 1 << 40}})
+	srv, base := eioServer(t, h, server.Config{})
 	c := newEIOClient(t, base, true)
 	host := strings.TrimPrefix(strings.TrimSuffix(base, "/engine.io/"), "http://")
 	relayed, direct := 0, 0
@@ -97,7 +97,7 @@ func TestEIOUpgrade(t *testing.T) {
 // the upgrade packet is closed, and the session goes on polling.
 func TestEIOUpgradeCancelled(t *testing.T) {
 	t.Parallel()
-	_, base := eioServer(t, newEIOEvents(), server.Config{Engine: &server.EngineConfig{PingInterval: 1 << 40}})
+	_, base := eioServer(t, newEIOEvents(), server.Config{})
 	c := newEIOClient(t, base, true)
 	sid, _ := c.handshake()
 	ws := eioWS(t, base, "EIO=4&transport=websocket&sid="+sid)
@@ -114,7 +114,7 @@ func TestEIOUpgradeCancelled(t *testing.T) {
 // comes back in order, and tasks did cross loops.
 func TestEIOCrossLoop(t *testing.T) {
 	t.Parallel()
-	srv, base := eioServer(t, newEIOEvents(), server.Config{Loops: 2, Engine: &server.EngineConfig{PingInterval: 1 << 40}})
+	srv, base := eioServer(t, newEIOEvents(), server.Config{Loops: 2})
 	c := newEIOClient(t, base, true)
 	sid, _ := c.handshake()
 	for i := range 20 {
@@ -136,7 +136,7 @@ func TestEIOCrossLoop(t *testing.T) {
 // echo untouched.
 func TestEIOBadInputHarmsNoOther(t *testing.T) {
 	t.Parallel()
-	_, base := eioServer(t, newEIOEvents(), server.Config{Engine: &server.EngineConfig{PingInterval: 1 << 40}})
+	_, base := eioServer(t, newEIOEvents(), server.Config{})
 	ws := eioWS(t, base, "EIO=4&transport=websocket")
 	wsRead(t, ws)
 	c := newEIOClient(t, base, true)
@@ -186,7 +186,7 @@ func TestEIOServerClose(t *testing.T) {
 		_ = s.Close(server.StatusCode(4000), "done")
 		return true
 	}
-	_, base := eioServer(t, h, server.Config{Engine: &server.EngineConfig{PingInterval: 1 << 40}})
+	_, base := eioServer(t, h, server.Config{})
 	c := newEIOClient(t, base, true)
 	sid, _ := c.handshake()
 	c.post(sid, "4bye")
@@ -220,7 +220,6 @@ func TestEIOPublications(t *testing.T) {
 	h := newEIOEvents()
 	h.connect = func(r *server.Request) error { r.Subscribe("news"); return nil }
 	srv, base := eioServer(t, h, server.Config{Engine: &server.EngineConfig{
-		PingInterval: 1 << 40,
 		Publication: func(dst []byte, p *session.Publication) ([]byte, bool) {
 			if p.Text {
 				return append(append(dst, "pub:"...), p.Data...), false
@@ -255,7 +254,7 @@ func TestEIOPublications(t *testing.T) {
 func TestEIOWorkers(t *testing.T) {
 	t.Parallel()
 	h := newEIOEvents()
-	_, base := eioServer(t, h, server.Config{Workers: 2, Engine: &server.EngineConfig{PingInterval: 1 << 40}})
+	_, base := eioServer(t, h, server.Config{Workers: 2})
 	c := newEIOClient(t, base, true)
 	sid, _ := c.handshake()
 	c.post(sid, "4w\x1ebAQI=")
@@ -295,7 +294,7 @@ func TestEIOSlowConsumer(t *testing.T) {
 	t.Parallel()
 	h := newEIOEvents()
 	h.connect = func(r *server.Request) error { r.Subscribe("flood"); return nil }
-	srv, base := eioServer(t, h, server.Config{Loops: 1, MaxOutbound: 300, Engine: &server.EngineConfig{PingInterval: 1 << 40}})
+	srv, base := eioServer(t, h, server.Config{Loops: 1, MaxOutbound: 300})
 	c := newEIOClient(t, base, true)
 	var sids []string
 	for range 3 {
@@ -341,7 +340,7 @@ func TestEIOWorkersFull(t *testing.T) {
 		}
 		return false
 	}
-	_, base := eioServer(t, h, server.Config{Loops: 1, Workers: 1, WorkerQueue: 1, Engine: &server.EngineConfig{PingInterval: 1 << 40}})
+	_, base := eioServer(t, h, server.Config{Loops: 1, Workers: 1, WorkerQueue: 1})
 	ws := eioWS(t, base, "EIO=4&transport=websocket")
 	wsRead(t, ws)
 	_ = ws.WriteMessage(websocket.TextMessage, []byte("4block"))
