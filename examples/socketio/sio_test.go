@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -55,6 +56,14 @@ type eioWS struct {
 	t    *testing.T
 	ws   *websocket.Conn
 	msgs chan wsMsg
+	wmu  sync.Mutex // gorilla allows one writer at a time: the test's or the pong's
+}
+
+// write sends one message, from the test or the reader's pong.
+func (c *eioWS) write(op int, b []byte) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	return c.ws.WriteMessage(op, b)
 }
 
 type wsMsg struct {
@@ -82,7 +91,7 @@ func dialEIO(t *testing.T, srv *server.Server, path string) *eioWS {
 				return
 			}
 			if op == websocket.TextMessage && string(b) == "2" {
-				_ = ws.WriteMessage(websocket.TextMessage, []byte("3"))
+				_ = c.write(websocket.TextMessage, []byte("3"))
 				continue
 			}
 			c.msgs <- wsMsg{binary: op == websocket.BinaryMessage, data: string(b)}
@@ -114,14 +123,14 @@ func (c *eioWS) next() string {
 
 func (c *eioWS) send(s string) {
 	c.t.Helper()
-	if err := c.ws.WriteMessage(websocket.TextMessage, []byte(s)); err != nil {
+	if err := c.write(websocket.TextMessage, []byte(s)); err != nil {
 		c.t.Fatal(err)
 	}
 }
 
 func (c *eioWS) sendBinary(b []byte) {
 	c.t.Helper()
-	if err := c.ws.WriteMessage(websocket.BinaryMessage, b); err != nil {
+	if err := c.write(websocket.BinaryMessage, b); err != nil {
 		c.t.Fatal(err)
 	}
 }
