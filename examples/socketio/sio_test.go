@@ -154,7 +154,9 @@ func (c *eioWS) closed() error {
 }
 
 // TestSuiteOnTheWire replays each Socket.IO case of the socket.io-protocol
-// test suite (and the closes it expects) over a WebSocket.
+// test suite (and the closes it expects) over a WebSocket; after each
+// case that closes a connection, another one opened before it is still
+// served.
 func TestSuiteOnTheWire(t *testing.T) {
 	t.Parallel()
 	srv, _ := startSocketIO(t, options{})
@@ -200,6 +202,12 @@ func TestSuiteOnTheWire(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
+			witness := dialEIO(t, srv, "/socket.io/")
+			witness.send("40")
+			if got := witness.next(); !strings.HasPrefix(got, `40{"sid":`) {
+				t.Fatalf("witness connect %q", got)
+			}
+			witness.next() // its auth event
 			c := dialEIO(t, srv, "/socket.io/")
 			for i := 0; i+1 < len(tc.steps); i += 2 {
 				send, want := tc.steps[i], tc.steps[i+1]
@@ -222,6 +230,13 @@ func TestSuiteOnTheWire(t *testing.T) {
 				}
 			}
 			if tc.closed {
+				defer func() {
+					// The connection opened before the case is still served.
+					witness.send(`42["message","witness"]`)
+					if got := witness.next(); got != `42["message-back","witness"]` {
+						t.Fatalf("another connection after the case: %q", got)
+					}
+				}()
 				var ce *websocket.CloseError
 				if err := c.closed(); !errors.As(err, &ce) || ce.Code != websocket.CloseProtocolError {
 					t.Fatalf("closed with %v, want 1002 (a protocol error)", err)
