@@ -123,7 +123,11 @@ func (es *eioSess) queue(t codec.EIOType, data []byte, binary bool) error {
 // WebSocket on another loop has yet to write.
 func (es *eioSess) queued() int {
 	n := len(es.out)
-	if l := es.ws; l != nil {
+	switch l := es.ws; {
+	case l == nil:
+	case l.sh == es.sh && l.live():
+		n += l.c.queued()
+	default:
 		n += int(l.inflight.Load() + l.behind.Load())
 	}
 	return n
@@ -165,25 +169,29 @@ func (es *eioSess) WriteMessage(op codec.OpCode, payload []byte) error {
 }
 
 // WritePublication implements session.Transport: the message packet that
-// EngineConfig.Publication makes of p, encoded straight into the outbox.
-// Loop-only.
+// EngineConfig.Publication makes of p, encoded once for every Engine.IO
+// session. On a WebSocket of the session's own loop, with nothing of the
+// session's queued before it, its frame is queued by reference; otherwise
+// its record is copied into the outbox. Loop-only.
 func (es *eioSess) WritePublication(p *session.Publication) error {
 	if es.ended || es.end != nil {
 		return session.ErrClosed
 	}
-	encode := es.sh.srv.eio.Publication
-	if encode == nil {
-		return es.queue(codec.EIOMessage, p.Data, !p.Text)
+	enc := &es.sh.srv.encoders
+	if l := es.ws; l != nil && l.sh == es.sh && len(es.out) == 0 && l.live() {
+		frame := p.Encoded(formEIOFrame, enc[formEIOFrame])
+		if err := es.admit(len(frame)); err != nil {
+			return err
+		}
+		l.c.queuePublication(p, frame)
+		l.c.Written()
+		return nil
 	}
-	before := len(es.out)
-	out, at := codec.StartEIOMessage(es.out)
-	out, binary := encode(out, p)
-	out = codec.EndEIOMessage(out, at, binary)
-	es.out = out[:before] // admit counts what was queued before
-	if err := es.admit(len(out) - before); err != nil {
+	rec := p.Encoded(formEIORecord, enc[formEIORecord])
+	if err := es.admit(len(rec)); err != nil {
 		return err
 	}
-	es.out = out
+	es.out = append(es.out, rec...)
 	return nil
 }
 

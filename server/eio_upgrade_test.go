@@ -5,6 +5,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -361,5 +362,57 @@ func TestEIOWorkersFull(t *testing.T) {
 		if _, m := wsRead(t, ws); m != fmt.Sprintf("4m%d", i) {
 			t.Fatalf("echo %d: %q", i, m)
 		}
+	}
+}
+
+// TestEIOFanout: publications reach every Engine.IO subscriber in order,
+// WebSocket and polling ones on the same loop, and
+// EngineConfig.Publication runs once per publication, not once per
+// session.
+func TestEIOFanout(t *testing.T) {
+	t.Parallel()
+	h := newEIOEvents()
+	h.connect = func(r *server.Request) error { r.Subscribe("room"); return nil }
+	var encoded atomic.Int64
+	srv, base := eioServer(t, h, server.Config{Loops: 1, Engine: &server.EngineConfig{
+		Publication: func(dst []byte, p *session.Publication) ([]byte, bool) {
+			encoded.Add(1)
+			return append(append(dst, `["event",`...), append(p.Data, ']')...), false
+		},
+	}})
+	const sockets, pubs = 20, 30
+	var wss []*websocket.Conn
+	for range sockets {
+		ws := eioWS(t, base, "EIO=4&transport=websocket")
+		wsRead(t, ws)
+		wss = append(wss, ws)
+	}
+	c := newEIOClient(t, base, true)
+	sid, _ := c.handshake()
+	waitFor(t, "the subscribers", func() bool { return srv.Hub().Totals().Sessions == sockets+1 })
+	for i := range pubs {
+		if _, err := srv.Hub().Publish("room", []byte(fmt.Sprint(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for k, ws := range wss {
+		for i := range pubs {
+			if _, m := wsRead(t, ws); m != fmt.Sprintf(`4["event",%d]`, i) {
+				t.Fatalf("socket %d, publication %d: %q", k, i, m)
+			}
+		}
+	}
+	var polled []string
+	for len(polled) < pubs {
+		_, body := c.get(sid)
+		polled = append(polled, strings.Split(body, "\x1e")...)
+	}
+	for i, m := range polled {
+		if m != fmt.Sprintf(`4["event",%d]`, i) {
+			t.Fatalf("polling, publication %d: %q", i, m)
+		}
+	}
+	if n := encoded.Load(); n != pubs {
+		t.Fatalf("Publication ran %d times for %d publications", n, pubs)
 	}
 }
