@@ -245,7 +245,6 @@ func (srv *Server) appendEvent(dst []byte, p *session.Publication) []byte {
 	return append(dst, ']')
 }
 
-
 // isEventArray reports whether data is a JSON array that starts with a
 // non-reserved event name.
 func isEventArray(data []byte) bool {
