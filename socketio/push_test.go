@@ -108,3 +108,28 @@ func TestTokens(t *testing.T) {
 	}
 	c.expect(`2["message","for ann"]`)
 }
+
+// TestEventRate: past the burst an event is refused with "rate limited";
+// a client that keeps sending is closed.
+func TestEventRate(t *testing.T) {
+	t.Parallel()
+	r := pushRig(t, nil, &PushConfig{EventRate: 0.001, EventBurst: 2})
+	c := r.open()
+	c.send("0")
+	c.expectPrefix(`0{"sid":"`)
+	c.send(`21["subscribe","a"]`)
+	c.expect(`31[null]`)
+	c.send(`22["subscribe","b"]`)
+	c.expect(`32[null]`)
+	for i := 3; i < 3+rateStrikes*2; i++ {
+		c.send(fmt.Sprintf(`2%d["subscribe","c"]`, i))
+		c.expect(fmt.Sprintf(`3%d["rate limited"]`, i))
+		if c.rec.isClosed() {
+			t.Fatalf("closed after %d refusals", i-2)
+		}
+	}
+	c.send(`299["subscribe","c"]`)
+	if reason := c.rec.waitClosed(t); reason != ReasonRateLimited {
+		t.Fatalf("closed with %q", reason)
+	}
+}

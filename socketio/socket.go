@@ -27,6 +27,7 @@ type Socket struct {
 	acks      map[uint64]*pendingAck
 	nextAck   uint64
 	data      any
+	bucket    *eventBucket // ServePush's rate, once it sent an event
 }
 
 // pendingAck is an EmitWithAck waiting for the client's answer.
