@@ -133,3 +133,20 @@ func TestEventRate(t *testing.T) {
 		t.Fatalf("closed with %q", reason)
 	}
 }
+
+// TestTokenExpiry closes a client when its token's exp passes.
+func TestTokenExpiry(t *testing.T) {
+	t.Parallel()
+	v, err := auth.NewVerifier(auth.Config{Keys: auth.Keys{Secrets: [][]byte{testSecret}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := pushRig(t, &Config{Tokens: v}, nil)
+	c := r.open()
+	// jwt's exp has a resolution of a second: the token expires within 2.
+	c.send(fmt.Sprintf(`0{"token":%q}`, signToken(t, "ann", 1500*time.Millisecond)))
+	c.expectPrefix(`0{"sid":"`)
+	if reason := c.rec.waitClosed(t); reason != ReasonTokenExpired {
+		t.Fatalf("closed with %q", reason)
+	}
+}
