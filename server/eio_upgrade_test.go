@@ -416,3 +416,28 @@ func TestEIOFanout(t *testing.T) {
 		t.Fatalf("Publication ran %d times for %d publications", n, pubs)
 	}
 }
+
+// TestEIOUpgradeTimeout: a probe that never sends the upgrade packet is
+// closed once UpgradeTimeout has passed (checked with the heartbeat), and
+// the session goes on polling.
+func TestEIOUpgradeTimeout(t *testing.T) {
+	t.Parallel()
+	e := heartbeat()
+	e.UpgradeTimeout = 50 * time.Millisecond
+	_, base := eioServer(t, newEIOEvents(), server.Config{Engine: e})
+	c := newEIOClient(t, base, true)
+	sid, _ := c.handshake()
+	ws := eioWS(t, base, "EIO=4&transport=websocket&sid="+sid)
+	_ = ws.WriteMessage(websocket.TextMessage, []byte("2probe"))
+	if _, m := wsRead(t, ws); m != "3probe" {
+		t.Fatalf("probe answer %q", m)
+	}
+	wsClosed(t, ws)
+	if status, body := c.get(sid); status != 200 || body != "2" {
+		t.Fatalf("poll after the probe closed: %d %q", status, body)
+	}
+	c.post(sid, "3\x1e4alive")
+	if status, body := c.get(sid); status != 200 || body != "4alive" {
+		t.Fatalf("poll: %d %q", status, body)
+	}
+}
