@@ -37,8 +37,11 @@ type Shard struct {
 	dirty           []*Session
 	flushed         int
 	marked, written uint64
-	budget          int        // writes left until the budget is renewed (renewBudget)
-	renewing        bool       // a renewal is on its way
+	budget          int  // writes left until the budget is renewed (renewBudget)
+	renewing        bool // a renewal is on its way
+	// scheduleRenewal, when set (by tests), receives the renewal instead
+	// of a goroutine or timer, so that a test decides when it arrives.
+	scheduleRenewal func(renew func())
 	flushing        bool       // Flush is running (it may be re-entered from a write)
 	tasksRan        bool       // a drain ran since the last IOStarted
 	quick           int        // budgets renewed at once in a row (renewBudget)
@@ -138,7 +141,9 @@ func (sh *Shard) Closed(s *Session) {
 	s.state = StateClosed
 	sh.wheel.remove(s)
 	delete(sh.sessions, s.id)
-	sh.stats.Connections.Add(-1)
+	if !s.detached {
+		sh.stats.Connections.Add(-1)
+	}
 }
 
 // Session returns the session with id, or nil. Loop-only.
