@@ -31,8 +31,9 @@ type Sample struct {
 	Goroutines  int     `json:"goroutines"`
 	FDs         int     `json:"fds"`
 	Connections int64   `json:"connections"`
-	Received    int64   `json:"received"`   // publications the steady clients received so far
-	Reconnects  int64   `json:"reconnects"` // churn connections ended and dialed again so far
+	Received    int64   `json:"received"`         // publications the steady clients received so far
+	Reconnects  int64   `json:"reconnects"`       // churn connections ended and dialed again so far
+	FDGuard     int64   `json:"fd_guard_engaged"` // times the server's descriptor guard engaged so far
 }
 
 // apiStats is what the sampler reads of GET /api/stats.
@@ -41,6 +42,7 @@ type apiStats struct {
 	HeapInuseBytes int64             `json:"heap_inuse_bytes"`
 	Goroutines     int               `json:"goroutines"`
 	Evictions      map[string]uint64 `json:"evictions"`
+	FDGuardEngaged int64             `json:"fd_guard_engaged"`
 }
 
 func serverStats(c *http.Client, api string, gc bool) (apiStats, error) {
@@ -100,7 +102,7 @@ func sample(ctx context.Context, c *http.Client, api string, pid int, every time
 			continue
 		}
 		s := Sample{At: time.Since(start).Seconds(), Heap: st.HeapInuseBytes, RSS: rss(pid), Goroutines: st.Goroutines,
-			FDs: fds(pid), Connections: st.Connections}
+			FDs: fds(pid), Connections: st.Connections, FDGuard: st.FDGuardEngaged}
 		var gaps, dropped int64
 		for _, w := range ws {
 			ws := w.status()
@@ -110,9 +112,9 @@ func sample(ctx context.Context, c *http.Client, api string, pid int, every time
 			dropped += ws.Dropped
 		}
 		out = append(out, s)
-		fmt.Printf("%6.0fs heap %6.1f MiB rss %6.1f MiB goroutines %4d fds %6d conns %6d received %10d reconnects %8d gaps %d dropped %d abuse %d/%d/%d/%d/%d unexpected %d\n",
+		fmt.Printf("%6.0fs heap %6.1f MiB rss %6.1f MiB goroutines %4d fds %6d conns %6d received %10d reconnects %8d gaps %d dropped %d abuse %d/%d/%d/%d/%d unexpected %d fdguard %d\n",
 			s.At, mib(s.Heap), mib(s.RSS), s.Goroutines, s.FDs, s.Connections, s.Received, s.Reconnects, gaps, dropped,
-			a.SlowReaders.Load(), a.PubFloods.Load(), a.CmdFloods.Load(), a.BadFrames.Load(), a.BadRequests.Load(), a.Unexpected.Load())
+			a.SlowReaders.Load(), a.PubFloods.Load(), a.CmdFloods.Load(), a.BadFrames.Load(), a.BadRequests.Load(), a.Unexpected.Load(), s.FDGuard)
 	}
 }
 
