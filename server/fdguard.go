@@ -89,7 +89,7 @@ type fdGuard struct {
 // the release line is half a reserve lower, the automatic connection cap.
 func fdGuardLines(c capacity) (engageAt, releaseAt int) {
 	engageAt = c.files - c.backlog - c.reserve/2
-	return engageAt, max(engageAt-max(c.reserve/2, 1), 1)
+	return engageAt, max(c.files-c.backlog-c.reserve, 1)
 }
 
 // newFDGuard starts a guard on the listening socket listener, which it
