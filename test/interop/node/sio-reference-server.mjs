@@ -22,8 +22,9 @@
 //                   room's sockets as the event `message` with the body as
 //                   its argument, as c1m's /api/publish does.
 //
-// Common settings (the suites'): pingInterval 300 ms, pingTimeout 200 ms,
-// maxPayload 1,000,000 bytes, connectTimeout 1 s, CORS open. The first line
+// Common settings (the suites'): pingInterval 300 ms, pingTimeout 200 ms
+// (-ping-interval, -ping-timeout; 25 s and 20 s with -rooms), maxPayload
+// 1,000,000 bytes, connectTimeout 1 s, CORS open. The first line
 // on stdout is "listening HOST:PORT"; SIGTERM closes every client and exits.
 import { createServer } from "node:http";
 import { Server } from "socket.io";
@@ -38,9 +39,18 @@ const value = (name, def) => {
 
 const addr = value("-addr", "127.0.0.1:0");
 const [host, port] = [addr.slice(0, addr.lastIndexOf(":")), Number(addr.slice(addr.lastIndexOf(":") + 1))];
+// ms reads a duration flag as Go writes it: "300ms", "5s" (or bare ms).
+const ms = (name, def) => {
+  const m = /^(\d+)(ms|s)?$/.exec(value(name, def));
+  if (!m) throw new Error(`${name}: want a duration such as 300ms or 5s`);
+  return Number(m[1]) * (m[2] === "s" ? 1000 : 1);
+};
+// -rooms serves long-lived clients: engine.io's default heartbeat (25 s,
+// 20 s), as the c1m binary's, unless the flags say otherwise.
+const rooms = flag("-rooms");
 const intervals = {
-  pingInterval: Number(value("-ping-interval", "300")),
-  pingTimeout: Number(value("-ping-timeout", "200")),
+  pingInterval: ms("-ping-interval", rooms ? "25s" : "300ms"),
+  pingTimeout: ms("-ping-timeout", rooms ? "20s" : "200ms"),
   maxHttpBufferSize: 1e6,
   cors: { origin: "*" },
 };
@@ -72,7 +82,6 @@ if (flag("-engineio-echo")) {
   });
   close = () => engine.close();
 } else {
-  const rooms = flag("-rooms");
   const token = value("-token", "");
   const io = new Server(http, {
     ...intervals,
