@@ -55,6 +55,22 @@ func forEachTarget(t *testing.T, targets sioTargets, f func(t *testing.T, srv si
 	}
 }
 
+// finished reads a script's report, which must say ok; when it does not,
+// the test fails with the script's stderr too (a client's own log).
+func finished(c *conversation) event {
+	c.t.Helper()
+	r := c.expect("done")
+	if r["ok"] != true {
+		<-c.exited
+		log := c.stderr.String()
+		if len(log) > 6000 {
+			log = "..." + log[len(log)-6000:]
+		}
+		c.t.Fatalf("the script failed: %v\nstderr (its end):\n%s", r["error"], log)
+	}
+	return r
+}
+
 // checkReport checks a script's report: the cases it verified, in order,
 // and the transports it used.
 func checkReport(t *testing.T, r event, cases []string, used []any) {
@@ -85,7 +101,7 @@ func TestSocketIOClients(t *testing.T) {
 		},
 	}, func(t *testing.T, srv sioServer, transport string, used []any) {
 		c := talk(t, "node/sio-clients.mjs", "suite", srv.base, transport)
-		checkReport(t, c.done(), cases, used)
+		checkReport(t, finished(c), cases, used)
 	})
 }
 
@@ -102,7 +118,7 @@ func TestEngineIOClients(t *testing.T) {
 		},
 	}, func(t *testing.T, srv sioServer, transport string, used []any) {
 		c := talk(t, "node/sio-clients.mjs", "eio", srv.base, transport)
-		checkReport(t, c.done(), cases, used)
+		checkReport(t, finished(c), cases, used)
 	})
 }
 
@@ -174,7 +190,7 @@ func roomsConversation(t *testing.T, srv sioServer, transport, room string, p ro
 	}
 	want = append(want, p.Extras...)
 	want = append(want, "client-disconnect")
-	r := c.done()
+	r := finished(c)
 	checkReport(t, r, want, used)
 	if got, _ := r["got"].(float64); int(got) != p.N+p.Missed+p.Live {
 		t.Errorf("got %v publications, want %d", r["got"], p.N+p.Missed+p.Live)
