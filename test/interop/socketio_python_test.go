@@ -76,8 +76,12 @@ func TestPythonSocketIO(t *testing.T) {
 		t.Parallel()
 		cases := []string{"auth", "event", "binary", "ack", "client-disconnect"}
 		forEachTarget(t, sioTargets{
-			"reference": func(t *testing.T) sioServer { return startReference(t, append([]string{sioSuite}, clientHeartbeat...)...) },
-			"c1m":       func(t *testing.T) sioServer { return startExample(t, append([]string{sioSuite}, clientHeartbeat...)...) },
+			"reference": func(t *testing.T) sioServer {
+				return startReference(t, append([]string{sioSuite}, clientHeartbeat...)...)
+			},
+			"c1m": func(t *testing.T) sioServer {
+				return startExample(t, append([]string{sioSuite}, clientHeartbeat...)...)
+			},
 		}, func(t *testing.T, srv sioServer, transport string, used []any) {
 			checkReport(t, finished(talkPython(t, "suite", srv.base, transport)), cases, used)
 		})
