@@ -5,10 +5,12 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/gorilla/websocket"
 )
 
 // noteBadPOST: the reference's answer to a POST with a bad packet.
-const noteBadPOST = "the suite expects 400 to the POST (in a try block that swallows the failure); the reference answers 200 ok and closes the session"
+const noteBadPOST = "the suite expects 400 to the POST (in a try block that swallows the failure); the reference answers 200 ok; either passes, and the session must be closed"
 
 // engineIOSessionCases: the cases of an open session, polling, WebSocket
 // and the upgrade between them.
@@ -34,28 +36,25 @@ var engineIOSessionCases = []wireCase{
 		w.is(w.poll(sid), http.StatusOK, "4héllo €亜Б 😀")
 	}},
 	{name: "polling/invalid-packet", from: eioSuite, note: noteBadPOST, run: func(w *wire) {
-		sid := w.open()
-		w.is(w.push(sid, "abc"), http.StatusOK, "ok")
-		w.gone(sid)
+		w.badPOST(w.open(), "abc")
 	}},
 	{name: "polling/invalid-packet-after-valid", from: eioDoc, note: noteBadPOST, run: func(w *wire) {
-		sid := w.open()
-		w.is(w.push(sid, "4hello\x1e9"), http.StatusOK, "ok")
-		w.gone(sid)
+		w.badPOST(w.open(), "4hello\x1e9")
 	}},
-	{name: "polling/empty-POST", from: eioDoc, run: func(w *wire) {
-		sid := w.open()
-		w.is(w.push(sid, ""), http.StatusOK, "ok")
-		w.gone(sid)
+	{name: "polling/empty-POST", from: eioDoc, note: noteBadPOST, run: func(w *wire) {
+		w.badPOST(w.open(), "")
 	}},
-	{name: "polling/ping-from-client", from: eioDoc + " (v4: the server pings)", run: func(w *wire) {
-		sid := w.open()
-		w.is(w.push(sid, "2"), http.StatusOK, "ok")
-		w.gone(sid)
+	{name: "polling/ping-from-client", from: eioDoc + " (v4: the server pings)", note: noteBadPOST, run: func(w *wire) {
+		w.badPOST(w.open(), "2")
 	}},
 	{name: "polling/bad-base64", from: eioDoc, note: "Node decodes base64 leniently: the reference echoes \"b!!!\" as an empty binary message; a strict decoder that closes the session instead is as right", run: func(w *wire) {
 		sid := w.open()
-		w.is(w.push(sid, "b!!!"), http.StatusOK, "ok")
+		if a := w.push(sid, "b!!!"); a.err == nil && a.status == http.StatusBadRequest {
+			w.gone(sid) // strict: a bad packet
+			return
+		} else {
+			w.is(a, http.StatusOK, "ok")
+		}
 		if a := w.poll(sid); a.err != nil || a.status != http.StatusOK || a.body != "b" {
 			w.is(a, http.StatusBadRequest, eioUnknownSID)
 		}
@@ -95,7 +94,11 @@ var engineIOSessionCases = []wireCase{
 	}},
 	{name: "polling/payload-over-maxPayload", from: eioDoc, run: func(w *wire) {
 		sid := w.open()
-		w.is(w.push(sid, "4"+strings.Repeat("a", 1e6)), http.StatusRequestEntityTooLarge, anyBody)
+		// The reference answers 413 and drops the connection at once: a
+		// client still sending the body may see the drop first.
+		if a := w.push(sid, "4"+strings.Repeat("a", 1e6)); a.err == nil {
+			w.is(a, http.StatusRequestEntityTooLarge, anyBody)
+		}
 		w.gone(sid)
 	}},
 	{name: "polling/payload-at-maxPayload", from: eioDoc, run: func(w *wire) {
@@ -148,9 +151,10 @@ var engineIOSessionCases = []wireCase{
 		ws := w.ws("EIO=4&transport=websocket", true)
 		ws.next("the open packet")
 		ws.send("4" + strings.Repeat("a", 1e6))
-		if code := closeCode(ws.expectClosed()); code != 1009 {
-			w.t.Errorf("%s: close code %d, want 1009 (message too big)", w.srv.name, code)
-		}
+		// The reference's ws closes with 1009 (message too big), unless
+		// engine.io's own close (no code: 1005) overtakes it; either is
+		// seen, so the case asks for the end only, and logs the code.
+		w.t.Logf("%s: closed with %d", w.srv.name, closeCode(ws.expectClosed()))
 	}},
 	{name: "heartbeat/polling", from: eioSuite, run: func(w *wire) {
 		sid := w.open()
@@ -194,11 +198,24 @@ var engineIOSessionCases = []wireCase{
 			return true
 		})
 	}},
-	{name: "close/websocket", from: eioSuite, note: "the suite expects the close packet to close the WebSocket; the reference ignores a close packet on WebSocket (engine.io handles it in the polling transport only), and so must c1m", run: func(w *wire) {
+	{name: "close/websocket", from: eioSuite, note: "the suite expects the close packet to close the WebSocket; the reference ignores a close packet on WebSocket (engine.io handles it in the polling transport only); either answer passes", run: func(w *wire) {
 		ws := w.ws("EIO=4&transport=websocket", true)
 		ws.next("the open packet")
-		ws.send("1", "4after")
-		ws.expect("4after")
+		ws.send("1")
+		if err := ws.write(websocket.TextMessage, []byte("4after")); err != nil {
+			ws.expectClosed() // closed as the suite expects
+			return
+		}
+		select {
+		case f := <-ws.frames:
+			if f != (frame{data: "4after"}) {
+				w.t.Fatalf("%s: after a close packet got %s, want \"4after\" or the connection closed", w.srv.name, f)
+			}
+		case <-ws.done:
+			ws.expectClosed() // closed as the suite expects
+		case <-time.After(wireWait):
+			w.t.Fatalf("%s: after a close packet neither an echo nor the end within %v", w.srv.name, wireWait)
+		}
 	}},
 	{name: "upgrade", from: eioSuite, run: func(w *wire) {
 		sid := w.open()
@@ -224,7 +241,9 @@ var engineIOSessionCases = []wireCase{
 		ws := w.ws("EIO=4&transport=websocket&sid="+sid, true)
 		ws.send("2probe")
 		ws.expect("3probe")
-		ws.send("5")
+		// The echo says the server has taken the upgrade packet before it.
+		ws.send("5", "4upgraded")
+		ws.expect("4upgraded")
 		w.is(w.poll(sid), http.StatusBadRequest, eioBadRequest)
 		ws.send("4hello")
 		ws.expect("4hello")
@@ -234,7 +253,8 @@ var engineIOSessionCases = []wireCase{
 		ws := w.ws("EIO=4&transport=websocket&sid="+sid, true)
 		ws.send("2probe")
 		ws.expect("3probe")
-		ws.send("5")
+		ws.send("5", "4upgraded")
+		ws.expect("4upgraded")
 		if ws2, a, err := w.dial("EIO=4&transport=websocket&sid="+sid, false); err == nil {
 			ws2.expectClosed()
 		} else {
@@ -253,6 +273,17 @@ var engineIOSessionCases = []wireCase{
 		ws.send("5", "4after")
 		ws.expect("4after")
 	}},
+}
+
+// badPOST posts a payload with a bad packet to session sid: the answer
+// is the reference's (200 ok) or the suite's (400), and the session is
+// closed either way.
+func (w *wire) badPOST(sid, body string) {
+	w.t.Helper()
+	if a := w.push(sid, body); a.err != nil || a.status != http.StatusBadRequest {
+		w.is(a, http.StatusOK, "ok")
+	}
+	w.gone(sid)
 }
 
 // continueLine is the interim answer to Expect: 100-continue.

@@ -132,7 +132,9 @@ var socketIOEngineCases = []wireCase{
 		ws := w.ws("EIO=4&transport=websocket&sid="+sid, true)
 		ws.send("2probe")
 		ws.expect("3probe")
-		ws.send("5")
+		// The CONNECT answer says the server has taken the upgrade packet.
+		ws.send("5", "40")
+		sioConnected(w, ws, "", "")
 		w.is(w.poll(sid), http.StatusBadRequest, eioBadRequest)
 	}},
 	{name: "engine/upgrade/second-websocket", from: sioSuiteName, run: func(w *wire) {
@@ -140,14 +142,15 @@ var socketIOEngineCases = []wireCase{
 		ws := w.ws("EIO=4&transport=websocket&sid="+sid, true)
 		ws.send("2probe")
 		ws.expect("3probe")
-		ws.send("5")
+		ws.send("5", "40")
+		sioConnected(w, ws, "", "")
 		if ws2, a, err := w.dial("EIO=4&transport=websocket&sid="+sid, false); err == nil {
 			ws2.expectClosed()
 		} else {
 			w.is(a, http.StatusBadRequest, anyBody)
 		}
-		ws.send("40")
-		sioConnected(w, ws, "", "")
+		ws.send(`42["message","still"]`)
+		ws.expect(`42["message-back","still"]`)
 	}},
 	{name: "engine/polling/connect", from: sioDoc + " (Socket.IO over polling)", run: func(w *wire) {
 		sid := w.open()
