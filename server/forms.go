@@ -31,7 +31,7 @@ const (
 	numCompressions
 )
 
-var _ = [session.NumForms - numForms]struct{}{} // session has room for our forms
+var _ = [session.FormLayer - numForms]struct{}{} // session has room for our forms, below the layer form
 
 // huffmanDeflater compresses for the clients that limit the server's
 // window. Shared by every server: it is a pool of compressors, taken only

@@ -1,5 +1,11 @@
 // Command socketio is the conformance target of c1m's Engine.IO and
-// Socket.IO layers, and the example of embedding them. With -engineio-echo
+// Socket.IO layers, and the example of embedding them. By default it
+// serves Socket.IO v5 at /socket.io/ as the socket.io-protocol test
+// suite's server (sio.go); -recovery adds connection state recovery.
+//
+//	go run ./examples/socketio -addr :3000
+//
+// With -engineio-echo
 // it serves plain Engine.IO v4 at /engine.io/ and echoes every text and
 // binary message unchanged (echo.go): the target of the engine.io-protocol
 // test suite and of the engine.io-client tests.
@@ -30,6 +36,7 @@ type options struct {
 	pingInterval time.Duration
 	pingTimeout  time.Duration
 	engineIOEcho bool
+	recovery     bool
 }
 
 // maxPayload is the largest polling body and WebSocket message taken, as
@@ -56,14 +63,16 @@ func main() {
 	flag.DurationVar(&o.pingInterval, "ping-interval", 300*time.Millisecond, "Engine.IO pingInterval")
 	flag.DurationVar(&o.pingTimeout, "ping-timeout", 200*time.Millisecond, "Engine.IO pingTimeout")
 	flag.BoolVar(&o.engineIOEcho, "engineio-echo", false, "serve plain Engine.IO v4 at /engine.io/, echoing every message")
+	flag.BoolVar(&o.recovery, "recovery", false, "Socket.IO connection state recovery (a pid, offsets, rooms' history)")
 	flag.Parse()
 	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, nil)))
 
-	if !o.engineIOEcho {
-		slog.Error("socketio: the Socket.IO mode is not built yet; run with -engineio-echo")
-		os.Exit(2)
+	var srv *server.Server
+	if o.engineIOEcho {
+		srv = newEchoServer(o)
+	} else {
+		srv, _ = newSocketIOServer(o)
 	}
-	srv := newEchoServer(o)
 	if err := srv.Start(); err != nil {
 		slog.Error("socketio: cannot start", "err", err)
 		os.Exit(1)
