@@ -66,7 +66,7 @@ func TestBrowsersSocketIO(t *testing.T) {
 		t.Run(e.String(), func(t *testing.T) {
 			t.Parallel()
 			browsertest.Require(t, e) // before servers start for nothing
-			servers := []sioServer{startReference(t, sioRooms)}
+			servers := []sioServer{startReference(t, sioRooms), startC1mRooms(t)}
 			var phases []*sioPhase
 			var blockers []*wsBlocker
 			for _, srv := range servers {

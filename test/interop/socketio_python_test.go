@@ -90,13 +90,14 @@ func TestPythonSocketIO(t *testing.T) {
 		t.Parallel()
 		forEachTarget(t, sioTargets{
 			"reference": func(t *testing.T) sioServer { return startReference(t, sioRooms, "-token", sioToken) },
-			"c1m": func(t *testing.T) sioServer {
-				t.Skip("c1m: the c1m binary's Socket.IO handler (cmd/c1m) is not in this tree yet")
-				return sioServer{}
-			},
+			"c1m":       startC1mRooms,
 		}, func(t *testing.T, srv sioServer, transport string, used []any) {
 			room := "py-" + transport
-			plan, err := json.Marshal(map[string]any{"token": sioToken, "subscribe": []any{"subscribe", room}, "n": httpPublications, "batch": pythonBatch})
+			token := sioToken
+			if srv.name == "c1m" {
+				token = c1mToken(t, "bob")
+			}
+			plan, err := json.Marshal(map[string]any{"token": token, "subscribe": []any{"subscribe", room}, "n": httpPublications, "batch": pythonBatch})
 			if err != nil {
 				t.Fatal(err)
 			}

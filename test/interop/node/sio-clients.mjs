@@ -8,7 +8,8 @@
 //   node sio-clients.mjs suite URL TRANSPORT
 //     against the socket.io-protocol test-suite server (examples/socketio):
 //     auth payload, events, binary, acks, order, a large event, a custom
-//     namespace, an unknown one refused, client-side disconnect.
+//     namespace, an unknown one refused, an ack asked by the server, a
+//     server-side disconnect, a client-side disconnect.
 //   node sio-clients.mjs eio URL TRANSPORT
 //     engine.io-client against an Engine.IO echo (/engine.io/): text,
 //     UTF-8, binary, order, a large message, close.
@@ -151,6 +152,7 @@ async function runSuite() {
   cases.push("namespace-refused");
 
   custom.disconnect();
+  await serverSide(socket, cases);
   const closed = once(socket, "disconnect");
   socket.disconnect();
   same("disconnect reason", (await closed)[0], "io client disconnect");
@@ -207,9 +209,33 @@ async function runEngine() {
   return { ok: true, cases, transports: used, library: `engine.io-client ${versions["engine.io-client"]}` };
 }
 
+// serverSide checks what the server starts, on a server with the "ask"
+// and "bye" events (examples/socketio, the reference): an acknowledgement
+// the server asks for (it emits "question" with an ack; the client's
+// answer, with binary, comes back as "answer"), and a server-side
+// disconnect (the socket then connects again).
+async function serverSide(socket, cases) {
+  at("server-ack");
+  socket.once("question", (...a) => {
+    const answer = a.pop();
+    answer("answer to", ...a, Buffer.from([7, 8]));
+  });
+  const answered = once(socket, "answer", ["no answer"]);
+  socket.emit("ask", "q1", { n: 1 });
+  same("the answer", await answered, ["answer to", "q1", { n: 1 }, Buffer.from([7, 8])]);
+  cases.push("server-ack");
+  at("server-disconnect");
+  const gone = once(socket, "disconnect");
+  socket.emit("bye");
+  same("disconnect reason", (await gone)[0], "io server disconnect");
+  socket.connect();
+  await once(socket, "connect", ["connect_error"]);
+  cases.push("server-disconnect");
+}
+
 // runRooms talks with the test about one room, on a server with rooms
 // (the reference's -rooms mode, the c1m binary). PLAN_JSON is
-//   {token, badToken, subscribe: [EVENT, ARGS...], n, missed, live, extras}
+//   {token, badToken, subscribe: [EVENT, ARGS...], n, missed, live, serverSide}
 // 1. with badToken (when set): connect_error, and no connection;
 // 2. connect with {token} (or no auth), emit subscribe (acked), say
 //    "subscribed"; the test publishes 1..n to the room, which must arrive
@@ -219,9 +245,8 @@ async function runEngine() {
 //    n+1..n+missed and says "published"; reconnect: the socket must be
 //    recovered, and get n+1..n+missed; say "back"; the test publishes
 //    live more, which must follow in order, none twice;
-// 4. extras: "server-ack" (the server asks with an ack, the client
-//    answers), "server-disconnect" (the server disconnects the socket);
-//    then a client-side disconnect.
+// 4. with serverSide, the server's ack and disconnect (serverSide); then
+//    a client-side disconnect.
 async function runRooms() {
   const plan = JSON.parse(planArg);
   const cases = [];
@@ -288,23 +313,7 @@ async function runRooms() {
     cases.push(`recovery/${plan.missed}+${plan.live}`);
   }
 
-  for (const extra of plan.extras ?? []) {
-    at(extra);
-    if (extra === "server-ack") {
-      socket.on("question", (q, answer) => answer(`answer to ${q}`));
-      const [reply] = await ack(socket, "ask", "q1");
-      same("server-ack reply", reply, { answer: "answer to q1" });
-    } else if (extra === "server-disconnect") {
-      const gone = once(socket, "disconnect");
-      socket.emit("kick");
-      same("disconnect reason", (await gone)[0], "io server disconnect");
-      socket.connect();
-      await once(socket, "connect", ["connect_error"]);
-    } else {
-      throw new Error(`unknown extra ${extra}`);
-    }
-    cases.push(extra);
-  }
+  if (plan.serverSide) await serverSide(socket, cases);
   const closed = once(socket, "disconnect");
   socket.disconnect();
   same("disconnect reason", (await closed)[0], "io client disconnect");

@@ -14,9 +14,12 @@
 //                   `message-with-ack` calls its ack with them.
 //   -engineio-echo  plain Engine.IO v4 on /engine.io/, echoing every text and
 //                   binary message (the engine.io-protocol test-suite server).
+//                   Besides the suite, as examples/socketio: `ask` makes the
+//                   server emit `question` with an ack and send the answer
+//                   back as `answer`; `bye` makes it disconnect the socket.
 //   -rooms          the suite server plus what the c1m binary's default
 //                   handler offers: `subscribe`/`unsubscribe` events with a
-//                   room name (acked), connection state recovery, a token
+//                   room name (acked with null), connection state recovery, a token
 //                   check (auth.token must equal -token when -token is set),
 //                   and POST /api/publish?topic=ROOM whose body reaches the
 //                   room's sockets as the event `message` with the body as
@@ -104,21 +107,26 @@ if (flag("-engineio-echo")) {
       const ack = a.pop();
       ack(...a);
     });
+    // Besides the suite, as examples/socketio: "ask" makes the server emit
+    // "question" with an ack, and the client's answer comes back as the
+    // event "answer" (acks from the server's side); "bye" makes the server
+    // disconnect the socket (with true, the whole client).
+    socket.on("ask", (...a) => {
+      socket.timeout(5000).emit("question", ...a, (err, ...reply) => {
+        if (err) socket.emit("no answer", err.message);
+        else socket.emit("answer", ...reply);
+      });
+    });
+    socket.on("bye", (all) => socket.disconnect(all === true));
     if (rooms) {
       socket.on("subscribe", (room, ack) => {
         socket.join(room);
-        if (typeof ack === "function") ack({ ok: true, room });
+        if (typeof ack === "function") ack(null);
       });
       socket.on("unsubscribe", (room, ack) => {
         socket.leave(room);
-        if (typeof ack === "function") ack({ ok: true, room });
+        if (typeof ack === "function") ack(null);
       });
-      // The server asks the client, which must ack: acks from the server's side.
-      socket.on("ask", (question, ack) => {
-        socket.emit("question", question, (answer) => ack({ answer }));
-      });
-      // A server-side disconnect of this socket, on the client's request.
-      socket.on("kick", () => socket.disconnect(true));
     }
   });
   io.of("/custom").on("connection", greet);
