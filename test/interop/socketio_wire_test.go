@@ -467,7 +467,10 @@ type wireCase struct {
 	// protocol document's rule; note says where the reference differs
 	// from the document.
 	from, note string
-	run        func(w *wire)
+	// c1mBug, when set, names a bug of c1m that the case finds: the case
+	// is skipped on c1m (only) with that name, until the bug is fixed.
+	c1mBug string
+	run    func(w *wire)
 }
 
 // runWireTable runs cases against each server that start returns, in
@@ -482,6 +485,9 @@ func runWireTable(t *testing.T, path string, cases []wireCase, starts map[string
 			srv := start(t)
 			for _, c := range cases {
 				t.Run(c.name, func(t *testing.T) {
+					if c.c1mBug != "" && srv.name != "reference" {
+						t.Skip("c1m: " + c.c1mBug)
+					}
 					if c.note != "" {
 						t.Logf("note: %s", c.note)
 					}
