@@ -14,9 +14,9 @@ import (
 // beside each case must still work after it.
 func TestEngineIOConformance(t *testing.T) {
 	t.Parallel()
-	runWireTable(t, "/engine.io/", engineIOCases, map[string]func(*testing.T) sioServer{
-		"reference": func(t *testing.T) sioServer { return startReference(t, sioEngine) },
-		"c1m":       func(t *testing.T) sioServer { return startExample(t, sioEngine) },
+	runWireTable(t, "/engine.io/", engineIOCases, map[string]func(*testing.T, ...string) sioServer{
+		"reference": func(t *testing.T, flags ...string) sioServer { return startReference(t, append(flags, sioEngine)...) },
+		"c1m":       func(t *testing.T, flags ...string) sioServer { return startExample(t, append(flags, sioEngine)...) },
 	})
 }
 
@@ -39,7 +39,7 @@ const (
 var engineIOCases = append(engineIOHandshakeCases, engineIOSessionCases...)
 
 var engineIOHandshakeCases = []wireCase{
-	{name: "handshake/polling", from: eioSuite, run: func(w *wire) {
+	{name: "handshake/polling", timed: true, from: eioSuite, run: func(w *wire) {
 		a := w.get("EIO=4&transport=polling")
 		w.is(a, http.StatusOK, anyBody)
 		w.checkOpen(a.body, []string{"websocket"})
@@ -71,7 +71,7 @@ var engineIOHandshakeCases = []wireCase{
 	{name: "handshake/polling/PUT", from: eioSuite, run: func(w *wire) {
 		w.is(w.do(http.MethodPut, "EIO=4&transport=polling", ""), http.StatusBadRequest, eioBadMethod)
 	}},
-	{name: "handshake/websocket", from: eioSuite, run: func(w *wire) {
+	{name: "handshake/websocket", timed: true, from: eioSuite, run: func(w *wire) {
 		ws := w.ws("EIO=4&transport=websocket", true)
 		w.checkOpen(ws.next("the open packet").data, []string{})
 	}},

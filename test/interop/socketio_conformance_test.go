@@ -17,9 +17,9 @@ import (
 // still work after it.
 func TestSocketIOConformance(t *testing.T) {
 	t.Parallel()
-	runWireTable(t, "/socket.io/", socketIOCases, map[string]func(*testing.T) sioServer{
-		"reference": func(t *testing.T) sioServer { return startReference(t, sioSuite) },
-		"c1m":       func(t *testing.T) sioServer { return startExample(t, sioSuite) },
+	runWireTable(t, "/socket.io/", socketIOCases, map[string]func(*testing.T, ...string) sioServer{
+		"reference": func(t *testing.T, flags ...string) sioServer { return startReference(t, append(flags, sioSuite)...) },
+		"c1m":       func(t *testing.T, flags ...string) sioServer { return startExample(t, append(flags, sioSuite)...) },
 	})
 }
 
@@ -83,7 +83,7 @@ const noteConnectFirst = "connects to the main namespace first: three heartbeats
 // socketIOEngineCases: the socket.io suite's Engine.IO cases that differ
 // from the engine.io suite's on a Socket.IO server.
 var socketIOEngineCases = []wireCase{
-	{name: "engine/heartbeat/polling", from: sioSuiteName, note: noteConnectFirst, run: func(w *wire) {
+	{name: "engine/heartbeat/polling", timed: true, from: sioSuiteName, note: noteConnectFirst, run: func(w *wire) {
 		sid := w.open()
 		w.is(w.push(sid, "40"), http.StatusOK, "ok")
 		connected, pings := false, 0
@@ -108,12 +108,12 @@ var socketIOEngineCases = []wireCase{
 			}
 		}
 	}},
-	{name: "engine/heartbeat/polling/timeout", from: sioSuiteName, run: func(w *wire) {
+	{name: "engine/heartbeat/polling/timeout", timed: true, from: sioSuiteName, run: func(w *wire) {
 		sid := w.open()
 		w.is(w.poll(sid), http.StatusOK, "2")
 		w.gone(sid)
 	}},
-	{name: "engine/heartbeat/websocket", from: sioSuiteName, note: noteConnectFirst, run: func(w *wire) {
+	{name: "engine/heartbeat/websocket", timed: true, from: sioSuiteName, note: noteConnectFirst, run: func(w *wire) {
 		ws := w.ws("EIO=4&transport=websocket", false)
 		ws.next("the open packet")
 		ws.send("40")
@@ -123,7 +123,7 @@ var socketIOEngineCases = []wireCase{
 			ws.send("3")
 		}
 	}},
-	{name: "engine/heartbeat/websocket/timeout", from: sioSuiteName, run: func(w *wire) {
+	{name: "engine/heartbeat/websocket/timeout", timed: true, from: sioSuiteName, run: func(w *wire) {
 		ws := w.ws("EIO=4&transport=websocket", false)
 		ws.next("the open packet")
 		ws.expectClosed("2")

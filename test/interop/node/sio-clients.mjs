@@ -101,21 +101,26 @@ async function runSuite() {
   const used = await settle(socket.io.engine, seen);
 
   const args = [1, "2", { 3: [true] }, null, "héllo €亜Б 😀"];
+  at("event");
   socket.emit("message", ...args);
   same("message-back", await once(socket, "message-back"), args);
   cases.push("event");
 
   const bin = [Buffer.from([1, 2, 3]), { nested: Buffer.from([4, 5]), list: [Buffer.alloc(0), "x"] }];
+  at("binary");
   socket.emit("message", ...bin);
   same("binary message-back", await once(socket, "message-back"), bin);
   cases.push("binary");
 
+  at("ack");
   same("ack", await ack(socket, "message-with-ack", ...args), args);
   cases.push("ack");
+  at("binary-ack");
   same("binary ack", await ack(socket, "message-with-ack", ...bin), bin);
   cases.push("binary-ack");
 
   const n = 100;
+  at(`ordered/${n}`);
   const backs = [];
   const all = new Promise((resolve) => {
     const h = (i) => {
@@ -133,6 +138,7 @@ async function runSuite() {
   cases.push(`ordered/${n}`);
 
   const large = "x".repeat(500_000);
+  at("large");
   socket.emit("message", large);
   const [back] = await once(socket, "message-back");
   if (back !== large) throw new Error(`large message-back: ${typeof back} of length ${back && back.length}`);
@@ -153,6 +159,7 @@ async function runSuite() {
 
   custom.disconnect();
   await serverSide(socket, cases);
+  at("client-disconnect");
   const closed = once(socket, "disconnect");
   socket.disconnect();
   same("disconnect reason", (await closed)[0], "io client disconnect");
