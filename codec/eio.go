@@ -221,7 +221,8 @@ var eioErrorMessages = [...]string{
 	"Bad request", "Forbidden", "Unsupported protocol version",
 }
 
-// Message returns the reference server's message for the code.
+// Message returns the reference server's message for the code. Safe for
+// concurrent use.
 func (e EIOError) Message() string {
 	if e >= 0 && int(e) < len(eioErrorMessages) {
 		return eioErrorMessages[e]

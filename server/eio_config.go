@@ -58,8 +58,10 @@ type EngineConfig struct {
 	// packet (without its '4' type) that a topic publication becomes for
 	// Engine.IO sessions, and reports whether it is binary. Nil sends the
 	// publication's data itself: a text message, binary when it is not
-	// valid UTF-8. It runs on the loop of each session it is written to
-	// and must not block or keep dst.
+	// valid UTF-8. It runs once per publication, on the loop of the
+	// first Engine.IO session the publication reaches (other loops may
+	// run it at the same time for other publications); it must not block
+	// or keep dst. Its result is shared by every Engine.IO session.
 	Publication func(dst []byte, p *session.Publication) (out []byte, binary bool)
 }
 
@@ -110,6 +112,19 @@ func newEngine(c *EngineConfig, cfg *Config) *eioEngine {
 	e.MaxPayload = min(e.MaxPayload, MaxLimit)
 	e.limits = codec.Limits{MaxFrame: min(cfg.MaxFrame, int64(e.MaxPayload)), MaxMessage: int64(e.MaxPayload)}
 	return e
+}
+
+// record encodes p as an outbox record of the message packet that
+// Publication makes of it (the form formEIORecord).
+func (e *eioEngine) record(p *session.Publication) []byte {
+	out, at := codec.StartEIOMessage(nil)
+	binary := !p.Text
+	if e.Publication == nil {
+		out = append(out, p.Data...)
+	} else {
+		out, binary = e.Publication(out, p)
+	}
+	return codec.EndEIOMessage(out, at, binary)
 }
 
 // matches reports whether path is the engine's.

@@ -224,6 +224,9 @@ func (s *Server) eioConnClosed(c *conn) {
 		w.gone()
 	}
 	if l := x.link; l != nil {
+		// Nothing more is written to it: the session's close, which may
+		// run now on this loop, must not write into a closing socket.
+		c.failed = true
 		code := codec.StatusAbnormalClosure
 		if x.peer != nil {
 			code = x.peer.code

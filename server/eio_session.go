@@ -24,9 +24,11 @@ import (
 // (with L loops, an upgrade lands on the session's loop one time in L).
 type eioSess struct {
 	session.Session
-	srv   *Server
 	sh    *shard
 	token uint64 // the secret half of the sid (formatSID)
+	// waiting are the handler's events that found the session's worker
+	// full (Config.Workers), in order; nil when none wait.
+	waiting *[]func()
 	// out holds the packets queued for the client, in the transport-neutral
 	// records of codec.AppendEIORecord; nil while nothing is queued.
 	out   []byte
@@ -59,7 +61,7 @@ var (
 // transport), else on polling. It returns the session with its open packet
 // queued. Loop-only (sh's loop).
 func (s *Server) openEIO(sh *shard, r *Request, link *eioLink) *eioSess {
-	es := &eioSess{srv: s, sh: sh, token: newToken()}
+	es := &eioSess{sh: sh, token: newToken()}
 	sh.OpenDetached(&es.Session, es)
 	es.SetData(r.data)
 	// The heartbeat starts at the open, which schedules it: the open
@@ -121,7 +123,11 @@ func (es *eioSess) queue(t codec.EIOType, data []byte, binary bool) error {
 // WebSocket on another loop has yet to write.
 func (es *eioSess) queued() int {
 	n := len(es.out)
-	if l := es.ws; l != nil {
+	switch l := es.ws; {
+	case l == nil:
+	case l.sh == es.sh && l.live():
+		n += l.c.queued()
+	default:
 		n += int(l.inflight.Load() + l.behind.Load())
 	}
 	return n
@@ -129,7 +135,7 @@ func (es *eioSess) queued() int {
 
 // admit applies the slow-client policy to n more bytes. Loop-only.
 func (es *eioSess) admit(n int) error {
-	cfg := &es.srv.cfg
+	cfg := &es.sh.srv.cfg
 	queued := es.queued()
 	if queued+n <= cfg.MaxOutbound {
 		es.sh.Stats().NoteOutbound(queued + n)
@@ -139,9 +145,17 @@ func (es *eioSess) admit(n int) error {
 		es.sh.Stats().Dropped.Add(1)
 		return ErrDropped
 	}
+	// The session ends in a task of its own: admit may run in the middle
+	// of a fan-out over the topic's subscribers, which ending it now
+	// would reorder. Meanwhile it takes nothing more.
 	es.sh.Stats().Evicted(session.ReasonSlowConsumer)
 	es.out = nil
-	es.finish(codec.StatusPolicyViolation, "slow consumer", codec.EIOClose)
+	if es.end == nil {
+		es.end = &eioEnd{code: codec.StatusPolicyViolation, reason: "slow consumer"}
+		if es.sh.Post(func() { es.finish(codec.StatusPolicyViolation, "slow consumer", codec.EIOClose) }) != nil {
+			es.finish(codec.StatusPolicyViolation, "slow consumer", codec.EIOClose) // the loop stops
+		}
+	}
 	return ErrSlowConsumer
 }
 
@@ -155,25 +169,29 @@ func (es *eioSess) WriteMessage(op codec.OpCode, payload []byte) error {
 }
 
 // WritePublication implements session.Transport: the message packet that
-// EngineConfig.Publication makes of p, encoded straight into the outbox.
-// Loop-only.
+// EngineConfig.Publication makes of p, encoded once for every Engine.IO
+// session. On a WebSocket of the session's own loop, with nothing of the
+// session's queued before it, its frame is queued by reference; otherwise
+// its record is copied into the outbox. Loop-only.
 func (es *eioSess) WritePublication(p *session.Publication) error {
 	if es.ended || es.end != nil {
 		return session.ErrClosed
 	}
-	encode := es.srv.eio.Publication
-	if encode == nil {
-		return es.queue(codec.EIOMessage, p.Data, !p.Text)
+	enc := &es.sh.srv.encoders
+	if l := es.ws; l != nil && l.sh == es.sh && len(es.out) == 0 && l.live() {
+		frame := p.Encoded(formEIOFrame, enc[formEIOFrame])
+		if err := es.admit(len(frame)); err != nil {
+			return err
+		}
+		l.c.queuePublication(p, frame)
+		l.c.Written()
+		return nil
 	}
-	before := len(es.out)
-	out, at := codec.StartEIOMessage(es.out)
-	out, binary := encode(out, p)
-	out = codec.EndEIOMessage(out, at, binary)
-	es.out = out[:before] // admit counts what was queued before
-	if err := es.admit(len(out) - before); err != nil {
+	rec := p.Encoded(formEIORecord, enc[formEIORecord])
+	if err := es.admit(len(rec)); err != nil {
 		return err
 	}
-	es.out = out
+	es.out = append(es.out, rec...)
 	return nil
 }
 
@@ -194,7 +212,7 @@ func (es *eioSess) Heartbeat(now int64) int64 {
 	if es.ended {
 		return 0
 	}
-	e, sh := es.srv.eio, es.sh
+	e, sh := es.sh.srv.eio, es.sh
 	if es.probe != nil && now >= es.upgradeBy {
 		es.probe.close(codec.StatusNormalClosure)
 		es.probe, es.probed = nil, false
@@ -267,7 +285,7 @@ func (es *eioSess) Flush() {
 	if es.poll == nil || len(es.out) == 0 {
 		return
 	}
-	body, n := codec.AppendEIOPolling(nil, es.out, es.srv.eio.MaxPayload)
+	body, n := codec.AppendEIOPolling(nil, es.out, es.sh.srv.eio.MaxPayload)
 	if n == len(es.out) {
 		es.out = nil
 	} else {
@@ -291,9 +309,9 @@ func (es *eioSess) answerPoll(body []byte) {
 func (es *eioSess) setPoll(w *eioWaiter) {
 	switch {
 	case es.poll == nil && w != nil:
-		es.srv.eioHeld.Add(1)
+		es.sh.srv.eioHeld.Add(1)
 	case es.poll != nil && w == nil:
-		es.srv.eioHeld.Add(-1)
+		es.sh.srv.eioHeld.Add(-1)
 	}
 	es.poll = w
 }
@@ -328,7 +346,7 @@ func (es *eioSess) finish(code codec.StatusCode, reason string, last codec.EIOTy
 		es.sh.eioPolling.Add(-1)
 	}
 	if st := es.State(); st == session.StateOpen || st == session.StateClosing {
-		es.srv.eioDispatchClose(es, code, reason)
+		es.sh.srv.eioDispatchClose(es, code, reason)
 	}
 	es.sh.Closed(&es.Session)
 }
@@ -346,7 +364,7 @@ func (es *eioSess) onPacket(p codec.EIOPacket) {
 		if p.Binary {
 			op = codec.OpBinary
 		}
-		es.srv.eioDispatchMessage(es, Message{Op: op, Data: p.Data})
+		es.sh.srv.eioDispatchMessage(es, Message{Op: op, Data: p.Data})
 	case codec.EIOPong:
 		es.pingAt, es.pongAt = 0, es.sh.Now()
 	case codec.EIOClose:
@@ -364,49 +382,4 @@ func (es *eioSess) onPacket(p codec.EIOPacket) {
 func (es *eioSess) parseError() {
 	es.sh.Stats().Evicted(session.ReasonProtocolError)
 	es.finish(codec.StatusProtocolError, "parse error", codec.EIOClose)
-}
-
-// eioDispatchOpen, eioDispatchMessage and eioDispatchClose call the
-// Engine.IO handler on the session's loop, or hand the event to the
-// session's worker. An Engine.IO session has no one connection to pause,
-// so a full worker queue is waited for by a goroutine (workers.runAll),
-// never by the loop.
-func (s *Server) eioDispatchOpen(es *eioSess) {
-	h, ss := s.eio.Handler, es.embedder()
-	if s.workers == nil {
-		h.OnOpen(ss)
-		return
-	}
-	s.workers.runAll(es.ID(), func() { h.OnOpen(ss) })
-}
-
-func (s *Server) eioDispatchMessage(es *eioSess, m Message) {
-	h, ss := s.eio.Handler, es.embedder()
-	if s.workers == nil {
-		h.OnMessage(ss, m)
-		return
-	}
-	data := append([]byte(nil), m.Data...) // the handler's own copy
-	s.workers.runAll(es.ID(), func() { h.OnMessage(ss, Message{Op: m.Op, Data: data}) })
-}
-
-func (s *Server) eioDispatchClose(es *eioSess, code codec.StatusCode, reason string) {
-	h, ss := s.eio.Handler, es.embedder()
-	if s.workers == nil {
-		h.OnClose(ss, code, reason)
-		return
-	}
-	s.workers.runAll(es.ID(), func() { h.OnClose(ss, code, reason) })
-}
-
-// EngineSessions returns the number of open Engine.IO sessions on
-// long-polling and on WebSocket (Config.Engine). Safe for concurrent use.
-func (s *Server) EngineSessions() (polling, websocket int64) {
-	for _, ss := range s.hub.Shards() {
-		if sh, ok := ss.Executor().(*shard); ok {
-			polling += sh.eioPolling.Load()
-			websocket += sh.eioWS.Load()
-		}
-	}
-	return polling, websocket
 }

@@ -1,9 +1,12 @@
 package server_test
 
 import (
+	"encoding/json"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gorilla/websocket"
 
@@ -16,7 +19,7 @@ import (
 
 func TestEIOHandshakePolling(t *testing.T) {
 	t.Parallel()
-	srv, base := eioServer(t, newEIOEvents(), server.Config{})
+	srv, base := eioServer(t, newEIOEvents(), server.Config{Engine: &server.EngineConfig{PingInterval: 300 * time.Millisecond, PingTimeout: 200 * time.Millisecond}})
 	c := newEIOClient(t, base, false)
 	status, body, ctype := c.do(http.MethodGet, "EIO=4&transport=polling", "")
 	if status != http.StatusOK || ctype != "text/plain; charset=UTF-8" || !strings.HasPrefix(body, "0{") {
@@ -121,7 +124,7 @@ func TestEIOBadPacket(t *testing.T) {
 func TestEIOOverlappingPolls(t *testing.T) {
 	t.Parallel()
 	h := newEIOEvents()
-	srv, base := eioServer(t, h, server.Config{Engine: &server.EngineConfig{PingInterval: 1 << 40}})
+	srv, base := eioServer(t, h, server.Config{})
 	c := newEIOClient(t, base, false)
 	sid, _ := c.handshake()
 	nc, br := rawGet(t, base, sid)
@@ -144,7 +147,7 @@ func TestEIOOverlappingPolls(t *testing.T) {
 func TestEIOCancelledPoll(t *testing.T) {
 	t.Parallel()
 	h := newEIOEvents()
-	srv, base := eioServer(t, h, server.Config{Engine: &server.EngineConfig{PingInterval: 1 << 40}})
+	srv, base := eioServer(t, h, server.Config{})
 	c := newEIOClient(t, base, false)
 	sid, _ := c.handshake()
 	nc, _ := rawGet(t, base, sid)
@@ -163,7 +166,7 @@ func TestEIOCancelledPoll(t *testing.T) {
 func TestEIOHeartbeatPolling(t *testing.T) {
 	t.Parallel()
 	h := newEIOEvents()
-	_, base := eioServer(t, h, server.Config{})
+	_, base := eioServer(t, h, server.Config{Engine: heartbeat()})
 	c := newEIOClient(t, base, false)
 	sid, _ := c.handshake()
 	for i := range 3 {
@@ -188,7 +191,7 @@ func TestEIOHeartbeatPolling(t *testing.T) {
 func TestEIOClosePacket(t *testing.T) {
 	t.Parallel()
 	h := newEIOEvents()
-	srv, base := eioServer(t, h, server.Config{Engine: &server.EngineConfig{PingInterval: 1 << 40}})
+	srv, base := eioServer(t, h, server.Config{})
 	c := newEIOClient(t, base, false)
 	sid, _ := c.handshake()
 	nc, br := rawGet(t, base, sid)
@@ -211,7 +214,7 @@ func TestEIOClosePacket(t *testing.T) {
 // stays.
 func TestEIOPayloadTooLarge(t *testing.T) {
 	t.Parallel()
-	_, base := eioServer(t, newEIOEvents(), server.Config{Engine: &server.EngineConfig{MaxPayload: 100, PingInterval: 1 << 40}})
+	_, base := eioServer(t, newEIOEvents(), server.Config{Engine: &server.EngineConfig{MaxPayload: 100}})
 	c := newEIOClient(t, base, false)
 	sid, o := c.handshake()
 	if o.MaxPayload != 100 {
@@ -232,7 +235,7 @@ func TestEIOPayloadTooLarge(t *testing.T) {
 // packets (at least one); the rest comes with the next.
 func TestEIOPollBound(t *testing.T) {
 	t.Parallel()
-	_, base := eioServer(t, newEIOEvents(), server.Config{Engine: &server.EngineConfig{MaxPayload: 20, PingInterval: 1 << 40}})
+	_, base := eioServer(t, newEIOEvents(), server.Config{Engine: &server.EngineConfig{MaxPayload: 20}})
 	c := newEIOClient(t, base, false)
 	sid, _ := c.handshake()
 	for _, m := range []string{"4aaaaaaaa", "4bbbbbbbb", "4cccccccc"} {
@@ -251,7 +254,7 @@ func TestEIOPollBound(t *testing.T) {
 func TestEIOWebSocket(t *testing.T) {
 	t.Parallel()
 	h := newEIOEvents()
-	srv, base := eioServer(t, h, server.Config{Engine: &server.EngineConfig{PingInterval: 1 << 40}})
+	srv, base := eioServer(t, h, server.Config{})
 	ws := eioWS(t, base, "EIO=4&transport=websocket")
 	kind, open := wsRead(t, ws)
 	if kind != websocket.TextMessage || !strings.HasPrefix(open, `0{"sid":"`) || !strings.Contains(open, `"upgrades":[]`) {
@@ -285,7 +288,7 @@ func TestEIOWebSocket(t *testing.T) {
 func TestEIOHeartbeatWebSocket(t *testing.T) {
 	t.Parallel()
 	h := newEIOEvents()
-	_, base := eioServer(t, h, server.Config{})
+	_, base := eioServer(t, h, server.Config{Engine: heartbeat()})
 	ws := eioWS(t, base, "EIO=4&transport=websocket")
 	wsRead(t, ws)
 	for i := range 3 {
@@ -316,5 +319,58 @@ func TestEIOWebSocketRefusals(t *testing.T) {
 		if resp == nil || resp.StatusCode != 400 {
 			t.Fatalf("%s: %v %v", q, resp, err)
 		}
+	}
+}
+
+// TestEIOCORS: polling answers carry the CORS headers for an allowed
+// origin (handshake, poll, post, refusal), a preflight is answered, and an
+// origin not allowed is refused.
+func TestEIOCORS(t *testing.T) {
+	t.Parallel()
+	_, base := eioServer(t, newEIOEvents(), server.Config{AllowedOrigins: []string{"app.example"}})
+	hc := &http.Client{}
+	do := func(method, query, origin, body string) *http.Response {
+		t.Helper()
+		req, _ := http.NewRequest(method, base+"?"+query, strings.NewReader(body))
+		req.Header.Set("Origin", origin)
+		if method == "OPTIONS" {
+			req.Header.Set("Access-Control-Request-Method", "POST")
+		}
+		resp, err := hc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		resp.Header.Set("X-Body", string(b))
+		return resp
+	}
+	allowed := func(resp *http.Response) bool {
+		return resp.Header.Get("Access-Control-Allow-Origin") == "http://app.example" &&
+			resp.Header.Get("Access-Control-Allow-Credentials") == "true"
+	}
+	resp := do("GET", "EIO=4&transport=polling", "http://app.example", "")
+	if resp.StatusCode != 200 || !allowed(resp) {
+		t.Fatalf("handshake: %d %v", resp.StatusCode, resp.Header)
+	}
+	var o eioOpen
+	if err := json.Unmarshal([]byte(resp.Header.Get("X-Body")[1:]), &o); err != nil {
+		t.Fatal(err)
+	}
+	if resp := do("POST", "EIO=4&transport=polling&sid="+o.SID, "http://app.example", "4x"); resp.StatusCode != 200 || !allowed(resp) {
+		t.Fatalf("post: %d %v", resp.StatusCode, resp.Header)
+	}
+	if resp := do("GET", "EIO=4&transport=polling&sid="+o.SID, "http://app.example", ""); resp.StatusCode != 200 || !allowed(resp) {
+		t.Fatalf("poll: %d %v", resp.StatusCode, resp.Header)
+	}
+	if resp := do("GET", "EIO=3&transport=polling", "http://app.example", ""); resp.StatusCode != 400 || !allowed(resp) {
+		t.Fatalf("refusal: %d %v", resp.StatusCode, resp.Header)
+	}
+	resp = do("OPTIONS", "EIO=4&transport=polling&sid="+o.SID, "http://app.example", "")
+	if resp.StatusCode != 204 || !allowed(resp) || !strings.Contains(resp.Header.Get("Access-Control-Allow-Methods"), "POST") {
+		t.Fatalf("preflight: %d %v", resp.StatusCode, resp.Header)
+	}
+	if resp := do("GET", "EIO=4&transport=polling", "http://evil.example", ""); resp.StatusCode != 403 || resp.Header.Get("Access-Control-Allow-Origin") != "" {
+		t.Fatalf("other origin: %d %v", resp.StatusCode, resp.Header)
 	}
 }

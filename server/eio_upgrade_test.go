@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,7 +25,7 @@ import (
 func TestEIOUpgrade(t *testing.T) {
 	t.Parallel()
 	h := newEIOEvents()
-	srv, base := eioServer(t, h, server.Config{Engine: &server.EngineConfig{PingInterval: 1 << 40}})
+	srv, base := eioServer(t, h, server.Config{})
 	c := newEIOClient(t, base, true)
 	host := strings.TrimPrefix(strings.TrimSuffix(base, "/engine.io/"), "http://")
 	relayed, direct := 0, 0
@@ -96,7 +98,7 @@ func TestEIOUpgrade(t *testing.T) {
 // the upgrade packet is closed, and the session goes on polling.
 func TestEIOUpgradeCancelled(t *testing.T) {
 	t.Parallel()
-	_, base := eioServer(t, newEIOEvents(), server.Config{Engine: &server.EngineConfig{PingInterval: 1 << 40}})
+	_, base := eioServer(t, newEIOEvents(), server.Config{})
 	c := newEIOClient(t, base, true)
 	sid, _ := c.handshake()
 	ws := eioWS(t, base, "EIO=4&transport=websocket&sid="+sid)
@@ -113,7 +115,7 @@ func TestEIOUpgradeCancelled(t *testing.T) {
 // comes back in order, and tasks did cross loops.
 func TestEIOCrossLoop(t *testing.T) {
 	t.Parallel()
-	srv, base := eioServer(t, newEIOEvents(), server.Config{Loops: 2, Engine: &server.EngineConfig{PingInterval: 1 << 40}})
+	srv, base := eioServer(t, newEIOEvents(), server.Config{Loops: 2})
 	c := newEIOClient(t, base, true)
 	sid, _ := c.handshake()
 	for i := range 20 {
@@ -135,7 +137,7 @@ func TestEIOCrossLoop(t *testing.T) {
 // echo untouched.
 func TestEIOBadInputHarmsNoOther(t *testing.T) {
 	t.Parallel()
-	_, base := eioServer(t, newEIOEvents(), server.Config{Engine: &server.EngineConfig{PingInterval: 1 << 40}})
+	_, base := eioServer(t, newEIOEvents(), server.Config{})
 	ws := eioWS(t, base, "EIO=4&transport=websocket")
 	wsRead(t, ws)
 	c := newEIOClient(t, base, true)
@@ -185,7 +187,7 @@ func TestEIOServerClose(t *testing.T) {
 		_ = s.Close(server.StatusCode(4000), "done")
 		return true
 	}
-	_, base := eioServer(t, h, server.Config{Engine: &server.EngineConfig{PingInterval: 1 << 40}})
+	_, base := eioServer(t, h, server.Config{})
 	c := newEIOClient(t, base, true)
 	sid, _ := c.handshake()
 	c.post(sid, "4bye")
@@ -219,7 +221,6 @@ func TestEIOPublications(t *testing.T) {
 	h := newEIOEvents()
 	h.connect = func(r *server.Request) error { r.Subscribe("news"); return nil }
 	srv, base := eioServer(t, h, server.Config{Engine: &server.EngineConfig{
-		PingInterval: 1 << 40,
 		Publication: func(dst []byte, p *session.Publication) ([]byte, bool) {
 			if p.Text {
 				return append(append(dst, "pub:"...), p.Data...), false
@@ -254,7 +255,7 @@ func TestEIOPublications(t *testing.T) {
 func TestEIOWorkers(t *testing.T) {
 	t.Parallel()
 	h := newEIOEvents()
-	_, base := eioServer(t, h, server.Config{Workers: 2, Engine: &server.EngineConfig{PingInterval: 1 << 40}})
+	_, base := eioServer(t, h, server.Config{Workers: 2})
 	c := newEIOClient(t, base, true)
 	sid, _ := c.handshake()
 	c.post(sid, "4w\x1ebAQI=")
@@ -284,5 +285,159 @@ func TestEIOOnConnectReject(t *testing.T) {
 	_, resp, err := websocket.DefaultDialer.Dial(strings.Replace(base, "http", "ws", 1)+"?EIO=4&transport=websocket", nil)
 	if err == nil || resp == nil || resp.StatusCode != 403 {
 		t.Fatalf("websocket: %v %v", resp, err)
+	}
+}
+
+// TestEIOSlowConsumer: a polling session that does not poll while
+// publications pile up past MaxOutbound is closed ("slow consumer"); the
+// other subscribers of the topic on the same loop get every publication.
+func TestEIOSlowConsumer(t *testing.T) {
+	t.Parallel()
+	h := newEIOEvents()
+	h.connect = func(r *server.Request) error { r.Subscribe("flood"); return nil }
+	srv, base := eioServer(t, h, server.Config{Loops: 1, MaxOutbound: 300})
+	c := newEIOClient(t, base, true)
+	var sids []string
+	for range 3 {
+		sid, _ := c.handshake()
+		sids = append(sids, sid)
+	}
+	waitFor(t, "three subscribers", func() bool { return srv.Hub().Totals().Sessions == 3 })
+	// The last session keeps polling; the others never do.
+	var got []string
+	for i := range 10 {
+		if _, err := srv.Hub().Publish("flood", []byte(fmt.Sprintf("%050d", i))); err != nil {
+			t.Fatal(err)
+		}
+		_, body := c.get(sids[2])
+		got = append(got, body)
+	}
+	for i, body := range got {
+		if want := fmt.Sprintf("4%050d", i); body != want {
+			t.Fatalf("poll %d: %q, want %q", i, body, want)
+		}
+	}
+	for range 2 {
+		if got := h.nextClose(t); got != "1008 slow consumer" {
+			t.Fatalf("OnClose %q", got)
+		}
+	}
+	if status, _ := c.get(sids[0]); status != 400 {
+		t.Fatalf("poll of an evicted session: %d", status)
+	}
+}
+
+// TestEIOWorkersFull: with a worker whose queue is full, the session's
+// events wait on the session and reach the handler in order, while the
+// loop goes on serving another session.
+func TestEIOWorkersFull(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	var once sync.Once
+	h := newEIOEvents()
+	h.onMsg = func(s *server.Session, m server.Message) bool {
+		if string(m.Data) == "block" {
+			once.Do(func() { <-release })
+		}
+		return false
+	}
+	_, base := eioServer(t, h, server.Config{Loops: 1, Workers: 1, WorkerQueue: 1})
+	ws := eioWS(t, base, "EIO=4&transport=websocket")
+	wsRead(t, ws)
+	_ = ws.WriteMessage(websocket.TextMessage, []byte("4block"))
+	const n = 50
+	for i := range n {
+		_ = ws.WriteMessage(websocket.TextMessage, []byte(fmt.Sprintf("4m%d", i)))
+	}
+	// The loop serves another session meanwhile.
+	c := newEIOClient(t, base, true)
+	if _, o := c.handshake(); o.SID == "" {
+		t.Fatal("no handshake while the worker was full")
+	}
+	close(release)
+	if _, m := wsRead(t, ws); m != "4block" {
+		t.Fatalf("first echo %q", m)
+	}
+	for i := range n {
+		if _, m := wsRead(t, ws); m != fmt.Sprintf("4m%d", i) {
+			t.Fatalf("echo %d: %q", i, m)
+		}
+	}
+}
+
+// TestEIOFanout: publications reach every Engine.IO subscriber in order,
+// WebSocket and polling ones on the same loop, and
+// EngineConfig.Publication runs once per publication, not once per
+// session.
+func TestEIOFanout(t *testing.T) {
+	t.Parallel()
+	h := newEIOEvents()
+	h.connect = func(r *server.Request) error { r.Subscribe("room"); return nil }
+	var encoded atomic.Int64
+	srv, base := eioServer(t, h, server.Config{Loops: 1, Engine: &server.EngineConfig{
+		Publication: func(dst []byte, p *session.Publication) ([]byte, bool) {
+			encoded.Add(1)
+			return append(append(dst, `["event",`...), append(p.Data, ']')...), false
+		},
+	}})
+	const sockets, pubs = 20, 30
+	var wss []*websocket.Conn
+	for range sockets {
+		ws := eioWS(t, base, "EIO=4&transport=websocket")
+		wsRead(t, ws)
+		wss = append(wss, ws)
+	}
+	c := newEIOClient(t, base, true)
+	sid, _ := c.handshake()
+	waitFor(t, "the subscribers", func() bool { return srv.Hub().Totals().Sessions == sockets+1 })
+	for i := range pubs {
+		if _, err := srv.Hub().Publish("room", []byte(fmt.Sprint(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for k, ws := range wss {
+		for i := range pubs {
+			if _, m := wsRead(t, ws); m != fmt.Sprintf(`4["event",%d]`, i) {
+				t.Fatalf("socket %d, publication %d: %q", k, i, m)
+			}
+		}
+	}
+	var polled []string
+	for len(polled) < pubs {
+		_, body := c.get(sid)
+		polled = append(polled, strings.Split(body, "\x1e")...)
+	}
+	for i, m := range polled {
+		if m != fmt.Sprintf(`4["event",%d]`, i) {
+			t.Fatalf("polling, publication %d: %q", i, m)
+		}
+	}
+	if n := encoded.Load(); n != pubs {
+		t.Fatalf("Publication ran %d times for %d publications", n, pubs)
+	}
+}
+
+// TestEIOUpgradeTimeout: a probe that never sends the upgrade packet is
+// closed once UpgradeTimeout has passed (checked with the heartbeat), and
+// the session goes on polling.
+func TestEIOUpgradeTimeout(t *testing.T) {
+	t.Parallel()
+	e := heartbeat()
+	e.UpgradeTimeout = 50 * time.Millisecond
+	_, base := eioServer(t, newEIOEvents(), server.Config{Engine: e})
+	c := newEIOClient(t, base, true)
+	sid, _ := c.handshake()
+	ws := eioWS(t, base, "EIO=4&transport=websocket&sid="+sid)
+	_ = ws.WriteMessage(websocket.TextMessage, []byte("2probe"))
+	if _, m := wsRead(t, ws); m != "3probe" {
+		t.Fatalf("probe answer %q", m)
+	}
+	wsClosed(t, ws)
+	if status, body := c.get(sid); status != 200 || body != "2" {
+		t.Fatalf("poll after the probe closed: %d %q", status, body)
+	}
+	c.post(sid, "3\x1e4alive")
+	if status, body := c.get(sid); status != 200 || body != "4alive" {
+		t.Fatalf("poll: %d %q", status, body)
 	}
 }

@@ -182,6 +182,7 @@ func (s *Server) eioLinked(c *conn, n int, hs codec.Handshake, l *eioLink) {
 		c.dec.Inflater = codec.NewInflater(hs.ClientWindow)
 	}
 	c.extra().link = l
+	c.form = formEIOFrame // the publications it carries by reference
 	c.Hold(0)
 	c.Written()
 }

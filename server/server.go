@@ -118,6 +118,12 @@ func New(h Handler, cfg *Config) *Server {
 		minSize = c.Compression.MinSize
 	}
 	s.encoders = newEncoders(s.deflater, minSize)
+	if e := s.eio; e != nil {
+		s.encoders[formEIORecord] = e.record
+		s.encoders[formEIOFrame] = func(p *session.Publication) []byte {
+			return codec.AppendEIOFrames(nil, p.Encoded(formEIORecord, e.record))
+		}
+	}
 	s.hub.SetHistory(c.History)
 	if c.Workers > 0 {
 		s.workers = newWorkers(c.Workers, c.WorkerQueue)

@@ -8,15 +8,8 @@ import (
 )
 
 // NumForms is how many wire forms a publication can be encoded in: a
-// transport names its form by an index below FormLayer (see the forms in
-// server/forms.go).
-const NumForms = 9
-
-// FormLayer is the form of a layer above the transports that makes one
-// message of a publication for all its sessions (the Socket.IO event of
-// socketio.Server.EncodePublication), so that it is encoded once per
-// publication, not once per session.
-const FormLayer = NumForms - 1
+// transport names its form by an index below it (see FormWS* in server).
+const NumForms = 10
 
 // Publication is one message published to a topic (or broadcast). It is
 // immutable once published and shared by every shard: each wire form is

@@ -14,7 +14,7 @@ type Args struct {
 	Binary [][]byte
 }
 
-// Len returns the number of arguments.
+// Len returns the number of arguments. Safe for concurrent use.
 func (a Args) Len() int { return len(a.JSON) }
 
 // Decode unmarshals argument i into v. A placeholder decodes as a JSON

@@ -255,6 +255,7 @@ type ConnectError struct {
 	Data    any
 }
 
+// Error returns the message. Safe for concurrent use.
 func (e *ConnectError) Error() string { return e.Message }
 
 func appendJSONString(dst []byte, s string) []byte {

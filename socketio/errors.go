@@ -7,6 +7,7 @@ import "errors"
 // reference server does.
 type ProtocolError string
 
+// Error returns the error's text. Safe for concurrent use.
 func (e ProtocolError) Error() string { return "socketio: " + string(e) }
 
 // Protocol errors of Parse and of the reassembly of binary packets.

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"testing"
+
+	"github.com/c1mhq/c1m/session"
 )
 
 // FuzzParse feeds Parse any bytes: it must not panic, and a packet it
@@ -61,5 +63,41 @@ func FuzzPlaceholders(f *testing.F) {
 		if checkPlaceholders(b, n) == nil && !json.Valid(b) {
 			t.Fatalf("invalid JSON %q accepted", b)
 		}
+	})
+}
+
+// FuzzClient feeds a client any sequence of Engine.IO messages (split on
+// 0x1e; one starting with 0x00 is binary) after a CONNECT to "/": the
+// layer must not panic, and whatever it closes or answers, a second
+// client on the same loop is still served.
+func FuzzClient(f *testing.F) {
+	for _, s := range []string{
+		"2[\"message\",1]", "0/custom,\x1e2/custom,[\"x\"]\x1e1/custom,",
+		"51-[\"message\",{\"_placeholder\":true,\"num\":0}]\x1e\x00\x01\x02",
+		"52-7[\"message-with-ack\",{\"_placeholder\":true,\"num\":1}]\x1e\x00a\x1e\x00b",
+		"3[]\x1e31[1]\x1e1\x1e0", "2[\"message-with-ack\"]\x1e29[\"message-with-ack\",{}]",
+		"0{\"pid\":\"x\",\"offset\":\"AQ\"}", "4{}",
+	} {
+		f.Add([]byte(s))
+	}
+	r := newRig(f, suiteServer(&Config{Recovery: &RecoveryConfig{}}), session.HistoryConfig{Size: 4})
+	witness := connectMain(r)
+	f.Fuzz(func(t *testing.T, in []byte) {
+		c := r.open()
+		c.send("0")
+		for _, m := range bytes.Split(in, []byte{0x1e}) {
+			if len(m) > 0 && m[0] == 0 {
+				c.sendBinary(m[1:])
+			} else {
+				c.send(string(m))
+			}
+		}
+		c.drop()
+		witness.send(`2["message","w"]`)
+		// The witness reads its own answers; the fuzzed client's do not
+		// reach it.
+		r.t = t
+		witness.r.t = t
+		witness.expect(`2["message-back","w"]`)
 	})
 }

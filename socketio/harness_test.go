@@ -26,7 +26,7 @@ type testLoop struct {
 	done  chan struct{}
 }
 
-func newTestLoop(t *testing.T) *testLoop {
+func newTestLoop(t testing.TB) *testLoop {
 	l := &testLoop{tasks: make(chan func(), 1024), done: make(chan struct{})}
 	go func() {
 		runtime.LockOSThread()
@@ -106,7 +106,7 @@ func (r *recorder) Close(_ codec.StatusCode, reason string) {
 const waitDeadline = 10 * time.Second
 
 // next waits for message i (from 0) and returns it.
-func (r *recorder) next(t *testing.T, i int) string {
+func (r *recorder) next(t testing.TB, i int) string {
 	t.Helper()
 	deadline := time.After(waitDeadline)
 	for {
@@ -136,7 +136,7 @@ func (r *recorder) all() []string {
 }
 
 // waitClosed waits until the session was closed.
-func (r *recorder) waitClosed(t *testing.T) string {
+func (r *recorder) waitClosed(t testing.TB) string {
 	t.Helper()
 	deadline := time.After(waitDeadline)
 	for {
@@ -167,14 +167,14 @@ func (r *recorder) isClosed() bool {
 
 // rig is a Server on one test loop with its hub.
 type rig struct {
-	t    *testing.T
+	t    testing.TB
 	srv  *Server
 	loop *testLoop
 	hub  *session.Hub
 	sh   *session.Shard
 }
 
-func newRig(t *testing.T, srv *Server, hist session.HistoryConfig) *rig {
+func newRig(t testing.TB, srv *Server, hist session.HistoryConfig) *rig {
 	t.Helper()
 	r := &rig{t: t, srv: srv, loop: newTestLoop(t), hub: new(session.Hub)}
 	r.hub.SetHistory(hist)
@@ -273,3 +273,6 @@ func (c *conn) expectSet(want ...string) {
 		got[w]--
 	}
 }
+
+// sessionOf returns c's session as the Handler sees it.
+func sessionOf(c *conn) *server.Session { return (*server.Session)(c.s) }

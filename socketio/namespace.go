@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/c1mhq/c1m/codec"
 	"github.com/c1mhq/c1m/session"
@@ -222,6 +223,13 @@ func (c *client) connect(name string, authData []byte) {
 	}
 	sock.connected = true
 	c.sockets = append(c.sockets, sock)
+	if sock.claims != nil && sock.claims.ExpiresAt != nil {
+		// As on the other transports, a session ends when its token
+		// expires.
+		sock.expiry = time.AfterFunc(time.Until(sock.claims.ExpiresAt.Time), func() {
+			c.closeAll(ReasonForcedClose, codec.StatusPolicyViolation, ReasonTokenExpired)
+		})
+	}
 	if c.timer != nil {
 		c.timer.Stop()
 		c.timer = nil

@@ -12,6 +12,15 @@ type PushConfig struct {
 	// event. Off by default: publishing is the backend's, through the API.
 	// With Config.Tokens, the token's claims must also allow the topic.
 	ClientPublish bool
+	// EventRate caps the push events one socket sends, per second, with a
+	// token bucket of EventBurst: over it an event gets the ack error
+	// "rate limited" and does nothing, and a client that goes on sending
+	// after three bursts' worth of refusals in a row is closed (1008 on
+	// WebSocket). Zero means no limit.
+	EventRate float64
+	// EventBurst is how many events a socket may send at once before
+	// EventRate applies. Zero means one second's worth (at least 1).
+	EventBurst int
 }
 
 // Push event names, and the ack error a refused one gets.
@@ -39,13 +48,23 @@ func ServePush(n *Namespace, cfg *PushConfig) {
 	if cfg != nil {
 		c = *cfg
 	}
-	n.On(EventSubscribe, func(s *Socket, a Args, ack *Ack) {
+	lim := newLimiter(c.EventRate, c.EventBurst)
+	limited := func(h EventHandler) EventHandler {
+		return func(s *Socket, a Args, ack *Ack) {
+			if !lim.allow(s) {
+				reply(ack, ReasonRateLimited)
+				return
+			}
+			h(s, a, ack)
+		}
+	}
+	n.On(EventSubscribe, limited(func(s *Socket, a Args, ack *Ack) {
 		reply(ack, eachRoom(a, s.Join))
-	})
-	n.On(EventUnsubscribe, func(s *Socket, a Args, ack *Ack) {
+	}))
+	n.On(EventUnsubscribe, limited(func(s *Socket, a Args, ack *Ack) {
 		reply(ack, eachRoom(a, func(r string) error { s.Leave(r); return nil }))
-	})
-	n.On(EventPublish, func(s *Socket, a Args, ack *Ack) {
+	}))
+	n.On(EventPublish, limited(func(s *Socket, a Args, ack *Ack) {
 		room, ok := a.String(0)
 		if !ok || a.Len() != 2 {
 			reply(ack, ReasonBadArguments)
@@ -65,7 +84,7 @@ func ServePush(n *Namespace, cfg *PushConfig) {
 			return
 		}
 		reply(ack, "")
-	})
+	}))
 }
 
 // eachRoom applies fn to the room or rooms of a's first argument and

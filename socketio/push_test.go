@@ -108,3 +108,45 @@ func TestTokens(t *testing.T) {
 	}
 	c.expect(`2["message","for ann"]`)
 }
+
+// TestEventRate: past the burst an event is refused with "rate limited";
+// a client that keeps sending is closed.
+func TestEventRate(t *testing.T) {
+	t.Parallel()
+	r := pushRig(t, nil, &PushConfig{EventRate: 0.001, EventBurst: 2})
+	c := r.open()
+	c.send("0")
+	c.expectPrefix(`0{"sid":"`)
+	c.send(`21["subscribe","a"]`)
+	c.expect(`31[null]`)
+	c.send(`22["subscribe","b"]`)
+	c.expect(`32[null]`)
+	for i := 3; i < 3+rateStrikes*2; i++ {
+		c.send(fmt.Sprintf(`2%d["subscribe","c"]`, i))
+		c.expect(fmt.Sprintf(`3%d["rate limited"]`, i))
+		if c.rec.isClosed() {
+			t.Fatalf("closed after %d refusals", i-2)
+		}
+	}
+	c.send(`299["subscribe","c"]`)
+	if reason := c.rec.waitClosed(t); reason != ReasonRateLimited {
+		t.Fatalf("closed with %q", reason)
+	}
+}
+
+// TestTokenExpiry closes a client when its token's exp passes.
+func TestTokenExpiry(t *testing.T) {
+	t.Parallel()
+	v, err := auth.NewVerifier(auth.Config{Keys: auth.Keys{Secrets: [][]byte{testSecret}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := pushRig(t, &Config{Tokens: v}, nil)
+	c := r.open()
+	// jwt's exp has a resolution of a second: the token expires within 2.
+	c.send(fmt.Sprintf(`0{"token":%q}`, signToken(t, "ann", 1500*time.Millisecond)))
+	c.expectPrefix(`0{"sid":"`)
+	if reason := c.rec.waitClosed(t); reason != ReasonTokenExpired {
+		t.Fatalf("closed with %q", reason)
+	}
+}

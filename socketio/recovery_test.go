@@ -147,3 +147,23 @@ func TestKeptStoreBounds(t *testing.T) {
 		t.Fatalf("kept %d after the window, want 0", n)
 	}
 }
+
+// TestOffsetOnlyForRooms: with recovery, an event from a room's topic
+// carries its offset; one sent to a user (an internal topic) or a
+// broadcast does not.
+func TestOffsetOnlyForRooms(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, roomServer(&Config{Recovery: &RecoveryConfig{}}), session.HistoryConfig{Size: 10})
+	c := r.open()
+	c.send("0")
+	c.read()
+	c.send(`21["join","news"]`)
+	c.expect(`31[null]`)
+	r.loop.run(func() { c.s.SetUser("ann") })
+	_, _ = r.hub.Publish("news", []byte("a"))
+	c.expectPrefix(`2["message","a","`)
+	_ = r.hub.SendToUser("ann", []byte("b"))
+	c.expect(`2["message","b"]`)
+	_ = r.hub.Broadcast([]byte("c"))
+	c.expect(`2["message","c"]`)
+}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"slices"
+	"strings"
 
 	"github.com/c1mhq/c1m/auth"
 	"github.com/c1mhq/c1m/codec"
@@ -208,18 +209,16 @@ func (s *Socket) restore(k *keptSocket) bool {
 // attachment). With Config.Recovery, the publication's offset (an opaque
 // string naming topic, epoch and offset) is the last argument, as the
 // reference server appends it. It runs once per publication, whatever
-// the number of subscribers: the bytes are shared through the
-// publication's session.FormLayer form (so one hub serves one Server's
-// encoding). Safe for concurrent use.
+// the number of subscribers: the Engine.IO layer keeps what it returns
+// among the publication's shared forms. Safe for concurrent use.
 func (srv *Server) EncodePublication(dst []byte, p *session.Publication) ([]byte, bool) {
-	return append(dst, p.Encoded(session.FormLayer, srv.encodeEvent)...), false
+	return srv.appendEvent(dst, p), false
 }
 
-// encodeEvent makes the EVENT packet of a publication.
-func (srv *Server) encodeEvent(p *session.Publication) []byte {
+// appendEvent appends the EVENT packet of a publication to dst.
+func (srv *Server) appendEvent(dst []byte, p *session.Publication) []byte {
 	srv.encodes.Add(1)
 	nsp, _ := TopicRoom(p.Topic)
-	dst := make([]byte, 0, len(nsp)+len(p.Data)+len(`2,["message",]`)+maxOffsetLen)
 	dst = append(dst, '0'+byte(TypeEvent))
 	dst = appendNamespace(dst, nsp)
 	start := len(dst)
@@ -238,17 +237,13 @@ func (srv *Server) encodeEvent(p *session.Publication) []byte {
 		b, _ := json.Marshal(p.Data) // base64
 		dst = append(dst, b...)
 	}
-	if srv.kept != nil && p.Offset > 0 && p.Epoch != "" {
+	if srv.kept != nil && p.Offset > 0 && p.Epoch != "" && !strings.HasPrefix(p.Topic, "$") {
 		dst = append(dst, `,"`...)
 		dst = codec.AppendCursor(dst, []codec.Position{{Topic: p.Topic, Epoch: p.Epoch, Offset: p.Offset}})
 		dst = append(dst, '"')
 	}
 	return append(dst, ']')
 }
-
-// maxOffsetLen is room for a typical offset argument: a cursor of one
-// position with a short topic.
-const maxOffsetLen = 48
 
 // isEventArray reports whether data is a JSON array that starts with a
 // non-reserved event name.

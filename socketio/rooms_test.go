@@ -266,29 +266,3 @@ func TestClientDisconnect(t *testing.T) {
 		t.Fatal("reason name")
 	}
 }
-
-// TestEncodeOncePerPublication checks that a publication to a room of
-// several sessions is encoded once.
-func TestEncodeOncePerPublication(t *testing.T) {
-	t.Parallel()
-	r := newRig(t, roomServer(nil), session.HistoryConfig{})
-	var conns []*conn
-	for range 3 {
-		c := r.open()
-		c.send("0")
-		c.expectPrefix(`0{"sid":"`)
-		c.send(`21["join","news"]`)
-		c.expect(`31[null]`)
-		conns = append(conns, c)
-	}
-	before := r.srv.Stats().Encoded
-	if _, err := r.hub.Publish("news", []byte("x")); err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range conns {
-		c.expect(`2["message","x"]`)
-	}
-	if n := r.srv.Stats().Encoded - before; n != 1 {
-		t.Fatalf("encoded %d times for 3 subscribers, want 1", n)
-	}
-}

@@ -90,7 +90,7 @@ type Server struct {
 
 	clients sync.Map // session ID -> *client
 	hub     atomic.Pointer[session.Hub]
-	kept    *keptStore // nil without Recovery
+	kept    *keptStore    // nil without Recovery
 	encodes atomic.Uint64 // publications encoded, for Stats
 }
 

@@ -27,6 +27,8 @@ type Socket struct {
 	acks      map[uint64]*pendingAck
 	nextAck   uint64
 	data      any
+	bucket    *eventBucket // ServePush's rate, once it sent an event
+	expiry    *time.Timer  // closes the client when its token expires
 }
 
 // pendingAck is an EmitWithAck waiting for the client's answer.
@@ -342,6 +344,10 @@ func (s *Socket) ended(reason string, keep bool) {
 	s.acks = nil
 	rooms := s.rooms
 	data := s.data
+	if s.expiry != nil {
+		s.expiry.Stop()
+		s.expiry = nil
+	}
 	c.mu.Unlock()
 	for _, pa := range acks {
 		pa.timer.Stop()

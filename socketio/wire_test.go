@@ -113,3 +113,47 @@ func expect(t *testing.T, ws *websocket.Conn, want string) {
 		t.Fatalf("got %q, want %q", got, want)
 	}
 }
+
+// TestEncodedOnce: a publication to a room of several Socket.IO clients,
+// on both loops, is encoded once (the Engine.IO layer shares the bytes).
+func TestEncodedOnce(t *testing.T) {
+	t.Parallel()
+	sio := socketio.New(nil)
+	socketio.ServePush(sio.Of("/"), nil)
+	srv := server.New(nil, &server.Config{Addr: "127.0.0.1:0", Loops: 2, Engine: sio.EngineConfig(nil)})
+	sio.Attach(srv.Hub())
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	})
+	var clients []*websocket.Conn
+	for range 4 {
+		ws, resp, err := websocket.DefaultDialer.Dial(fmt.Sprintf("ws://%s/socket.io/?EIO=4&transport=websocket", srv.Addr()), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		t.Cleanup(func() { ws.Close() })
+		_ = ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+		read(t, ws)
+		write(t, ws, "40")
+		read(t, ws)
+		write(t, ws, `421["subscribe","news"]`)
+		expect(t, ws, `431[null]`)
+		clients = append(clients, ws)
+	}
+	before := sio.Stats().Encoded
+	if _, err := srv.Hub().Publish("news", []byte("once")); err != nil {
+		t.Fatal(err)
+	}
+	for _, ws := range clients {
+		expect(t, ws, `42["message","once"]`)
+	}
+	if n := sio.Stats().Encoded - before; n != 1 {
+		t.Fatalf("encoded %d times for %d clients, want 1", n, len(clients))
+	}
+}

@@ -8,8 +8,8 @@ import (
 // socketIO returns the Socket.IO server of the binary and its Engine.IO
 // configuration, or nils with -socketio=false: namespace "/" serves
 // socketio.ServePush's events (subscribe, unsubscribe, publish when
-// -demo-publish allows it), with the connection tokens and topic policy of
-// the other transports and, with -socketio-recovery, connection state
+// -demo-publish allows it) at -command-rate, with the connection tokens
+// and topic policy of the other transports and, with -socketio-recovery, connection state
 // recovery over the topics' history.
 func socketIO(o *options, pc *server.PushConfig) (*socketio.Server, *server.EngineConfig) {
 	if !o.socketIO {
@@ -20,6 +20,8 @@ func socketIO(o *options, pc *server.PushConfig) (*socketio.Server, *server.Engi
 		cfg.Recovery = &socketio.RecoveryConfig{Window: o.historyTTL}
 	}
 	sio := socketio.New(cfg)
-	socketio.ServePush(sio.Of("/"), &socketio.PushConfig{ClientPublish: o.demoPublish})
+	socketio.ServePush(sio.Of("/"), &socketio.PushConfig{
+		ClientPublish: o.demoPublish, EventRate: o.commandRate, EventBurst: o.commandBurst,
+	})
 	return sio, sio.EngineConfig(&server.EngineConfig{Path: o.socketIOPath})
 }

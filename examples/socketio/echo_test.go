@@ -18,7 +18,9 @@ const clientTimeout = 90 * time.Second
 // loops, and returns its address.
 func startEcho(t *testing.T) string {
 	t.Helper()
-	srv := newEchoServer(options{addr: "127.0.0.1:0", loops: 2, pingInterval: 300 * time.Millisecond, pingTimeout: 200 * time.Millisecond})
+	// The example's heartbeat, but for a timeout long enough for a pong
+	// on a loaded machine under the race detector.
+	srv := newEchoServer(options{addr: "127.0.0.1:0", loops: 2, pingInterval: 300 * time.Millisecond, pingTimeout: 2 * time.Second})
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)
 	}

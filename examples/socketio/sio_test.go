@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -55,6 +56,14 @@ type eioWS struct {
 	t    *testing.T
 	ws   *websocket.Conn
 	msgs chan wsMsg
+	wmu  sync.Mutex // gorilla allows one writer at a time: the test's or the pong's
+}
+
+// write sends one message, from the test or the reader's pong.
+func (c *eioWS) write(op int, b []byte) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	return c.ws.WriteMessage(op, b)
 }
 
 type wsMsg struct {
@@ -82,7 +91,7 @@ func dialEIO(t *testing.T, srv *server.Server, path string) *eioWS {
 				return
 			}
 			if op == websocket.TextMessage && string(b) == "2" {
-				_ = ws.WriteMessage(websocket.TextMessage, []byte("3"))
+				_ = c.write(websocket.TextMessage, []byte("3"))
 				continue
 			}
 			c.msgs <- wsMsg{binary: op == websocket.BinaryMessage, data: string(b)}
@@ -114,14 +123,14 @@ func (c *eioWS) next() string {
 
 func (c *eioWS) send(s string) {
 	c.t.Helper()
-	if err := c.ws.WriteMessage(websocket.TextMessage, []byte(s)); err != nil {
+	if err := c.write(websocket.TextMessage, []byte(s)); err != nil {
 		c.t.Fatal(err)
 	}
 }
 
 func (c *eioWS) sendBinary(b []byte) {
 	c.t.Helper()
-	if err := c.ws.WriteMessage(websocket.BinaryMessage, b); err != nil {
+	if err := c.write(websocket.BinaryMessage, b); err != nil {
 		c.t.Fatal(err)
 	}
 }
@@ -145,7 +154,9 @@ func (c *eioWS) closed() error {
 }
 
 // TestSuiteOnTheWire replays each Socket.IO case of the socket.io-protocol
-// test suite (and the closes it expects) over a WebSocket.
+// test suite (and the closes it expects) over a WebSocket; after each
+// case that closes a connection, another one opened before it is still
+// served.
 func TestSuiteOnTheWire(t *testing.T) {
 	t.Parallel()
 	srv, _ := startSocketIO(t, options{})
@@ -191,6 +202,12 @@ func TestSuiteOnTheWire(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
+			witness := dialEIO(t, srv, "/socket.io/")
+			witness.send("40")
+			if got := witness.next(); !strings.HasPrefix(got, `40{"sid":`) {
+				t.Fatalf("witness connect %q", got)
+			}
+			witness.next() // its auth event
 			c := dialEIO(t, srv, "/socket.io/")
 			for i := 0; i+1 < len(tc.steps); i += 2 {
 				send, want := tc.steps[i], tc.steps[i+1]
@@ -213,6 +230,13 @@ func TestSuiteOnTheWire(t *testing.T) {
 				}
 			}
 			if tc.closed {
+				defer func() {
+					// The connection opened before the case is still served.
+					witness.send(`42["message","witness"]`)
+					if got := witness.next(); got != `42["message-back","witness"]` {
+						t.Fatalf("another connection after the case: %q", got)
+					}
+				}()
 				var ce *websocket.CloseError
 				if err := c.closed(); !errors.As(err, &ce) || ce.Code != websocket.CloseProtocolError {
 					t.Fatalf("closed with %v, want 1002 (a protocol error)", err)

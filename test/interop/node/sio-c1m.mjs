@@ -45,7 +45,10 @@ function messages(socket) {
     if (wake) wake();
   });
   got.until = async (n) => {
-    while (got.length < n) await new Promise((resolve) => (wake = resolve));
+    while (got.length < n) {
+      at(`waiting for ${n} messages, have ${got.length}: ${JSON.stringify(got.slice(-3))}`);
+      await new Promise((resolve) => (wake = resolve));
+    }
   };
   return got;
 }
@@ -112,10 +115,14 @@ async function recovery() {
   const dropped = once(socket, "disconnect");
   socket.io.engine.close(); // as a network failure: the client reconnects
   const [reason] = await dropped;
+  // The client may be back before the publications are: wait for its
+  // connect from now on.
+  const back = once(socket, "connect");
   for (let i = total / 3 + 1; i <= (2 * total) / 3; i++) await publish("feed", `m${i}`);
 
-  at("reconnecting");
-  await once(socket, "connect");
+  at(`reconnecting after ${reason}`);
+  await back;
+  at("reconnected");
   if (!socket.recovered) throw new Error("not recovered");
   if (socket.id !== id) throw new Error(`id ${socket.id}, was ${id}`);
   for (let i = (2 * total) / 3 + 1; i <= total; i++) await publish("feed", `m${i}`);
