@@ -15,12 +15,24 @@ import (
 // session; the fields are set when the request arrives and never change,
 // so either loop may read them, but c is touched only on its own loop.
 type eioWaiter struct {
-	c    *conn
-	sh   *shard             // c's
-	head codec.ResponseHead // the answer's: the request's version, keep-alive and CORS origin
+	c  *conn
+	sh *shard // c's
 	// The session the request names: its shard, id and token.
 	home      *shard
 	id, token uint64
+	// What the answer's head takes from the request: its CORS origin,
+	// HTTP minor version and keep-alive (a held poll keeps no whole
+	// codec.ResponseHead).
+	origin []byte
+	minor  uint8
+	close  bool
+}
+
+// newEIOWaiter returns a waiter for c's request, answered with head's
+// origin, version and keep-alive.
+func newEIOWaiter(c *conn, head codec.ResponseHead, home *shard, id, token uint64) *eioWaiter {
+	return &eioWaiter{c: c, sh: c.sh, home: home, id: id, token: token,
+		origin: head.Origin, minor: uint8(head.Minor), close: head.Close}
 }
 
 // eioTarget is the session a post's body goes to, once it is read.
@@ -35,7 +47,7 @@ type eioTarget struct {
 // within a hold that the session's heartbeat always beats (a ping answers
 // a poll within PingInterval). Loop-only (c's loop).
 func (s *Server) newWaiter(c *conn, req *codec.Request, home *shard, id, token uint64) *eioWaiter {
-	w := &eioWaiter{c: c, sh: c.sh, head: s.httpHead(req, http.StatusOK), home: home, id: id, token: token}
+	w := newEIOWaiter(c, s.httpHead(req, http.StatusOK), home, id, token)
 	x := c.extra()
 	x.eio, x.busy = w, true
 	c.Hold(2 * (s.eio.PingInterval + s.eio.PingTimeout))
@@ -51,8 +63,7 @@ func (w *eioWaiter) reply(status int, contentType string, body []byte) {
 			return
 		}
 		c.ext.eio, c.ext.busy = nil, false
-		head := w.head
-		head.Status = status
+		head := codec.ResponseHead{Status: status, Minor: int(w.minor), Close: w.close, Origin: w.origin}
 		c.respondKeep(head, contentType, body)
 		c.Flush() // written now, and the next request read
 	})
@@ -152,7 +163,7 @@ func (s *Server) eioPost(c *conn, req *codec.Request, n int, home *shard, id, to
 // eioData hands a post's complete body to its session. Loop-only.
 func (s *Server) eioData(c *conn, b *bodyReader) {
 	t := b.eio
-	w := &eioWaiter{c: c, sh: c.sh, head: b.head, home: t.home, id: t.id, token: t.token}
+	w := newEIOWaiter(c, b.head, t.home, t.id, t.token)
 	x := c.extra()
 	x.eio, x.busy = w, true
 	data, octet := b.data, t.octet
