@@ -172,8 +172,15 @@ func (c *client) onClose(reason string) {
 	c.sockets = nil
 	c.partial = nil
 	c.mu.Unlock()
+	// On the loop the session still holds its topics: their positions are
+	// what it was given, which a kept socket resumes from. On a worker
+	// they are gone, and keep falls back to the hub's.
+	var given []codec.Position
+	if c.srv.kept != nil && c.s.OnLoop() {
+		given = c.machinery().Positions(nil)
+	}
 	for _, s := range socks {
-		s.ended(reason, reason != ReasonParseError && reason != ReasonServerDisconnect)
+		s.ended(reason, reason != ReasonParseError && reason != ReasonServerDisconnect, given)
 	}
 }
 

@@ -167,3 +167,33 @@ func TestOffsetOnlyForRooms(t *testing.T) {
 	_ = r.hub.Broadcast([]byte("c"))
 	c.expect(`2["message","c"]`)
 }
+
+// TestRecoveryUndelivered: a publication to another room that the hub
+// had numbered but the session had not been given when its connection
+// dropped is replayed on recovery.
+func TestRecoveryUndelivered(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, roomServer(&Config{Recovery: &RecoveryConfig{}}), session.HistoryConfig{Size: 100})
+	c := r.open()
+	c.send("0")
+	_, pid := handshakeIDs(t, c.read(), "0")
+	c.send(`21["join","news"]`)
+	c.expect(`31[null]`)
+	c.send(`22["join","sport"]`)
+	c.expect(`32[null]`)
+	_, _ = r.hub.Publish("news", []byte("n1"))
+	offset := lastArg(t, c.expectPrefix(`2["message","n1",`))
+	// In one round of the loop: the publication waits in the shard's
+	// inbox while the connection drops.
+	r.loop.run(func() {
+		_, _ = r.hub.Publish("sport", []byte("s1"))
+		r.srv.OnClose(sessionOf(c), 1006, "")
+		r.sh.Closed(c.s)
+	})
+	c2 := r.open()
+	c2.send(fmt.Sprintf(`0{"pid":%q,"offset":%q}`, pid, offset))
+	c2.expectPrefix(`2["message","s1",`)
+	if _, pid2 := handshakeIDs(t, c2.read(), "0"); pid2 != pid {
+		t.Fatal("not recovered")
+	}
+}

@@ -126,9 +126,12 @@ func tokenReason(err error) string {
 }
 
 // keep returns the state of the socket to keep for a reconnect: its
-// rooms, each at the topic's position now (what the hub has numbered:
-// the session cannot have been given more).
-func (s *Socket) keep(rooms []string, data any) *keptSocket {
+// rooms, each at the position the session was given (given, its
+// Positions while it still held its topics), or else at the topic's
+// position now (what the hub has numbered: the session cannot have been
+// given more, but may have been given less, which a reconnect then
+// misses).
+func (s *Socket) keep(rooms []string, data any, given []codec.Position) *keptSocket {
 	k := &keptSocket{sid: s.id, pid: s.pid, nsp: s.nsp.name, data: data}
 	h := s.hub()
 	for _, r := range rooms {
@@ -137,7 +140,9 @@ func (s *Socket) keep(rooms []string, data any) *keptSocket {
 			continue
 		}
 		p := codec.Position{Topic: topic}
-		if h != nil {
+		if i := slices.IndexFunc(given, func(g codec.Position) bool { return g.Topic == topic }); i >= 0 {
+			p = given[i]
+		} else if h != nil {
 			p.Epoch, p.Offset = h.Position(topic)
 		}
 		k.rooms = append(k.rooms, keptRoom{room: r, pos: p})

@@ -216,7 +216,7 @@ func (s *Socket) Disconnect(close bool) {
 	if !close {
 		if s.leave() {
 			_ = s.c.send(&Packet{Type: TypeDisconnect, Namespace: s.nsp.name}, nil)
-			s.ended(ReasonServerDisconnect, false)
+			s.ended(ReasonServerDisconnect, false, nil)
 		}
 		return
 	}
@@ -227,7 +227,7 @@ func (s *Socket) Disconnect(close bool) {
 	for _, o := range socks {
 		if o.leave() {
 			_ = c.send(&Packet{Type: TypeDisconnect, Namespace: o.nsp.name}, nil)
-			o.ended(ReasonServerDisconnect, false)
+			o.ended(ReasonServerDisconnect, false, nil)
 		}
 	}
 	// The client closes its Engine.IO session itself once every socket of
@@ -290,7 +290,7 @@ func (s *Socket) onPacket(p Packet, atts [][]byte) {
 		}
 	case TypeDisconnect:
 		if s.leave() {
-			s.ended(ReasonClientDisconnect, false)
+			s.ended(ReasonClientDisconnect, false, nil)
 		}
 	}
 }
@@ -336,7 +336,7 @@ func (s *Socket) unsubscribe(rooms []string) {
 // ended runs once when the socket has left: pending acks fail, the state
 // is kept for recovery when keep (the connection dropped), and the
 // namespace's disconnect handler runs.
-func (s *Socket) ended(reason string, keep bool) {
+func (s *Socket) ended(reason string, keep bool, given []codec.Position) {
 	c := s.c
 	c.mu.Lock()
 	s.connected = false
@@ -354,7 +354,7 @@ func (s *Socket) ended(reason string, keep bool) {
 		pa.fn(Args{}, ErrNotConnected)
 	}
 	if keep && c.srv.kept != nil && s.pid != "" {
-		c.srv.kept.put(s.keep(rooms, data))
+		c.srv.kept.put(s.keep(rooms, data, given))
 	}
 	if _, _, fn := s.nsp.handlers(); fn != nil {
 		fn(s, reason)
