@@ -156,14 +156,14 @@ var engineIOSessionCases = []wireCase{
 		// seen, so the case asks for the end only, and logs the code.
 		w.t.Logf("%s: closed with %d", w.srv.name, closeCode(ws.expectClosed()))
 	}},
-	{name: "heartbeat/polling", timed: true, from: eioSuite, run: func(w *wire) {
+	{name: "heartbeat/polling", heartbeat: true, from: eioSuite, run: func(w *wire) {
 		sid := w.open()
 		for range 3 {
 			w.is(w.poll(sid), http.StatusOK, "2")
 			w.is(w.push(sid, "3"), http.StatusOK, "ok")
 		}
 	}},
-	{name: "heartbeat/polling/timeout", timed: true, from: eioSuite, run: func(w *wire) {
+	{name: "heartbeat/polling/timeout", heartbeat: true, from: eioSuite, run: func(w *wire) {
 		sid := w.open()
 		// The ping; or already the close packet, when the machine held
 		// this poll back past pingInterval+pingTimeout.
@@ -173,7 +173,7 @@ var engineIOSessionCases = []wireCase{
 		// No pong: the next poll is held until the session times out.
 		w.gone(sid)
 	}},
-	{name: "heartbeat/websocket", timed: true, from: eioSuite, run: func(w *wire) {
+	{name: "heartbeat/websocket", heartbeat: true, from: eioSuite, run: func(w *wire) {
 		ws := w.ws("EIO=4&transport=websocket", false)
 		ws.next("the open packet")
 		for range 3 {
@@ -181,7 +181,7 @@ var engineIOSessionCases = []wireCase{
 			ws.send("3")
 		}
 	}},
-	{name: "heartbeat/websocket/timeout", timed: true, from: eioSuite, run: func(w *wire) {
+	{name: "heartbeat/websocket/timeout", heartbeat: true, from: eioSuite, run: func(w *wire) {
 		ws := w.ws("EIO=4&transport=websocket", false)
 		ws.next("the open packet")
 		ws.expect("2")

@@ -83,7 +83,7 @@ const noteConnectFirst = "connects to the main namespace first: three heartbeats
 // socketIOEngineCases: the socket.io suite's Engine.IO cases that differ
 // from the engine.io suite's on a Socket.IO server.
 var socketIOEngineCases = []wireCase{
-	{name: "engine/heartbeat/polling", timed: true, from: sioSuiteName, note: noteConnectFirst, run: func(w *wire) {
+	{name: "engine/heartbeat/polling", heartbeat: true, from: sioSuiteName, note: noteConnectFirst, run: func(w *wire) {
 		sid := w.open()
 		w.is(w.push(sid, "40"), http.StatusOK, "ok")
 		connected, pings := false, 0
@@ -108,12 +108,12 @@ var socketIOEngineCases = []wireCase{
 			}
 		}
 	}},
-	{name: "engine/heartbeat/polling/timeout", timed: true, from: sioSuiteName, run: func(w *wire) {
+	{name: "engine/heartbeat/polling/timeout", heartbeat: true, from: sioSuiteName, run: func(w *wire) {
 		sid := w.open()
 		w.is(w.poll(sid), http.StatusOK, "2")
 		w.gone(sid)
 	}},
-	{name: "engine/heartbeat/websocket", timed: true, from: sioSuiteName, note: noteConnectFirst, run: func(w *wire) {
+	{name: "engine/heartbeat/websocket", heartbeat: true, from: sioSuiteName, note: noteConnectFirst, run: func(w *wire) {
 		ws := w.ws("EIO=4&transport=websocket", false)
 		ws.next("the open packet")
 		ws.send("40")
@@ -123,9 +123,11 @@ var socketIOEngineCases = []wireCase{
 			ws.send("3")
 		}
 	}},
-	{name: "engine/heartbeat/websocket/timeout", timed: true, from: sioSuiteName, run: func(w *wire) {
+	{name: "engine/heartbeat/websocket/timeout", heartbeat: true, from: sioSuiteName, note: "connects to the main namespace first, so that the ping timeout (2 s here), not the 1 s connectTimeout, ends the session", run: func(w *wire) {
 		ws := w.ws("EIO=4&transport=websocket", false)
 		ws.next("the open packet")
+		ws.send("40")
+		sioConnected(w, ws, "", "")
 		ws.expectClosed("2")
 	}},
 	{name: "engine/close/polling", from: sioSuiteName, run: func(w *wire) {

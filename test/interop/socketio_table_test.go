@@ -64,8 +64,19 @@ type wireCase struct {
 	// outlives a stall of the loaded machine between two requests of a
 	// case. Both servers are the same program, in the same mode.
 	timed bool
-	run   func(w *wire)
+	// heartbeat: the case is about the heartbeat's working (pings, pongs,
+	// the timeout) and runs on a server that pings every 300 ms, as the
+	// suites', but waits heartbeatTimers' pingTimeout for the pong.
+	heartbeat bool
+	run       func(w *wire)
 }
+
+// heartbeatTimers is the heartbeat of the server of the heartbeat cases:
+// the suites' 300 ms ping interval with a 2 s pingTimeout. With the
+// suites' 200 ms, a pong the test sent at once came late often enough, at
+// load averages of 20 to 30, that a session died in 1 to 2 runs of 5, on
+// the reference and on c1m.
+var heartbeatTimers = []string{"-ping-interval", "300ms", "-ping-timeout", "2s"}
 
 // relaxedTimers is the heartbeat of the server of the cases that are not
 // about it: with the suites' 500 ms from ping to timeout, sessions died
@@ -78,6 +89,7 @@ var relaxedTimers = []string{"-ping-interval", "5s", "-ping-timeout", "10s"}
 var (
 	suiteHeartbeat   = [2]int{300, 200}
 	relaxedHeartbeat = [2]int{5000, 10000}
+	beatHeartbeat    = [2]int{300, 2000}
 )
 
 // runWireTable runs cases against each server that start returns, in
@@ -90,7 +102,7 @@ func runWireTable(t *testing.T, path string, cases []wireCase, starts map[string
 		start := starts[name]
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			timed, relaxed := start(t), start(t, relaxedTimers...)
+			timed, relaxed, beat := start(t), start(t, relaxedTimers...), start(t, heartbeatTimers...)
 			for _, c := range cases {
 				t.Run(c.name, func(t *testing.T) {
 					if c.c1mBug != "" && timed.name != "reference" {
@@ -99,12 +111,15 @@ func runWireTable(t *testing.T, path string, cases []wireCase, starts map[string
 					if c.note != "" {
 						t.Logf("note: %s", c.note)
 					}
-					srv, beat := relaxed, relaxedHeartbeat
-					if c.timed {
-						srv, beat = timed, suiteHeartbeat
+					srv, hb := relaxed, relaxedHeartbeat
+					switch {
+					case c.timed:
+						srv, hb = timed, suiteHeartbeat
+					case c.heartbeat:
+						srv, hb = beat, beatHeartbeat
 					}
 					w := newWire(t, srv, path)
-					w.heartbeat = beat
+					w.heartbeat = hb
 					by := w.bystander()
 					c.run(w)
 					by.check()
