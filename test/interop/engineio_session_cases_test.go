@@ -92,7 +92,7 @@ var engineIOSessionCases = []wireCase{
 		w.is(w.push(sid, "4world"), http.StatusBadRequest, anyBody)
 		w.gone(sid)
 	}},
-	{name: "polling/payload-over-maxPayload", from: eioDoc, c1mBug: "a POST over maxPayload is answered 413 but the session stays open; the reference closes it", run: func(w *wire) {
+	{name: "polling/payload-over-maxPayload", from: eioDoc, run: func(w *wire) {
 		sid := w.open()
 		// The reference answers 413 and drops the connection at once: a
 		// client still sending the body may see the drop first.
