@@ -32,7 +32,16 @@ type Bus interface {
 // cluster's. Call it before the hub is used (before the server starts),
 // from one goroutine.
 func (h *Hub) SetBus(b Bus, epoch string) {
-	h.bus, h.busEpoch = b, epoch
+	h.bus = b
+	h.SetEpoch(epoch)
+}
+
+// SetEpoch changes the epoch of the topics the hub numbers from now on,
+// when the bus learns the cluster's after SetBus (a node started before
+// it could reach the bus). Topics numbered already keep theirs: a client
+// at a position in it is reset, never misled. Safe for concurrent use.
+func (h *Hub) SetEpoch(epoch string) {
+	h.busEpoch.Store(&epoch)
 }
 
 // Bus returns the hub's bus, nil on a single node. Safe for concurrent use.
@@ -41,7 +50,7 @@ func (h *Hub) Bus() Bus { return h.bus }
 // newTopic returns a new node-wide entry for topic name.
 func (h *Hub) newTopic(name string) *hubTopic {
 	if h.bus != nil {
-		return &hubTopic{epoch: h.busEpoch, keep: h.rule(name), cluster: true}
+		return &hubTopic{epoch: *h.busEpoch.Load(), keep: h.rule(name), cluster: true}
 	}
 	return &hubTopic{epoch: newEpoch(), keep: h.rule(name)}
 }

@@ -32,7 +32,7 @@ type Hub struct {
 	// bus links the hub to the other nodes of a cluster (SetBus); nil on
 	// a single node. busEpoch is the cluster's epoch of every topic.
 	bus      Bus
-	busEpoch string
+	busEpoch atomic.Pointer[string]
 }
 
 // hubTopic is a topic's node-wide state while some shard has subscribers
@@ -193,9 +193,27 @@ func (h *Hub) broadcast(data []byte) error {
 // loop (two loops sending to each other would wait forever): there SendTo
 // posts and returns nil, and a session found gone drops the message.
 func (h *Hub) SendTo(id uint64, data []byte) error {
+	return h.sendTo(id, data, true)
+}
+
+// SendToLocal is SendTo for the sessions of this node only: a bus calls it
+// for a send from another node. Safe for concurrent use.
+func (h *Hub) SendToLocal(id uint64, data []byte) error {
+	return h.sendTo(id, data, false)
+}
+
+// sendTo is SendTo, trying the bus (SetBus) for a session not found on
+// this node when elsewhere is set.
+func (h *Hub) sendTo(id uint64, data []byte, elsewhere bool) error {
+	forward := func(err error) error {
+		if !elsewhere {
+			return err
+		}
+		return h.sendElsewhere(id, data, err)
+	}
 	sh := h.ByID(id)
 	if sh == nil {
-		return h.sendElsewhere(id, data, ErrNotFound)
+		return forward(ErrNotFound)
 	}
 	cost := publicationCost(len(data))
 	if sh.backlogFull(cost) {
@@ -206,15 +224,15 @@ func (h *Hub) SendTo(id uint64, data []byte) error {
 	switch {
 	case sh.OnLoop():
 		sh.backlog.Add(cost)
-		return h.sendElsewhere(id, data, send())
+		return forward(send())
 	case h.onAnyLoop():
 		return sh.postCounted(cost, func() {
-			if err := send(); err == ErrNotFound && h.bus != nil {
+			if err := send(); err == ErrNotFound && elsewhere && h.bus != nil {
 				go func() { _ = h.bus.SendTo(id, data) }() // a loop never waits for the bus
 			}
 		})
 	}
-	return h.sendElsewhere(id, data, sh.postWait(cost, send))
+	return forward(sh.postWait(cost, send))
 }
 
 // userTopic is the internal topic of a user's sessions; '$' keeps clients
