@@ -32,6 +32,9 @@ type Broker struct {
 	epoch   atomic.Pointer[string]
 	created time.Time // the sequencer's creation, which the epoch encodes
 
+	// linking is held by the one link running (Start, reconnections)
+	linking sync.Mutex
+
 	// guards the fields below
 	mu       sync.Mutex
 	consumer jetstream.ConsumeContext
@@ -64,7 +67,7 @@ func Start(hub *session.Hub, cfg *Config) (*Broker, error) {
 		return nil, errors.New("broker: no NATS URL")
 	}
 	c := cfg.withDefaults()
-	b := &Broker{cfg: c, hub: hub, log: slog.Default().With("node", c.NodeID)}
+	b := &Broker{cfg: c, hub: hub, log: slog.Default()}
 	b.pubSubj, b.histSubj = c.Prefix+".p.", c.Prefix+".h."
 	pending := pendingEpoch
 	b.epoch.Store(&pending)
@@ -136,6 +139,8 @@ func redact(urls string) string {
 // waits until it has read the history stream to where it ended when link
 // began. Called once connected (Start, relink).
 func (b *Broker) link() error {
+	b.linking.Lock()
+	defer b.linking.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), b.cfg.CatchUpTimeout)
 	defer cancel()
 	seqCfg, histCfg := b.cfg.streams()

@@ -42,6 +42,11 @@ func startNode(t testing.TB, url, id string, cfg *broker.Config) *node {
 		bc = *cfg
 	}
 	bc.URL, bc.NodeID, bc.History = url, id, testHistory
+	if bc.PublishTimeout == 0 {
+		// The machine is shared with other builds: a publication waits
+		// longer than in production before it counts as failed.
+		bc.PublishTimeout = 15 * time.Second
+	}
 	b, err := broker.Start(srv.Hub(), &bc)
 	if err != nil {
 		t.Fatalf("node %s: %v", id, err)
