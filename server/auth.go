@@ -137,7 +137,7 @@ func (p *Push) OnOpen(s *Session) {
 	ts.expiry = time.AfterFunc(time.Until(ts.ExpiresAt.Time), func() {
 		// On the loop, and only if the session is still the one that
 		// presented the token: its memory may serve another by now.
-		_ = s.Shard().Post(func() {
+		_ = s.Post(func() {
 			if s.ID() == id && s.State() == session.StateOpen {
 				p.deny(DenyExpiredSession)
 				_ = s.Close(codec.StatusPolicyViolation, ReasonTokenExpired)

@@ -28,7 +28,7 @@ const (
 func onLoop(t *testing.T, s *server.Session, fn func()) {
 	t.Helper()
 	done := make(chan struct{})
-	if err := s.Shard().Post(func() { fn(); close(done) }); err != nil {
+	if err := s.Post(func() { fn(); close(done) }); err != nil {
 		t.Fatalf("post: %v", err)
 	}
 	<-done

@@ -57,12 +57,11 @@ type Config struct {
 	// maps to the same worker). Zero runs handlers on the loop.
 	//
 	// A worker is not the session's loop: there a handler may call only the
-	// Session methods marked Safe for concurrent use (Send, Close, ID,
-	// Shard) and the Hub. Everything Loop-only (Subscribe, Unsubscribe,
-	// Topics, NumTopics, SetUser, Data, SetData, State...) must go through
-	// s.Shard().Post, which runs it on the loop after every task posted
-	// before it; s.Shard().OnLoop() tells which case applies (Push does
-	// this).
+	// Session methods marked Safe for concurrent use (ID, Send, Close,
+	// Post, OnLoop) and the Hub. Everything Loop-only (Subscribe,
+	// Unsubscribe, Topics, NumTopics, SetUser, Data, SetData, State) must
+	// go through s.Post, which runs it on the loop after every task posted
+	// before it; s.OnLoop() tells which case applies (Push does this).
 	Workers int
 	// WorkerQueue is each worker's queue length. Zero means 1024. An event
 	// that finds its worker's queue full is kept by the loop, which stops

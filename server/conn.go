@@ -47,6 +47,10 @@ type peerClose struct {
 
 var _ session.Transport = (*conn)(nil)
 
+// embedder returns the connection's session as a Handler sees it: the same
+// memory under the embedding type, so the conversion allocates nothing.
+func (c *conn) embedder() *Session { return (*Session)(&c.Session) }
+
 // Ping implements session.Transport. Loop-only.
 func (c *conn) Ping() bool {
 	if tr := c.transport(); tr != nil {

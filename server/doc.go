@@ -13,9 +13,15 @@
 // Concurrency: Handler methods run on the connection's event loop and must
 // not block, unless Config.Workers moves them to a worker pool; there they
 // may call only the Session methods that are safe from any goroutine, and
-// reach the others through Session.Shard().Post (see Config.Workers). A
-// *Session's Send and Close are safe from any goroutine. Server methods say
-// which goroutine may call them.
+// reach the others through Session.Post (see Config.Workers). A *Session's
+// ID, Send, Close, Post and OnLoop are safe from any goroutine. Server
+// methods say which goroutine may call them.
+//
+// The embedding API is Handler, Session, Request, Config and Server. A
+// Session (session.go) is the server's session.Session under a type that
+// shows a handler only what it may do with a client; the transport
+// machinery (opening, lingering, deadlines, flushing, the shard) stays on
+// session.Session, and gnet's callbacks on an unexported engine.
 //
 // Output (output.go): a connection queues its own frames in a pooled buffer
 // and shared publication frames by reference, and a flush hands them to

@@ -5,12 +5,7 @@ import (
 	"net/url"
 
 	"github.com/c1mhq/c1m/codec"
-	"github.com/c1mhq/c1m/session"
 )
-
-// Session is a connected client. See session.Session: Send and Close are safe
-// from any goroutine, everything else is Loop-only.
-type Session = session.Session
 
 // StatusCode is a WebSocket close code.
 type StatusCode = codec.StatusCode
@@ -30,6 +25,8 @@ func (m Message) Text() bool { return m.Op == codec.OpText }
 
 // Handler is what an embedding program implements. Unless Config.Workers is
 // set, every method runs on the session's event loop and must not block.
+// The *Session each method gets is the client as the embedding API shows
+// it; which of its methods may be called where, each one's doc says.
 type Handler interface {
 	// OnConnect decides on an upgrade request once it is a valid WebSocket
 	// handshake and before it is answered: return nil to accept, or

@@ -123,10 +123,10 @@ func (p *Push) OnConnect(r *Request) error {
 // the message and posts the command to the session's loop, where
 // subscriptions live: commands of one session keep their order either way.
 func (p *Push) OnMessage(s *Session, m Message) {
-	if !s.Shard().OnLoop() {
+	if !s.OnLoop() {
 		data := append([]byte(nil), m.Data...)
 		// An error means the server is stopping: the command is moot.
-		_ = s.Shard().Post(func() { p.OnMessage(s, Message{Op: m.Op, Data: data}) })
+		_ = s.Post(func() { p.OnMessage(s, Message{Op: m.Op, Data: data}) })
 		return
 	}
 	if s.State() != session.StateOpen {
@@ -155,7 +155,7 @@ func (p *Push) OnMessage(s *Session, m Message) {
 			p.reply(s, cmd.ID, ReasonTopicDenied)
 			return
 		}
-		s.SubscribeFrom(cmd.Topic, cmd.Position())
+		s.machinery().SubscribeFrom(cmd.Topic, cmd.Position())
 	case codec.OpUnsubscribe:
 		s.Unsubscribe(cmd.Topic)
 	case codec.OpPublish:
@@ -168,7 +168,7 @@ func (p *Push) OnMessage(s *Session, m Message) {
 			p.reply(s, cmd.ID, ReasonPublishDenied)
 			return
 		}
-		if _, err := s.Shard().Hub().Publish(cmd.Topic, cmd.PublishPayload()); err != nil {
+		if _, err := s.machinery().Shard().Hub().Publish(cmd.Topic, cmd.PublishPayload()); err != nil {
 			p.reply(s, cmd.ID, "publish failed")
 			return
 		}

@@ -129,7 +129,7 @@ func (p *Push) limitCommand(s *Session, data []byte) bool {
 		p.reply(s, id, ReasonRateLimited)
 	case verdictClose:
 		p.limiter.forget(s.ID())
-		s.Shard().Stats().Evicted(session.ReasonRateLimited)
+		s.machinery().Shard().Stats().Evicted(session.ReasonRateLimited)
 		_ = s.Close(codec.StatusPolicyViolation, ReasonRateLimited)
 	}
 	return false

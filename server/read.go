@@ -238,30 +238,30 @@ func (s *Server) frame(c *conn, f codec.Frame) {
 // loop or hand the event to the session's worker.
 func (s *Server) dispatchOpen(c *conn) {
 	if s.workers == nil {
-		s.handler.OnOpen(&c.Session)
+		s.handler.OnOpen(c.embedder())
 		return
 	}
-	ss := &c.Session
+	ss := c.embedder()
 	s.dispatch(c, func() { s.handler.OnOpen(ss) })
 }
 
 func (s *Server) dispatchMessage(c *conn, m Message) {
 	if s.workers == nil {
-		s.handler.OnMessage(&c.Session, m)
+		s.handler.OnMessage(c.embedder(), m)
 		return
 	}
 	// The handler owns its copy (Message.Data): it is never returned to a
 	// pool, since the handler may keep it.
 	data := append([]byte(nil), m.Data...)
-	ss := &c.Session
+	ss := c.embedder()
 	s.dispatch(c, func() { s.handler.OnMessage(ss, Message{Op: m.Op, Data: data}) })
 }
 
 func (s *Server) dispatchClose(c *conn, code codec.StatusCode, reason string) {
 	if s.workers == nil {
-		s.handler.OnClose(&c.Session, code, reason)
+		s.handler.OnClose(c.embedder(), code, reason)
 		return
 	}
-	ss := &c.Session
+	ss := c.embedder()
 	s.dispatchLast(c, func() { s.handler.OnClose(ss, code, reason) })
 }

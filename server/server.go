@@ -20,8 +20,6 @@ import (
 
 // Server is a c1m WebSocket server on a gnet engine.
 type Server struct {
-	gnet.BuiltinEventEngine
-
 	cfg      Config
 	handler  Handler
 	limits   codec.Limits
@@ -53,6 +51,14 @@ type Server struct {
 	// it closed.
 	drainHook func(shard, batch, closed int)
 }
+
+// engine is the Server as gnet sees it: gnet's callbacks (OnBoot, OnOpen,
+// OnTraffic, OnClose, OnTick, OnShutdown) are engine's methods, so that they
+// are not part of *Server's API. It embeds the *Server, whose fields and
+// methods the callbacks use as their own.
+type engine struct{ *Server }
+
+var _ gnet.EventHandler = engine{}
 
 // shard is the server's per-loop state around a session.Shard: the
 // handshaker (its gobwas callbacks must not be shared between loops) and the
@@ -128,7 +134,7 @@ func (s *Server) Serve() error {
 func (s *Server) serve() error {
 	s.start = time.Now()
 	s.capacity = processCapacity(&s.cfg)
-	err := gnet.Run(s, "tcp://"+s.cfg.Addr,
+	err := gnet.Run(engine{s}, "tcp://"+s.cfg.Addr,
 		gnet.WithMulticore(true),
 		gnet.WithNumEventLoop(s.cfg.Loops),
 		gnet.WithLockOSThread(true), // Session.Send tells the loop by its thread
@@ -214,7 +220,7 @@ func (s *Server) sumGauge(gauge func(*session.Stats) *atomic.Int64) int {
 }
 
 // OnBoot records the engine and the bound address.
-func (s *Server) OnBoot(eng gnet.Engine) gnet.Action {
+func (s engine) OnBoot(eng gnet.Engine) gnet.Action {
 	s.eng = eng
 	if a, err := listenAddr(eng, s.capacity.backlog); err == nil {
 		s.addr.Store(a)
@@ -281,7 +287,7 @@ func (s *Server) tick(sh *session.Shard) int64 {
 // OnOpen attaches the connection's state and starts its handshake deadline.
 // While the server drains, connections are still accepted: their request
 // gets 503 (readHead).
-func (s *Server) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
+func (s engine) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	sh := s.shardOf(gc)
 	if limit := s.capacity.maxConns; limit > 0 && s.Connections() >= limit {
 		// Answered before the request is read, and closed at once: the
@@ -296,7 +302,7 @@ func (s *Server) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 }
 
 // OnClose reports the end of an opened session and releases its state.
-func (s *Server) OnClose(gc gnet.Conn, _ error) gnet.Action {
+func (s engine) OnClose(gc gnet.Conn, _ error) gnet.Action {
 	c, ok := gc.Context().(*conn)
 	if !ok {
 		return gnet.None
@@ -324,7 +330,7 @@ func (s *Server) OnClose(gc gnet.Conn, _ error) gnet.Action {
 // in the same callback when they arrive together. Everything the callback
 // queued, for this and other sessions of the loop, leaves at the end in one
 // write per socket.
-func (s *Server) OnTraffic(gc gnet.Conn) gnet.Action {
+func (s engine) OnTraffic(gc gnet.Conn) gnet.Action {
 	c, ok := gc.Context().(*conn)
 	if !ok {
 		return gnet.Close
@@ -353,7 +359,7 @@ func (s *Server) OnTraffic(gc gnet.Conn) gnet.Action {
 // loop that will not run it and Session.Send from another goroutine fails
 // instead of queuing. gnet calls it from the goroutine that stops the
 // engine; it only calls Shard.Stop, which is Safe for concurrent use.
-func (s *Server) OnShutdown(gnet.Engine) {
+func (s engine) OnShutdown(gnet.Engine) {
 	for _, sh := range s.hub.Shards() {
 		sh.Stop()
 	}
@@ -361,7 +367,7 @@ func (s *Server) OnShutdown(gnet.Engine) {
 
 // OnTick runs on gnet's ticker goroutine: it only posts a tick to each
 // shard's inbox, where the timing wheel runs on the loop.
-func (s *Server) OnTick() (time.Duration, gnet.Action) {
+func (s engine) OnTick() (time.Duration, gnet.Action) {
 	tick := s.cfg.Timing.Tick
 	if tick <= 0 {
 		tick = session.DefaultTick
