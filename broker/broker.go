@@ -48,6 +48,9 @@ type Broker struct {
 
 	async chan asyncPub // PublishAsync's queue
 	done  chan struct{} // closed by Close
+	// setUp is closed once Start has set the fields above: NATS's
+	// callbacks, which may run before, wait for it.
+	setUp chan struct{}
 }
 
 var _ session.Bus = (*Broker)(nil)
@@ -71,7 +74,7 @@ func Start(hub *session.Hub, cfg *Config) (*Broker, error) {
 		return nil, errors.New("broker: no NATS URL")
 	}
 	c := cfg.withDefaults()
-	b := &Broker{cfg: c, hub: hub, log: slog.Default(), done: make(chan struct{})}
+	b := &Broker{cfg: c, hub: hub, log: slog.Default(), done: make(chan struct{}), setUp: make(chan struct{})}
 	b.pubSubj, b.histSubj = c.Prefix+".p.", c.Prefix+".h."
 	pending := pendingEpoch
 	b.epoch.Store(&pending)
@@ -111,6 +114,7 @@ func Start(hub *session.Hub, cfg *Config) (*Broker, error) {
 			b.log.Warn("broker: a publication made on an event loop failed", "subject", m.Subject, "err", err)
 		}))
 	if err != nil {
+		close(b.done)
 		nc.Close()
 		return nil, fmt.Errorf("broker: JetStream: %w", err)
 	}
@@ -118,6 +122,7 @@ func Start(hub *session.Hub, cfg *Config) (*Broker, error) {
 	b.async = make(chan asyncPub, asyncQueue)
 	go b.publishQueued()
 	hub.SetBus(b, pendingEpoch)
+	close(b.setUp)
 	if err := b.serveRequests(); err != nil {
 		b.Close()
 		return nil, err
@@ -230,6 +235,11 @@ func (b *Broker) link() error {
 // relink runs link again after a reconnection, or the first time with
 // Config.Optional.
 func (b *Broker) relink() {
+	select {
+	case <-b.setUp:
+	case <-b.done:
+		return
+	}
 	if err := b.link(); err != nil {
 		b.log.Warn("broker: cannot link to the cluster's streams", "err", err)
 	}
