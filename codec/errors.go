@@ -78,3 +78,11 @@ var (
 	// 413.
 	ErrBodyTooLarge = errors.New("codec: request body too large")
 )
+
+// ErrEIOPacket is an Engine.IO packet that does not decode: empty, of an
+// unknown type, or a binary packet with bad base64.
+var ErrEIOPacket = errors.New("codec: malformed Engine.IO packet")
+
+// ErrEIOQuery is an Engine.IO request query that does not decode (a bad
+// percent escape).
+var ErrEIOQuery = errors.New("codec: malformed Engine.IO query")

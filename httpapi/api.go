@@ -203,6 +203,15 @@ type Stats struct {
 	HeapInuseBytes uint64            `json:"heap_inuse_bytes"`
 	Goroutines     int               `json:"goroutines"`
 	UptimeSeconds  float64           `json:"uptime_seconds"`
+	// EngineIO counts the Engine.IO sessions (server.Config.Engine) by
+	// transport; they are in Sessions too.
+	EngineIO EngineIOStats `json:"engineio"`
+}
+
+// EngineIOStats are the open Engine.IO sessions by transport.
+type EngineIOStats struct {
+	Polling   int64 `json:"polling"`
+	WebSocket int64 `json:"websocket"`
 }
 
 // HistoryStats are the figures of the node's topic history.
@@ -253,6 +262,7 @@ func (a *API) stats(w http.ResponseWriter, r *http.Request) {
 		UptimeSeconds: time.Since(a.start).Seconds(),
 		Loops:         []LoopStats{},
 	}
+	st.EngineIO.Polling, st.EngineIO.WebSocket = a.srv.EngineSessions()
 	h := hub.History()
 	st.History = HistoryStats{Topics: h.Topics, Entries: h.Entries, Bytes: h.Bytes, MaxBytes: h.Limit}
 	for _, sh := range hub.Shards() {

@@ -20,6 +20,7 @@ type collector struct {
 	dropped, replayed                          *prometheus.Desc
 	fanout, outboundPeak                       *prometheus.Desc
 	histTopics, histEntries, histBytes         *prometheus.Desc
+	engineIO                                   *prometheus.Desc
 }
 
 func newCollector(srv *server.Server) *collector {
@@ -46,13 +47,14 @@ func newCollector(srv *server.Server) *collector {
 		histEntries:  d("history_entries", "Publications kept in topic history."),
 		histBytes:    d("history_bytes", "Memory of topic history, as counted against its cap."),
 		outboundPeak: d("outbound_peak_bytes", "Most bytes ever queued for one session.", loop...),
+		engineIO:     d("engineio_sessions", "Open Engine.IO sessions, by transport (also in c1m_sessions).", "transport"),
 	}
 }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.connections, c.sessions, c.loopLag, c.messagesIn, c.messagesOut,
 		c.bytesIn, c.bytesOut, c.publications, c.deliveries, c.evictions, c.dropped, c.replayed, c.fanout,
-		c.outboundPeak, c.histTopics, c.histEntries, c.histBytes} {
+		c.outboundPeak, c.histTopics, c.histEntries, c.histBytes, c.engineIO} {
 		ch <- d
 	}
 }
@@ -95,6 +97,9 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		sum += s.Seconds()
 	}
 	ch <- prometheus.MustNewConstHistogram(c.fanout, count, sum, buckets)
+	polling, websocket := c.srv.EngineSessions()
+	ch <- prometheus.MustNewConstMetric(c.engineIO, prometheus.GaugeValue, float64(polling), "polling")
+	ch <- prometheus.MustNewConstMetric(c.engineIO, prometheus.GaugeValue, float64(websocket), "websocket")
 	h := c.srv.Hub().History()
 	ch <- prometheus.MustNewConstMetric(c.histTopics, prometheus.GaugeValue, float64(h.Topics))
 	ch <- prometheus.MustNewConstMetric(c.histEntries, prometheus.GaugeValue, float64(h.Entries))

@@ -16,3 +16,12 @@ func TestConnFitsItsSizeClass(t *testing.T) {
 		t.Fatalf("conn is %d bytes, over its budget of %d: an idle connection costs the next size class", size, connBudget)
 	}
 }
+
+// eioBudget is the size class of an Engine.IO session's state.
+const eioBudget = 256
+
+func TestEIOSessionFitsItsSizeClass(t *testing.T) {
+	if size := unsafe.Sizeof(eioSess{}); size > eioBudget {
+		t.Fatalf("eioSess is %d bytes, over its budget of %d: an idle Engine.IO session costs the next size class", size, eioBudget)
+	}
+}

@@ -161,6 +161,10 @@ type Config struct {
 	// before HandshakeRate applies. Zero means one second's worth (at
 	// least 1).
 	HandshakeBurst int
+	// Engine, when set, serves Engine.IO v4 (the transport layer of
+	// Socket.IO) at its Path, with its own handler (EngineConfig). Nil
+	// serves none.
+	Engine *EngineConfig
 }
 
 // FlashPolicy is the cross-domain socket policy sent to Flash clients.
@@ -290,6 +294,10 @@ func (c *Config) withDefaults() Config {
 	}
 	out.Protocols = append([]string(nil), out.Protocols...)
 	out.AllowedOrigins = append([]string(nil), out.AllowedOrigins...)
+	if out.Engine != nil {
+		e := *out.Engine
+		out.Engine = &e
+	}
 	if out.Pages != nil {
 		out.Pages = maps.Clone(out.Pages)
 	}

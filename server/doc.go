@@ -10,6 +10,13 @@
 // connection then reads its next request (keep-alive, pipelining). /send
 // reaches a stream's session on another loop through that shard's inbox.
 //
+// Engine.IO v4 (eio_*.go, Config.Engine) is served on the same loops: an
+// Engine.IO session lives on the shard that took its handshake, detached
+// from any connection; its polls and posts, which arrive on connections of
+// any loop, reach it through its shard's inbox and are answered through
+// theirs, and a WebSocket on another loop relays its frames the same way
+// (eioSess says why the session never moves).
+//
 // Concurrency: Handler methods run on the connection's event loop and must
 // not block, unless Config.Workers moves them to a worker pool; there they
 // may call only the Session methods that are safe from any goroutine, and

@@ -9,3 +9,9 @@ const DrainSteps = drainSteps
 
 // EngineStopGrace is the least time Shutdown gives the engine to stop.
 const EngineStopGrace = engineStopGrace
+
+// EngineHops returns how many Engine.IO tasks crossed to another loop.
+func EngineHops(s *Server) int64 { return s.eioHops.Load() }
+
+// EngineHeldPolls returns how many Engine.IO polls their sessions hold.
+func EngineHeldPolls(s *Server) int64 { return s.eioHeld.Load() }

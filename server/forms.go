@@ -20,7 +20,13 @@ const (
 	wsForms                 // the forms above are WebSocket's
 	formJSON = wsForms      // the bare envelope, shared by the HTTP transports (poller)
 	formSSE  = formJSON + 1 // the envelope as an SSE data line, shared by SSE streams
-	numForms = formSSE + 1
+	// Engine.IO's message packet (EngineConfig.Publication): as an outbox
+	// record (codec.AppendEIORecord), which every Engine.IO session copies,
+	// and as a WebSocket frame, queued by reference on the WebSocket of a
+	// session that runs on its own loop.
+	formEIORecord = formSSE + 1
+	formEIOFrame  = formSSE + 2
+	numForms      = formEIOFrame + 1
 )
 
 // The compression of a form: its offset from formRaw or formEnvelope.

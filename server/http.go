@@ -24,6 +24,8 @@ type connExt struct {
 	busy             bool   // a /send waits for another loop: no request is read meanwhile
 	token            uint64 // the secret half of a stream's session id
 	body             *bodyReader
+	eio              *eioWaiter // an Engine.IO request waiting for its session (eio_poll.go)
+	link             *eioLink   // the WebSocket relays for an Engine.IO session (eio_ws.go)
 }
 
 // extra returns the connection's connExt, allocating it.
@@ -354,8 +356,11 @@ func (s *Server) flashPolicy(c *conn) {
 func (s *Server) readRequests(c *conn) *conn {
 	for c.State() == session.StateHandshake && !c.failed {
 		x := c.ext
-		if x != nil && (x.busy || x.ended) {
-			return c // the response in progress comes first
+		if x != nil && (x.busy || x.ended || x.link != nil) {
+			if x.busy && c.c.InboundBuffered() > s.cfg.MaxHead+int(s.cfg.MaxMessage) {
+				c.Abort() // a client that pipelines without bound while it waits
+			}
+			return c // the response in progress comes first; a relay reads frames
 		}
 		before := c.c.InboundBuffered()
 		if x != nil && x.body != nil {

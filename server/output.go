@@ -140,6 +140,14 @@ func (c *conn) WritePublication(p *session.Publication) error {
 	if err != nil {
 		return err
 	}
+	c.queuePublication(p, frame)
+	c.sh.Stats().NoteOutbound(queued + len(frame))
+	return nil
+}
+
+// queuePublication queues p, whose frame in the connection's form is
+// frame, by reference when it can. Loop-only.
+func (c *conn) queuePublication(p *session.Publication, frame []byte) {
 	switch {
 	case c.q == nil && c.pub == nil:
 		c.pub = p
@@ -150,8 +158,6 @@ func (c *conn) WritePublication(p *session.Publication) error {
 	default:
 		c.q.B = append(c.q.B, frame...)
 	}
-	c.sh.Stats().NoteOutbound(queued + len(frame))
-	return nil
 }
 
 // admit applies the slow-consumer policy to n more bytes and returns what

@@ -71,6 +71,11 @@ func (s *Server) readHead(c *conn) {
 		c.progress = 0
 		return
 	}
+	if s.eio != nil && s.eio.matches(req.Path) {
+		c.progress = 0
+		s.serveEIO(c, &req, n)
+		return
+	}
 	if kind := poller.Route(req.Path); kind != poller.KindNone && !req.IsWebSocketUpgrade() {
 		c.progress = 0
 		s.serveHTTP(c, &req, n, kind)

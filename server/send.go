@@ -23,7 +23,9 @@ type bodyReader struct {
 	data    []byte
 	params  poller.Params
 	head    codec.ResponseHead
-	r       Request // what OnConnect set (SetData, SetUser)
+	r       Request    // what OnConnect set (SetData, SetUser)
+	limit   int64      // the body's limit: Config.MaxMessage, or Engine.IO's MaxPayload
+	eio     *eioTarget // an Engine.IO post's session, nil for /send
 }
 
 // readSend takes a /send request whose head of n bytes is complete, and
@@ -40,7 +42,7 @@ func (s *Server) readSend(c *conn, req *codec.Request, n int, p *poller.Params, 
 	}
 	_, _ = c.c.Discard(n)
 	c.extra().body = &bodyReader{kind: kind, left: length, params: *p, head: head,
-		r: Request{data: r.data, user: r.user}}
+		r: Request{data: r.data, user: r.user}, limit: s.cfg.MaxMessage}
 	if kind != codec.BodyNone && bytes.EqualFold(req.Header("Expect"), []byte("100-continue")) && c.c.InboundBuffered() == 0 {
 		// The client waits for this before it sends the body (curl
 		// waits a second for it, then sends anyway).
@@ -71,12 +73,15 @@ func (s *Server) readBody(c *conn) {
 		var n int
 		var done bool
 		var err error
-		b.data, n, done, err = b.chunked.Decode(b.data, buf, int(s.cfg.MaxMessage))
+		b.data, n, done, err = b.chunked.Decode(b.data, buf, int(b.limit))
 		if n > 0 {
 			// gnet's Discard(0) discards everything buffered.
 			_, _ = c.c.Discard(n)
 		}
 		switch {
+		case err == codec.ErrBodyTooLarge && b.eio != nil:
+			c.respond(http.StatusRequestEntityTooLarge, corsLines(b.head), "") // the reference server's
+			return
 		case err == codec.ErrBodyTooLarge:
 			c.respond(http.StatusRequestEntityTooLarge, corsLines(b.head), "body over the limit\n")
 			return
@@ -88,6 +93,10 @@ func (s *Server) readBody(c *conn) {
 		}
 	}
 	c.ext.body = nil
+	if b.eio != nil {
+		s.eioData(c, b)
+		return
+	}
 	c.sh.Stats().MessagesIn.Add(1)
 	c.sh.Stats().BytesIn.Add(uint64(len(b.data)))
 	if b.params.SID == "" {

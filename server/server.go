@@ -28,6 +28,9 @@ type Server struct {
 	hub      session.Hub
 	workers  *workers
 	log      *slog.Logger
+	eio      *eioEngine   // Config.Engine, nil without Engine.IO (eio_*.go)
+	eioHops  atomic.Int64 // Engine.IO tasks that crossed to another loop (tests read it)
+	eioHeld  atomic.Int64 // Engine.IO polls held by their sessions
 
 	start      time.Time
 	eng        gnet.Engine
@@ -70,6 +73,8 @@ type shard struct {
 	handshaker *codec.Handshaker
 	deflater   *codec.Deflater
 	held       map[*conn]func()     // events of paused connections (pause.go)
+	eioPolling atomic.Int64         // Engine.IO sessions on long-polling (eio_session.go)
+	eioWS      atomic.Int64         // Engine.IO sessions on WebSocket
 	perIP      map[*conn]netip.Addr // client address of connections holding a Config.MaxConnsPerIP slot (iplimit.go)
 }
 
@@ -104,6 +109,7 @@ func New(h Handler, cfg *Config) *Server {
 		perIP:      newIPLimiter(c.MaxConnsPerIP),
 		handshakes: newHandshakeLimiter(c.HandshakeRate, c.HandshakeBurst),
 	}
+	s.eio = newEngine(c.Engine, &c)
 	if c.Compression != nil {
 		s.deflater = codec.NewDeflater(c.Compression.Level)
 	}
@@ -112,6 +118,12 @@ func New(h Handler, cfg *Config) *Server {
 		minSize = c.Compression.MinSize
 	}
 	s.encoders = newEncoders(s.deflater, minSize)
+	if e := s.eio; e != nil {
+		s.encoders[formEIORecord] = e.record
+		s.encoders[formEIOFrame] = func(p *session.Publication) []byte {
+			return codec.AppendEIOFrames(nil, p.Encoded(formEIORecord, e.record))
+		}
+	}
 	s.hub.SetHistory(c.History)
 	if c.Workers > 0 {
 		s.workers = newWorkers(c.Workers, c.WorkerQueue)
@@ -308,6 +320,7 @@ func (s engine) OnClose(gc gnet.Conn, _ error) gnet.Action {
 		return gnet.None
 	}
 	gc.SetContext(nil)
+	s.eioConnClosed(c)
 	opened := c.State() == session.StateOpen || c.State() == session.StateClosing
 	if opened {
 		code, reason := codec.StatusAbnormalClosure, ""
@@ -337,7 +350,9 @@ func (s engine) OnTraffic(gc gnet.Conn) gnet.Action {
 	}
 	c.sh.IOStarted()
 	c = s.readRequests(c)
-	if st := c.State(); (st == session.StateOpen || st == session.StateClosing) && !c.failed {
+	if x := c.ext; x != nil && x.link != nil {
+		s.readLink(c, x.link)
+	} else if st := c.State(); (st == session.StateOpen || st == session.StateClosing) && !c.failed {
 		if c.transport() == nil {
 			s.readFrames(c)
 		} else {

@@ -9,7 +9,7 @@ import (
 
 // NumForms is how many wire forms a publication can be encoded in: a
 // transport names its form by an index below it (see FormWS* in server).
-const NumForms = 8
+const NumForms = 10
 
 // Publication is one message published to a topic (or broadcast). It is
 // immutable once published and shared by every shard: each wire form is

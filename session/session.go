@@ -36,6 +36,11 @@ type Session struct {
 	// lingering: the transport has sent its last bytes and only waits for
 	// the peer to leave; the wheel drops it at closeAt.
 	lingering bool
+	// detached: the session is no connection of its own (Shard.OpenDetached).
+	detached bool
+	// held: a session in its handshake that the server holds on purpose
+	// (Hold): closeAt is its deadline, and 0 means none.
+	held bool
 
 	// Timing, in shard ticks.
 	lastSeen int64 // tick of the last inbound traffic
@@ -228,7 +233,7 @@ func (s *Session) expire(now int64) int64 {
 	}
 	switch s.state {
 	case StateHandshake:
-		if cfg.handshakeTicks <= 0 {
+		if cfg.handshakeTicks <= 0 || (s.held && s.closeAt == 0) {
 			return 0
 		}
 		if now < s.closeAt {
@@ -263,6 +268,9 @@ func (s *Session) expire(now int64) int64 {
 // keepalive applies the idle timeout and the ping/pong cycle to an open
 // session and returns the next tick to check it.
 func (s *Session) keepalive(now int64, cfg *shardConfig) int64 {
+	if hb, ok := s.tr.(Heartbeater); ok {
+		return hb.Heartbeat(now)
+	}
 	if cfg.idleTicks > 0 && now-s.lastSeen >= cfg.idleTicks {
 		s.shard.stats.Evicted(ReasonIdleTimeout)
 		s.close(codec.StatusGoingAway, "idle timeout")

@@ -138,7 +138,9 @@ func (sh *Shard) Closed(s *Session) {
 	s.state = StateClosed
 	sh.wheel.remove(s)
 	delete(sh.sessions, s.id)
-	sh.stats.Connections.Add(-1)
+	if !s.detached {
+		sh.stats.Connections.Add(-1)
+	}
 }
 
 // Session returns the session with id, or nil. Loop-only.

@@ -34,6 +34,16 @@ type Transport interface {
 	Abort()
 }
 
+// Heartbeater is a Transport with a keepalive of its own (Engine.IO's
+// ping and pong packets, on its own intervals): the shard's wheel calls
+// Heartbeat for an open session instead of applying Config's idle timeout
+// and ping cycle. Heartbeat is Loop-only; it acts on what came due at tick
+// now (sends a ping, closes the session) and returns the next tick at which
+// it wants to be called, or 0 for none.
+type Heartbeater interface {
+	Heartbeat(now int64) (next int64)
+}
+
 // Executor runs a function on an event loop. gnet.EventLoop.Execute is one;
 // a test can use a goroutine. Execute is Safe for concurrent use.
 type Executor interface {

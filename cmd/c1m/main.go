@@ -57,6 +57,8 @@ type options struct {
 	authMode, jwtSecret, jwtKeys, authCookie        string
 	protected, userPrefix                           string
 	cluster                                         clusterOptions
+	socketIO, socketIORecovery                      bool
+	socketIOPath                                    string
 }
 
 func parseFlags(args []string) (*options, error) {
@@ -104,6 +106,9 @@ func parseFlags(args []string) (*options, error) {
 	fs.StringVar(&o.authCookie, "auth-cookie", server.DefaultTokenCookie, "cookie that may carry the connection token")
 	fs.StringVar(&o.protected, "auth-protected", strings.Join(auth.DefaultProtected, ","), "comma-separated topic prefixes that only a token's topics or publish claim allows")
 	fs.StringVar(&o.userPrefix, "auth-user-prefix", auth.DefaultUserPrefix, "topics PREFIX<sub>[:...] belong to the token's sub only (-: none)")
+	fs.BoolVar(&o.socketIO, "socketio", true, "serve Socket.IO v5 (Engine.IO v4) on the client listener: clients join rooms (topics) with a subscribe event")
+	fs.StringVar(&o.socketIOPath, "socketio-path", server.DefaultEnginePath, "Socket.IO path (the client's path option)")
+	fs.BoolVar(&o.socketIORecovery, "socketio-recovery", true, "Socket.IO connection state recovery within -history-ttl, from topic history (needs -history)")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	o.cluster.flags(fs)
 	// Environment first, so that flags on the command line override it.
@@ -243,6 +248,8 @@ func run(o *options) error {
 		return err
 	}
 	push := server.NewPush(pc)
+	sio, engine := socketIO(o, pc)
+	cfg.Engine = engine
 	var srv *server.Server
 	if o.demo {
 		cfg.Pages = map[string]server.Page{
@@ -251,6 +258,9 @@ func run(o *options) error {
 		}
 	}
 	srv = server.New(push, cfg)
+	if sio != nil {
+		sio.Attach(srv.Hub())
+	}
 	// The node joins the cluster, and reads its history, before it serves
 	// a client. A node that loses the cluster's history drains and exits
 	// (its clients reconnect and are reset): lost ends the wait below.

@@ -1,0 +1,67 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// clientTimeout bounds one run of a Node client (it reports a stuck stage
+// itself after 60 s).
+const clientTimeout = 90 * time.Second
+
+// startEcho runs the Engine.IO echo in-process, on a free port with two
+// loops, and returns its address.
+func startEcho(t *testing.T) string {
+	t.Helper()
+	// The example's heartbeat, but for a timeout long enough for a pong
+	// on a loaded machine under the race detector.
+	srv := newEchoServer(options{addr: "127.0.0.1:0", loops: 2, pingInterval: 300 * time.Millisecond, pingTimeout: 2 * time.Second})
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	})
+	return srv.Addr().String()
+}
+
+// TestEngineIOClient: the npm engine.io-client (pinned in
+// test/interop/node) echoes text and binary messages through the server
+// on polling only, WebSocket only, and polling upgraded to WebSocket.
+func TestEngineIOClient(t *testing.T) {
+	t.Parallel()
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Fatal("node not found on PATH: `make test-deps` (scripts/test-deps.sh) installs it")
+	}
+	script, _ := filepath.Abs("../../test/interop/node/eio-echo.mjs")
+	addr := startEcho(t)
+	for _, mode := range []string{"polling", "websocket", "upgrade"} {
+		t.Run(mode, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(t.Context(), clientTimeout)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, node, script, "http://"+addr, mode)
+			var stdout, stderr bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			runErr := cmd.Run()
+			var report struct {
+				OK        bool   `json:"ok"`
+				Transport string `json:"transport"`
+				Echoed    int    `json:"echoed"`
+				Error     string `json:"error"`
+			}
+			lines := bytes.Split(bytes.TrimSpace(stdout.Bytes()), []byte("\n"))
+			if err := json.Unmarshal(lines[len(lines)-1], &report); err != nil || runErr != nil || !report.OK {
+				t.Fatalf("engine.io-client %s: %v\nstdout: %s\nstderr: %.3000s", mode, runErr, stdout.String(), stderr.String())
+			}
+			t.Logf("%s", lines[len(lines)-1])
+		})
+	}
+}

@@ -1,0 +1,120 @@
+package server_test
+
+import (
+	"bufio"
+	"io"
+	"net"
+	"net/http"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/c1mhq/c1m/internal/wstest"
+	"github.com/c1mhq/c1m/server"
+	"github.com/c1mhq/c1m/session"
+)
+
+// TestEIOMemoryPerSession measures the heap an idle Engine.IO session
+// holds, on WebSocket and on long-polling with its poll held, beside an
+// idle plain WebSocket session, with the same raw client sockets in the
+// same process (their share is in every figure alike). The figures are
+// logged (go test -v); the test fails when an Engine.IO session costs
+// more than budget over a plain WebSocket one.
+//
+// Not parallel: it reads the heap, which other tests would disturb.
+func TestEIOMemoryPerSession(t *testing.T) {
+	if testing.Short() {
+		t.Skip("opens thousands of connections")
+	}
+	const conns = 2000
+	// budget is what an Engine.IO session may hold over a plain
+	// WebSocket one: its session object (256 B: the detached session, the
+	// sid's token, the heartbeat), a second entry in the shard's table,
+	// and the relay's link or the held poll's waiter (48 or 128 B, with
+	// the connection's extension of 64 B). The heap moves by up to about
+	// 200 B per session from run to run at this count.
+	const budget = 768
+	// Each measure in a subtest of its own: its server is shut down, and
+	// its memory released, before the next one starts.
+	measure := func(kind string) (perSession float64) {
+		t.Run(kind, func(t *testing.T) { perSession = eioHeapPerSession(t, conns, kind) })
+		return perSession
+	}
+	measure("ws") // warm-up: the process's one-time allocations
+	plain := measure("ws")
+	ws := measure("eio-ws")
+	poll := measure("eio-poll")
+	t.Logf("heap per idle session, clients' sockets included: plain WebSocket %.0f B, Engine.IO WebSocket %.0f B (%+.0f), Engine.IO polling with its poll held %.0f B (%+.0f)",
+		plain, ws, ws-plain, poll, poll-plain)
+	if ws-plain > budget || poll-plain > budget {
+		t.Errorf("an Engine.IO session holds %.0f B (WebSocket) and %.0f B (polling) over a plain WebSocket one, want at most %d", ws-plain, poll-plain, budget)
+	}
+}
+
+// eioHeapPerSession opens conns idle sessions of kind (ws: a plain
+// WebSocket; eio-ws: Engine.IO on WebSocket; eio-poll: Engine.IO on
+// polling, its poll held) and returns the heap per session.
+func eioHeapPerSession(t *testing.T, conns int, kind string) float64 {
+	t.Helper()
+	srv := server.New(nil, &server.Config{Addr: "127.0.0.1:0", Loops: 2, Timing: session.Config{PingInterval: -1, CloseTimeout: 100 * time.Millisecond},
+		Engine: &server.EngineConfig{Path: "/engine.io/", PingInterval: time.Hour, PingTimeout: time.Hour}})
+	serve(t, srv)
+	addr := srv.Addr().String()
+	held := make([]net.Conn, 0, conns)
+	defer func() {
+		for _, c := range held {
+			c.Close()
+		}
+	}()
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	for range conns {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, c)
+		_ = c.SetReadDeadline(time.Now().Add(wstest.Timeout))
+		br := bufio.NewReaderSize(c, 512)
+		switch kind {
+		case "ws", "eio-ws":
+			path := "/ws"
+			if kind == "eio-ws" {
+				path = "/engine.io/?EIO=4&transport=websocket"
+			}
+			_, _ = c.Write([]byte(wstest.Request(path, "")))
+			resp, err := http.ReadResponse(br, nil)
+			if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
+				t.Fatalf("upgrade: %v %v", resp, err)
+			}
+			if kind == "eio-ws" {
+				// The open packet: a text frame of less than 126 bytes.
+				var hdr [2]byte
+				if _, err := io.ReadFull(br, hdr[:]); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := io.ReadFull(br, make([]byte, hdr[1]&0x7f)); err != nil {
+					t.Fatal(err)
+				}
+			}
+		case "eio-poll":
+			_, _ = c.Write([]byte("GET /engine.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: test\r\n\r\n"))
+			resp, err := http.ReadResponse(br, nil)
+			if err != nil || resp.StatusCode != http.StatusOK {
+				t.Fatalf("handshake: %v %v", resp, err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			sid := strings.SplitN(strings.SplitN(string(body), `"sid":"`, 2)[1], `"`, 2)[0]
+			_, _ = c.Write([]byte("GET /engine.io/?EIO=4&transport=polling&sid=" + sid + " HTTP/1.1\r\nHost: test\r\n\r\n"))
+		}
+	}
+	if kind == "eio-poll" {
+		waitFor(t, "the polls held", func() bool { return server.EngineHeldPolls(srv) == int64(conns) })
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	return float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / float64(conns)
+}

@@ -1,0 +1,247 @@
+package server
+
+import (
+	"bytes"
+	"net/http"
+	"unicode/utf8"
+
+	"github.com/c1mhq/c1m/codec"
+	"github.com/c1mhq/c1m/session"
+)
+
+// eioWaiter is an Engine.IO request waiting for its session's answer: a
+// poll held until there are packets, or a post whose packets the session
+// is handling. The request's connection may live on another loop than the
+// session; the fields are set when the request arrives and never change,
+// so either loop may read them, but c is touched only on its own loop.
+type eioWaiter struct {
+	c  *conn
+	sh *shard // c's
+	// The session the request names: its shard, id and token.
+	home      *shard
+	id, token uint64
+	// What the answer's head takes from the request: its CORS origin,
+	// HTTP minor version and keep-alive (a held poll keeps no whole
+	// codec.ResponseHead).
+	origin []byte
+	minor  uint8
+	close  bool
+}
+
+// newEIOWaiter returns a waiter for c's request, answered with head's
+// origin, version and keep-alive.
+func newEIOWaiter(c *conn, head codec.ResponseHead, home *shard, id, token uint64) *eioWaiter {
+	return &eioWaiter{c: c, sh: c.sh, home: home, id: id, token: token,
+		origin: head.Origin, minor: uint8(head.Minor), close: head.Close}
+}
+
+// eioTarget is the session a post's body goes to, once it is read.
+type eioTarget struct {
+	home      *shard
+	id, token uint64
+	octet     bool // sent as application/octet-stream, which v4 refuses
+}
+
+// newWaiter makes c's request of n bytes wait for session (home, id,
+// token): the connection reads no further request until it is answered,
+// within a hold that the session's heartbeat always beats (a ping answers
+// a poll within PingInterval). Loop-only (c's loop).
+func (s *Server) newWaiter(c *conn, req *codec.Request, home *shard, id, token uint64) *eioWaiter {
+	w := newEIOWaiter(c, s.httpHead(req, http.StatusOK), home, id, token)
+	x := c.extra()
+	x.eio, x.busy = w, true
+	c.Hold(2 * (s.eio.PingInterval + s.eio.PingTimeout))
+	return w
+}
+
+// reply answers the request on its loop, unless its connection is gone.
+// Safe from any loop.
+func (w *eioWaiter) reply(status int, contentType string, body []byte) {
+	onShard(w.sh, func() {
+		c := w.c
+		if c.State() == session.StateClosed || c.ext == nil || c.ext.eio != w {
+			return
+		}
+		c.ext.eio, c.ext.busy = nil, false
+		head := codec.ResponseHead{Status: status, Minor: int(w.minor), Close: w.close, Origin: w.origin}
+		c.respondKeep(head, contentType, body)
+		c.Flush() // written now, and the next request read
+	})
+}
+
+// answer answers a poll with a payload of packets. Safe from any loop.
+func (w *eioWaiter) answer(contentType string, body []byte) {
+	w.reply(http.StatusOK, contentType, body)
+}
+
+// refuse answers with the reference server's JSON refusal. Safe from any
+// loop.
+func (w *eioWaiter) refuse(code codec.EIOError) {
+	w.reply(http.StatusBadRequest, eioErrorJSON, codec.AppendEIOError(nil, code, ""))
+}
+
+// gone tells the session that the request's connection closed before its
+// answer: a poll cut short ends the session ("poll connection closed
+// prematurely", a transport error on the reference server). Loop-only
+// (c's loop).
+func (w *eioWaiter) gone() {
+	onShard(w.home, func() {
+		if es := lookupEIO(w.home, w.id, w.token); es != nil && es.poll == w {
+			es.setPoll(nil)
+			es.finish(codec.StatusAbnormalClosure, "transport error", 0)
+		}
+	})
+}
+
+// eioGet serves a poll: it is held on the session's shard until the
+// session has packets for it. Loop-only.
+func (s *Server) eioGet(c *conn, req *codec.Request, n int, home *shard, id, token uint64) {
+	if !bodiless(req) {
+		s.eioRefuse(c, req, n, codec.EIOBadRequest, 0, "")
+		return
+	}
+	_, _ = c.c.Discard(n)
+	w := s.newWaiter(c, req, home, id, token)
+	if !onShard(home, func() { s.eioPollArrived(w) }) {
+		w.refuse(codec.EIOUnknownSID)
+	}
+}
+
+// eioPollArrived hands a poll to its session. Loop-only (the session's
+// loop).
+func (s *Server) eioPollArrived(w *eioWaiter) {
+	es := lookupEIO(w.home, w.id, w.token)
+	switch {
+	case es == nil:
+		w.refuse(codec.EIOUnknownSID)
+	case es.ws != nil:
+		w.refuse(codec.EIOBadRequest) // upgraded: polling is no longer its transport
+	case es.poll != nil:
+		// Overlapping polls: the reference server closes the session (the
+		// first poll gets the close packet) and answers this one 400.
+		w.reply(http.StatusBadRequest, "", nil)
+		es.sh.Stats().Evicted(session.ReasonProtocolError)
+		es.finish(codec.StatusProtocolError, "transport error", codec.EIOClose)
+	default:
+		es.setPoll(w)
+		es.Flush()
+		if es.poll != nil && es.probe != nil && es.probed {
+			// An upgrade is under way: the poll ends at once with a
+			// noop, so that the client can pause polling and upgrade.
+			es.answerPoll([]byte{byte(codec.EIONoop)})
+		}
+	}
+}
+
+// eioPost reads a post's body, up to MaxPayload; its packets then go to
+// the session. Loop-only.
+func (s *Server) eioPost(c *conn, req *codec.Request, n int, home *shard, id, token uint64) {
+	head := s.httpHead(req, http.StatusOK)
+	kind, length, err := req.Body()
+	switch {
+	case err != nil:
+		c.respond(http.StatusBadRequest, corsLines(head), "bad body framing\n")
+		return
+	case kind == codec.BodyLength && length > int64(s.eio.MaxPayload):
+		// The reference server's answer: 413 with no body. The session
+		// stays; the connection closes, its body unread.
+		c.respond(http.StatusRequestEntityTooLarge, corsLines(head), "")
+		return
+	}
+	_, _ = c.c.Discard(n)
+	octet := bytes.EqualFold(req.Header("Content-Type"), []byte("application/octet-stream"))
+	c.extra().body = &bodyReader{kind: kind, left: length, head: head, limit: int64(s.eio.MaxPayload),
+		eio: &eioTarget{home: home, id: id, token: token, octet: octet}}
+	if kind != codec.BodyNone && bytes.EqualFold(req.Header("Expect"), []byte("100-continue")) && c.c.InboundBuffered() == 0 {
+		buf := c.queue()
+		buf.B = append(buf.B, continueAnswer...)
+		c.write()
+	}
+	s.readBody(c)
+}
+
+// eioData hands a post's complete body to its session. Loop-only.
+func (s *Server) eioData(c *conn, b *bodyReader) {
+	t := b.eio
+	w := newEIOWaiter(c, b.head, t.home, t.id, t.token)
+	x := c.extra()
+	x.eio, x.busy = w, true
+	data, octet := b.data, t.octet
+	if !onShard(t.home, func() { s.eioPosted(w, data, octet) }) {
+		w.refuse(codec.EIOUnknownSID)
+	}
+}
+
+// postOKBody is the answer to a post whose packets the session took.
+var postOKBody = []byte("ok")
+
+// eioPosted decodes a post's packets for its session and answers "ok", or
+// 400 when they do not decode, which ends the session ("parse error").
+// Loop-only (the session's loop).
+func (s *Server) eioPosted(w *eioWaiter, data []byte, octet bool) {
+	es := lookupEIO(w.home, w.id, w.token)
+	switch {
+	case es == nil:
+		w.refuse(codec.EIOUnknownSID)
+		return
+	case es.ws != nil:
+		w.refuse(codec.EIOBadRequest)
+		return
+	case octet:
+		// A v4 payload is text; the reference server ends the session
+		// ("invalid content", a transport error).
+		es.sh.Stats().Evicted(session.ReasonProtocolError)
+		es.finish(codec.StatusProtocolError, "transport error", codec.EIOClose)
+		w.refuse(codec.EIOBadRequest)
+		return
+	case !utf8.Valid(data):
+		es.parseError()
+		w.refuse(codec.EIOBadRequest)
+		return
+	}
+	var scratch []byte
+	// A closing session ignores what the client says meanwhile.
+	for rest, more := data, es.end == nil; more && !es.ended; {
+		var p []byte
+		p, rest, more = codec.SplitEIOPayload(rest)
+		pkt, grown, err := codec.DecodeEIOText(p, scratch[:0])
+		scratch = grown
+		if err != nil {
+			es.parseError()
+			w.refuse(codec.EIOBadRequest)
+			return
+		}
+		es.onPacket(pkt)
+		if pkt.Type == codec.EIOPing {
+			// It ended the session (a transport error), as a packet
+			// that does not decode would: refused alike.
+			w.refuse(codec.EIOBadRequest)
+			return
+		}
+	}
+	w.reply(http.StatusOK, postOK, postOKBody)
+}
+
+// eioConnClosed tells the sessions that a closing connection served
+// (a request waiting for one, a WebSocket relaying for one) that it is
+// gone. Loop-only.
+func (s *Server) eioConnClosed(c *conn) {
+	x := c.ext
+	if x == nil {
+		return
+	}
+	if w := x.eio; w != nil {
+		x.eio = nil
+		w.gone()
+	}
+	if l := x.link; l != nil {
+		// Nothing more is written to it: the session's close, which may
+		// run now on this loop, must not write into a closing socket.
+		c.failed = true
+		code := codec.StatusAbnormalClosure
+		if x.peer != nil {
+			code = x.peer.code
+		}
+		l.gone(code)
+	}
+}
