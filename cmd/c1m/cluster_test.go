@@ -6,6 +6,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"os/exec"
 	"slices"
 	"strings"
 	"sync"
@@ -246,4 +247,38 @@ func TestClusterKillAndRollingRestart(t *testing.T) {
 		t.Fatalf("only %d clients moved between nodes, want at least the killed and the drained nodes' share", moved)
 	}
 	t.Logf("%d publications, %d clients, %d of them moved", len(want), clients, moved)
+}
+
+// TestNATSUnreachableAtStart: with -nats pointing where no NATS listens
+// the binary refuses to start and says why and what to do; with
+// -nats-optional it starts, reports itself degraded and refuses
+// publications with 503.
+func TestNATSUnreachableAtStart(t *testing.T) {
+	t.Parallel()
+	const nowhere = "nats://127.0.0.1:1"
+	out, err := exec.Command(binary, "-listen", "127.0.0.1:0", "-api", "127.0.0.1:0", "-nats", nowhere).CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
+		t.Fatalf("exit %v, want status 1", err)
+	}
+	if !strings.Contains(string(out), "unreachable") || !strings.Contains(string(out), "-nats-optional") {
+		t.Fatalf("refusal does not say why and what to do:\n%s", out)
+	}
+	in := startC1M(t, "-nats", nowhere, "-nats-optional")
+	resp, err := http.Get(in.api + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(body), "degraded") {
+		t.Fatalf("readyz %s %s, want 503 degraded", resp.Status, body)
+	}
+	resp, err = http.Post(in.api+"/api/publish?topic=x", "text/plain", strings.NewReader("x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("publish while degraded: %s, want 503 with Retry-After", resp.Status)
+	}
 }
