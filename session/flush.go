@@ -137,6 +137,10 @@ func (sh *Shard) renewBudget() {
 			sh.budget = flushSlice
 		}) // the drain that runs it flushes
 	}
+	if sh.scheduleRenewal != nil {
+		sh.scheduleRenewal(renew)
+		return
+	}
 	if sh.quick < quickRenewals {
 		sh.quick++
 		go renew()

@@ -37,8 +37,11 @@ type Shard struct {
 	dirty           []*Session
 	flushed         int
 	marked, written uint64
-	budget          int        // writes left until the budget is renewed (renewBudget)
-	renewing        bool       // a renewal is on its way
+	budget          int  // writes left until the budget is renewed (renewBudget)
+	renewing        bool // a renewal is on its way
+	// scheduleRenewal, when set (by tests), receives the renewal instead
+	// of a goroutine or timer, so that a test decides when it arrives.
+	scheduleRenewal func(renew func())
 	flushing        bool       // Flush is running (it may be re-entered from a write)
 	tasksRan        bool       // a drain ran since the last IOStarted
 	quick           int        // budgets renewed at once in a row (renewBudget)

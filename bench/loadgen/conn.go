@@ -17,6 +17,13 @@ const (
 	// first is Config.Path, the next ones are the handler's (Loop.Get);
 	// each complete reply goes to Handler.Response.
 	Poll
+	// SocketIO: Socket.IO v5 over Engine.IO v4 over WebSocket
+	// (Config.Path is the Engine.IO URL, e.g.
+	// /socket.io/?EIO=4&transport=websocket). The loop answers the
+	// Engine.IO open with a CONNECT to the main namespace and every ping
+	// with a pong; the namespace's CONNECT reply opens the transport
+	// (Handler.Opened), and every other packet goes to Handler.Packet.
+	SocketIO
 )
 
 func (t Transport) String() string {
@@ -25,6 +32,8 @@ func (t Transport) String() string {
 		return "sse"
 	case Poll:
 		return "poll"
+	case SocketIO:
+		return "socketio"
 	default:
 		return "ws"
 	}
@@ -49,6 +58,8 @@ type Conn struct {
 	reply   []byte // Poll: the body so far
 	events  eventParser
 
+	sio sioState // SocketIO: where the Engine.IO and Socket.IO handshakes stand
+
 	Received int // data messages, events or replies received
 }
 
@@ -64,7 +75,8 @@ const (
 // BuiltinHandler for the calls a transport does not make.
 type Handler interface {
 	// Opened: the transport is open: a 101 for WebSocket, a 200 head
-	// for EventStream, the TCP connect for Poll.
+	// for EventStream, the TCP connect for Poll, the namespace's CONNECT
+	// reply for SocketIO.
 	Opened(c *Conn)
 	// Message: a complete WebSocket data message.
 	Message(c *Conn, payload []byte)
@@ -72,6 +84,10 @@ type Handler interface {
 	Event(c *Conn, ev *Event)
 	// Response: a complete Poll reply.
 	Response(c *Conn, status int, body []byte)
+	// Packet: a SocketIO packet other than the namespace's CONNECT,
+	// CONNECT_ERROR and DISCONNECT (which the loop handles): an EVENT, an
+	// ACK, a binary one with its attachments.
+	Packet(c *Conn, p *Packet)
 	// Closed: the connection ended (err nil for a close we asked for or a
 	// close frame from the server).
 	Closed(c *Conn, err error)
@@ -85,6 +101,7 @@ func (BuiltinHandler) Opened(*Conn)                {}
 func (BuiltinHandler) Message(*Conn, []byte)       {}
 func (BuiltinHandler) Event(*Conn, *Event)         {}
 func (BuiltinHandler) Response(*Conn, int, []byte) {}
+func (BuiltinHandler) Packet(*Conn, *Packet)       {}
 func (BuiltinHandler) Closed(*Conn, error)         {}
 
 var _ Handler = BuiltinHandler{}

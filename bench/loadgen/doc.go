@@ -5,17 +5,22 @@
 //
 // Transports (Config.Transport): WebSocket (an upgrade, then frames),
 // EventStream (Server-Sent Events: one GET, a text/event-stream body,
-// chunked or ended by the close) and Poll (long-polling: one GET at a time
+// chunked or ended by the close), Poll (long-polling: one GET at a time
 // on a kept-alive connection, the next sent by the handler with the cursor
-// of the reply). The HTTP parsers (http.go, eventstream.go) are pure and
+// of the reply) and SocketIO (Socket.IO v5 over Engine.IO v4 over
+// WebSocket: the loop answers the Engine.IO handshake and heartbeats and
+// connects the main namespace; packets go to Handler.Packet; socketio.go
+// is the pure packet codec, sioconn.go the client on the loop). The
+// parsers (http.go, eventstream.go, socketio.go) are pure and
 // incremental: bytes may arrive split anywhere; what a read leaves
-// incomplete is kept for the next one, and the event parser carries its own
-// partial line.
+// incomplete is kept for the next one, and the event parser carries its
+// own partial line.
 //
 // Readiness: a connection counts in Loop.Open once it is ready, which is
 // when its transport opens, or, with Config.WaitReady, when the handler
 // calls Loop.Ready (a subscribe reply, the stream's first event, the first
-// poll reply). Until then it is under Config.HandshakeTimeout.
+// poll reply, the ack of a Socket.IO join). Until then it is under
+// Config.HandshakeTimeout.
 //
 // Source addresses: every (source IP, destination) pair has 28,232
 // ephemeral ports here (32768–60999), and the kernel's port search gets

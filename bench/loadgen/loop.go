@@ -48,6 +48,7 @@ type Loop struct {
 	addr    unix.SockaddrInet4
 	request []byte
 	readBuf []byte
+	scratch []byte // a packet being built before it is framed
 	nextSrc int
 	// handshaking lists connections in dial order (hence in deadline
 	// order) until they are ready or closed; expire looks only at its
@@ -60,6 +61,7 @@ type Loop struct {
 	Handshaking int   // connections dialed, not yet ready nor closed
 	Errors      int   // connections ended by an error, and failed dials
 	Timeouts    int   // of Errors: handshake timeouts
+	Pings       int   // SocketIO: Engine.IO pings answered
 	LastErr     error // the most recent error, for progress lines
 }
 
@@ -86,7 +88,7 @@ func NewLoop(cfg Config, h Handler) (*Loop, error) {
 	l.addr.Port = tcp.Port
 	copy(l.addr.Addr[:], tcp.IP.To4())
 	switch cfg.Transport {
-	case WebSocket:
+	case WebSocket, SocketIO:
 		l.request = upgradeRequest(cfg.Addr, cfg.Path)
 	case EventStream:
 		l.request = getRequest(cfg.Addr, cfg.Path, "text/event-stream")
@@ -165,6 +167,15 @@ func (c *Conn) IsOpen() bool { return c.state != stateClosed }
 // opened marks c's transport open and tells the handler.
 func (l *Loop) opened(c *Conn) {
 	c.state = stateOpen
+	if l.cfg.Transport == SocketIO {
+		return // open for the handler at the namespace's CONNECT reply
+	}
+	l.notifyOpened(c)
+}
+
+// notifyOpened tells the handler that c is open, and counts it ready
+// unless the handler says when.
+func (l *Loop) notifyOpened(c *Conn) {
 	l.h.Opened(c)
 	if !l.cfg.WaitReady {
 		l.Ready(c)
@@ -184,7 +195,7 @@ func (l *Loop) Get(c *Conn, target string) {
 // Close ends c: a close frame first on WebSocket; the socket closes at
 // once. Closed follows with a nil error.
 func (l *Loop) Close(c *Conn) {
-	if l.cfg.Transport == WebSocket && c.state == stateOpen {
+	if (l.cfg.Transport == WebSocket || l.cfg.Transport == SocketIO) && c.state == stateOpen {
 		c.out = appendMasked(c.out, opClose, []byte{0x03, 0xe8})
 		l.flush(c)
 	}
@@ -345,7 +356,7 @@ func (l *Loop) input(c *Conn, data []byte) {
 	var rest []byte
 	var err error
 	switch l.cfg.Transport {
-	case WebSocket:
+	case WebSocket, SocketIO:
 		rest, err = l.consumeWebSocket(c, data)
 	case EventStream:
 		rest, err = l.consumeEventStream(c, data)

@@ -49,6 +49,12 @@ func appendMasked(dst []byte, op byte, p []byte) []byte {
 	return append(dst, p...)
 }
 
+// maxFrameBytes bounds a server frame's declared length: the generator
+// keeps an incomplete frame until it is whole, so a larger declaration
+// (or a 64-bit length with its top bit set, which RFC 6455 forbids) is
+// refused from the header rather than buffered.
+const maxFrameBytes = 16 << 20
+
 // consumeWebSocket handles the 101 head and every complete frame in data
 // and returns the incomplete rest.
 func (l *Loop) consumeWebSocket(c *Conn, data []byte) ([]byte, error) {
@@ -80,7 +86,11 @@ func (l *Loop) consumeWebSocket(c *Conn, data []byte) ([]byte, error) {
 			if len(data) < 10 {
 				return data, nil
 			}
-			hl, plen = 10, int(binary.BigEndian.Uint64(data[2:]))
+			n := binary.BigEndian.Uint64(data[2:])
+			if n > maxFrameBytes {
+				return nil, ProtocolError(fmt.Sprintf("a frame of %d bytes, over the generator's %d", n, maxFrameBytes))
+			}
+			hl, plen = 10, int(n)
 		}
 		if len(data) < hl+plen {
 			return data, nil
@@ -88,6 +98,12 @@ func (l *Loop) consumeWebSocket(c *Conn, data []byte) ([]byte, error) {
 		payload := data[hl : hl+plen]
 		switch op {
 		case opText, opBinary:
+			if l.cfg.Transport == SocketIO {
+				if err := l.engineIO(c, op == opBinary, payload); err != nil {
+					return nil, err
+				}
+				break
+			}
 			c.Received++
 			l.h.Message(c, payload)
 		case opPing:

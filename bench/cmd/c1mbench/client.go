@@ -54,6 +54,11 @@ func (h *workerHandler) configure(cfg *loadgen.Config, transport string) error {
 		cfg.Transport = loadgen.WebSocket
 	case "sse":
 		cfg.Transport = loadgen.EventStream
+	case "sio":
+		cfg.Transport = loadgen.SocketIO
+		if h.dialect != dialectSocketIO {
+			return fmt.Errorf("sio: only the socketio dialect, not %q", h.dialect)
+		}
 	case "poll":
 		cfg.Transport = loadgen.Poll
 		if h.dialect != dialectC1m {
@@ -74,6 +79,11 @@ func (h *workerHandler) configure(cfg *loadgen.Config, transport string) error {
 		}
 	case dialectC1m, dialectCentrifugo:
 		cfg.WaitReady = true // ready when the server says subscribed
+	case dialectSocketIO:
+		if cfg.Transport != loadgen.SocketIO {
+			return fmt.Errorf("the socketio dialect is the sio transport only")
+		}
+		cfg.WaitReady = true // ready when the join is acked
 	default:
 		return fmt.Errorf("unknown dialect %q", h.dialect)
 	}
@@ -90,6 +100,8 @@ func (h *workerHandler) Opened(c *loadgen.Conn) {
 		h.loop.Close(c)
 	case h.transport == loadgen.WebSocket && h.dialect == dialectCentrifugo:
 		h.loop.Send(c, true, centrifugoConnect)
+	case h.transport == loadgen.SocketIO:
+		h.sioOpened(c)
 	}
 }
 

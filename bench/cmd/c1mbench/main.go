@@ -15,6 +15,9 @@
 //	sse-fanout   the same with SSE subscribers
 //	poll-fanout  the same with long-polling clients (-poll-n, 5,000 at most
 //	             by default), each re-polling with its cursor
+//	sio-hold     hold with Socket.IO clients (Engine.IO v4 over WebSocket),
+//	             each in one room
+//	sio-fanout   fanout to those clients: publications become room events
 //	echo         clients sending in a closed loop: round trips per second,
 //	             latency
 //	churn        connect/close storm: handshakes per second, errors
@@ -258,7 +261,7 @@ func (r *benchRun) skip(format string, args ...any) {
 }
 
 // allScenarios is every scenario, in the order each server runs them.
-var allScenarios = []string{"hold", "sse-hold", "poll-hold", "fanout", "sse-fanout", "poll-fanout", "echo", "churn", "history"}
+var allScenarios = []string{"hold", "sse-hold", "poll-hold", "fanout", "sse-fanout", "poll-fanout", "sio-hold", "sio-fanout", "echo", "churn", "history"}
 
 // defaultPollN caps poll-fanout's clients unless -poll-n is given.
 const defaultPollN = 5000

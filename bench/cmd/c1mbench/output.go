@@ -48,7 +48,7 @@ func (r *benchRun) finish() {
 	doc := map[string]any{
 		"started": r.started.UTC().Format(time.RFC3339), "options": fmt.Sprintf("%+v", r.o), "rows": r.rows,
 		"per_worker": r.capacity, "cpus": runtime.NumCPU(), "skipped": r.skipped,
-		"transports": r.transports(), "targets": r.targets(),
+		"transports": r.transports(), "socketio": r.socketio(), "targets": r.targets(),
 		"notes": append([]string{"per-connection figures are measured at the connection counts given; a 1M figure is an extrapolation"}, notes...),
 	}
 	b, _ := json.MarshalIndent(doc, "", "  ")
@@ -112,6 +112,7 @@ var notes = []string{
 	"ceiling = one write(2) per socket per message, no framing, no queue: the machine's limit, not a server to choose.",
 	"sse-*, poll-*: the same scenarios over Server-Sent Events and long-polling; every server gets the same publication bytes (text: sequence number, send time, kind), c1m inside its JSON envelopes, Centrifugo inside its JSON pushes. Loss is counted from sequence numbers, and offset gaps from the server's own offsets where it sends them (c1m).",
 	"poll-hold: each client holds one poll (wait= -poll-wait) after a first wait=0 poll; per-connection figures are per held poll.",
+	"sio-*: Socket.IO v5 clients over Engine.IO v4 WebSocket (no polling first), each joined to one room by an acked event; sio-fanout publishes through each server's HTTP endpoint (c1m: /api/publish), which emits the publication as a room event. socket.io block: × c1m = the server's RSS per idle connection / c1m's; c1m × = c1m's room fan-out / the server's; server cpu µs/delivery = the server's CPU over sio-fanout / deliveries, what a delivery costs whatever share of a busy machine the server got.",
 	"history: heap B/entry = (heap after a forced GC - before) / entries, with no subscriber; the topics' own structures are spread over their entries. entries* = publications made (the server reports no count).",
 }
 
@@ -176,6 +177,21 @@ func (r *benchRun) table() {
 				f(t.WSRSSPerConn, "%.0f"), f(t.SSERSSPerConn, "%.0f"), f(t.SSEOverWSMemory, "%.2f"), f(t.PollRSSPerHeld, "%.0f"),
 				f(t.WSFanoutPerSec, "%.0f"), f(t.SSEFanoutPerSec, "%.0f"), f(t.SSEOverWSFanout, "%.2f"),
 				f(t.PollFanoutPerSec, "%.0f"), f(t.PollP99, "%.2f"))
+		}
+	}
+	if ss := r.socketio(); len(ss) > 0 {
+		fmt.Fprintf(tw, "\nsocket.io\tidle rss B\theap B\t× c1m\troom fanout/s\tc1m ×\tburst/s\tp99 ms\tloss\tserver cpu µs/delivery\tgen cores\t\n")
+		f := func(v float64, format string) string {
+			if v == 0 {
+				return "-"
+			}
+			return fmt.Sprintf(format, v)
+		}
+		for _, s := range ss {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t\n", s.Server,
+				f(s.RSSPerConn, "%.0f"), f(s.HeapPerConn, "%.0f"), f(s.RSSOverC1m, "%.2f"),
+				f(s.FanoutPerSec, "%.0f"), f(s.C1mOverFanout, "%.2f"), f(s.BurstPerSec, "%.0f"), f(s.FanoutP99, "%.2f"),
+				s.FanoutLoss, f(s.CPUPerDelivery, "%.2f"), f(s.GenCPUCores, "%.2f"))
 		}
 	}
 	tw.Flush()

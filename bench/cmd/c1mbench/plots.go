@@ -31,6 +31,7 @@ func (r *benchRun) plots(prefix string) {
 		draw func() (*chart, error)
 	}{
 		{"memory", r.plotMemory}, {"fanout-latency", r.plotLatency}, {"deliveries", r.plotDeliveries},
+		{"socketio-memory", r.plotSocketIOMemory}, {"socketio-deliveries", r.plotSocketIODeliveries},
 	} {
 		c, err := d.draw()
 		if err != nil {
@@ -78,9 +79,17 @@ var (
 	blue   = color.RGBA{R: 47, G: 91, B: 211, A: 255}
 	green  = color.RGBA{R: 24, G: 121, B: 78, A: 255}
 	orange = color.RGBA{R: 222, G: 125, B: 28, A: 255}
+	purple = color.RGBA{R: 128, G: 60, B: 160, A: 255}
 )
 
-var transportNames = []struct{ key, name string }{{"ws", "WebSocket"}, {"sse", "SSE"}, {"poll", "long-polling (held poll)"}}
+// transportNames are the transports of the memory bars, in bar order,
+// with their colours.
+var transportNames = []struct {
+	key, name string
+	colour    color.Color
+}{
+	{"ws", "WebSocket", blue}, {"sse", "SSE", green}, {"poll", "long-polling (held poll)", orange}, {"sio", "Socket.IO", purple},
+}
 
 func transportOf(r Row) string {
 	if r.Transport == "" {
@@ -115,7 +124,7 @@ func (r *benchRun) plotMemory() (*chart, error) {
 		}
 	}
 	if len(counts) == 1 {
-		return memoryBars(rows, counts[0])
+		return memoryBars(rows, counts[0], "Server RSS per idle connection")
 	}
 	slices.Sort(counts)
 	return memoryLines(rows, counts)
@@ -125,7 +134,7 @@ func (r *benchRun) plotMemory() (*chart, error) {
 // the run's order, coloured by transport, each labelled with its figure.
 // The axis is linear from 0, so the bars' heights compare as the figures
 // do.
-func memoryBars(rows []Row, conns int) (*chart, error) {
+func memoryBars(rows []Row, conns int, title string) (*chart, error) {
 	var servers []string
 	for _, row := range rows {
 		if !slices.Contains(servers, row.Server) {
@@ -133,7 +142,7 @@ func memoryBars(rows []Row, conns int) (*chart, error) {
 		}
 	}
 	p := plot.New()
-	p.Title.Text = "Server RSS per idle connection, " + number(float64(conns)) + " connections"
+	p.Title.Text = title + ", " + number(float64(conns)) + " connections"
 	p.Y.Label.Text = "bytes per connection"
 	p.Y.Tick.Marker = linearTicks{}
 	p.Y.Min = 0
@@ -148,7 +157,7 @@ func memoryBars(rows []Row, conns int) (*chart, error) {
 		bars   []*plotter.BarChart
 	)
 	for _, server := range servers {
-		for ti, t := range transportNames {
+		for _, t := range transportNames {
 			i := slices.IndexFunc(rows, func(row Row) bool { return row.Server == server && transportOf(row) == t.key })
 			if i < 0 {
 				continue
@@ -159,7 +168,7 @@ func memoryBars(rows []Row, conns int) (*chart, error) {
 				return nil, err
 			}
 			bar.XMin = x
-			bar.Color = []color.Color{blue, green, orange}[ti]
+			bar.Color = t.colour
 			bar.LineStyle.Width = 0
 			p.Add(bar)
 			bars = append(bars, bar)
@@ -306,6 +315,12 @@ func (r *benchRun) plotDeliveries() (*chart, error) {
 			rows = append(rows, row)
 		}
 	}
+	return deliveriesBars(rows, "Fan-out deliveries per second")
+}
+
+// deliveriesBars draws single and burst deliveries per second, a pair of
+// bars per row.
+func deliveriesBars(rows []Row, title string) (*chart, error) {
 	if len(rows) == 0 {
 		return nil, nil
 	}
@@ -333,7 +348,7 @@ func (r *benchRun) plotDeliveries() (*chart, error) {
 		burst = append(burst, row.BurstPerSec)
 	}
 	p := plot.New()
-	p.Title.Text = "Fan-out deliveries per second, " + number(float64(common)) + " subscribers"
+	p.Title.Text = title + ", " + number(float64(common)) + " subscribers"
 	p.Y.Label.Text = "deliveries/s"
 	p.Y.Tick.Marker = linearTicks{}
 	w := vg.Points(14)
@@ -358,4 +373,32 @@ func (r *benchRun) plotDeliveries() (*chart, error) {
 	p.Y.Min = 0
 	p.Y.Max = max(slices.Max(single), slices.Max(burst)) * 1.12 // room for the legend
 	return &chart{p, 8 * vg.Inch}, nil
+}
+
+// plotSocketIOMemory draws RSS per idle Socket.IO connection, a bar per
+// server, at -n (sio-hold runs at one count).
+func (r *benchRun) plotSocketIOMemory() (*chart, error) {
+	var rows []Row
+	for _, row := range r.holdRows() {
+		if row.Scenario == "sio-hold" {
+			rows = append(rows, row)
+		}
+	}
+	if len(rows) == 0 {
+		return nil, nil
+	}
+	conns := slices.MaxFunc(rows, func(a, b Row) int { return a.Conns - b.Conns }).Conns
+	rows = slices.DeleteFunc(rows, func(row Row) bool { return row.Conns != conns })
+	return memoryBars(rows, conns, "Server RSS per idle Socket.IO connection")
+}
+
+// plotSocketIODeliveries draws the Socket.IO room fan-out by server.
+func (r *benchRun) plotSocketIODeliveries() (*chart, error) {
+	var rows []Row
+	for _, row := range r.rows {
+		if row.Scenario == "sio-fanout" {
+			rows = append(rows, row)
+		}
+	}
+	return deliveriesBars(rows, "Socket.IO room fan-out, deliveries per second")
 }

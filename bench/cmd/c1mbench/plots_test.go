@@ -112,6 +112,11 @@ func TestPlots(t *testing.T) {
 		{Server: "c1m", Scenario: "fanout", Transport: "ws", Conns: 19000, DeliveriesPerSec: 98082, BurstPerSec: 1.2e6, LatencyCDF: cdf},
 		{Server: "c1m", Scenario: "poll-fanout", Transport: "poll", Conns: 5000, DeliveriesPerSec: 46840, BurstPerSec: 3e5, LatencyCDF: cdf},
 		{Server: "centrifugo", Scenario: "fanout", Transport: "ws", Conns: 19000, DeliveriesPerSec: 75726, BurstPerSec: 70000},
+		{Server: "c1m", Scenario: "sio-hold", Transport: "sio", Conns: 19000, RSSPerConn: 1200},
+		{Server: "socketio-node", Scenario: "sio-hold", Transport: "sio", Conns: 19000, RSSPerConn: 41923},
+		{Server: "socketio-go", Scenario: "sio-hold", Transport: "sio", Conns: 19000, RSSPerConn: 57508},
+		{Server: "c1m", Scenario: "sio-fanout", Transport: "sio", Conns: 19000, DeliveriesPerSec: 90000, BurstPerSec: 5e5, LatencyCDF: cdf},
+		{Server: "socketio-node", Scenario: "sio-fanout", Transport: "sio", Conns: 19000, DeliveriesPerSec: 14598, BurstPerSec: 24468},
 	}
 	xLabels := func(c *chart) []string {
 		var out []string
@@ -126,7 +131,7 @@ func TestPlots(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := xLabels(c), []string{"c1m", "c1m sse", "c1m poll", "centrifugo", "centrifugo sse"}; !slices.Equal(got, want) {
+	if got, want := xLabels(c), []string{"c1m", "c1m sse", "c1m poll", "c1m sio", "centrifugo", "centrifugo sse", "socketio-node sio", "socketio-go sio"}; !slices.Equal(got, want) {
 		t.Errorf("one connection count: bars %q, want %q", got, want)
 	}
 	if c.p.Y.Scale != (plot.LinearScale{}) || c.p.Y.Min != 0 {
@@ -134,6 +139,23 @@ func TestPlots(t *testing.T) {
 	}
 	if !strings.Contains(c.p.Title.Text, "19,000 connections") {
 		t.Errorf("bars: title %q", c.p.Title.Text)
+	}
+	c, err = (&benchRun{rows: single}).plotSocketIOMemory()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := xLabels(c), []string{"c1m sio", "socketio-node sio", "socketio-go sio"}; !slices.Equal(got, want) {
+		t.Errorf("socket.io memory: bars %q, want %q", got, want)
+	}
+	if !strings.Contains(c.p.Title.Text, "Socket.IO connection, 19,000 connections") {
+		t.Errorf("socket.io memory: title %q", c.p.Title.Text)
+	}
+	c, err = (&benchRun{rows: single}).plotSocketIODeliveries()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := xLabels(c), []string{"c1m sio", "socketio-node sio"}; !slices.Equal(got, want) {
+		t.Errorf("socket.io deliveries: bars %q, want %q", got, want)
 	}
 	steps := append(slices.Clone(single),
 		Row{Server: "c1m", Scenario: "hold", Conns: 2000, RSSPerConn: 1406},
@@ -161,7 +183,7 @@ func TestPlots(t *testing.T) {
 	if err := replot(file); err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"memory", "fanout-latency", "deliveries"} {
+	for _, name := range []string{"memory", "fanout-latency", "deliveries", "socketio-memory", "socketio-deliveries"} {
 		st, err := os.Stat(filepath.Join(dir, "run-1-"+name+".png"))
 		if err != nil || st.Size() < 1000 {
 			t.Errorf("replot %s: %v", name, err)

@@ -43,9 +43,10 @@ type target struct {
 }
 
 // scenarioKind splits a scenario name into what the workers do (hold,
-// fanout, echo, churn, history) and the transport ("ws", "sse", "poll").
+// fanout, echo, churn, history) and the transport ("ws", "sse", "poll",
+// "sio").
 func scenarioKind(name string) (kind, transport string) {
-	for _, tr := range []string{"sse", "poll"} {
+	for _, tr := range []string{"sse", "poll", "sio"} {
 		if k, ok := strings.CutPrefix(name, tr+"-"); ok {
 			return k, tr
 		}
@@ -95,7 +96,7 @@ func (r *benchRun) measure(t target, scenario string, n int) (Row, error) {
 	heap0, rss0, kern0, cpu0 := statsOf(t), rssBytes(t.pid), kernelSocketBytes(), processCPU(t.pid)
 	t0 := time.Now()
 	w, err := startWorkers(fmt.Sprintf("%s %s", t.name, scenario), workerOptions{
-		scenario: kind, addr: t.ws, path: ep.path, transport: transport, dialect: ep.dialect, pollWait: r.o.pollWait,
+		scenario: kind, addr: t.ws, path: ep.path, transport: transport, dialect: ep.dialect, pollWait: r.o.pollWait, join: ep.join, joinAck: ep.joinAck,
 		size: r.o.size, inflight: defaultInflight, interval: r.o.interval / workerLinesPerInterval, handshake: r.o.handshakeTimeout,
 	}, counts, sources)
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 type server struct {
 	name  string
 	build func(bin string) error // builds the binary at bin
+	exe   string                 // the program to run, when not bin (node)
 	args  func(ws, api string) []string
 	// endpoints are the transports the server serves to clients ("ws",
 	// "sse", "poll"): where the first request goes and how publications
@@ -37,7 +38,9 @@ type server struct {
 // endpoint is one transport of a server.
 type endpoint struct {
 	path    string // first request target, with the topic query
-	dialect string // dialectRaw, dialectC1m, dialectCentrifugo
+	dialect string // dialectRaw, dialectC1m, dialectCentrifugo, dialectSocketIO
+	join    string // dialectSocketIO: the join event's arguments, a JSON array
+	joinAck string // dialectSocketIO: the ack's arguments when the join went through
 }
 
 // wsOnly is the endpoint set of a server that speaks raw WebSocket.
@@ -94,6 +97,10 @@ func servers() []server {
 				"ws":   {path: "/ws?topic=t", dialect: dialectRaw},
 				"sse":  {path: "/sse?topic=t", dialect: dialectC1m},
 				"poll": {path: "/poll?topic=t", dialect: dialectC1m},
+				// The binary's push namespace (socketio.ServePush): a
+				// client joins room t, topic t, with emit("subscribe",
+				// "t", ack); the ack is null, or the refusal's reason.
+				"sio": {path: sioPath, dialect: dialectSocketIO, join: `["subscribe","t"]`, joinAck: `[null]`},
 			},
 			topic:   "t",
 			publish: publishing{path: "/api/publish?topic="},
@@ -107,25 +114,63 @@ func servers() []server {
 		peer("gws", "lxzan/gws: a read-loop goroutine per connection, WriteAsync for fan-out"),
 		peer("nbio", "lesismal/nbio nbhttp: non-blocking mode, no goroutine per connection"),
 		{
-			name: "node-ws",
-			// deps.sh installs node and npm when they are missing and the
-			// locked npm packages (npm ci).
-			build: func(string) error {
-				cmd := exec.Command("bash", filepath.Join(root, "bench", "peers", "node", "deps.sh"))
-				if out, err := cmd.CombinedOutput(); err != nil {
-					return fmt.Errorf("bench/peers/node/deps.sh: %v\n%s", err, out)
-				}
-				return nil
-			},
+			name:  "node-ws",
+			build: nodeDeps("node"),
+			exe:   "node",
 			args: func(ws, api string) []string {
 				return []string{"--expose-gc", filepath.Join(root, "bench", "peers", "node", "server.mjs"), "-addr", ws, "-api", api}
 			},
 			endpoints: wsOnly("/ws?topic=t"), topic: "t", publish: publishing{path: "/publish?topic="}, stats: "/stats?gc=1",
 			note: "Node ws: one process, one thread; heap is V8's",
 		},
+		socketioNode(),
+		socketioGo(),
 		peer("ceiling", "not a server: one write(2) per socket per message, one goroutine per core, no framing work"),
 		peer("gnetfloor", "not a server: gnet plus the handshake and nothing else per connection, the memory floor under c1m"),
 	}
+}
+
+// nodeDeps makes the Node peer in bench/peers/DIR runnable: deps.sh
+// installs node and npm when they are missing and the locked npm packages
+// (npm ci).
+func nodeDeps(dir string) func(string) error {
+	return func(string) error {
+		peers := filepath.Join(repo(), "bench", "peers")
+		cmd := exec.Command("bash", filepath.Join(peers, "node", "deps.sh"), filepath.Join(peers, dir))
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("bench/peers/node/deps.sh %s: %v\n%s", dir, err, out)
+		}
+		return nil
+	}
+}
+
+// sioEndpoints is the endpoint set of a Socket.IO peer: WebSocket-only
+// clients that join room t with the "join" event.
+func sioEndpoints() map[string]endpoint {
+	return map[string]endpoint{"sio": {path: sioPath, dialect: dialectSocketIO, join: `["join","t"]`, joinAck: `["t"]`}}
+}
+
+// socketioNode is the official Node socket.io server
+// (bench/peers/socketio-node, pinned in its package-lock.json).
+func socketioNode() server {
+	return server{
+		name:  "socketio-node",
+		build: nodeDeps("socketio-node"),
+		exe:   "node",
+		args: func(ws, api string) []string {
+			return []string{"--expose-gc", filepath.Join(repo(), "bench", "peers", "socketio-node", "server.mjs"), "-addr", ws, "-api", api}
+		},
+		endpoints: sioEndpoints(), topic: "t", publish: publishing{path: "/publish?topic="}, stats: "/stats?gc=1",
+		note: "the official Node socket.io 4.8.4 server: one process, one thread; heap is V8's",
+	}
+}
+
+// socketioGo is github.com/zishang520/socket.io (bench/peers/socketio-go).
+func socketioGo() server {
+	s := peer("socketio-go", "zishang520/socket.io v3.0.6 (Go, on net/http): goroutines per connection")
+	s.build = goBuild(filepath.Join(repo(), "bench", "peers"), "./socketio-go")
+	s.endpoints = sioEndpoints()
+	return s
 }
 
 // echoServer is the build each server uses for the echo scenario: c1m's is
@@ -162,8 +207,8 @@ type process struct {
 func start(s server, bin string) (*process, error) {
 	ws, api := freePort(), freePort()
 	name := bin
-	if s.name == "node-ws" {
-		name = "node"
+	if s.exe != "" {
+		name = s.exe
 	}
 	cmd := exec.Command(name, s.args(ws, api)...)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr

@@ -113,6 +113,8 @@ type workerHandler struct {
 	dialect         string
 	pollBase        string // Poll: the path the next polls go to
 	pollWait        string // Poll: the wait= of the polls after the first
+	join            []byte // SocketIO: the join event's arguments, a JSON array
+	joinAck         []byte // SocketIO: the ack's arguments of a join that went through ("": any)
 	payload         []byte
 	hists           map[byte]*hdrhistogram.Histogram
 	clients         []client // by Conn.ID
@@ -351,6 +353,7 @@ type workerOptions struct {
 	scenario, addr, path string
 	transport, dialect   string
 	pollWait             string
+	join, joinAck        string
 	n, size, inflight    int
 	srcBase, srcCount    int
 	interval, handshake  time.Duration
@@ -359,7 +362,7 @@ type workerOptions struct {
 func (o *workerOptions) args() []string {
 	return []string{
 		"-scenario", o.scenario, "-addr", o.addr, "-path", o.path,
-		"-transport", o.transport, "-dialect", o.dialect, "-poll-wait", o.pollWait,
+		"-transport", o.transport, "-dialect", o.dialect, "-poll-wait", o.pollWait, "-join", o.join, "-join-ack", o.joinAck,
 		"-n", strconv.Itoa(o.n), "-size", strconv.Itoa(o.size), "-inflight", strconv.Itoa(o.inflight),
 		"-src-base", strconv.Itoa(o.srcBase), "-src-count", strconv.Itoa(o.srcCount),
 		"-interval", o.interval.String(), "-handshake-timeout", o.handshake.String(),
@@ -384,9 +387,11 @@ func runWorker(args []string) error {
 	fs.StringVar(&o.scenario, "scenario", "hold", "hold, fanout, echo or churn")
 	fs.StringVar(&o.addr, "addr", "", "server host:port")
 	fs.StringVar(&o.path, "path", "/", "first request target, with its query")
-	fs.StringVar(&o.transport, "transport", "ws", "ws, sse or poll")
-	fs.StringVar(&o.dialect, "dialect", dialectRaw, "how the server wraps publications: raw, c1m or centrifugo")
+	fs.StringVar(&o.transport, "transport", "ws", "ws, sse, poll or sio")
+	fs.StringVar(&o.dialect, "dialect", dialectRaw, "how the server wraps publications: raw, c1m, centrifugo or socketio")
 	fs.StringVar(&o.pollWait, "poll-wait", defaultPollWait, "poll: the wait= query value of the held polls")
+	fs.StringVar(&o.join, "join", "", `sio: the arguments of the event that joins the room, a JSON array (["join","t"])`)
+	fs.StringVar(&o.joinAck, "join-ack", "", `sio: the ack's arguments when the join went through (["t"]); "" takes any ack`)
 	fs.IntVar(&o.n, "n", 0, "connections")
 	fs.IntVar(&o.size, "size", 64, "echo payload bytes")
 	fs.IntVar(&o.inflight, "inflight", defaultInflight, "handshakes in progress at most")
@@ -401,7 +406,7 @@ func runWorker(args []string) error {
 		return fmt.Errorf("-n %d is over this process's open-file limit %d minus %d", o.n, limit, fileMargin)
 	}
 	h := &workerHandler{
-		out: json.NewEncoder(os.Stdout), scenario: o.scenario, dialect: o.dialect, pollWait: o.pollWait,
+		out: json.NewEncoder(os.Stdout), scenario: o.scenario, dialect: o.dialect, pollWait: o.pollWait, join: []byte(o.join), joinAck: []byte(o.joinAck),
 		payload: make([]byte, max(o.size, minPayload)),
 		hists:   map[byte]*hdrhistogram.Histogram{kindEcho: newHist(), kindSingle: newHist(), kindBurst: newHist()},
 		seqs:    map[uint64]*seqStat{}, done: map[uint64]bool{},

@@ -1,14 +1,21 @@
 #!/usr/bin/env bash
-# Makes the Node ws peer runnable on a fresh Debian machine, and does
-# nothing (in well under a second) when it already is:
+# Makes a Node peer runnable on a fresh Debian machine, and does nothing
+# (in well under a second) when it already is. The peer is the folder
+# given as the argument (bench/peers/socketio-node), by default this one
+# (bench/peers/node, the ws peer):
 #   - node and npm from Debian (apt-get, non-interactive, sudo when not
 #     root), as scripts/test-deps.sh does for the test suites;
 #   - the npm packages exactly as package-lock.json pins them (npm ci),
 #     reinstalled only when the lockfile changed.
-# c1mbench runs it before it measures node-ws; it fails loudly rather than
-# letting the peer be skipped in silence.
+# c1mbench runs it before it measures node-ws or socketio-node; it fails
+# loudly rather than letting the peer be skipped in silence.
 set -euo pipefail
-cd "$(dirname "$0")"
+cd "${1:-$(dirname "$0")}"
+
+# One at a time per folder: go test runs the packages whose tests start
+# a Node peer in parallel, and two npm ci in one folder break each other.
+exec 9>.c1m-deps.lock
+flock 9
 
 need=()
 command -v node >/dev/null 2>&1 || need+=(nodejs)
@@ -23,8 +30,8 @@ if [ ${#need[@]} -gt 0 ]; then
 	"${apt[@]}" install --no-install-recommends "${need[@]}" </dev/null >/dev/null
 fi
 
-# --ignore-scripts: ws needs no build step (its native helpers are
-# optional peers we do not install).
+# --ignore-scripts: ws and socket.io need no build step (ws's native
+# helpers are optional peers we do not install).
 stamp=node_modules/.c1m-lock-stamp
 if [ ! -f "$stamp" ] || ! cmp -s package-lock.json "$stamp"; then
 	echo "bench node deps: npm ci" >&2
