@@ -3,7 +3,7 @@ GO          ?= go
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 PKGS        := ./...
 
-.PHONY: all fmt lint test test-deps test-go test-cluster test-bench gobench bench bench-quick fuzz
+.PHONY: all fmt lint test test-deps test-go test-cluster test-bench gobench bench bench-quick fuzz soak
 
 all: fmt lint test
 
@@ -52,6 +52,15 @@ bench-quick:
 
 bench:
 	$(MAKE) -C bench bench
+
+# soak runs c1m for DURATION under 19,000 connections (18,000 checked for
+# every publication, 1,000 reconnecting each second), slow readers and
+# abusive clients, samples heap, RSS, goroutines and open files every 10 s
+# into bench/results/soak-*.json and .png, and fails on growth after the
+# warm-up or on any loss (bench/README.md).
+DURATION ?= 10m
+soak:
+	$(MAKE) -C bench soak DURATION=$(DURATION)
 
 # fuzz runs every fuzz target (the codec's and the poller's parameter
 # parser) for FUZZTIME each.

@@ -17,4 +17,8 @@ var (
 	// ErrAlreadyStarted is returned by Start or Serve on a server that was
 	// started before: a Server runs once.
 	ErrAlreadyStarted = errors.New("c1m: server already started")
+
+	// ErrProxyProtocolMode is a PROXY protocol mode other than off,
+	// optional or required (ParseProxyProtocol).
+	ErrProxyProtocolMode = errors.New("c1m: PROXY protocol mode must be off, optional or required")
 )

@@ -40,9 +40,11 @@ type Server struct {
 	serveErr   error
 	bootErr    error // why OnBoot stopped the engine
 	draining   atomic.Bool
-	capacity   capacity          // set by Serve
-	perIP      *ipLimiter        // Config.MaxConnsPerIP, nil without a limit (iplimit.go)
-	handshakes *handshakeLimiter // Config.HandshakeRate, nil without a limit (handshakerate.go)
+	capacity   capacity                  // set by Serve
+	perIP      *ipLimiter                // Config.MaxConnsPerIP, nil without a limit (iplimit.go)
+	handshakes *handshakeLimiter         // Config.HandshakeRate, nil without a limit (handshakerate.go)
+	perUser    *countLimiter[string]     // Config.MaxConnsPerUser, nil without a limit (userlimit.go)
+	perPoll    *countLimiter[netip.Addr] // Config.MaxPollsPerIP, nil without a limit (userlimit.go)
 	stopOnce   sync.Once
 
 	// phase is phaseNew, phaseStarted or phaseShutEarly (start.go): a
@@ -76,6 +78,8 @@ type shard struct {
 	eioPolling atomic.Int64         // Engine.IO sessions on long-polling (eio_session.go)
 	eioWS      atomic.Int64         // Engine.IO sessions on WebSocket
 	perIP      map[*conn]netip.Addr // client address of connections holding a Config.MaxConnsPerIP slot (iplimit.go)
+	userSlots  map[*conn]string     // user of connections holding a Config.MaxConnsPerUser slot (userlimit.go)
+	pollSlots  map[*conn]netip.Addr // client address of polls holding a Config.MaxPollsPerIP slot (userlimit.go)
 }
 
 // Execute implements session.Executor on the shard's loop.
@@ -108,6 +112,8 @@ func New(h Handler, cfg *Config) *Server {
 		done:       make(chan struct{}),
 		perIP:      newIPLimiter(c.MaxConnsPerIP),
 		handshakes: newHandshakeLimiter(c.HandshakeRate, c.HandshakeBurst),
+		perUser:    newCountLimiter[string](c.MaxConnsPerUser),
+		perPoll:    newCountLimiter[netip.Addr](c.MaxPollsPerIP),
 	}
 	s.eio = newEngine(c.Engine, &c)
 	if c.Compression != nil {
@@ -329,7 +335,7 @@ func (s engine) OnClose(gc gnet.Conn, _ error) gnet.Action {
 		}
 		s.dispatchClose(c, code, reason)
 	}
-	s.releaseIP(c)
+	s.releaseSlots(c)
 	c.sh.Closed(&c.Session)
 	c.dec.Release()
 	c.dropOutput()

@@ -42,7 +42,9 @@ type options struct {
 	listen, api, apiKey, path, logLevel, slowPolicy string
 	loops, maxTopics, maxConns, backlog, deflateWin int
 	maxConnsPerIP, commandBurst, handshakeBurst     int
-	commandRate, handshakeRate                      float64
+	maxConnsPerUser, maxPollsPerIP, publishBurst    int
+	commandRate, handshakeRate, publishRate         float64
+	proxyProtocol                                   string
 	maxMessage, maxOutbound                         int
 	compression, demoPublish, demo                  bool
 	drain, drainSpread, ping                        time.Duration
@@ -76,6 +78,11 @@ func parseFlags(args []string) (*options, error) {
 	fs.IntVar(&o.handshakeBurst, "handshake-burst", 0, "such requests an address may make at once before -handshake-rate applies (0: one second's worth)")
 	fs.Float64Var(&o.commandRate, "command-rate", 0, "client commands (subscribe, publish...) per second and session; over it an error reply, then close 1008 (0: no limit)")
 	fs.IntVar(&o.commandBurst, "command-burst", 0, "client commands a session may send at once before -command-rate applies (0: one second's worth)")
+	fs.Float64Var(&o.publishRate, "publish-rate", 0, "client publish commands per second and session, apart from -command-rate; over it an error reply, then close 1008 (0: no limit)")
+	fs.IntVar(&o.publishBurst, "publish-burst", 0, "publications a session may send at once before -publish-rate applies (0: one second's worth)")
+	fs.IntVar(&o.maxConnsPerUser, "max-conns-per-user", 0, "sessions per user (a token's sub) on all transports; more get 429 (0: no limit)")
+	fs.IntVar(&o.maxPollsPerIP, "max-polls-per-ip", 0, "long-polls one client address holds at once; more get 429 (0: no limit)")
+	fs.StringVar(&o.proxyProtocol, "proxy-protocol", "off", "PROXY protocol v1/v2 header from the -trusted-proxies: off, optional or required")
 	fs.IntVar(&o.backlog, "backlog", 0, "listen backlog (0: 1/64 of the open-file limit, 128 to 4096)")
 	fs.IntVar(&o.maxMessage, "max-message", 64<<10, "largest client message, bytes")
 	fs.IntVar(&o.maxOutbound, "max-outbound", server.DefaultMaxOutbound, "bytes queued per slow client before the policy applies")
@@ -189,20 +196,22 @@ func parsePrefixes(list string) ([]netip.Prefix, error) {
 func run(o *options) error {
 	raiseFileLimit()
 	cfg := &server.Config{
-		Addr:           o.listen,
-		Path:           o.path,
-		Loops:          o.loops,
-		MaxMessage:     int64(o.maxMessage),
-		MaxFrame:       int64(o.maxMessage),
-		MaxOutbound:    o.maxOutbound,
-		Protocols:      []string{codec.EnvelopeProtocol},
-		Timing:         session.Config{PingInterval: o.ping},
-		DrainSpread:    o.drainSpread,
-		MaxConns:       o.maxConns,
-		MaxConnsPerIP:  o.maxConnsPerIP,
-		HandshakeRate:  o.handshakeRate,
-		HandshakeBurst: o.handshakeBurst,
-		Backlog:        o.backlog,
+		Addr:            o.listen,
+		Path:            o.path,
+		Loops:           o.loops,
+		MaxMessage:      int64(o.maxMessage),
+		MaxFrame:        int64(o.maxMessage),
+		MaxOutbound:     o.maxOutbound,
+		Protocols:       []string{codec.EnvelopeProtocol},
+		Timing:          session.Config{PingInterval: o.ping},
+		DrainSpread:     o.drainSpread,
+		MaxConns:        o.maxConns,
+		MaxConnsPerIP:   o.maxConnsPerIP,
+		MaxConnsPerUser: o.maxConnsPerUser,
+		MaxPollsPerIP:   o.maxPollsPerIP,
+		HandshakeRate:   o.handshakeRate,
+		HandshakeBurst:  o.handshakeBurst,
+		Backlog:         o.backlog,
 		History: session.HistoryConfig{
 			Size: o.history, TTL: o.historyTTL, MaxBytes: o.historyMaxBytes, Rules: o.historyRules,
 		},
@@ -232,6 +241,12 @@ func run(o *options) error {
 		return fmt.Errorf("-trusted-proxies: %w", err)
 	}
 	cfg.TrustedProxies = tp
+	if cfg.ProxyProtocol, err = server.ParseProxyProtocol(o.proxyProtocol); err != nil {
+		return fmt.Errorf("-proxy-protocol %q: %w", o.proxyProtocol, err)
+	}
+	if cfg.ProxyProtocol != server.ProxyProtocolOff && len(tp) == 0 {
+		return fmt.Errorf("-proxy-protocol %s: name the proxies that send it with -trusted-proxies", o.proxyProtocol)
+	}
 	cfg.ClientAddrHeader = o.clientAddrHeader
 	if o.compression {
 		d, err := deflateConfig(o.deflateWin)
@@ -243,6 +258,7 @@ func run(o *options) error {
 	pc := &server.PushConfig{
 		MaxTopics: o.maxTopics, ClientPublish: o.demoPublish,
 		CommandRate: o.commandRate, CommandBurst: o.commandBurst,
+		PublishRate: o.publishRate, PublishBurst: o.publishBurst,
 	}
 	if err := configureAuth(o, pc); err != nil {
 		return err
