@@ -71,6 +71,7 @@ type options struct {
 	connectTimeout      time.Duration
 	handshakeTimeout    time.Duration
 	deliverTimeout      time.Duration
+	interleave          bool
 }
 
 func main() {
@@ -105,6 +106,7 @@ func main() {
 	for _, s := range list {
 		run.server(s)
 	}
+	run.interleaved()
 	run.finish()
 }
 
@@ -133,6 +135,7 @@ func declareFlags(f *flag.FlagSet, o *options) {
 	f.DurationVar(&o.connectTimeout, "connect-timeout", 3*time.Minute, "bound on connecting all of a scenario's clients")
 	f.DurationVar(&o.handshakeTimeout, "handshake-timeout", loadgen.DefaultHandshakeTimeout, "bound on one connection's connect + handshake")
 	f.DurationVar(&o.deliverTimeout, "deliver-timeout", 10*time.Second, "fanout: bound on waiting for one publication (or burst) to reach every client")
+	f.BoolVar(&o.interleave, "interleave", false, "fan-outs: run the servers side by side and alternate their publications, so that on a shared machine their figures come from the same seconds")
 }
 
 func selected(names string) ([]server, error) {
@@ -226,6 +229,7 @@ type benchRun struct {
 	rows     []Row
 	skipped  []string // servers or scenarios without a row, and why
 	started  time.Time
+	held     map[string][]sideBySide // -interleave: the fan-outs to run side by side, by scenario
 }
 
 func newRun(o options) *benchRun {
@@ -319,6 +323,13 @@ func (r *benchRun) server(s server) {
 			n := r.o.n
 			if transport == "poll" {
 				n = r.pollClients()
+			}
+			if r.o.interleave {
+				if r.held == nil {
+					r.held = map[string][]sideBySide{}
+				}
+				r.held[sc] = append(r.held[sc], sideBySide{s, n})
+				continue
 			}
 			r.scenario(s, bin, sc, n)
 		case "echo":
