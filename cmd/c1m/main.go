@@ -28,6 +28,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/c1mhq/c1m/auth"
+	"github.com/c1mhq/c1m/broker"
 	"github.com/c1mhq/c1m/codec"
 	"github.com/c1mhq/c1m/httpapi"
 	"github.com/c1mhq/c1m/server"
@@ -55,6 +56,7 @@ type options struct {
 	transports, flashDomains, flashPorts            string
 	authMode, jwtSecret, jwtKeys, authCookie        string
 	protected, userPrefix                           string
+	cluster                                         clusterOptions
 }
 
 func parseFlags(args []string) (*options, error) {
@@ -103,6 +105,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.StringVar(&o.protected, "auth-protected", strings.Join(auth.DefaultProtected, ","), "comma-separated topic prefixes that only a token's topics or publish claim allows")
 	fs.StringVar(&o.userPrefix, "auth-user-prefix", auth.DefaultUserPrefix, "topics PREFIX<sub>[:...] belong to the token's sub only (-: none)")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	o.cluster.flags(fs)
 	// Environment first, so that flags on the command line override it.
 	var envErr error
 	fs.VisitAll(func(f *flag.Flag) {
@@ -133,7 +136,10 @@ func main() {
 		fmt.Fprintln(os.Stderr, "c1m: -log-level:", err)
 		os.Exit(2)
 	}
-	slog.SetDefault(slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level})))
+	if o.cluster.nodeID == "" {
+		o.cluster.nodeID = broker.DefaultNodeID()
+	}
+	slog.SetDefault(slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level})).With("node", o.cluster.nodeID))
 	if err := run(o); err != nil {
 		slog.Error("c1m: exiting", "err", err)
 		os.Exit(1)
@@ -245,11 +251,27 @@ func run(o *options) error {
 		}
 	}
 	srv = server.New(push, cfg)
+	// The node joins the cluster, and reads its history, before it serves
+	// a client. A node that loses the cluster's history drains and exits
+	// (its clients reconnect and are reset): lost ends the wait below.
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	lostCtx, lose := context.WithCancelCause(ctx)
+	defer lose(nil)
+	b, err := startBroker(&o.cluster, o.cluster.nodeID, cfg.History, srv.Hub(), lose)
+	if err != nil {
+		return err
+	}
+	apiCfg := &httpapi.Config{APIKey: o.apiKey, Push: push}
+	if b != nil {
+		defer b.Close()
+		apiCfg.Cluster, apiCfg.NodeID = b, o.cluster.nodeID
+	}
 	if err := srv.Start(); err != nil {
 		return fmt.Errorf("client listener %s: %w", o.listen, err)
 	}
 
-	api := httpapi.New(srv, &httpapi.Config{APIKey: o.apiKey, Push: push})
+	api := httpapi.New(srv, apiCfg)
 	apiLn, err := net.Listen("tcp", o.api)
 	if err != nil {
 		_ = srv.Shutdown(context.Background())
@@ -266,9 +288,12 @@ func run(o *options) error {
 	}
 	slog.Info("c1m: ready", "clients", "ws://"+srv.Addr().String()+o.path, "api", "http://"+apiLn.Addr().String())
 
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	<-ctx.Done()
+	<-lostCtx.Done()
 	stop()
+	lostErr := context.Cause(lostCtx)
+	if errors.Is(lostErr, context.Canceled) {
+		lostErr = nil // a signal
+	}
 	// Readiness flips first so load balancers stop sending clients, then the
 	// sessions are closed with 1001, spread over -drain-spread.
 	slog.Info("c1m: draining", "connections", srv.Connections(), "bound", o.drain)
@@ -281,7 +306,7 @@ func run(o *options) error {
 		return err
 	}
 	slog.Info("c1m: stopped")
-	return nil
+	return lostErr
 }
 
 // demoStats is /stats.json on the client listener, for the demo page: the
