@@ -72,6 +72,7 @@ type options struct {
 	handshakeTimeout    time.Duration
 	deliverTimeout      time.Duration
 	interleave          bool
+	c1mFlags            string
 }
 
 func main() {
@@ -98,6 +99,7 @@ func main() {
 		}
 		return
 	}
+	c1mFlags = strings.Fields(o.c1mFlags)
 	list, err := selected(o.servers)
 	if err != nil {
 		log.Fatal(err)
@@ -135,6 +137,7 @@ func declareFlags(f *flag.FlagSet, o *options) {
 	f.DurationVar(&o.connectTimeout, "connect-timeout", 3*time.Minute, "bound on connecting all of a scenario's clients")
 	f.DurationVar(&o.handshakeTimeout, "handshake-timeout", loadgen.DefaultHandshakeTimeout, "bound on one connection's connect + handshake")
 	f.DurationVar(&o.deliverTimeout, "deliver-timeout", 10*time.Second, "fanout: bound on waiting for one publication (or burst) to reach every client")
+	f.StringVar(&o.c1mFlags, "c1m-flags", "", "more flags for the c1m binary, space-separated, e.g. \"-nats nats://127.0.0.1:4222 -nats-memory\" to measure c1m through NATS")
 	f.BoolVar(&o.interleave, "interleave", false, "fan-outs: run the servers side by side and alternate their publications, so that on a shared machine their figures come from the same seconds")
 }
 
