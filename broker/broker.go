@@ -72,7 +72,10 @@ func Start(hub *session.Hub, cfg *Config) (*Broker, error) {
 	pending := pendingEpoch
 	b.epoch.Store(&pending)
 	opts := append(c.options(),
-		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+		nats.DisconnectErrHandler(func(nc *nats.Conn, err error) {
+			if nc.IsClosed() {
+				return // Close
+			}
 			b.log.Warn("broker: NATS connection lost; publications refused until it is back", "err", err)
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {

@@ -32,8 +32,11 @@ func wsClient(c *websocket.Conn, r *recorder) {
 // topic's publications, in offset order, none twice, with the offsets the
 // publishers were given (so the same offsets on every node).
 func TestClusterFanout(t *testing.T) {
+	clients := 3000
+	if raceEnabled {
+		clients = 600
+	}
 	const (
-		clients    = 3000
 		topics     = 10
 		pubs       = 500
 		publishers = 5

@@ -33,7 +33,15 @@ var testHistory = session.HistoryConfig{Size: 1000, TTL: time.Minute}
 // the test.
 func startNode(t testing.TB, url, id string, cfg *broker.Config) *node {
 	t.Helper()
-	srv := server.New(server.NewPush(nil), &server.Config{
+	// Clients name their user in the query (user=U) so that per-user sends
+	// can be tested without tokens.
+	push := server.NewPush(&server.PushConfig{ClientPublish: true, Auth: func(r *server.Request) error {
+		if u := r.Query().Get("user"); u != "" {
+			r.SetUser(u)
+		}
+		return nil
+	}})
+	srv := server.New(push, &server.Config{
 		Addr: "127.0.0.1:0", Loops: 2, History: testHistory,
 		Protocols: []string{codec.EnvelopeProtocol},
 	})
