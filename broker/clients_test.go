@@ -65,12 +65,6 @@ func (r *recorder) count() int {
 	return len(r.offsets)
 }
 
-func (r *recorder) position() (string, uint64) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.epoch, r.last
-}
-
 // streamClient reads an SSE stream (kind "sse") until ctx ends.
 func sseClient(ctx context.Context, t testing.TB, hc *http.Client, url string, r *recorder) {
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
