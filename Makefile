@@ -56,7 +56,7 @@ bench:
 # fuzz runs every fuzz target (the codec's and the poller's parameter
 # parser) for FUZZTIME each.
 FUZZTIME ?= 30s
-FUZZPKGS := ./codec ./poller
+FUZZPKGS := ./codec ./poller ./broker
 fuzz:
 	@for p in $(FUZZPKGS); do \
 		for f in $$($(GO) test -list 'Fuzz.*' $$p | grep ^Fuzz); do \

@@ -45,6 +45,9 @@ type Broker struct {
 	delivered, skipped, asyncFailed atomic.Uint64
 	// highest is the sequencer offset of the last message delivered.
 	highest atomic.Uint64
+
+	async chan asyncPub // PublishAsync's queue
+	done  chan struct{} // closed by Close
 }
 
 var _ session.Bus = (*Broker)(nil)
@@ -61,13 +64,14 @@ const pendingEpoch = "pending"
 // NATS unreachable: Start fails with a message that says so, unless
 // cfg.Optional, in which case the node starts degraded (Publish fails with
 // ErrNotReady) and links up by itself when NATS comes. Safe for
-// concurrent use; call it once per hub.
+// concurrent use; call it once per hub. When it fails, the hub may hold
+// some of the cluster's history and a closed bus: discard it.
 func Start(hub *session.Hub, cfg *Config) (*Broker, error) {
 	if cfg == nil || cfg.URL == "" {
 		return nil, errors.New("broker: no NATS URL")
 	}
 	c := cfg.withDefaults()
-	b := &Broker{cfg: c, hub: hub, log: slog.Default()}
+	b := &Broker{cfg: c, hub: hub, log: slog.Default(), done: make(chan struct{})}
 	b.pubSubj, b.histSubj = c.Prefix+".p.", c.Prefix+".h."
 	pending := pendingEpoch
 	b.epoch.Store(&pending)
@@ -100,21 +104,28 @@ func Start(hub *session.Hub, cfg *Config) (*Broker, error) {
 		return nil, fmt.Errorf("broker: NATS at %s unreachable: %w (start NATS, or let the node start without it: -nats-optional)", redact(c.URL), err)
 	}
 	b.nc = nc
-	js, err := jetstream.New(nc)
+	js, err := jetstream.New(nc,
+		jetstream.WithPublishAsyncMaxPending(asyncQueue),
+		jetstream.WithPublishAsyncErrHandler(func(_ jetstream.JetStream, m *nats.Msg, err error) {
+			b.asyncFailed.Add(1)
+			b.log.Warn("broker: a publication made on an event loop failed", "subject", m.Subject, "err", err)
+		}))
 	if err != nil {
 		nc.Close()
 		return nil, fmt.Errorf("broker: JetStream: %w", err)
 	}
 	b.js = js
+	b.async = make(chan asyncPub, asyncQueue)
+	go b.publishQueued()
 	hub.SetBus(b, pendingEpoch)
 	if err := b.serveRequests(); err != nil {
-		nc.Close()
+		b.Close()
 		return nil, err
 	}
 	if nc.IsConnected() {
 		if err := b.link(); err != nil {
 			if !c.Optional {
-				nc.Close()
+				b.Close()
 				return nil, err
 			}
 			b.log.Warn("broker: starting degraded", "err", err)
@@ -167,7 +178,9 @@ func (b *Broker) link() error {
 		// sequencer must be the one the node numbered its topics with.
 		if !created.Equal(b.created) {
 			b.loseLocked()
+			return nil
 		}
+		b.linked.Store(true) // also after a first link that did not catch up in time
 		return nil
 	}
 	b.created = created
@@ -311,32 +324,59 @@ func (b *Broker) Publish(topic string, data []byte) (uint64, error) {
 	return ack.Sequence, nil
 }
 
-// PublishAsync publishes without waiting for NATS's answer; a failure
-// after it returns is logged and counted. Safe for concurrent use.
+// asyncQueue bounds the publications made on event loops that wait for
+// the publishing goroutine, and those it has sent without an answer yet:
+// past it PublishAsync refuses (session.ErrBacklog) rather than make a
+// loop wait.
+const asyncQueue = 4096
+
+// asyncPub is a publication made on an event loop, queued for NATS.
+type asyncPub struct {
+	subject string
+	data    []byte
+}
+
+// PublishAsync queues a publication for the publishing goroutine and
+// returns at once: an event loop never waits for NATS. A failure after it
+// returns is logged and counted. Safe for concurrent use.
 func (b *Broker) PublishAsync(topic string, data []byte) error {
 	if err := b.Ready(); err != nil {
 		return err
 	}
-	f, err := b.js.PublishAsync(b.pubSubj+encodeTopic(topic), data)
-	if err != nil {
-		return fmt.Errorf("broker: publish: %w: %w", err, session.ErrUnavailable)
+	select {
+	case b.async <- asyncPub{b.pubSubj + encodeTopic(topic), data}:
+		return nil
+	default:
+		return session.ErrBacklog
 	}
-	go func() {
+}
+
+// publishQueued sends the publications queued by PublishAsync, in their
+// order, until the broker closes.
+func (b *Broker) publishQueued() {
+	for {
 		select {
-		case <-f.Ok():
-		case err := <-f.Err():
-			b.asyncFailed.Add(1)
-			b.log.Warn("broker: a publication made on an event loop failed", "topic", topic, "err", err)
+		case p := <-b.async:
+			if _, err := b.js.PublishAsync(p.subject, p.data); err != nil {
+				b.asyncFailed.Add(1)
+				b.log.Warn("broker: a publication made on an event loop failed", "subject", p.subject, "err", err)
+			}
+		case <-b.done:
+			return
 		}
-	}()
-	return nil
+	}
 }
 
 // Close stops the consumer and the request handlers and closes the NATS
 // connection. Safe for concurrent use.
 func (b *Broker) Close() {
 	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return
+	}
 	b.closed = true
+	close(b.done)
 	cc := b.consumer
 	b.mu.Unlock()
 	if cc != nil {

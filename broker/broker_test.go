@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/gorilla/websocket"
+
 	"github.com/c1mhq/c1m/internal/natstest"
 )
 
@@ -52,5 +54,17 @@ func TestPublishAnyNode(t *testing.T) {
 		if e := nextPublication(t, ws2); e.Data != fmt.Sprintf("m%d", i) {
 			t.Fatalf("resume: publication %+v, want m%d", e, i)
 		}
+	}
+	// A client's publish command, made on b's event loop, reaches the
+	// subscriber on c through the bus.
+	pub := dialWS(t, b.addr, "")
+	if err := pub.WriteMessage(websocket.TextMessage, []byte(`{"op":"publish","topic":"news","data":"by command","id":1}`)); err != nil {
+		t.Fatal(err)
+	}
+	if e := readEnvelope(t, pub); e.Op != "ok" {
+		t.Fatalf("publish command answered %+v", e)
+	}
+	if e := nextPublication(t, ws2); e.Data != "by command" || e.Offset <= last.Offset {
+		t.Fatalf("publication by command %+v", e)
 	}
 }

@@ -1,10 +1,12 @@
 package broker
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -139,7 +141,7 @@ func (b *Broker) ClusterStats(ctx context.Context) ([]NodeStats, error) {
 			out = append(out, st)
 		}
 	})
-	sortBy(out, func(s NodeStats) string { return s.Node })
+	slices.SortFunc(out, func(x, y NodeStats) int { return cmp.Compare(x.Node, y.Node) })
 	return out, err
 }
 
@@ -156,7 +158,7 @@ func (b *Broker) ClusterPresence(ctx context.Context, topic string) ([]NodePrese
 			sum += p.Subscribers
 		}
 	})
-	sortBy(out, func(p NodePresence) string { return p.Node })
+	slices.SortFunc(out, func(x, y NodePresence) int { return cmp.Compare(x.Node, y.Node) })
 	return out, sum, err
 }
 
@@ -188,13 +190,5 @@ func (b *Broker) gather(ctx context.Context, subj string, data []byte, fn func([
 		}
 		fn(m.Data)
 		wait = gatherQuiet
-	}
-}
-
-func sortBy[T any](s []T, key func(T) string) {
-	for i := 1; i < len(s); i++ {
-		for j := i; j > 0 && key(s[j]) < key(s[j-1]); j-- {
-			s[j], s[j-1] = s[j-1], s[j]
-		}
 	}
 }

@@ -17,8 +17,9 @@ var (
 	ErrNotReady = fmt.Errorf("broker: not connected to NATS yet: %w", session.ErrUnavailable)
 	// ErrHistoryLost is what Config.OnLost is told when the sequencer stream
 	// was recreated (NATS lost its storage): the cluster's offsets started
-	// again, and the node's epoch no longer holds.
-	ErrHistoryLost = errors.New("broker: the cluster's stream was recreated: offsets started again")
+	// again, and the node's epoch no longer holds. It wraps
+	// session.ErrUnavailable.
+	ErrHistoryLost = fmt.Errorf("broker: the cluster's stream was recreated: offsets started again: %w", session.ErrUnavailable)
 	// ErrBadSubject is returned by the subject decoder for a subject that no
 	// c1m node would send.
 	ErrBadSubject = errors.New("broker: malformed subject")

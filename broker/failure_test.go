@@ -1,6 +1,7 @@
 package broker_test
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -9,8 +10,11 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
+	"github.com/c1mhq/c1m/broker"
 	"github.com/c1mhq/c1m/internal/natstest"
+	"github.com/c1mhq/c1m/session"
 )
 
 // readyz returns the status and body of a node's /readyz.
@@ -117,4 +121,34 @@ func TestClusterNATSRestart(t *testing.T) {
 		}
 	}
 	t.Logf("%d publications answered 200, %d refused with 503 while NATS was down", len(want), refused.Load())
+}
+
+// TestClusterHistoryLost: when NATS comes back without its streams (its
+// storage lost), the cluster's offsets start again: the node reports it
+// through OnLost (the binary then drains and exits) and is not ready, and
+// it refuses publications rather than number them in a new sequence under
+// the old epoch.
+func TestClusterHistoryLost(t *testing.T) {
+	ns := natstest.Start(t)
+	lost := make(chan error, 1)
+	n := startNode(t, ns.URL(), "a", &broker.Config{OnLost: func(err error) { lost <- err }})
+	if _, err := n.srv.Hub().Publish("x", []byte("before")); err != nil {
+		t.Fatal(err)
+	}
+	ns.Stop()
+	ns.RestartEmpty()
+	select {
+	case err := <-lost:
+		if !errors.Is(err, broker.ErrHistoryLost) {
+			t.Fatalf("OnLost(%v), want ErrHistoryLost", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("OnLost was not called")
+	}
+	if code, body := readyz(t, n); code != http.StatusServiceUnavailable || !strings.Contains(body, "recreated") {
+		t.Fatalf("readyz %d %s, want 503 naming the lost history", code, body)
+	}
+	if _, err := n.srv.Hub().Publish("x", []byte("after")); !errors.Is(err, session.ErrUnavailable) {
+		t.Fatalf("publish after the history was lost: %v, want ErrUnavailable", err)
+	}
 }

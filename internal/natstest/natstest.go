@@ -67,5 +67,13 @@ func (s *Server) Restart() {
 	s.run()
 }
 
+// RestartEmpty starts a stopped server again with an empty store: NATS
+// lost its streams.
+func (s *Server) RestartEmpty() {
+	s.t.Helper()
+	s.dir = s.t.TempDir()
+	s.run()
+}
+
 // Server returns the running nats-server, for its statistics (Varz).
 func (s *Server) Server() *server.Server { return s.srv }
