@@ -3,7 +3,7 @@ GO          ?= go
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 PKGS        := ./...
 
-.PHONY: all fmt lint test test-deps test-go test-cluster test-bench gobench bench bench-quick fuzz soak
+.PHONY: all fmt lint test test-deps test-go test-cluster test-bench gobench bench bench-quick bench-million bench-cluster fuzz soak
 
 all: fmt lint test
 
@@ -61,6 +61,15 @@ bench:
 DURATION ?= 10m
 soak:
 	$(MAKE) -C bench soak DURATION=$(DURATION)
+
+# Many nodes on one port over NATS: a million connections held at once
+# (CONNS, NODES: `make bench-million CONNS=50000 NODES=3` for a quick
+# one), and the cluster fan-out and bus cost. bench/README.md.
+bench-million:
+	$(MAKE) -C bench bench-million
+
+bench-cluster:
+	$(MAKE) -C bench bench-cluster
 
 # fuzz runs every fuzz target (the codec's and the poller's parameter
 # parser) for FUZZTIME each.

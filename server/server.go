@@ -152,19 +152,10 @@ func (s *Server) Serve() error {
 func (s *Server) serve() error {
 	s.start = time.Now()
 	s.capacity = processCapacity(&s.cfg)
-	err := gnet.Run(engine{s}, "tcp://"+s.cfg.Addr,
-		gnet.WithMulticore(true),
-		gnet.WithNumEventLoop(s.cfg.Loops),
-		gnet.WithLockOSThread(true), // Session.Send tells the loop by its thread
-		gnet.WithReusePort(false),
-		// A restarted server binds its port again at once, whatever
-		// connections of the last one linger in TIME_WAIT.
-		gnet.WithReuseAddr(true),
-		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
-		gnet.WithReadBufferCap(s.cfg.ReadBufferCap),
-		gnet.WithTicker(true),
-		gnet.WithLogger(gnetLogger{s.log.With("component", "gnet")}),
-	)
+	err := checkReusePort(&s.cfg)
+	if err == nil {
+		err = s.run()
+	}
 	if s.workers != nil {
 		s.workers.stop()
 	}
@@ -182,6 +173,40 @@ func (s *Server) serve() error {
 		close(s.booted) // boot failed: release Start's waiters
 	}
 	return err
+}
+
+// run runs the gnet engine until it stops.
+func (s *Server) run() error {
+	return gnet.Run(engine{s}, "tcp://"+s.cfg.Addr,
+		gnet.WithMulticore(true),
+		gnet.WithNumEventLoop(s.cfg.Loops),
+		gnet.WithLockOSThread(true), // Session.Send tells the loop by its thread
+		// With ReusePort, a listening socket per loop, which other
+		// processes may join on the same port (Config.ReusePort).
+		gnet.WithReusePort(s.cfg.ReusePort),
+		// A restarted server binds its port again at once, whatever
+		// connections of the last one linger in TIME_WAIT.
+		gnet.WithReuseAddr(true),
+		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
+		gnet.WithReadBufferCap(s.cfg.ReadBufferCap),
+		gnet.WithTicker(true),
+		gnet.WithLogger(gnetLogger{s.log.With("component", "gnet")}),
+	)
+}
+
+// checkReusePort refuses ReusePort on port 0 (ErrReusePortZero).
+func checkReusePort(c *Config) error {
+	if !c.ReusePort {
+		return nil
+	}
+	_, port, err := net.SplitHostPort(c.Addr)
+	if err != nil {
+		return fmt.Errorf("c1m: listen address %q: %w", c.Addr, err)
+	}
+	if n, err := net.LookupPort("tcp", port); err != nil || n == 0 {
+		return ErrReusePortZero
+	}
+	return nil
 }
 
 // Start runs Serve in a goroutine and returns once the server listens, or
@@ -247,7 +272,8 @@ func (s engine) OnBoot(eng gnet.Engine) gnet.Action {
 		return gnet.Shutdown
 	}
 	s.log.Info("listening", "addr", s.Addr().String(), "loops", s.cfg.Loops, "path", s.cfg.Path,
-		"max_conns", s.capacity.maxConns, "open_files", s.capacity.files, "backlog", s.capacity.backlog)
+		"max_conns", s.capacity.maxConns, "open_files", s.capacity.files, "backlog", s.capacity.backlog,
+		"reuse_port", s.cfg.ReusePort)
 	close(s.booted)
 	return gnet.None
 }

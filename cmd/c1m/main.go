@@ -46,7 +46,7 @@ type options struct {
 	commandRate, handshakeRate, publishRate         float64
 	proxyProtocol                                   string
 	maxMessage, maxOutbound                         int
-	compression, demoPublish, demo                  bool
+	compression, demoPublish, demo, reusePort       bool
 	drain, drainSpread, ping                        time.Duration
 	origins                                         string
 	trustedProxies, clientAddrHeader                string
@@ -70,6 +70,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.StringVar(&o.api, "api", "127.0.0.1:8081", "API listener: publish, stats, metrics, probes, pprof")
 	fs.StringVar(&o.apiKey, "api-key", "", "require 'Authorization: Bearer KEY' on /api/ (empty: no key)")
 	fs.StringVar(&o.path, "path", "/ws", "WebSocket path")
+	fs.BoolVar(&o.reusePort, "reuse-port", false, "share -listen's port with other c1m processes on this host (SO_REUSEPORT; needs a fixed port)")
 	fs.IntVar(&o.loops, "loops", 0, "event loops (0: one per CPU)")
 	fs.IntVar(&o.maxTopics, "max-topics", server.DefaultMaxTopics, "topics per session")
 	fs.IntVar(&o.maxConns, "max-conns", 0, "client connections at most; more get 503 (0: the open-file limit less -backlog and a 1% reserve)")
@@ -199,6 +200,7 @@ func run(o *options) error {
 		Addr:            o.listen,
 		Path:            o.path,
 		Loops:           o.loops,
+		ReusePort:       o.reusePort,
 		MaxMessage:      int64(o.maxMessage),
 		MaxFrame:        int64(o.maxMessage),
 		MaxOutbound:     o.maxOutbound,

@@ -37,6 +37,12 @@
 //
 //	go run ./cmd/c1mbench -servers c1m,gorilla -n 2000
 //	go run ./cmd/c1mbench -replot results/run-20261129-212226.json
+//
+// Two subcommands run c1m alone, as many nodes on one port over NATS:
+// "million" holds -conns clients at once (make bench-million: 1,000,000)
+// and "cluster" compares the fan-out of one node and of several, and
+// measures NATS's traffic per publication as nodes grow (million.go,
+// clusterbench.go).
 package main
 
 import (
@@ -83,6 +89,16 @@ func main() {
 		if err := runWorker(os.Args[2:]); err != nil {
 			fmt.Fprintln(os.Stderr, "worker:", err)
 			os.Exit(1)
+		}
+		return
+	}
+	if len(os.Args) > 1 && (os.Args[1] == "million" || os.Args[1] == "cluster") {
+		run := runMillion
+		if os.Args[1] == "cluster" {
+			run = runClusterBench
+		}
+		if err := run(os.Args[2:]); err != nil {
+			log.Fatal(err)
 		}
 		return
 	}
