@@ -12,10 +12,8 @@ import (
 	"gonum.org/v1/plot/vg/vgimg"
 )
 
-var (
-	grey   = color.RGBA{R: 110, G: 110, B: 110, A: 255}
-	purple = color.RGBA{R: 128, G: 60, B: 160, A: 255}
-)
+// grey joins the colours of plots.go (purple is there).
+var grey = color.RGBA{R: 110, G: 110, B: 110, A: 255}
 
 // plotMillion draws a cluster run's samples: connections over time above,
 // memory over time below (c1m's RSS summed over the nodes, the load
