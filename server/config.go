@@ -21,6 +21,16 @@ type Config struct {
 	Path string
 	// Loops is the number of event loops. Zero means runtime.NumCPU().
 	Loops int
+	// ReusePort binds the listener with SO_REUSEPORT, one listening
+	// socket per loop, so that several processes (nodes of a cluster) on
+	// one host serve the same port: the kernel spreads new connections
+	// over every socket bound to it, across processes, by a hash of the
+	// connection's addresses. Each loop then accepts for itself, one
+	// connection at a time between its other events. Addr needs a fixed
+	// port: with port 0, gnet would bind a different free port on each
+	// loop, so Serve refuses it with ErrReusePortZero. False (the
+	// default) binds one socket, which a second process cannot share.
+	ReusePort bool
 	// MaxHead limits a request head. Zero means 16 KiB. Over it: 431.
 	MaxHead int
 	// MaxFrame limits one frame's payload. Zero means 1 MiB; values over

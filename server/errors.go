@@ -21,4 +21,10 @@ var (
 	// ErrProxyProtocolMode is a PROXY protocol mode other than off,
 	// optional or required (ParseProxyProtocol).
 	ErrProxyProtocolMode = errors.New("c1m: PROXY protocol mode must be off, optional or required")
+
+	// ErrReusePortZero is returned by Serve and Start when Config.ReusePort
+	// is set and Addr has no fixed port: with port 0, gnet binds a
+	// different free port on each loop, and no other process could find
+	// them.
+	ErrReusePortZero = errors.New("c1m: ReusePort needs a fixed port in Addr, not port 0")
 )

@@ -154,19 +154,10 @@ func (s *Server) Serve() error {
 func (s *Server) serve() error {
 	s.start = time.Now()
 	s.capacity = processCapacity(&s.cfg)
-	err := gnet.Run(engine{s}, "tcp://"+s.cfg.Addr,
-		gnet.WithMulticore(true),
-		gnet.WithNumEventLoop(s.cfg.Loops),
-		gnet.WithLockOSThread(true), // Session.Send tells the loop by its thread
-		gnet.WithReusePort(false),
-		// A restarted server binds its port again at once, whatever
-		// connections of the last one linger in TIME_WAIT.
-		gnet.WithReuseAddr(true),
-		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
-		gnet.WithReadBufferCap(s.cfg.ReadBufferCap),
-		gnet.WithTicker(true),
-		gnet.WithLogger(gnetLogger{s.log.With("component", "gnet")}),
-	)
+	err := checkReusePort(&s.cfg)
+	if err == nil {
+		err = s.run()
+	}
 	if g := s.fdGuard.Load(); g != nil {
 		g.stopGuard()
 	}
@@ -187,6 +178,40 @@ func (s *Server) serve() error {
 		close(s.booted) // boot failed: release Start's waiters
 	}
 	return err
+}
+
+// run runs the gnet engine until it stops.
+func (s *Server) run() error {
+	return gnet.Run(engine{s}, "tcp://"+s.cfg.Addr,
+		gnet.WithMulticore(true),
+		gnet.WithNumEventLoop(s.cfg.Loops),
+		gnet.WithLockOSThread(true), // Session.Send tells the loop by its thread
+		// With ReusePort, a listening socket per loop, which other
+		// processes may join on the same port (Config.ReusePort).
+		gnet.WithReusePort(s.cfg.ReusePort),
+		// A restarted server binds its port again at once, whatever
+		// connections of the last one linger in TIME_WAIT.
+		gnet.WithReuseAddr(true),
+		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
+		gnet.WithReadBufferCap(s.cfg.ReadBufferCap),
+		gnet.WithTicker(true),
+		gnet.WithLogger(gnetLogger{s.log.With("component", "gnet")}),
+	)
+}
+
+// checkReusePort refuses ReusePort on port 0 (ErrReusePortZero).
+func checkReusePort(c *Config) error {
+	if !c.ReusePort {
+		return nil
+	}
+	_, port, err := net.SplitHostPort(c.Addr)
+	if err != nil {
+		return fmt.Errorf("c1m: listen address %q: %w", c.Addr, err)
+	}
+	if n, err := net.LookupPort("tcp", port); err != nil || n == 0 {
+		return ErrReusePortZero
+	}
+	return nil
 }
 
 // Start runs Serve in a goroutine and returns once the server listens, or
@@ -251,7 +276,11 @@ func (s engine) OnBoot(eng gnet.Engine) gnet.Action {
 		s.bootErr = fmt.Errorf("c1m: setting up the listener: %w", err)
 		return gnet.Shutdown
 	}
-	if !s.noFDGuard {
+	// With ReusePort each loop accepts one connection and opens it in the
+	// same event (gnet's eventloop.accept calls OnOpen inline), so no pile
+	// builds up behind a lagging loop and the cap in OnOpen holds: the
+	// guard is for the single listener, whose acceptor runs apart.
+	if !s.noFDGuard && !s.cfg.ReusePort {
 		fd, err := eng.Dup()
 		if err != nil {
 			s.bootErr = fmt.Errorf("c1m: setting up the descriptor guard: %w", err)
@@ -260,7 +289,8 @@ func (s engine) OnBoot(eng gnet.Engine) gnet.Action {
 		s.fdGuard.Store(newFDGuard(fd, s.capacity, s.Connections, s.log.With("component", "fdguard")))
 	}
 	s.log.Info("listening", "addr", s.Addr().String(), "loops", s.cfg.Loops, "path", s.cfg.Path,
-		"max_conns", s.capacity.maxConns, "open_files", s.capacity.files, "backlog", s.capacity.backlog)
+		"max_conns", s.capacity.maxConns, "open_files", s.capacity.files, "backlog", s.capacity.backlog,
+		"reuse_port", s.cfg.ReusePort)
 	close(s.booted)
 	return gnet.None
 }

@@ -28,6 +28,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/c1mhq/c1m/auth"
+	"github.com/c1mhq/c1m/broker"
 	"github.com/c1mhq/c1m/codec"
 	"github.com/c1mhq/c1m/httpapi"
 	"github.com/c1mhq/c1m/server"
@@ -45,7 +46,7 @@ type options struct {
 	commandRate, handshakeRate, publishRate         float64
 	proxyProtocol                                   string
 	maxMessage, maxOutbound                         int
-	compression, demoPublish, demo                  bool
+	compression, demoPublish, demo, reusePort       bool
 	drain, drainSpread, ping                        time.Duration
 	origins                                         string
 	trustedProxies, clientAddrHeader                string
@@ -57,6 +58,7 @@ type options struct {
 	transports, flashDomains, flashPorts            string
 	authMode, jwtSecret, jwtKeys, authCookie        string
 	protected, userPrefix                           string
+	cluster                                         clusterOptions
 	socketIO, socketIORecovery                      bool
 	socketIOPath                                    string
 }
@@ -68,6 +70,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.StringVar(&o.api, "api", "127.0.0.1:8081", "API listener: publish, stats, metrics, probes, pprof")
 	fs.StringVar(&o.apiKey, "api-key", "", "require 'Authorization: Bearer KEY' on /api/ (empty: no key)")
 	fs.StringVar(&o.path, "path", "/ws", "WebSocket path")
+	fs.BoolVar(&o.reusePort, "reuse-port", false, "share -listen's port with other c1m processes on this host (SO_REUSEPORT; needs a fixed port)")
 	fs.IntVar(&o.loops, "loops", 0, "event loops (0: one per CPU)")
 	fs.IntVar(&o.maxTopics, "max-topics", server.DefaultMaxTopics, "topics per session")
 	fs.IntVar(&o.maxConns, "max-conns", 0, "client connections at most; more get 503 (0: the open-file limit less -backlog and a 1% reserve)")
@@ -115,6 +118,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.StringVar(&o.socketIOPath, "socketio-path", server.DefaultEnginePath, "Socket.IO path (the client's path option)")
 	fs.BoolVar(&o.socketIORecovery, "socketio-recovery", true, "Socket.IO connection state recovery within -history-ttl, from topic history (needs -history)")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	o.cluster.flags(fs)
 	// Environment first, so that flags on the command line override it.
 	var envErr error
 	fs.VisitAll(func(f *flag.Flag) {
@@ -145,7 +149,10 @@ func main() {
 		fmt.Fprintln(os.Stderr, "c1m: -log-level:", err)
 		os.Exit(2)
 	}
-	slog.SetDefault(slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level})))
+	if o.cluster.nodeID == "" {
+		o.cluster.nodeID = broker.DefaultNodeID()
+	}
+	slog.SetDefault(slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level})).With("node", o.cluster.nodeID))
 	if err := run(o); err != nil {
 		slog.Error("c1m: exiting", "err", err)
 		os.Exit(1)
@@ -193,6 +200,7 @@ func run(o *options) error {
 		Addr:            o.listen,
 		Path:            o.path,
 		Loops:           o.loops,
+		ReusePort:       o.reusePort,
 		MaxMessage:      int64(o.maxMessage),
 		MaxFrame:        int64(o.maxMessage),
 		MaxOutbound:     o.maxOutbound,
@@ -271,11 +279,27 @@ func run(o *options) error {
 	if sio != nil {
 		sio.Attach(srv.Hub())
 	}
+	// The node joins the cluster, and reads its history, before it serves
+	// a client. A node that loses the cluster's history drains and exits
+	// (its clients reconnect and are reset): lost ends the wait below.
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	lostCtx, lose := context.WithCancelCause(ctx)
+	defer lose(nil)
+	b, err := startBroker(&o.cluster, o.cluster.nodeID, cfg.History, srv.Hub(), lose)
+	if err != nil {
+		return err
+	}
+	apiCfg := &httpapi.Config{APIKey: o.apiKey, Push: push}
+	if b != nil {
+		defer b.Close()
+		apiCfg.Cluster, apiCfg.NodeID = b, o.cluster.nodeID
+	}
 	if err := srv.Start(); err != nil {
 		return fmt.Errorf("client listener %s: %w", o.listen, err)
 	}
 
-	api := httpapi.New(srv, &httpapi.Config{APIKey: o.apiKey, Push: push})
+	api := httpapi.New(srv, apiCfg)
 	apiLn, err := net.Listen("tcp", o.api)
 	if err != nil {
 		_ = srv.Shutdown(context.Background())
@@ -292,9 +316,12 @@ func run(o *options) error {
 	}
 	slog.Info("c1m: ready", "clients", "ws://"+srv.Addr().String()+o.path, "api", "http://"+apiLn.Addr().String())
 
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	<-ctx.Done()
+	<-lostCtx.Done()
 	stop()
+	lostErr := context.Cause(lostCtx)
+	if errors.Is(lostErr, context.Canceled) {
+		lostErr = nil // a signal
+	}
 	// Readiness flips first so load balancers stop sending clients, then the
 	// sessions are closed with 1001, spread over -drain-spread.
 	slog.Info("c1m: draining", "connections", srv.Connections(), "bound", o.drain)
@@ -307,7 +334,7 @@ func run(o *options) error {
 		return err
 	}
 	slog.Info("c1m: stopped")
-	return nil
+	return lostErr
 }
 
 // demoStats is /stats.json on the client listener, for the demo page: the
