@@ -3,6 +3,7 @@ package server
 import (
 	"log/slog"
 	"os"
+	"sync"
 	"sync/atomic"
 	"time"
 	"unsafe"
@@ -68,8 +69,8 @@ var synDrop = []unix.SockFilter{
 }
 
 // fdGuard watches the descriptor table and shuts the listener to new SYNs
-// near the open-file limit. Its methods run on its own goroutine except
-// where said.
+// near the open-file limit. Its fields other than engagements belong to
+// the watcher goroutine (watchFDs), under fdWatcher.mu.
 type fdGuard struct {
 	listener  int        // a dup of the listening socket, owned by the guard
 	engageAt  int        // the engage line: a descriptor number
@@ -82,8 +83,16 @@ type fdGuard struct {
 	counted time.Time // last listing of /proc/self/fd
 
 	engagements atomic.Int64 // times the guard engaged
-	active      atomic.Bool
-	stop, done  chan struct{}
+}
+
+// fdWatcher runs the checks of every guard of the process (the descriptor
+// table is the process's: servers in one process share it) on one
+// goroutine, which runs while there is a guard.
+var fdWatcher struct {
+	// guards the fields below
+	mu     sync.Mutex
+	guards map[*fdGuard]struct{}
+	stop   chan struct{} // closed when the last guard leaves
 }
 
 // fdGuardLines returns the engage and release lines for files open files
@@ -98,37 +107,44 @@ func fdGuardLines(c capacity) (engageAt, releaseAt int) {
 // newFDGuard starts a guard on the listening socket listener, which it
 // then owns and closes in stopGuard. Safe for concurrent use.
 func newFDGuard(listener int, c capacity, conns func() int, log *slog.Logger) *fdGuard {
-	g := &fdGuard{listener: listener, conns: conns, log: log,
-		stop: make(chan struct{}), done: make(chan struct{})}
+	g := &fdGuard{listener: listener, conns: conns, log: log}
 	g.engageAt, g.releaseAt = fdGuardLines(c)
 	g.target = g.engageAt
 	if f, ok := g.lowestFreeAbove(); ok {
 		g.target = f
 	}
-	go g.run()
+	w := &fdWatcher
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.guards) == 0 {
+		w.guards = map[*fdGuard]struct{}{}
+		w.stop = make(chan struct{})
+		go watchFDs(w.stop)
+	}
+	w.guards[g] = struct{}{}
 	return g
 }
 
-// run is the watcher goroutine.
-func (g *fdGuard) run() {
-	defer close(g.done)
+// watchFDs checks every guard each fdGuardInterval until stop closes.
+func watchFDs(stop chan struct{}) {
 	t := time.NewTicker(fdGuardInterval)
 	defer t.Stop()
+	w := &fdWatcher
 	for {
 		select {
-		case <-g.stop:
-			if g.engaged {
-				g.setFilter(false)
-			}
-			_ = unix.Close(g.listener)
+		case <-stop:
 			return
 		case now := <-t.C:
-			g.check(now)
+			w.mu.Lock()
+			for g := range w.guards {
+				g.check(now)
+			}
+			w.mu.Unlock()
 		}
 	}
 }
 
-// check is one look at the descriptor table.
+// check is one look at the descriptor table, on the watcher goroutine.
 func (g *fdGuard) check(now time.Time) {
 	if !g.engaged {
 		f, ok := g.lowestFreeAbove()
@@ -140,7 +156,6 @@ func (g *fdGuard) check(now time.Time) {
 		// process held at least target+1 files.
 		if g.setFilter(true) {
 			g.engaged = true
-			g.active.Store(true)
 			g.engagements.Add(1)
 			g.log.Warn("open files near the limit: new connections refused until they fall",
 				"engage_at", g.engageAt, "release_at", g.releaseAt, "lowest_free", f)
@@ -159,7 +174,6 @@ func (g *fdGuard) check(now time.Time) {
 	}
 	if g.setFilter(false) {
 		g.engaged = false
-		g.active.Store(false)
 		g.target = g.engageAt
 		if f, ok := g.lowestFreeAbove(); ok {
 			g.target = f // descriptors still held above the line do not count again
@@ -198,8 +212,17 @@ func (g *fdGuard) setFilter(on bool) bool {
 // stopGuard ends the watcher and closes its listener. Safe for concurrent
 // use, once.
 func (g *fdGuard) stopGuard() {
-	close(g.stop)
-	<-g.done
+	w := &fdWatcher
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	delete(w.guards, g)
+	if len(w.guards) == 0 {
+		close(w.stop)
+	}
+	if g.engaged {
+		g.setFilter(false)
+	}
+	_ = unix.Close(g.listener)
 }
 
 // countOpenFiles returns the descriptors open in this process.

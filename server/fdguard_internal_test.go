@@ -122,7 +122,7 @@ func TestFDGuardEngagesAndReleases(t *testing.T) {
 	// above what the process holds now.
 	line := open + 200
 	g := &fdGuard{listener: fd, engageAt: line, releaseAt: line - 50, log: slog.Default(),
-		conns: func() int { return 0 }, stop: make(chan struct{}), done: make(chan struct{})}
+		conns: func() int { return 0 }}
 	g.target = line
 	defer unix.Close(fd)
 
