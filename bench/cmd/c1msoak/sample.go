@@ -134,6 +134,7 @@ type result struct {
 	BadRequests      int64             `json:"bad_request_rounds"`
 	AbuseUnexpected  int64             `json:"abuse_unexpected"`
 	AbuseAtCapacity  int64             `json:"abuse_at_capacity"` // abusive rounds refused with 503 at the connection cap
+	AbuseCut         int64             `json:"abuse_cut"`         // abusive rounds the end of the load cut short
 	AbuseLastProblem string            `json:"abuse_last_problem,omitempty"`
 	Evictions        map[string]uint64 `json:"evictions"`
 	Samples          []Sample          `json:"samples"`
@@ -234,8 +235,11 @@ func medianOf(ss []Sample, value func(Sample) float64) float64 {
 func (r *result) summary() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "soak: %s\n", r.Options)
-	fmt.Fprintf(&b, "  %.0f reconnects/s; %d publications per topic; abusive rounds: %d slow readers, %d publish floods, %d command floods, %d bad frames, %d bad requests, %d refused at capacity (503)\n",
-		r.ReconnectsPerSec, r.Final, r.SlowReaders, r.PubFloods, r.CmdFloods, r.BadFrames, r.BadRequests, r.AbuseAtCapacity)
+	fmt.Fprintf(&b, "  %.0f reconnects/s; %d publications per topic; abusive rounds: %d slow readers, %d publish floods, %d command floods, %d bad frames, %d bad requests, %d refused at capacity (503), %d cut short by the end of the load\n",
+		r.ReconnectsPerSec, r.Final, r.SlowReaders, r.PubFloods, r.CmdFloods, r.BadFrames, r.BadRequests, r.AbuseAtCapacity, r.AbuseCut)
+	if n := len(r.Samples); n > 0 {
+		fmt.Fprintf(&b, "  the server's descriptor guard engaged %d times\n", r.Samples[n-1].FDGuard)
+	}
 	for _, w := range r.Workers {
 		fmt.Fprintf(&b, "  %s worker: open %d, received %d, reconnects %d, errors %d, gaps %d, dups %d, dropped %d, behind %d, unready %d\n",
 			w.Role, w.Open, w.Received, w.Reconnects, w.Errors, w.Gaps, w.Dups, w.Dropped, w.Behind, w.Unready)
