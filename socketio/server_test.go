@@ -197,7 +197,9 @@ func TestAttachmentBytesBound(t *testing.T) {
 // that did.
 func TestConnectTimeout(t *testing.T) {
 	t.Parallel()
-	r := newRig(t, suiteServer(&Config{ConnectTimeout: 50 * time.Millisecond}), session.HistoryConfig{})
+	// A second leaves a loaded machine time to run the joined client's
+	// CONNECT before its own timeout; the idle one waits it out once.
+	r := newRig(t, suiteServer(&Config{ConnectTimeout: time.Second}), session.HistoryConfig{})
 	joined := connectMain(r)
 	idle := r.open()
 	if reason := idle.rec.waitClosed(t); reason != "connect timeout" {
