@@ -226,7 +226,7 @@ func (c *client) connect(name string, authData []byte) {
 	if sock.claims != nil && sock.claims.ExpiresAt != nil {
 		// As on the other transports, a session ends when its token
 		// expires.
-		sock.expiry = time.AfterFunc(time.Until(sock.claims.ExpiresAt.Time), func() {
+		sock.extra().expiry = time.AfterFunc(time.Until(sock.claims.ExpiresAt.Time), func() {
 			c.closeAll(ReasonForcedClose, codec.StatusPolicyViolation, ReasonTokenExpired)
 		})
 	}

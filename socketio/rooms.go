@@ -165,7 +165,9 @@ func (s *Socket) restore(k *keptSocket) bool {
 		}
 	}
 	rooms := slices.Clone(s.rooms)
-	s.data = k.data
+	if k.data != nil {
+		s.extra().data = k.data
+	}
 	c.mu.Unlock()
 	var last []codec.Position
 	var off struct {
