@@ -16,10 +16,11 @@ import (
 type Socket struct {
 	c         *client
 	nsp       *Namespace
-	id, pid   string
+	id, pid   sockID // pid: with Config.Recovery only (hasPID)
+	hasPID    bool
+	recovered bool
 	auth      json.RawMessage
 	claims    *auth.Claims
-	recovered bool
 
 	// guarded by c.mu
 	connected bool
@@ -54,7 +55,7 @@ type pendingAck struct {
 
 // ID returns the socket's id (not the Engine.IO session's, which is kept
 // private, as in the reference server). Safe for concurrent use.
-func (s *Socket) ID() string { return s.id }
+func (s *Socket) ID() string { return s.id.String() }
 
 // Namespace returns the socket's namespace. Safe for concurrent use.
 func (s *Socket) Namespace() *Namespace { return s.nsp }
@@ -380,7 +381,7 @@ func (s *Socket) ended(reason string, keep bool, given []codec.Position) {
 		pa.timer.Stop()
 		pa.fn(Args{}, ErrNotConnected)
 	}
-	if keep && c.srv.kept != nil && s.pid != "" {
+	if keep && c.srv.kept != nil && s.hasPID {
 		c.srv.kept.put(s.keep(rooms, data, given))
 	}
 	if _, _, fn := s.nsp.handlers(); fn != nil {
