@@ -14,11 +14,12 @@ const (
 	keyData
 	keySince
 	keyEpoch
+	keyToken
 	numCommandKeys
 )
 
 // decodeCommand decodes a command object into c. Its keys must be op,
-// topic, id, data, since and epoch, spelt exactly so (compared after JSON unescaping,
+// topic, id, data, since, epoch and token, spelt exactly so (compared after JSON unescaping,
 // as any case-sensitive JSON parser does), each at most once; nothing may
 // follow the object. encoding/json alone would match keys case-
 // insensitively ("topiC" as topic), let a repeated key win over the first
@@ -50,6 +51,8 @@ func decodeCommand(data []byte, c *Command) error {
 			k, dst = keySince, &c.Since
 		case "epoch":
 			k, dst = keyEpoch, &c.Epoch
+		case "token":
+			k, dst = keyToken, &c.Token
 		default:
 			return ErrBadCommand
 		}

@@ -30,6 +30,15 @@ func TestParseCommandKeys(t *testing.T) {
 		{"array", `[{"op":"subscribe","topic":"t"}]`, false},
 		{"op not a string", `{"op":1,"topic":"t"}`, false},
 		{"missing comma", `{"op":"subscribe" "topic":"t"}`, false},
+		{"refresh", `{"op":"refresh","token":"a.b.c","id":1}`, true},
+		{"refresh without a token", `{"op":"refresh","id":1}`, false},
+		{"refresh with an empty token", `{"op":"refresh","token":""}`, false},
+		{"refresh with a topic", `{"op":"refresh","token":"a.b.c","topic":"t"}`, false},
+		{"refresh with data", `{"op":"refresh","token":"a.b.c","data":1}`, false},
+		{"subscribe with a token", `{"op":"subscribe","topic":"t","token":"a.b.c"}`, true},
+		{"publish with a token", `{"op":"publish","topic":"t","data":1,"token":"a.b.c"}`, false},
+		{"token not a string", `{"op":"refresh","token":1}`, false},
+		{"mixed-case token", `{"op":"refresh","Token":"a.b.c"}`, false},
 	}
 	for _, tc := range cases {
 		_, err := ParseCommand([]byte(tc.in))

@@ -93,6 +93,8 @@ func appendJSONString(dst []byte, s string) []byte {
 //	{"op":"subscribe","topic":"news","id":1}
 //	{"op":"unsubscribe","topic":"news"}
 //	{"op":"publish","topic":"chat","data":"hi"}
+//	{"op":"subscribe","topic":"private:x","token":"eyJ..."}
+//	{"op":"refresh","token":"eyJ..."}
 type Command struct {
 	Op    string          `json:"op"`
 	Topic string          `json:"topic"`
@@ -102,6 +104,9 @@ type Command struct {
 	// resumes from there (history permitting).
 	Since *uint64 `json:"since,omitempty"`
 	Epoch string  `json:"epoch,omitempty"`
+	// Token is a JWT: on a refresh, the session's new connection token;
+	// on a subscribe, a token whose claims grant the topic.
+	Token string `json:"token,omitempty"`
 }
 
 // Position returns the position a subscribe command resumes from, or nil.
@@ -118,14 +123,18 @@ const (
 	OpSubscribe   = "subscribe"
 	OpUnsubscribe = "unsubscribe"
 	OpPublish     = "publish"
+	// OpRefresh replaces the session's connection token with Token
+	// before the old one expires; it has no topic.
+	OpRefresh = "refresh"
 )
 
 // Limits on topic names: printable, no spaces, at most MaxTopicLen bytes.
 const MaxTopicLen = 256
 
 // ParseCommand parses and validates a client command: one JSON object whose
-// keys are exactly op, topic, id and data (lower case, each at most once;
-// decodeCommand). data must be UTF-8, as JSON (RFC 8259 section 8.1) and a
+// keys are exactly op, topic, id, data, since, epoch and token (lower case,
+// each at most once; decodeCommand): a refresh has a token and no topic,
+// and only a subscribe may also carry a token. data must be UTF-8, as JSON (RFC 8259 section 8.1) and a
 // text message are: encoding/json would otherwise replace invalid bytes in
 // strings but keep them in ID, and the reply that echoes ID would be a text
 // frame with invalid UTF-8. The server only passes text messages, already
@@ -140,11 +149,17 @@ func ParseCommand(data []byte) (Command, error) {
 		return Command{}, ErrBadCommand
 	}
 	switch c.Op {
+	case OpRefresh:
+		// A token and an id, nothing else.
+		if c.Token == "" || c.Topic != "" || c.Data != nil || c.Since != nil || c.Epoch != "" {
+			return c, ErrBadCommand
+		}
+		return c, nil
 	case OpSubscribe, OpUnsubscribe, OpPublish:
 	default:
 		return c, ErrBadCommand
 	}
-	if !ValidTopic(c.Topic) || (c.Epoch != "" && !ValidEpoch(c.Epoch)) || (c.Since != nil && c.Op != OpSubscribe) {
+	if (c.Token != "" && c.Op != OpSubscribe) || !ValidTopic(c.Topic) || (c.Epoch != "" && !ValidEpoch(c.Epoch)) || (c.Since != nil && c.Op != OpSubscribe) {
 		return c, ErrBadCommand
 	}
 	return c, nil

@@ -79,6 +79,16 @@ var (
 	ErrBodyTooLarge = errors.New("codec: request body too large")
 )
 
+// Errors of ParseProxyHeader.
+var (
+	// ErrProxyHeader is a PROXY protocol header that breaks the
+	// specification or passes the length allowed.
+	ErrProxyHeader = errors.New("codec: malformed PROXY protocol header")
+	// ErrNoProxyHeader is a connection whose first bytes are not a PROXY
+	// protocol header.
+	ErrNoProxyHeader = errors.New("codec: no PROXY protocol header")
+)
+
 // ErrEIOPacket is an Engine.IO packet that does not decode: empty, of an
 // unknown type, or a binary packet with bad base64.
 var ErrEIOPacket = errors.New("codec: malformed Engine.IO packet")

@@ -318,6 +318,8 @@ func FuzzParseCommand(f *testing.F) {
 	f.Add([]byte(`{"op":"subscribe","topic":"news","id":1}`))
 	f.Add([]byte(`{"op":"publish","topic":"chat","data":"hi","id":"a"}`))
 	f.Add([]byte(`{"op":"publish","topic":"t","data":{"k":[1,2]},"id":null}`))
+	f.Add([]byte(`{"op":"refresh","token":"a.b.c","id":2}`))
+	f.Add([]byte(`{"op":"subscribe","topic":"private:x","token":"a.b.c","since":3,"epoch":"e1"}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		in := bytes.Clone(data)
 		c, err := ParseCommand(data)
@@ -332,10 +334,17 @@ func FuzzParseCommand(f *testing.F) {
 		}
 		switch c.Op {
 		case OpSubscribe, OpUnsubscribe, OpPublish:
+		case OpRefresh:
+			if c.Token == "" || c.Topic != "" {
+				t.Fatalf("accepted a refresh with token %q and topic %q", c.Token, c.Topic)
+			}
 		default:
 			t.Fatalf("accepted op %q", c.Op)
 		}
-		if len(c.Topic) == 0 || len(c.Topic) > MaxTopicLen || c.Topic[0] == '$' {
+		if c.Token != "" && c.Op != OpSubscribe && c.Op != OpRefresh {
+			t.Fatalf("accepted a token on %q", c.Op)
+		}
+		if c.Op != OpRefresh && (len(c.Topic) == 0 || len(c.Topic) > MaxTopicLen || c.Topic[0] == '$') {
 			t.Fatalf("accepted topic %q", c.Topic)
 		}
 		for i := 0; i < len(c.Topic); i++ {
@@ -372,7 +381,7 @@ func FuzzParseCommand(f *testing.F) {
 		}
 		for k := range keys {
 			switch k {
-			case "op", "topic", "id", "data":
+			case "op", "topic", "id", "data", "since", "epoch", "token":
 			default:
 				t.Fatalf("accepted key %q", k)
 			}
@@ -386,7 +395,7 @@ func FuzzParseCommand(f *testing.F) {
 			t.Fatalf("marshal %+v: %v", c, err)
 		}
 		c2, err := ParseCommand(out)
-		if err != nil || c2.Op != c.Op || c2.Topic != c.Topic || !sameJSON(t, c2.ID, c.ID) || !sameJSON(t, c2.Data, c.Data) {
+		if err != nil || c2.Op != c.Op || c2.Topic != c.Topic || c2.Token != c.Token || !sameJSON(t, c2.ID, c.ID) || !sameJSON(t, c2.Data, c.Data) {
 			t.Fatalf("%q round-tripped as %q: %+v %v", data, out, c2, err)
 		}
 		if p := c.PublishPayload(); len(c.Data) > 0 && c.Data[0] == '"' {

@@ -70,7 +70,12 @@ func NewHandshaker(cfg HandshakeConfig) *Handshaker {
 		ReadBufferSize: maxHead,
 		OnBeforeUpgrade: func() (ws.HandshakeHeader, error) {
 			if h.before != nil {
-				return nil, h.before()
+				err := h.before()
+				if r, ok := err.(*Rejection); ok {
+					return nil, ws.RejectConnectionError(ws.RejectionStatus(r.Status),
+						ws.RejectionReason(r.Reason), ws.RejectionHeader(ws.HandshakeHeaderString(r.Header)))
+				}
+				return nil, err
 			}
 			return nil, nil
 		},
@@ -135,11 +140,41 @@ func Reject(status int, reason string) error {
 	return ws.RejectConnectionError(ws.RejectionStatus(status), ws.RejectionReason(reason))
 }
 
+// Rejection refuses a request with an HTTP status, a short reason as the
+// body and header lines (each ending in CR LF): RejectWith's error.
+type Rejection struct {
+	Status int
+	Reason string
+	Header string
+}
+
+// Error returns the reason. Safe for concurrent use.
+func (r *Rejection) Error() string { return r.Reason }
+
+// RejectWith is Reject with header lines in the answer, such as
+// "WWW-Authenticate: Bearer\r\n" or "Retry-After: 1\r\n". Safe for
+// concurrent use.
+func RejectWith(status int, reason, header string) error {
+	return &Rejection{Status: status, Reason: reason, Header: header}
+}
+
 // RejectStatus returns the HTTP status a handshake error was answered with,
 // or 0 when err is not a rejection (for example a write error).
 func RejectStatus(err error) int {
-	if rej, ok := err.(*ws.ConnectionRejectedError); ok {
+	switch rej := err.(type) {
+	case *ws.ConnectionRejectedError:
 		return rej.StatusCode()
+	case *Rejection:
+		return rej.Status
 	}
 	return 0
+}
+
+// RejectHeader returns the header lines of a RejectWith error, or "".
+// Safe for concurrent use.
+func RejectHeader(err error) string {
+	if rej, ok := err.(*Rejection); ok {
+		return rej.Header
+	}
+	return ""
 }

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/c1mhq/c1m/server"
 )
 
 // TestHAProxy runs each client flow through haproxy with
@@ -26,9 +28,29 @@ func TestHAProxyNodes(t *testing.T) {
 	sticky(t, p)
 }
 
+// TestHAProxyProxyProtocol: haproxy names the client in a PROXY protocol
+// header, version 1 (send-proxy) and 2 (send-proxy-v2), to nodes that
+// require one, without X-Forwarded-For: every flow works, and the
+// handler sees the client's address, not the proxy's nor one the client
+// forged in X-Forwarded-For.
+func TestHAProxyProxyProtocol(t *testing.T) {
+	t.Parallel()
+	for _, option := range []string{"send-proxy", "send-proxy-v2"} {
+		t.Run(option, func(t *testing.T) {
+			t.Parallel()
+			p := newProxyWith(t, "haproxy", 1, func(cfg *server.Config) { cfg.ProxyProtocol = server.ProxyProtocolRequired })
+			startHAProxy(t, p,
+				"check inter 5s", "check inter 5s "+option,
+				"    http-request set-header X-Forwarded-For %[src]\n", "",
+				"    http-request set-header X-Real-IP %[src]\n", "")
+			flows(t, p)
+		})
+	}
+}
+
 // startHAProxy runs haproxy with deploy/haproxy/c1m.cfg in front of p's
-// nodes.
-func startHAProxy(t *testing.T, p *proxy) {
+// nodes, with more replacements in the configuration.
+func startHAProxy(t *testing.T, p *proxy, replace ...string) {
 	t.Helper()
 	haproxy := findProxy(t, "haproxy")
 	// haproxy takes the certificate and its key in one file.
@@ -54,6 +76,12 @@ func startHAProxy(t *testing.T, p *proxy) {
 		"log /dev/log local0", "",
 		// Within a test machine's open-file limit.
 		"maxconn 100000", "maxconn 1000")
+	for i := 0; i+1 < len(replace); i += 2 {
+		if !strings.Contains(conf, replace[i]) {
+			t.Fatalf("haproxy's configuration has no %q to replace", replace[i])
+		}
+		conf = strings.ReplaceAll(conf, replace[i], replace[i+1])
+	}
 	path := filepath.Join(p.dir, "haproxy.cfg")
 	writeFile(t, path, conf)
 	// -db: in the foreground, one process.

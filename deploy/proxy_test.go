@@ -105,9 +105,15 @@ func findProxy(t *testing.T, name string) string {
 // certificate for the proxy; run starts the proxy itself.
 func newProxy(t *testing.T, name string, nodes int) *proxy {
 	t.Helper()
+	return newProxyWith(t, name, nodes, nil)
+}
+
+// newProxyWith is newProxy with tune applied to each node's configuration.
+func newProxyWith(t *testing.T, name string, nodes int, tune func(*server.Config)) *proxy {
+	t.Helper()
 	p := &proxy{name: name, connects: make(chan connect, 256)}
 	for i := range nodes {
-		p.nodes = append(p.nodes, startNode(t, i, p.connects))
+		p.nodes = append(p.nodes, startNode(t, i, p.connects, tune))
 	}
 	p.srv = p.nodes[0]
 	p.dir = t.TempDir()
@@ -121,7 +127,7 @@ func newProxy(t *testing.T, name string, nodes int) *proxy {
 
 // startNode starts push server number node, which reports each request
 // its handler sees on connects.
-func startNode(t *testing.T, node int, connects chan<- connect) *server.Server {
+func startNode(t *testing.T, node int, connects chan<- connect, tune func(*server.Config)) *server.Server {
 	t.Helper()
 	cfg := server.Config{
 		Addr:           "127.0.0.1:0",
@@ -132,6 +138,9 @@ func startNode(t *testing.T, node int, connects chan<- connect) *server.Server {
 		DrainSpread:    -1,
 		DrainTimeout:   serverShutdown / 2,
 		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")},
+	}
+	if tune != nil {
+		tune(&cfg)
 	}
 	h := server.NewPush(&server.PushConfig{
 		ClientPublish: true,

@@ -34,6 +34,13 @@ type Config struct {
 	// Push, when set, is the server's handler: its refusals by reason are
 	// exported as c1m_auth_denials_total. Nil exports none.
 	Push *server.Push
+	// Cluster, when set, is the node's link to the other nodes: /readyz
+	// reports degraded while it is down, and /api/stats?scope=cluster and
+	// /api/presence ask every node. Nil: a single node.
+	Cluster Cluster
+	// NodeID, when set, labels every metric with node="NodeID" and is
+	// reported in /api/stats. Empty: no label.
+	NodeID string
 }
 
 // DefaultMaxBody is the default cap on a published body.
@@ -60,14 +67,19 @@ func New(srv *server.Server, cfg *Config) *API {
 	a.ready.Store(true)
 
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(newCollector(srv), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	var r prometheus.Registerer = reg
+	if a.cfg.NodeID != "" {
+		r = prometheus.WrapRegistererWith(prometheus.Labels{"node": a.cfg.NodeID}, reg)
+	}
+	r.MustRegister(newCollector(srv), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if a.cfg.Push != nil {
-		reg.MustRegister(newDenialCollector(a.cfg.Push))
+		r.MustRegister(newDenialCollector(a.cfg.Push))
 	}
 
 	a.mux.HandleFunc("POST /api/publish", a.auth(a.publish))
 	a.mux.HandleFunc("POST /api/broadcast", a.auth(a.broadcast))
 	a.mux.HandleFunc("GET /api/stats", a.auth(a.stats))
+	a.mux.HandleFunc("GET /api/presence", a.auth(a.presence))
 	a.mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	a.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
 	a.mux.HandleFunc("GET /readyz", a.readyz)
@@ -105,6 +117,12 @@ func (a *API) readyz(w http.ResponseWriter, _ *http.Request) {
 	if !a.ready.Load() {
 		httpError(w, http.StatusServiceUnavailable, "draining")
 		return
+	}
+	if a.cfg.Cluster != nil {
+		if err := a.cfg.Cluster.Ready(); err != nil {
+			httpError(w, http.StatusServiceUnavailable, "degraded: "+err.Error())
+			return
+		}
 	}
 	io.WriteString(w, "ready\n")
 }
@@ -159,7 +177,7 @@ const backlogRetryAfter = "1"
 // Retry-After when the loops are behind (session.ErrBacklog) rather than
 // stopping.
 func unavailable(w http.ResponseWriter, err error) {
-	if errors.Is(err, session.ErrBacklog) {
+	if errors.Is(err, session.ErrBacklog) || errors.Is(err, session.ErrUnavailable) {
 		w.Header().Set("Retry-After", backlogRetryAfter)
 	}
 	httpError(w, http.StatusServiceUnavailable, err.Error())
@@ -167,6 +185,7 @@ func unavailable(w http.ResponseWriter, err error) {
 
 // Stats is the JSON of GET /api/stats.
 type Stats struct {
+	Node           string            `json:"node,omitempty"`
 	Connections    int64             `json:"connections"`
 	Sessions       int64             `json:"sessions"`
 	Loops          []LoopStats       `json:"loops"`
@@ -212,6 +231,15 @@ type LoopStats struct {
 }
 
 func (a *API) stats(w http.ResponseWriter, r *http.Request) {
+	switch r.URL.Query().Get("scope") {
+	case "", "node":
+	case "cluster":
+		a.clusterStats(w, r)
+		return
+	default:
+		httpError(w, http.StatusBadRequest, "scope: node or cluster")
+		return
+	}
 	if r.URL.Query().Get("gc") == "1" {
 		// For memory measurements: collect and return freed pages first,
 		// so heap and RSS show what the connections hold.
@@ -222,6 +250,7 @@ func (a *API) stats(w http.ResponseWriter, r *http.Request) {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	st := Stats{
+		Node:        a.cfg.NodeID,
 		Connections: tot.Connections, Sessions: tot.Sessions,
 		MessagesIn: tot.MessagesIn, MessagesOut: tot.MessagesOut,
 		BytesIn: tot.BytesIn, BytesOut: tot.BytesOut,

@@ -9,12 +9,14 @@
 #   - nginx and haproxy, the TLS proxies of the deploy/ tests (Debian's
 #     policy-rc.d, or the lack of an init system, keeps them from starting
 #     as services);
-#   - python3-websockets and python3-socketio for Debian's /usr/bin/python3
+#   - python3-websockets and python3-socketio (with python3-requests and
+#     python3-websocket, its client's transports) for Debian's /usr/bin/python3
 #     (a pyenv python3 first on PATH does not see Debian's modules, so it is
 #     not asked);
 #   - node and npm, then the npm packages pinned in
 #     test/interop/node/package-lock.json (ws, puppeteer-core, eventsource,
-#     socket.io-client, engine.io-client).
+#     socket.io-client, engine.io-client, and the socket.io and engine.io
+#     servers the Socket.IO tests compare c1m with).
 # Every package goes in with --no-install-recommends: the browsers run
 # headless without what they recommend (media codecs, GL and portal
 # helpers for WebKit), as this machine shows.
@@ -34,6 +36,10 @@ command -v xauth >/dev/null 2>&1 || need+=(xauth)
 [ -x /usr/sbin/haproxy ] || need+=(haproxy)
 /usr/bin/python3 -c 'import websockets; websockets.connect' >/dev/null 2>&1 || need+=(python3-websockets)
 /usr/bin/python3 -c 'import socketio; socketio.Client' >/dev/null 2>&1 || need+=(python3-socketio)
+# socketio.Client's transports: requests for polling, websocket-client for
+# WebSocket (python3-engineio only suggests them).
+/usr/bin/python3 -c 'import requests' >/dev/null 2>&1 || need+=(python3-requests)
+/usr/bin/python3 -c 'import websocket; websocket.WebSocket' >/dev/null 2>&1 || need+=(python3-websocket)
 command -v node >/dev/null 2>&1 || need+=(nodejs)
 command -v npm >/dev/null 2>&1 || need+=(npm)
 

@@ -9,8 +9,6 @@ import (
 	"time"
 
 	"github.com/c1mhq/c1m/auth"
-	"github.com/c1mhq/c1m/codec"
-	"github.com/c1mhq/c1m/session"
 )
 
 // Reasons of Push's authentication refusals: the body of a 401 or 403
@@ -37,10 +35,15 @@ const (
 	DenySubscribe                    // a subscribe command outside the policy
 	DenyPublish                      // a publish command outside the policy
 	DenyExpiredSession               // an open session closed when its token expired
+	DenyRefresh                      // a refresh of a session without a token, or with another user's
+	DenyRefreshExpired               // a refresh that came after the session's token expired
+	DenyCommandRate                  // a command over PushConfig.CommandRate
+	DenyPublishRate                  // a publish command over PushConfig.PublishRate
 	numDenials
 )
 
-var denialNames = [numDenials]string{"token_required", "token_expired", "token_invalid", "no_sub", "topic", "subscribe", "publish", "session_expired"}
+var denialNames = [numDenials]string{"token_required", "token_expired", "token_invalid", "no_sub", "topic", "subscribe", "publish", "session_expired",
+	"refresh", "refresh_expired", "command_rate", "publish_rate"}
 
 // String returns the denial's metric label.
 func (d Denial) String() string { return denialNames[d] }
@@ -97,14 +100,14 @@ func (p *Push) authenticate(r *Request, query url.Values, topics []string) error
 		if err != nil {
 			d, reason := tokenDenial(err)
 			p.deny(d)
-			return Reject(http.StatusUnauthorized, reason)
+			return RejectWith(http.StatusUnauthorized, reason, challenge(http.StatusUnauthorized, d, reason))
 		}
 		claims = c
 	}
 	for _, t := range topics {
 		if !p.cfg.Policy.CanSubscribe(claims, t) {
 			p.deny(DenyTopic)
-			return Reject(http.StatusForbidden, ReasonTopicDenied)
+			return RejectWith(http.StatusForbidden, ReasonTopicDenied, challenge(http.StatusForbidden, DenyTopic, ReasonTopicDenied))
 		}
 	}
 	if claims != nil {
@@ -116,41 +119,35 @@ func (p *Push) authenticate(r *Request, query url.Values, topics []string) error
 	return nil
 }
 
-// tokenSession is the data of a session that presented a token: its claims,
-// and the timer that closes it when the token expires.
+// tokenSession is the data of a session that presented a token: its claims
+// (a refresh replaces them), the timer that closes it when the token
+// expires, and the topics subscription tokens granted (refresh.go).
 type tokenSession struct {
 	*auth.Claims
-	expiry *time.Timer
+	expiry  *time.Timer
+	granted []string
 }
 
 // OnOpen starts the expiry of a session whose token has an exp: when it
 // passes, the session is closed with 1008 "token expired" (a poll, which
 // presents its token again each time, is refused with 401 after that).
-// A session whose data Auth replaced has no expiry.
+// A session whose data Auth replaced has no expiry. A refresh command
+// moves it (refresh.go).
 // Runs where Handler.OnOpen runs: the loop, or a worker.
 func (p *Push) OnOpen(s *Session) {
-	ts, ok := s.Data().(*tokenSession)
-	if !ok || ts.ExpiresAt == nil {
-		return
+	if ts, ok := s.Data().(*tokenSession); ok {
+		p.armExpiry(s, ts)
 	}
-	id := s.ID()
-	ts.expiry = time.AfterFunc(time.Until(ts.ExpiresAt.Time), func() {
-		// On the loop, and only if the session is still the one that
-		// presented the token: its memory may serve another by now.
-		_ = s.Post(func() {
-			if s.ID() == id && s.State() == session.StateOpen {
-				p.deny(DenyExpiredSession)
-				_ = s.Close(codec.StatusPolicyViolation, ReasonTokenExpired)
-			}
-		})
-	})
 }
 
 // OnClose stops the session's expiry timer, if any, and forgets its
-// command bucket. Runs where Handler.OnClose runs: the loop, or a worker.
+// command and publish buckets. Runs where Handler.OnClose runs: the loop, or a worker.
 func (p *Push) OnClose(s *Session, _ StatusCode, _ string) {
 	if p.limiter != nil {
 		p.limiter.forget(s.ID())
+	}
+	if p.pubs != nil {
+		p.pubs.forget(s.ID())
 	}
 	if ts, ok := s.Data().(*tokenSession); ok && ts.expiry != nil {
 		ts.expiry.Stop()

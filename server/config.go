@@ -21,6 +21,16 @@ type Config struct {
 	Path string
 	// Loops is the number of event loops. Zero means runtime.NumCPU().
 	Loops int
+	// ReusePort binds the listener with SO_REUSEPORT, one listening
+	// socket per loop, so that several processes (nodes of a cluster) on
+	// one host serve the same port: the kernel spreads new connections
+	// over every socket bound to it, across processes, by a hash of the
+	// connection's addresses. Each loop then accepts for itself, one
+	// connection at a time between its other events. Addr needs a fixed
+	// port: with port 0, gnet would bind a different free port on each
+	// loop, so Serve refuses it with ErrReusePortZero. False (the
+	// default) binds one socket, which a second process cannot share.
+	ReusePort bool
 	// MaxHead limits a request head. Zero means 16 KiB. Over it: 431.
 	MaxHead int
 	// MaxFrame limits one frame's payload. Zero means 1 MiB; values over
@@ -142,6 +152,13 @@ type Config struct {
 	// is read: a proxy that sets one leaves the others as the client
 	// wrote them.
 	ClientAddrHeader string
+	// ProxyProtocol reads the PROXY protocol header (versions 1 and 2)
+	// that the TrustedProxies send before each connection's first
+	// request: the client it names is the connection's peer, for
+	// ClientAddrHeader's walk, RemoteAddr, the limits and the logs.
+	// Zero (ProxyProtocolOff) reads none. A header from a peer outside
+	// TrustedProxies is refused, whatever the mode.
+	ProxyProtocol ProxyProtocol
 	// MaxConnsPerIP caps the connections one client address (RemoteAddr:
 	// behind TrustedProxies, the address they forward) holds across all
 	// loops, counted once its request head is read: a WebSocket, a stream,
@@ -157,6 +174,18 @@ type Config struct {
 	// A long-poll client makes one request per reply: set it above that.
 	// Zero means no limit.
 	HandshakeRate float64
+	// MaxConnsPerUser caps the sessions of one user (Request.SetUser:
+	// with Push and tokens, the token's sub) across all loops and
+	// transports, counted like MaxConnsPerIP: over it the request gets
+	// 429 with Retry-After once the handler accepted it. Anonymous
+	// sessions are not counted. Zero means no limit.
+	MaxConnsPerUser int
+	// MaxPollsPerIP caps the long-polls one client address holds at once
+	// (each poll request until its reply), apart from MaxConnsPerIP: a
+	// page polls with one request at a time, so a handful is plenty,
+	// while each held poll costs the server a connection. Over it: 429
+	// with Retry-After. Zero means no limit.
+	MaxPollsPerIP int
 	// HandshakeBurst is how many such requests an address may make at once
 	// before HandshakeRate applies. Zero means one second's worth (at
 	// least 1).

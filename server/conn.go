@@ -36,6 +36,9 @@ type conn struct {
 	linger   bool  // answered: waiting for the peer to leave (lingerClose)
 	shut     bool  // the write side is shut down
 	paused   bool  // input is not decoded until its worker has room (pause.go)
+	// proxyRead: the PROXY protocol header, if Config.ProxyProtocol wants
+	// one, is read (proxyproto.go).
+	proxyRead bool
 }
 
 // peerClose is what the peer's close frame said. It is allocated when the

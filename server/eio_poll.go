@@ -143,9 +143,7 @@ func (s *Server) eioPost(c *conn, req *codec.Request, n int, home *shard, id, to
 		c.respond(http.StatusBadRequest, corsLines(head), "bad body framing\n")
 		return
 	case kind == codec.BodyLength && length > int64(s.eio.MaxPayload):
-		// The reference server's answer: 413 with no body. The session
-		// stays; the connection closes, its body unread.
-		c.respond(http.StatusRequestEntityTooLarge, corsLines(head), "")
+		s.eioTooLarge(c, head, &eioTarget{home: home, id: id, token: token})
 		return
 	}
 	_, _ = c.c.Discard(n)
@@ -158,6 +156,19 @@ func (s *Server) eioPost(c *conn, req *codec.Request, n int, home *shard, id, to
 		c.write()
 	}
 	s.readBody(c)
+}
+
+// eioTooLarge answers a post over MaxPayload as the reference server does:
+// 413 with no body, the connection closed with its body unread, and the
+// session ended ("transport error"). Loop-only.
+func (s *Server) eioTooLarge(c *conn, head codec.ResponseHead, t *eioTarget) {
+	c.respond(http.StatusRequestEntityTooLarge, corsLines(head), "")
+	onShard(t.home, func() {
+		if es := lookupEIO(t.home, t.id, t.token); es != nil {
+			es.sh.Stats().Evicted(session.ReasonProtocolError)
+			es.finish(codec.StatusMessageTooBig, "transport error", codec.EIOClose)
+		}
+	})
 }
 
 // eioData hands a post's complete body to its session. Loop-only.

@@ -89,7 +89,7 @@ func (s *Server) serveEIO(c *conn, req *codec.Request, n int) {
 		s.eioRefuse(c, req, n, codec.EIOBadRequest, 0, "")
 		return
 	}
-	r := Request{req: req, remote: clientAddr(s.cfg.TrustedProxies, s.cfg.ClientAddrHeader, c.c.RemoteAddr(), req)}
+	r := Request{req: req, remote: clientAddr(s.cfg.TrustedProxies, s.cfg.ClientAddrHeader, c.peer(), req)}
 	if !s.admitIP(c, r.remote, corsLines(s.httpHead(req, 0))) {
 		return
 	}

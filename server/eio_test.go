@@ -210,24 +210,31 @@ func TestEIOClosePacket(t *testing.T) {
 	}
 }
 
-// TestEIOPayloadTooLarge: a post over MaxPayload gets 413, and the session
-// stays.
+// TestEIOPayloadTooLarge: a post over MaxPayload gets 413 and ends the
+// session, as the reference server does; one at the limit is taken.
 func TestEIOPayloadTooLarge(t *testing.T) {
 	t.Parallel()
-	_, base := eioServer(t, newEIOEvents(), server.Config{Engine: &server.EngineConfig{MaxPayload: 100}})
+	h := newEIOEvents()
+	_, base := eioServer(t, h, server.Config{Engine: &server.EngineConfig{MaxPayload: 100}})
 	c := newEIOClient(t, base, false)
 	sid, o := c.handshake()
 	if o.MaxPayload != 100 {
 		t.Fatalf("maxPayload %d", o.MaxPayload)
-	}
-	if status, body := c.post(sid, "4"+strings.Repeat("x", 100)); status != 413 || body != "" {
-		t.Fatalf("post over the limit: %d %q", status, body)
 	}
 	if status, body := c.post(sid, "4"+strings.Repeat("x", 99)); status != 200 || body != "ok" {
 		t.Fatalf("post at the limit: %d %q", status, body)
 	}
 	if status, body := c.get(sid); status != 200 || len(body) != 100 {
 		t.Fatalf("poll: %d %d bytes", status, len(body))
+	}
+	if status, body := c.post(sid, "4"+strings.Repeat("x", 100)); status != 413 || body != "" {
+		t.Fatalf("post over the limit: %d %q", status, body)
+	}
+	if got := h.nextClose(t); !strings.HasSuffix(got, "transport error") {
+		t.Fatalf("OnClose %q, want a transport error", got)
+	}
+	if status, _ := c.get(sid); status != 400 {
+		t.Fatalf("poll after the post over the limit: %d, want 400", status)
 	}
 }
 

@@ -17,4 +17,14 @@ var (
 	// ErrAlreadyStarted is returned by Start or Serve on a server that was
 	// started before: a Server runs once.
 	ErrAlreadyStarted = errors.New("c1m: server already started")
+
+	// ErrProxyProtocolMode is a PROXY protocol mode other than off,
+	// optional or required (ParseProxyProtocol).
+	ErrProxyProtocolMode = errors.New("c1m: PROXY protocol mode must be off, optional or required")
+
+	// ErrReusePortZero is returned by Serve and Start when Config.ReusePort
+	// is set and Addr has no fixed port: with port 0, gnet binds a
+	// different free port on each loop, and no other process could find
+	// them.
+	ErrReusePortZero = errors.New("c1m: ReusePort needs a fixed port in Addr, not port 0")
 )

@@ -1,8 +1,15 @@
 package server
 
+import "time"
+
 // SetDrainHook lets tests see each drain batch (see Server.drainHook). Call
 // it before Start.
 func SetDrainHook(s *Server, fn func(shard, batch, closed int)) { s.drainHook = fn }
+
+// SetExpiryDelay holds back the timers that close sessions at their
+// token's exp by d, so that a test sees a command that arrives after exp
+// and before the timer. Call it before the server starts.
+func SetExpiryDelay(p *Push, d time.Duration) { p.expiryDelay = d }
 
 // DrainSteps is the number of drain batches per shard.
 const DrainSteps = drainSteps

@@ -65,6 +65,13 @@ var _ Handler = BuiltinHandler{}
 // HTTP status and a short plain-text reason.
 func Reject(status int, reason string) error { return codec.Reject(status, reason) }
 
+// RejectWith is Reject with header lines in the answer, each ending in
+// CR LF ("WWW-Authenticate: Bearer\r\n"), on every transport. Safe for
+// concurrent use.
+func RejectWith(status int, reason, header string) error {
+	return codec.RejectWith(status, reason, header)
+}
+
 // Request is an upgrade request as OnConnect sees it. It is valid only
 // during OnConnect.
 type Request struct {

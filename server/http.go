@@ -24,6 +24,7 @@ type connExt struct {
 	busy             bool   // a /send waits for another loop: no request is read meanwhile
 	token            uint64 // the secret half of a stream's session id
 	body             *bodyReader
+	client           net.Addr   // the client a PROXY protocol header named (proxyproto.go)
 	eio              *eioWaiter // an Engine.IO request waiting for its session (eio_poll.go)
 }
 
@@ -109,9 +110,12 @@ func (c *conn) endResponse() {
 	if st := c.State(); st == session.StateOpen || st == session.StateClosing {
 		s.dispatchClose(c, codec.StatusNormalClosure, "")
 	}
-	s.releaseIP(c)
+	s.releaseSlots(c)
 	c.sh.Closed(&c.Session)
-	next := &conn{sh: c.sh, c: c.c}
+	next := &conn{sh: c.sh, c: c.c, proxyRead: c.proxyRead}
+	if x.client != nil {
+		next.extra().client = x.client // the connection's, not the request's
+	}
 	c.sh.Open(&next.Session, next)
 	c.c.SetContext(next)
 	if c.c.InboundBuffered() > 0 {
@@ -198,16 +202,19 @@ func (s *Server) serveHTTP(c *conn, req *codec.Request, n int, kind poller.Kind)
 		_, _ = c.c.Discard(n)
 		return
 	}
-	r := Request{req: req, remote: clientAddr(s.cfg.TrustedProxies, s.cfg.ClientAddrHeader, c.c.RemoteAddr(), req), resumed: p.Resumed}
+	r := Request{req: req, remote: clientAddr(s.cfg.TrustedProxies, s.cfg.ClientAddrHeader, c.peer(), req), resumed: p.Resumed}
 	if !s.admitIP(c, r.remote, cors) {
 		return
 	}
-	if err := s.handler.OnConnect(&r); err != nil {
+	if p.Kind == poller.KindPoll && !s.admitPoll(c, r.remote, cors) {
+		return
+	}
+	if err := s.connect(c, &r); err != nil {
 		status := codec.RejectStatus(err)
 		if status == 0 {
 			status = http.StatusForbidden
 		}
-		c.respond(status, cors, err.Error()+"\n")
+		c.respond(status, cors+codec.RejectHeader(err), err.Error()+"\n")
 		return
 	}
 	head := s.httpHead(req, http.StatusOK)

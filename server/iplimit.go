@@ -18,25 +18,33 @@ import (
 // too many recovers at once.
 const perIPRetryAfter = "Retry-After: 1\r\n"
 
-// ipLimiter counts the connections held by each client address across all
-// loops. An address is in the map only while it holds a connection, so
-// the map is bounded by the connections open. Safe for concurrent use.
-type ipLimiter struct {
+// countLimiter counts the connections held by each key (a client
+// address, a user) across all loops. A key is in the map only while it
+// holds a connection, so the map is bounded by the connections open. Safe
+// for concurrent use.
+type countLimiter[K comparable] struct {
 	max int32
 	// guards the fields below
 	mu    sync.Mutex
-	count map[netip.Addr]int32
+	count map[K]int32
 }
 
-func newIPLimiter(max int) *ipLimiter {
+// ipLimiter counts connections per client address.
+type ipLimiter = countLimiter[netip.Addr]
+
+// newCountLimiter returns a limiter of max per key, or nil for max <= 0
+// (no limit).
+func newCountLimiter[K comparable](max int) *countLimiter[K] {
 	if max <= 0 {
 		return nil
 	}
-	return &ipLimiter{max: int32(max), count: make(map[netip.Addr]int32)}
+	return &countLimiter[K]{max: int32(max), count: make(map[K]int32)}
 }
 
+func newIPLimiter(max int) *ipLimiter { return newCountLimiter[netip.Addr](max) }
+
 // acquire takes a slot for a, or reports false when a holds max already.
-func (l *ipLimiter) acquire(a netip.Addr) bool {
+func (l *countLimiter[K]) acquire(a K) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	n := l.count[a]
@@ -48,7 +56,7 @@ func (l *ipLimiter) acquire(a netip.Addr) bool {
 }
 
 // release returns a slot of a; the entry goes when its count is 0.
-func (l *ipLimiter) release(a netip.Addr) {
+func (l *countLimiter[K]) release(a K) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if n := l.count[a] - 1; n > 0 {

@@ -2,6 +2,7 @@ package server
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/c1mhq/c1m/auth"
 	"github.com/c1mhq/c1m/codec"
@@ -50,6 +51,18 @@ type PushConfig struct {
 	// CommandRate applies. Zero means one second's worth of CommandRate
 	// (at least 1).
 	CommandBurst int
+	// PublishRate caps the publish commands one session sends, per
+	// second, with a token bucket of PublishBurst, apart from
+	// CommandRate (a publication costs a fan-out; a subscribe does not):
+	// over it the publish gets the error reply "publish rate limited"
+	// and is not published, and a session that goes on after three
+	// bursts' worth of refusals in a row is closed with 1008 "publish
+	// rate limited". Zero means no limit.
+	PublishRate float64
+	// PublishBurst is how many publications a session may send at once
+	// before PublishRate applies. Zero means one second's worth (at
+	// least 1).
+	PublishBurst int
 }
 
 // Default values of PushConfig.
@@ -68,6 +81,9 @@ type Push struct {
 	cfg     PushConfig
 	denials denialCounts
 	limiter *commandLimiter // CommandRate, nil without a limit (ratelimit.go)
+	pubs    *commandLimiter // PublishRate, nil without a limit (ratelimit.go)
+	// expiryDelay holds back the expiry timers (tests: SetExpiryDelay).
+	expiryDelay time.Duration
 }
 
 var _ Handler = (*Push)(nil)
@@ -88,6 +104,7 @@ func NewPush(cfg *PushConfig) *Push {
 		p.cfg.TokenCookie = DefaultTokenCookie
 	}
 	p.limiter = newCommandLimiter(p.cfg.CommandRate, p.cfg.CommandBurst)
+	p.pubs = newCommandLimiter(p.cfg.PublishRate, p.cfg.PublishBurst)
 	return p
 }
 
@@ -150,14 +167,18 @@ func (p *Push) OnMessage(s *Session, m Message) {
 			p.reply(s, cmd.ID, "too many topics")
 			return
 		}
-		if p.cfg.Tokens != nil && !p.cfg.Policy.CanSubscribe(claimsOf(s), cmd.Topic) {
-			p.deny(DenySubscribe)
-			p.reply(s, cmd.ID, ReasonTopicDenied)
-			return
+		if p.cfg.Tokens != nil {
+			if ok, reason := p.canSubscribe(s, cmd.Topic, cmd.Token); !ok {
+				p.reply(s, cmd.ID, reason)
+				return
+			}
 		}
 		s.machinery().SubscribeFrom(cmd.Topic, cmd.Position())
 	case codec.OpUnsubscribe:
 		s.Unsubscribe(cmd.Topic)
+	case codec.OpRefresh:
+		p.refresh(s, cmd.ID, cmd.Token) // it replies
+		return
 	case codec.OpPublish:
 		if !p.cfg.ClientPublish {
 			p.reply(s, cmd.ID, "publishing is not allowed")
@@ -166,6 +187,9 @@ func (p *Push) OnMessage(s *Session, m Message) {
 		if p.cfg.Tokens != nil && !p.cfg.Policy.CanPublish(claimsOf(s), cmd.Topic) {
 			p.deny(DenyPublish)
 			p.reply(s, cmd.ID, ReasonPublishDenied)
+			return
+		}
+		if !p.limitPublish(s, cmd.ID) {
 			return
 		}
 		if _, err := s.machinery().Shard().Hub().Publish(cmd.Topic, cmd.PublishPayload()); err != nil {

@@ -126,11 +126,38 @@ func (p *Push) limitCommand(s *Session, data []byte) bool {
 		if cmd, err := codec.ParseCommand(data); err == nil {
 			id = cmd.ID
 		}
+		p.deny(DenyCommandRate)
 		p.reply(s, id, ReasonRateLimited)
 	case verdictClose:
 		p.limiter.forget(s.ID())
 		s.machinery().Shard().Stats().Evicted(session.ReasonRateLimited)
 		_ = s.Close(codec.StatusPolicyViolation, ReasonRateLimited)
+	}
+	return false
+}
+
+// ReasonPublishRateLimited is the error reply to a publish over
+// PushConfig.PublishRate, and the reason of the 1008 close of a session
+// that keeps sending them.
+const ReasonPublishRateLimited = "publish rate limited"
+
+// limitPublish charges a publish command of s against
+// PushConfig.PublishRate and reports whether it may be published; if not,
+// it answered with an error reply or closed the session. Loop-only.
+func (p *Push) limitPublish(s *Session, id []byte) bool {
+	if p.pubs == nil {
+		return true
+	}
+	switch p.pubs.take(s.ID(), time.Now()) {
+	case verdictRun:
+		return true
+	case verdictRefuse:
+		p.deny(DenyPublishRate)
+		p.reply(s, id, ReasonPublishRateLimited)
+	case verdictClose:
+		p.pubs.forget(s.ID())
+		s.machinery().Shard().Stats().Evicted(session.ReasonPublishRate)
+		_ = s.Close(codec.StatusPolicyViolation, ReasonPublishRateLimited)
 	}
 	return false
 }

@@ -29,6 +29,9 @@ var retryAfter = "Retry-After: " + strconv.Itoa(int(retryAfterDelay/time.Second)
 // upgrade, answers the handshake. The head is consumed; bytes pipelined after
 // it stay in gnet's buffer for readFrames. Loop-only.
 func (s *Server) readHead(c *conn) {
+	if !c.proxyRead && s.cfg.ProxyProtocol != ProxyProtocolOff && !s.readProxyHeader(c) {
+		return
+	}
 	buf, _ := c.c.Peek(-1)
 	if c.progress == 0 && len(buf) > 0 && buf[0] == '<' {
 		switch match, more := codec.IsPolicyRequest(buf); {
@@ -99,7 +102,7 @@ func (s *Server) readHead(c *conn) {
 		c.respond(http.StatusBadRequest, "", "bad parameters\n")
 		return
 	}
-	r := Request{req: &req, remote: clientAddr(s.cfg.TrustedProxies, s.cfg.ClientAddrHeader, c.c.RemoteAddr(), &req), resumed: p.Resumed}
+	r := Request{req: &req, remote: clientAddr(s.cfg.TrustedProxies, s.cfg.ClientAddrHeader, c.peer(), &req), resumed: p.Resumed}
 	if !s.admitIP(c, r.remote, "") {
 		return
 	}
@@ -108,7 +111,7 @@ func (s *Server) readHead(c *conn) {
 		if !s.originAllowed(&req) {
 			return codec.Reject(http.StatusForbidden, "origin not allowed")
 		}
-		return s.handler.OnConnect(&r)
+		return s.connect(c, &r)
 	})
 	if err != nil {
 		if codec.RejectStatus(err) == 0 && len(out.B) == 0 {

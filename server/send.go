@@ -80,7 +80,7 @@ func (s *Server) readBody(c *conn) {
 		}
 		switch {
 		case err == codec.ErrBodyTooLarge && b.eio != nil:
-			c.respond(http.StatusRequestEntityTooLarge, corsLines(b.head), "") // the reference server's
+			s.eioTooLarge(c, b.head, b.eio)
 			return
 		case err == codec.ErrBodyTooLarge:
 			c.respond(http.StatusRequestEntityTooLarge, corsLines(b.head), "body over the limit\n")

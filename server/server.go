@@ -40,9 +40,11 @@ type Server struct {
 	serveErr   error
 	bootErr    error // why OnBoot stopped the engine
 	draining   atomic.Bool
-	capacity   capacity          // set by Serve
-	perIP      *ipLimiter        // Config.MaxConnsPerIP, nil without a limit (iplimit.go)
-	handshakes *handshakeLimiter // Config.HandshakeRate, nil without a limit (handshakerate.go)
+	capacity   capacity                  // set by Serve
+	perIP      *ipLimiter                // Config.MaxConnsPerIP, nil without a limit (iplimit.go)
+	handshakes *handshakeLimiter         // Config.HandshakeRate, nil without a limit (handshakerate.go)
+	perUser    *countLimiter[string]     // Config.MaxConnsPerUser, nil without a limit (userlimit.go)
+	perPoll    *countLimiter[netip.Addr] // Config.MaxPollsPerIP, nil without a limit (userlimit.go)
 	stopOnce   sync.Once
 
 	// phase is phaseNew, phaseStarted or phaseShutEarly (start.go): a
@@ -76,6 +78,8 @@ type shard struct {
 	eioPolling atomic.Int64         // Engine.IO sessions on long-polling (eio_session.go)
 	eioWS      atomic.Int64         // Engine.IO sessions on WebSocket
 	perIP      map[*conn]netip.Addr // client address of connections holding a Config.MaxConnsPerIP slot (iplimit.go)
+	userSlots  map[*conn]string     // user of connections holding a Config.MaxConnsPerUser slot (userlimit.go)
+	pollSlots  map[*conn]netip.Addr // client address of polls holding a Config.MaxPollsPerIP slot (userlimit.go)
 }
 
 // Execute implements session.Executor on the shard's loop.
@@ -108,6 +112,8 @@ func New(h Handler, cfg *Config) *Server {
 		done:       make(chan struct{}),
 		perIP:      newIPLimiter(c.MaxConnsPerIP),
 		handshakes: newHandshakeLimiter(c.HandshakeRate, c.HandshakeBurst),
+		perUser:    newCountLimiter[string](c.MaxConnsPerUser),
+		perPoll:    newCountLimiter[netip.Addr](c.MaxPollsPerIP),
 	}
 	s.eio = newEngine(c.Engine, &c)
 	if c.Compression != nil {
@@ -146,19 +152,10 @@ func (s *Server) Serve() error {
 func (s *Server) serve() error {
 	s.start = time.Now()
 	s.capacity = processCapacity(&s.cfg)
-	err := gnet.Run(engine{s}, "tcp://"+s.cfg.Addr,
-		gnet.WithMulticore(true),
-		gnet.WithNumEventLoop(s.cfg.Loops),
-		gnet.WithLockOSThread(true), // Session.Send tells the loop by its thread
-		gnet.WithReusePort(false),
-		// A restarted server binds its port again at once, whatever
-		// connections of the last one linger in TIME_WAIT.
-		gnet.WithReuseAddr(true),
-		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
-		gnet.WithReadBufferCap(s.cfg.ReadBufferCap),
-		gnet.WithTicker(true),
-		gnet.WithLogger(gnetLogger{s.log.With("component", "gnet")}),
-	)
+	err := checkReusePort(&s.cfg)
+	if err == nil {
+		err = s.run()
+	}
 	if s.workers != nil {
 		s.workers.stop()
 	}
@@ -176,6 +173,40 @@ func (s *Server) serve() error {
 		close(s.booted) // boot failed: release Start's waiters
 	}
 	return err
+}
+
+// run runs the gnet engine until it stops.
+func (s *Server) run() error {
+	return gnet.Run(engine{s}, "tcp://"+s.cfg.Addr,
+		gnet.WithMulticore(true),
+		gnet.WithNumEventLoop(s.cfg.Loops),
+		gnet.WithLockOSThread(true), // Session.Send tells the loop by its thread
+		// With ReusePort, a listening socket per loop, which other
+		// processes may join on the same port (Config.ReusePort).
+		gnet.WithReusePort(s.cfg.ReusePort),
+		// A restarted server binds its port again at once, whatever
+		// connections of the last one linger in TIME_WAIT.
+		gnet.WithReuseAddr(true),
+		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
+		gnet.WithReadBufferCap(s.cfg.ReadBufferCap),
+		gnet.WithTicker(true),
+		gnet.WithLogger(gnetLogger{s.log.With("component", "gnet")}),
+	)
+}
+
+// checkReusePort refuses ReusePort on port 0 (ErrReusePortZero).
+func checkReusePort(c *Config) error {
+	if !c.ReusePort {
+		return nil
+	}
+	_, port, err := net.SplitHostPort(c.Addr)
+	if err != nil {
+		return fmt.Errorf("c1m: listen address %q: %w", c.Addr, err)
+	}
+	if n, err := net.LookupPort("tcp", port); err != nil || n == 0 {
+		return ErrReusePortZero
+	}
+	return nil
 }
 
 // Start runs Serve in a goroutine and returns once the server listens, or
@@ -241,7 +272,8 @@ func (s engine) OnBoot(eng gnet.Engine) gnet.Action {
 		return gnet.Shutdown
 	}
 	s.log.Info("listening", "addr", s.Addr().String(), "loops", s.cfg.Loops, "path", s.cfg.Path,
-		"max_conns", s.capacity.maxConns, "open_files", s.capacity.files, "backlog", s.capacity.backlog)
+		"max_conns", s.capacity.maxConns, "open_files", s.capacity.files, "backlog", s.capacity.backlog,
+		"reuse_port", s.cfg.ReusePort)
 	close(s.booted)
 	return gnet.None
 }
@@ -329,7 +361,7 @@ func (s engine) OnClose(gc gnet.Conn, _ error) gnet.Action {
 		}
 		s.dispatchClose(c, code, reason)
 	}
-	s.releaseIP(c)
+	s.releaseSlots(c)
 	c.sh.Closed(&c.Session)
 	c.dec.Release()
 	c.dropOutput()

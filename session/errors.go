@@ -13,4 +13,8 @@ var (
 	// Config.MaxBacklog of publications: the client or the loop is not
 	// keeping up. Nothing was sent.
 	ErrBacklog = errors.New("session: backlog over the limit")
+	// ErrUnavailable is wrapped by a Bus's errors when it cannot reach the
+	// cluster: a publication then is refused rather than delivered on one
+	// node only.
+	ErrUnavailable = errors.New("session: cluster bus unavailable")
 )

@@ -5,6 +5,9 @@ import "time"
 // markDirty adds s to the sessions to flush at the end of the batch.
 func (sh *Shard) markDirty(s *Session) {
 	if !s.dirty {
+		if len(sh.dirty) == 0 {
+			sh.startRun()
+		}
 		s.dirty = true
 		sh.dirty = append(sh.dirty, s)
 		sh.marked++
@@ -86,6 +89,7 @@ func (sh *Shard) flushSlice() int {
 	case rest == 0:
 		sh.dirty, sh.flushed = sh.dirty[:0], 0
 		sh.quick = 0
+		sh.idleSince = time.Now()
 	case end >= flushSlice && end >= rest:
 		copy(sh.dirty, sh.dirty[end:])
 		clear(sh.dirty[rest:])
@@ -113,6 +117,24 @@ func (sh *Shard) settle() {
 		rest := copy(sh.delivered, sh.delivered[k:])
 		clear(sh.delivered[rest:])
 		sh.delivered = sh.delivered[:rest]
+	}
+}
+
+// startRun renews a spent write budget for a run of writes that starts
+// after the loop has gone budgetRenewal without writing: by then the round
+// that spent it has ended (the timer of renewBudget relies on the same
+// gap), so the loop has polled. Without it, a fan-out to fewer sockets than
+// a slice, spaced out in time, got what the last one left of the budget:
+// from the second publication on, part of every fan-out waited for a
+// renewal (a goroutine, a post and two hand-offs of the loop's thread,
+// 0.1-3 ms each on the loaded 2-core machine, measured with a runtime
+// trace at 1,000 subscribers a loop) before it was written. A run that
+// starts sooner, in the round that spent the budget (publications posted
+// while the last one was written), keeps what is left, so steady
+// publishing still cannot keep the loop from polling. Loop-only.
+func (sh *Shard) startRun() {
+	if sh.budget < flushSlice && time.Since(sh.idleSince) >= budgetRenewal {
+		sh.budget = flushSlice
 	}
 }
 

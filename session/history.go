@@ -78,9 +78,14 @@ func (r histRule) keepIdle() time.Duration {
 // histEntry is one kept publication.
 type histEntry struct {
 	offset uint64
-	at     int64 // UnixNano of the publication
-	data   []byte
-	text   bool
+	// prev is the offset of the topic's publication before this one: on a
+	// single node offset-1; in a cluster, whose offsets have gaps, what
+	// the bus says (Deliver). A client at a position from prev on is
+	// covered by the entries from this one on.
+	prev uint64
+	at   int64 // UnixNano of the publication
+	data []byte
+	text bool
 }
 
 // cost is what the entry counts against MaxBytes: what it holds, its
@@ -144,10 +149,10 @@ func newEpoch() string {
 	return string(b[:])
 }
 
-// record keeps p in t's history and trims it to its rule. Called with t
-// locked.
-func (t *hubTopic) record(h *Hub, p *Publication) {
-	e := histEntry{offset: p.Offset, at: p.At.UnixNano(), data: keptData(p.Data), text: p.Text}
+// record keeps p, whose predecessor in the topic is prev, in t's history
+// and trims it to its rule. Called with t locked.
+func (t *hubTopic) record(h *Hub, p *Publication, prev uint64) {
+	e := histEntry{offset: p.Offset, prev: prev, at: p.At.UnixNano(), data: keptData(p.Data), text: p.Text}
 	t.hist = append(t.hist, e)
 	h.histBytes.Add(e.cost())
 	h.histEntries.Add(1)
@@ -199,19 +204,25 @@ func (t *hubTopic) kept() []histEntry { return t.hist[t.start:] }
 // startAt decides where a new subscription of t starts, and what it
 // replays, for a client at since (nil: a new client, which starts now).
 // The replay is every kept entry after since when history covers the gap
-// (since in t's epoch, at most t.seq, and no dropped entry after it);
-// otherwise the client is reset to now. Called with t locked.
+// (since in t's epoch, at most t.seq, and no dropped entry after it: the
+// oldest kept entry follows since or an earlier offset); otherwise the
+// client is reset to now. Called with t locked.
+//
+// In a cluster a client may come from a node that has seen more of the
+// topic than this one (its bus delivery is a moment behind): a position
+// ahead of t.seq in t's epoch starts there, and the publications up to it
+// that arrive later are skipped for the client, which has them.
 func (t *hubTopic) startAt(since *codec.Position) (Start, []histEntry) {
 	st := Start{Epoch: t.epoch, Offset: t.seq, From: t.seq}
 	if since == nil || (since.Epoch == t.epoch && since.Offset == t.seq) {
 		return st, nil
 	}
-	kept := t.kept()
-	first := t.seq + 1 // the oldest offset kept, when there is any
-	if len(kept) > 0 {
-		first = kept[0].offset
+	if since.Epoch == t.epoch && since.Offset > t.seq && t.cluster {
+		st.Offset, st.From = since.Offset, since.Offset
+		return st, nil
 	}
-	if since.Epoch != t.epoch || since.Offset > t.seq || since.Offset+1 < first {
+	kept := t.kept()
+	if since.Epoch != t.epoch || since.Offset > t.seq || len(kept) == 0 || since.Offset < kept[0].prev {
 		st.Reset = true
 		return st, nil
 	}

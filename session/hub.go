@@ -28,6 +28,11 @@ type Hub struct {
 	histBytes   atomic.Int64  // what every topic's kept entries count against history.MaxBytes
 	histEntries atomic.Int64
 	evicting    sync.Mutex // held by the one enforceHistoryCap pass running
+
+	// bus links the hub to the other nodes of a cluster (SetBus); nil on
+	// a single node. busEpoch is the cluster's epoch of every topic.
+	bus      Bus
+	busEpoch atomic.Pointer[string]
 }
 
 // hubTopic is a topic's node-wide state while some shard has subscribers
@@ -36,8 +41,13 @@ type Hub struct {
 // once used; its offsets then start again from 1 in a new epoch
 // (PROTOCOL.md).
 type hubTopic struct {
-	epoch string   // immutable
-	keep  histRule // immutable
+	epoch   string   // immutable
+	keep    histRule // immutable
+	cluster bool     // immutable: numbered by the cluster's bus (SetBus), with gaps
+
+	// nsubs counts the node's sessions subscribed to the topic, for
+	// presence counts read from any goroutine (Hub.Presence).
+	nsubs atomic.Int64
 
 	// guards the fields below
 	mu     sync.Mutex
@@ -69,7 +79,7 @@ func (h *Hub) lockTopic(name string, create bool) *hubTopic {
 			if !create {
 				return nil
 			}
-			v, _ = h.topics.LoadOrStore(name, &hubTopic{epoch: newEpoch(), keep: h.rule(name)})
+			v, _ = h.topics.LoadOrStore(name, h.newTopic(name))
 		}
 		t := v.(*hubTopic)
 		t.mu.Lock()
@@ -89,7 +99,16 @@ func (h *Hub) lockTopic(name string, create bool) *hubTopic {
 // shared: the caller must not modify it afterwards. When a shard refuses
 // the publication (it is stopping), the other shards still get it and the
 // first error is returned. Safe for concurrent use.
+//
+// With a bus (SetBus), the cluster numbers the publication and every node,
+// this one included, delivers it when it comes back from the bus (Deliver):
+// Publish waits for the bus's answer and returns the cluster's offset, or
+// ErrUnavailable when the bus cannot take it. On an event loop, which must
+// not wait, it hands the publication to the bus and returns offset 0.
 func (h *Hub) Publish(name string, data []byte) (uint64, error) {
+	if h.bus != nil {
+		return h.publishBus(name, data)
+	}
 	off, err := h.publish(name, data)
 	h.enforceHistoryCap()
 	return off, err
@@ -109,7 +128,7 @@ func (h *Hub) publish(name string, data []byte) (uint64, error) {
 	p := NewPublication(name, t.seq, data)
 	p.Epoch, p.from = t.epoch, t
 	if t.keep.size > 0 {
-		t.record(h, p)
+		t.record(h, p, p.Offset-1)
 	}
 	var first error
 	for _, sh := range t.shards {
@@ -135,6 +154,15 @@ func (h *Hub) Position(name string) (epoch string, offset uint64) {
 // refuses it (it is stopping), the others still get it and the first error
 // is returned. Safe for concurrent use.
 func (h *Hub) Broadcast(data []byte) error {
+	if h.bus != nil {
+		_, err := h.publishBus("", data)
+		return err
+	}
+	return h.broadcast(data)
+}
+
+// broadcast fans a broadcast out to the node's shards.
+func (h *Hub) broadcast(data []byte) error {
 	h.bmu.Lock()
 	defer h.bmu.Unlock()
 	shards, cost := h.Shards(), publicationCost(len(data))
@@ -165,9 +193,27 @@ func (h *Hub) Broadcast(data []byte) error {
 // loop (two loops sending to each other would wait forever): there SendTo
 // posts and returns nil, and a session found gone drops the message.
 func (h *Hub) SendTo(id uint64, data []byte) error {
+	return h.sendTo(id, data, true)
+}
+
+// SendToLocal is SendTo for the sessions of this node only: a bus calls it
+// for a send from another node. Safe for concurrent use.
+func (h *Hub) SendToLocal(id uint64, data []byte) error {
+	return h.sendTo(id, data, false)
+}
+
+// sendTo is SendTo, trying the bus (SetBus) for a session not found on
+// this node when elsewhere is set.
+func (h *Hub) sendTo(id uint64, data []byte, elsewhere bool) error {
+	forward := func(err error) error {
+		if !elsewhere {
+			return err
+		}
+		return h.sendElsewhere(id, data, err)
+	}
 	sh := h.ByID(id)
 	if sh == nil {
-		return ErrNotFound
+		return forward(ErrNotFound)
 	}
 	cost := publicationCost(len(data))
 	if sh.backlogFull(cost) {
@@ -178,11 +224,15 @@ func (h *Hub) SendTo(id uint64, data []byte) error {
 	switch {
 	case sh.OnLoop():
 		sh.backlog.Add(cost)
-		return send()
+		return forward(send())
 	case h.onAnyLoop():
-		return sh.postCounted(cost, func() { _ = send() })
+		return sh.postCounted(cost, func() {
+			if err := send(); err == ErrNotFound && elsewhere && h.bus != nil {
+				go func() { _ = h.bus.SendTo(id, data) }() // a loop never waits for the bus
+			}
+		})
 	}
-	return sh.postWait(cost, send)
+	return forward(sh.postWait(cost, send))
 }
 
 // userTopic is the internal topic of a user's sessions; '$' keeps clients

@@ -1,6 +1,7 @@
 package session
 
 import (
+	"math/rand/v2"
 	"sync/atomic"
 	"time"
 
@@ -307,6 +308,15 @@ func (s *Session) keepalive(now int64, cfg *shardConfig) int64 {
 }
 
 // idSeq numbers sessions process-wide; the shard index goes in the top bits.
-var idSeq atomic.Uint64
+// It starts at a random point of the lower half of its 48 bits, so that
+// the sessions of the nodes of a cluster have distinct ids (Hub.SendTo
+// reaches a session on another node by its id): two nodes clash only when
+// their ranges meet, for 52 nodes of a million sessions each a chance of
+// about 1 in 50,000 per cluster start.
+var idSeq = func() *atomic.Uint64 {
+	var n atomic.Uint64
+	n.Store(rand.Uint64N(1 << (shardIDShift - 1)))
+	return &n
+}()
 
 const shardIDShift = 48

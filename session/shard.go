@@ -45,6 +45,7 @@ type Shard struct {
 	flushing        bool       // Flush is running (it may be re-entered from a write)
 	tasksRan        bool       // a drain ran since the last IOStarted
 	quick           int        // budgets renewed at once in a row (renewBudget)
+	idleSince       time.Time  // when the flush list last emptied (startRun)
 	delivered       []delivery // fanned out, waiting for their writes, in marked order
 
 	// backlog is the cost of the publications posted and not yet run

@@ -35,6 +35,19 @@ const (
 	// ReasonHandshakeRate: a request refused with 429 because its client
 	// address opened sessions faster than server.Config.HandshakeRate.
 	ReasonHandshakeRate
+	// ReasonPerUserLimit: a request refused with 429 because its token's
+	// user holds server.Config.MaxConnsPerUser sessions already.
+	ReasonPerUserLimit
+	// ReasonPollsPerIP: a long-poll refused with 429 because its client
+	// address holds server.Config.MaxPollsPerIP held polls already.
+	ReasonPollsPerIP
+	// ReasonPublishRate: a session closed with 1008 because it kept
+	// publishing over server.PushConfig.PublishRate.
+	ReasonPublishRate
+	// ReasonProxyProtocol: a connection refused with 400 for its PROXY
+	// protocol header: malformed, missing where server.Config.
+	// ProxyProtocol requires one, or sent by a peer that is not trusted.
+	ReasonProxyProtocol
 	numReasons
 )
 
@@ -42,7 +55,8 @@ var reasonNames = [numReasons]string{
 	"handshake_timeout", "idle_timeout", "pong_timeout", "close_timeout",
 	"protocol_error", "too_big", "slow_consumer", "shutdown", "over_capacity",
 	"input_backlog", "per_ip_limit", "rate_limited",
-	"handshake_rate",
+	"handshake_rate", "per_user_limit", "polls_per_ip", "publish_rate",
+	"proxy_protocol",
 }
 
 func (r Reason) String() string {

@@ -61,6 +61,9 @@ func (s *Session) SubscribeFrom(name string, since *codec.Position) Start {
 		t.hub.mu.Unlock()
 	}
 	i := len(t.subs)
+	if t.hub != nil {
+		t.hub.nsubs.Add(1)
+	}
 	s.subs = append(s.subs, subscription{t: t, i: i})
 	t.subs = append(t.subs, s)
 	// The position moves with the replay, so that a transport that hands
@@ -137,6 +140,9 @@ func (s *Session) unsubscribeAt(k int) {
 	t.subs, t.pos = t.subs[:last], t.pos[:last]
 	s.subs[k] = s.subs[len(s.subs)-1]
 	s.subs = s.subs[:len(s.subs)-1]
+	if t.hub != nil {
+		t.hub.nsubs.Add(-1)
+	}
 	if len(t.subs) == 0 {
 		delete(s.shard.topics, t.name)
 		s.shard.hub.shardDropped(s.shard, t.name)

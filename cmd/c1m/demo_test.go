@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/golang-jwt/jwt/v5"
 	"github.com/gorilla/websocket"
 )
 
@@ -185,4 +187,49 @@ func TestDemoPublish(t *testing.T) {
 			t.Fatalf("publish command without -demo-publish: %q %v", p, err)
 		}
 	})
+}
+
+// TestDemoToken: with -auth required, the demo page connects with the
+// token in its address (c1m.js sends it), shows what is published to a
+// private topic the token allows, and hands a typed token over with
+// refresh (another user's is refused).
+func TestDemoToken(t *testing.T) {
+	t.Parallel()
+	const secret = "demo-test-secret-0123456789abcdef"
+	in := startC1M(t, "-auth", "required", "-jwt-secret", secret)
+	sign := func(sub string) string {
+		s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
+			"sub": sub, "exp": time.Now().Add(time.Hour).Unix(), "topics": []string{"news", "private:demo"},
+		}).SignedString([]byte(secret))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	bctx := browser(t)
+	var note string
+	if err := chromedp.Run(bctx,
+		chromedp.Navigate(pageURL(in)+"?token="+sign("ann")),
+		chromedp.SetValue(`#topics`, "private:demo", chromedp.ByQuery),
+		chromedp.Click(`#sub`, chromedp.ByQuery),
+		chromedp.WaitVisible(`#state.open`, chromedp.ByQuery),
+	); err != nil {
+		t.Fatalf("page did not connect with its token: %v", err)
+	}
+	in.post(t, "/api/publish?topic="+url.QueryEscape("private:demo"), "for ann")
+	if err := chromedp.Run(bctx,
+		chromedp.WaitVisible(`body[data-last="for ann"]`, chromedp.ByQuery),
+		chromedp.SetValue(`#token`, sign("ann"), chromedp.ByQuery),
+		chromedp.Click(`#refresh`, chromedp.ByQuery),
+		chromedp.Poll(`document.getElementById("log").textContent.includes("token handed over")`, nil),
+		chromedp.SetValue(`#token`, sign("bob"), chromedp.ByQuery),
+		chromedp.Click(`#refresh`, chromedp.ByQuery),
+		chromedp.Poll(`document.getElementById("log").textContent.includes("token of another user")`, nil),
+		chromedp.Text(`#log`, &note, chromedp.ByQuery),
+	); err != nil {
+		t.Fatalf("publication or refresh not shown: %v", err)
+	}
+	if !strings.Contains(note, "token handed over") {
+		t.Fatalf("log %q", note)
+	}
 }

@@ -4,10 +4,12 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/golang-jwt/jwt/v5"
 	"github.com/gorilla/websocket"
 )
 
@@ -56,5 +58,75 @@ func TestLimitFlags(t *testing.T) {
 		if !strings.Contains(string(body), reason) {
 			t.Errorf("/metrics has no %s", reason)
 		}
+	}
+}
+
+// TestUserPollPublishFlags: -max-conns-per-user, -max-polls-per-ip and
+// -publish-rate refuse what passes them, and /metrics counts each by
+// reason.
+func TestUserPollPublishFlags(t *testing.T) {
+	t.Parallel()
+	const secret = "flag-test-secret-0123456789abcdef"
+	in := startC1M(t, "-auth", "optional", "-jwt-secret", secret, "-max-conns-per-user", "1",
+		"-max-polls-per-ip", "1", "-poll-timeout", "5s", "-publish-rate", "0.01", "-publish-burst", "1", "-demo-publish")
+	ann := signed(t, jwt.SigningMethodHS256, []byte(secret), "ann")
+	in.dial(t, "?token="+ann)
+	if st := in.dialStatus(t, "?token="+ann); st != http.StatusTooManyRequests {
+		t.Fatalf("ann's second session: %d, want 429", st)
+	}
+	base := strings.Replace(strings.TrimSuffix(in.clients, "/ws"), "ws://", "http://", 1)
+	go func() {
+		if resp, err := http.Get(base + "/poll?topic=t"); err == nil { // held until the test ends
+			resp.Body.Close()
+		}
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := http.Get(base + "/poll?topic=t&wait=0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusTooManyRequests {
+			break // the held poll took the slot
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a second poll: %d, want 429", resp.StatusCode)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	pub := in.dial(t, "")
+	for i, want := range []string{`{"op":"ok","id":1}`, `{"op":"error","id":2,"error":"publish rate limited"}`} {
+		if err := pub.WriteMessage(websocket.TextMessage, []byte(`{"op":"publish","topic":"t","data":"x","id":`+string(rune('1'+i))+`}`)); err != nil {
+			t.Fatal(err)
+		}
+		if _, m, err := pub.ReadMessage(); err != nil || string(m) != want {
+			t.Fatalf("publish %d: %q %v, want %s", i+1, m, err, want)
+		}
+	}
+	resp, err := http.Get(in.api + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, line := range []string{`reason="per_user_limit"} 1`, `reason="polls_per_ip"} 1`, `c1m_auth_denials_total{reason="publish_rate"} 1`} {
+		if !strings.Contains(string(body), line) {
+			t.Errorf("/metrics has no %s", line)
+		}
+	}
+}
+
+// TestProxyProtocolFlag: -proxy-protocol needs -trusted-proxies, and with
+// them a connection without the header is refused in required mode.
+func TestProxyProtocolFlag(t *testing.T) {
+	t.Parallel()
+	cmd := exec.Command(binary, "-listen", "127.0.0.1:0", "-api", "127.0.0.1:0", "-proxy-protocol", "required")
+	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "-trusted-proxies") {
+		t.Fatalf("without -trusted-proxies: %v %s", err, out)
+	}
+	in := startC1M(t, "-proxy-protocol", "required", "-trusted-proxies", "127.0.0.1")
+	if st := in.dialStatus(t, ""); st != http.StatusBadRequest {
+		t.Fatalf("no header from the trusted proxy: %d, want 400", st)
 	}
 }

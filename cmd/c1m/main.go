@@ -28,6 +28,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/c1mhq/c1m/auth"
+	"github.com/c1mhq/c1m/broker"
 	"github.com/c1mhq/c1m/codec"
 	"github.com/c1mhq/c1m/httpapi"
 	"github.com/c1mhq/c1m/server"
@@ -41,9 +42,11 @@ type options struct {
 	listen, api, apiKey, path, logLevel, slowPolicy string
 	loops, maxTopics, maxConns, backlog, deflateWin int
 	maxConnsPerIP, commandBurst, handshakeBurst     int
-	commandRate, handshakeRate                      float64
+	maxConnsPerUser, maxPollsPerIP, publishBurst    int
+	commandRate, handshakeRate, publishRate         float64
+	proxyProtocol                                   string
 	maxMessage, maxOutbound                         int
-	compression, demoPublish, demo                  bool
+	compression, demoPublish, demo, reusePort       bool
 	drain, drainSpread, ping                        time.Duration
 	origins                                         string
 	trustedProxies, clientAddrHeader                string
@@ -55,6 +58,7 @@ type options struct {
 	transports, flashDomains, flashPorts            string
 	authMode, jwtSecret, jwtKeys, authCookie        string
 	protected, userPrefix                           string
+	cluster                                         clusterOptions
 	socketIO, socketIORecovery                      bool
 	socketIOPath                                    string
 }
@@ -66,6 +70,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.StringVar(&o.api, "api", "127.0.0.1:8081", "API listener: publish, stats, metrics, probes, pprof")
 	fs.StringVar(&o.apiKey, "api-key", "", "require 'Authorization: Bearer KEY' on /api/ (empty: no key)")
 	fs.StringVar(&o.path, "path", "/ws", "WebSocket path")
+	fs.BoolVar(&o.reusePort, "reuse-port", false, "share -listen's port with other c1m processes on this host (SO_REUSEPORT; needs a fixed port)")
 	fs.IntVar(&o.loops, "loops", 0, "event loops (0: one per CPU)")
 	fs.IntVar(&o.maxTopics, "max-topics", server.DefaultMaxTopics, "topics per session")
 	fs.IntVar(&o.maxConns, "max-conns", 0, "client connections at most; more get 503 (0: the open-file limit less -backlog and a 1% reserve)")
@@ -74,6 +79,11 @@ func parseFlags(args []string) (*options, error) {
 	fs.IntVar(&o.handshakeBurst, "handshake-burst", 0, "such requests an address may make at once before -handshake-rate applies (0: one second's worth)")
 	fs.Float64Var(&o.commandRate, "command-rate", 0, "client commands (subscribe, publish...) per second and session; over it an error reply, then close 1008 (0: no limit)")
 	fs.IntVar(&o.commandBurst, "command-burst", 0, "client commands a session may send at once before -command-rate applies (0: one second's worth)")
+	fs.Float64Var(&o.publishRate, "publish-rate", 0, "client publish commands per second and session, apart from -command-rate; over it an error reply, then close 1008 (0: no limit)")
+	fs.IntVar(&o.publishBurst, "publish-burst", 0, "publications a session may send at once before -publish-rate applies (0: one second's worth)")
+	fs.IntVar(&o.maxConnsPerUser, "max-conns-per-user", 0, "sessions per user (a token's sub) on all transports; more get 429 (0: no limit)")
+	fs.IntVar(&o.maxPollsPerIP, "max-polls-per-ip", 0, "long-polls one client address holds at once; more get 429 (0: no limit)")
+	fs.StringVar(&o.proxyProtocol, "proxy-protocol", "off", "PROXY protocol v1/v2 header from the -trusted-proxies: off, optional or required")
 	fs.IntVar(&o.backlog, "backlog", 0, "listen backlog (0: 1/64 of the open-file limit, 128 to 4096)")
 	fs.IntVar(&o.maxMessage, "max-message", 64<<10, "largest client message, bytes")
 	fs.IntVar(&o.maxOutbound, "max-outbound", server.DefaultMaxOutbound, "bytes queued per slow client before the policy applies")
@@ -108,6 +118,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.StringVar(&o.socketIOPath, "socketio-path", server.DefaultEnginePath, "Socket.IO path (the client's path option)")
 	fs.BoolVar(&o.socketIORecovery, "socketio-recovery", true, "Socket.IO connection state recovery within -history-ttl, from topic history (needs -history)")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	o.cluster.flags(fs)
 	// Environment first, so that flags on the command line override it.
 	var envErr error
 	fs.VisitAll(func(f *flag.Flag) {
@@ -138,7 +149,10 @@ func main() {
 		fmt.Fprintln(os.Stderr, "c1m: -log-level:", err)
 		os.Exit(2)
 	}
-	slog.SetDefault(slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level})))
+	if o.cluster.nodeID == "" {
+		o.cluster.nodeID = broker.DefaultNodeID()
+	}
+	slog.SetDefault(slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level})).With("node", o.cluster.nodeID))
 	if err := run(o); err != nil {
 		slog.Error("c1m: exiting", "err", err)
 		os.Exit(1)
@@ -183,20 +197,23 @@ func parsePrefixes(list string) ([]netip.Prefix, error) {
 func run(o *options) error {
 	raiseFileLimit()
 	cfg := &server.Config{
-		Addr:           o.listen,
-		Path:           o.path,
-		Loops:          o.loops,
-		MaxMessage:     int64(o.maxMessage),
-		MaxFrame:       int64(o.maxMessage),
-		MaxOutbound:    o.maxOutbound,
-		Protocols:      []string{codec.EnvelopeProtocol},
-		Timing:         session.Config{PingInterval: o.ping},
-		DrainSpread:    o.drainSpread,
-		MaxConns:       o.maxConns,
-		MaxConnsPerIP:  o.maxConnsPerIP,
-		HandshakeRate:  o.handshakeRate,
-		HandshakeBurst: o.handshakeBurst,
-		Backlog:        o.backlog,
+		Addr:            o.listen,
+		Path:            o.path,
+		Loops:           o.loops,
+		ReusePort:       o.reusePort,
+		MaxMessage:      int64(o.maxMessage),
+		MaxFrame:        int64(o.maxMessage),
+		MaxOutbound:     o.maxOutbound,
+		Protocols:       []string{codec.EnvelopeProtocol},
+		Timing:          session.Config{PingInterval: o.ping},
+		DrainSpread:     o.drainSpread,
+		MaxConns:        o.maxConns,
+		MaxConnsPerIP:   o.maxConnsPerIP,
+		MaxConnsPerUser: o.maxConnsPerUser,
+		MaxPollsPerIP:   o.maxPollsPerIP,
+		HandshakeRate:   o.handshakeRate,
+		HandshakeBurst:  o.handshakeBurst,
+		Backlog:         o.backlog,
 		History: session.HistoryConfig{
 			Size: o.history, TTL: o.historyTTL, MaxBytes: o.historyMaxBytes, Rules: o.historyRules,
 		},
@@ -226,6 +243,12 @@ func run(o *options) error {
 		return fmt.Errorf("-trusted-proxies: %w", err)
 	}
 	cfg.TrustedProxies = tp
+	if cfg.ProxyProtocol, err = server.ParseProxyProtocol(o.proxyProtocol); err != nil {
+		return fmt.Errorf("-proxy-protocol %q: %w", o.proxyProtocol, err)
+	}
+	if cfg.ProxyProtocol != server.ProxyProtocolOff && len(tp) == 0 {
+		return fmt.Errorf("-proxy-protocol %s: name the proxies that send it with -trusted-proxies", o.proxyProtocol)
+	}
 	cfg.ClientAddrHeader = o.clientAddrHeader
 	if o.compression {
 		d, err := deflateConfig(o.deflateWin)
@@ -237,6 +260,7 @@ func run(o *options) error {
 	pc := &server.PushConfig{
 		MaxTopics: o.maxTopics, ClientPublish: o.demoPublish,
 		CommandRate: o.commandRate, CommandBurst: o.commandBurst,
+		PublishRate: o.publishRate, PublishBurst: o.publishBurst,
 	}
 	if err := configureAuth(o, pc); err != nil {
 		return err
@@ -255,11 +279,27 @@ func run(o *options) error {
 	if sio != nil {
 		sio.Attach(srv.Hub())
 	}
+	// The node joins the cluster, and reads its history, before it serves
+	// a client. A node that loses the cluster's history drains and exits
+	// (its clients reconnect and are reset): lost ends the wait below.
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	lostCtx, lose := context.WithCancelCause(ctx)
+	defer lose(nil)
+	b, err := startBroker(&o.cluster, o.cluster.nodeID, cfg.History, srv.Hub(), lose)
+	if err != nil {
+		return err
+	}
+	apiCfg := &httpapi.Config{APIKey: o.apiKey, Push: push}
+	if b != nil {
+		defer b.Close()
+		apiCfg.Cluster, apiCfg.NodeID = b, o.cluster.nodeID
+	}
 	if err := srv.Start(); err != nil {
 		return fmt.Errorf("client listener %s: %w", o.listen, err)
 	}
 
-	api := httpapi.New(srv, &httpapi.Config{APIKey: o.apiKey, Push: push})
+	api := httpapi.New(srv, apiCfg)
 	apiLn, err := net.Listen("tcp", o.api)
 	if err != nil {
 		_ = srv.Shutdown(context.Background())
@@ -276,9 +316,12 @@ func run(o *options) error {
 	}
 	slog.Info("c1m: ready", "clients", "ws://"+srv.Addr().String()+o.path, "api", "http://"+apiLn.Addr().String())
 
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	<-ctx.Done()
+	<-lostCtx.Done()
 	stop()
+	lostErr := context.Cause(lostCtx)
+	if errors.Is(lostErr, context.Canceled) {
+		lostErr = nil // a signal
+	}
 	// Readiness flips first so load balancers stop sending clients, then the
 	// sessions are closed with 1001, spread over -drain-spread.
 	slog.Info("c1m: draining", "connections", srv.Connections(), "bound", o.drain)
@@ -291,7 +334,7 @@ func run(o *options) error {
 		return err
 	}
 	slog.Info("c1m: stopped")
-	return nil
+	return lostErr
 }
 
 // demoStats is /stats.json on the client listener, for the demo page: the

@@ -8,6 +8,7 @@
  *   client.publish("chat", "hi").then((reply) => {});
  *   client.on("state", (state, transport) => {}); // connecting, open, reconnecting, closed
  *   client.on("reset", ({topic, epoch, offset, previous}) => {});
+ *   client.refresh(newToken).then((reply) => {}); // with options.token
  *
  * It tries WebSocket, Server-Sent Events, NDJSON streaming, long-polling
  * and (with options.jsonp) JSONP polling, in that order, stays on the first
@@ -34,6 +35,7 @@
     publishTimeout: 10000, // ms a publish waits for its reply
     remember: true, // remember the transport that worked, per tab and server
     withCredentials: false, // send cookies to another origin
+    token: null, // a JWT connection token (PROTOCOL.md, Authentication), sent on every request; refresh() replaces it
   };
 
   // How long past the server's hold a long-poll may go unanswered before it
@@ -138,6 +140,34 @@
         this._pending.set(id, p);
         if (this._open()) this._send(p);
       });
+    }
+
+    // refresh hands the server a new connection token before the old one
+    // expires (PROTOCOL.md): the connection in use gets a refresh command
+    // (on a stream, through /send), and every later request carries the
+    // new token. The promise resolves with the server's reply ({op: "ok"}),
+    // or null when there is nothing to send (a poll carries the token on
+    // its next request; a client that is not connected, on its next
+    // connection); it rejects with the server's error ("token expired",
+    // "token of another user"...), or after publishTimeout.
+    refresh(token) {
+      if (this.state === "closed") return Promise.reject(new Error("c1m: client closed"));
+      if (typeof token !== "string" || token === "") return Promise.reject(new TypeError("c1m: refresh needs a token"));
+      this.options.token = token;
+      if (!this._open() || this._conn instanceof PollConn) return Promise.resolve(null);
+      const id = this._nextID++;
+      return new Promise((resolve, reject) => {
+        const p = { cmd: { op: "refresh", token, id }, resolve, reject, sent: false };
+        p.timer = setTimeout(() => this._settle(id, new Error("c1m: no reply to refresh")), this.options.publishTimeout);
+        this._pending.set(id, p);
+        this._send(p);
+      });
+    }
+
+    // _token returns the query parameter of the connection token, after
+    // sep ("?" or "&"), or "".
+    _token(sep) {
+      return this.options.token ? sep + "token=" + encodeURIComponent(this.options.token) : "";
     }
 
     // position returns where topic stands, {epoch, offset}, or null.
@@ -307,6 +337,7 @@
     // for a subscribe once open when some topics have positions.
     _query(conn) {
       const q = new URLSearchParams();
+      if (this.options.token) q.set("token", this.options.token);
       const all = [...this._topics];
       conn.topics = new Set();
       conn.sentDropped = [];
@@ -449,7 +480,7 @@
     }
     // command, on a stream: POST /send?sid=S; the reply comes on the stream.
     command(cmd) {
-      return fetch(this.base + "/send?sid=" + encodeURIComponent(this.sid), {
+      return fetch(this.base + "/send?sid=" + encodeURIComponent(this.sid) + this.client._token("&"), {
         method: "POST", body: JSON.stringify(cmd), credentials: this.client._credentials(),
       }).then((r) => {
         if (r.status === 404) throw new NotDelivered("c1m: the stream's session is gone");
@@ -621,7 +652,7 @@
       }
     }
     command(cmd) {
-      return fetch(this.base + "/send", {
+      return fetch(this.base + "/send" + this.client._token("?"), {
         method: "POST", body: JSON.stringify(cmd), credentials: this.client._credentials(),
       }).then((r) => r.text()).then((text) => {
         for (const line of text.split("\n")) {

@@ -37,6 +37,12 @@
 //
 //	go run ./cmd/c1mbench -servers c1m,gorilla -n 2000
 //	go run ./cmd/c1mbench -replot results/run-20261129-212226.json
+//
+// Two subcommands run c1m alone, as many nodes on one port over NATS:
+// "million" holds -conns clients at once (make bench-million: 1,000,000)
+// and "cluster" compares the fan-out of one node and of several, and
+// measures NATS's traffic per publication as nodes grow (million.go,
+// clusterbench.go).
 package main
 
 import (
@@ -74,6 +80,8 @@ type options struct {
 	connectTimeout      time.Duration
 	handshakeTimeout    time.Duration
 	deliverTimeout      time.Duration
+	interleave          bool
+	c1mFlags            string
 }
 
 func main() {
@@ -81,6 +89,16 @@ func main() {
 		if err := runWorker(os.Args[2:]); err != nil {
 			fmt.Fprintln(os.Stderr, "worker:", err)
 			os.Exit(1)
+		}
+		return
+	}
+	if len(os.Args) > 1 && (os.Args[1] == "million" || os.Args[1] == "cluster") {
+		run := runMillion
+		if os.Args[1] == "cluster" {
+			run = runClusterBench
+		}
+		if err := run(os.Args[2:]); err != nil {
+			log.Fatal(err)
 		}
 		return
 	}
@@ -100,6 +118,7 @@ func main() {
 		}
 		return
 	}
+	c1mFlags = strings.Fields(o.c1mFlags)
 	list, err := selected(o.servers)
 	if err != nil {
 		log.Fatal(err)
@@ -108,6 +127,7 @@ func main() {
 	for _, s := range list {
 		run.server(s)
 	}
+	run.interleaved()
 	run.finish()
 }
 
@@ -136,6 +156,8 @@ func declareFlags(f *flag.FlagSet, o *options) {
 	f.DurationVar(&o.connectTimeout, "connect-timeout", 3*time.Minute, "bound on connecting all of a scenario's clients")
 	f.DurationVar(&o.handshakeTimeout, "handshake-timeout", loadgen.DefaultHandshakeTimeout, "bound on one connection's connect + handshake")
 	f.DurationVar(&o.deliverTimeout, "deliver-timeout", 10*time.Second, "fanout: bound on waiting for one publication (or burst) to reach every client")
+	f.StringVar(&o.c1mFlags, "c1m-flags", "", "more flags for the c1m binary, space-separated, e.g. \"-nats nats://127.0.0.1:4222 -nats-memory\" to measure c1m through NATS")
+	f.BoolVar(&o.interleave, "interleave", false, "fan-outs: run the servers side by side and alternate their publications, so that on a shared machine their figures come from the same seconds")
 }
 
 func selected(names string) ([]server, error) {
@@ -229,6 +251,7 @@ type benchRun struct {
 	rows     []Row
 	skipped  []string // servers or scenarios without a row, and why
 	started  time.Time
+	held     map[string][]sideBySide // -interleave: the fan-outs to run side by side, by scenario
 }
 
 func newRun(o options) *benchRun {
@@ -322,6 +345,13 @@ func (r *benchRun) server(s server) {
 			n := r.o.n
 			if transport == "poll" {
 				n = r.pollClients()
+			}
+			if r.o.interleave {
+				if r.held == nil {
+					r.held = map[string][]sideBySide{}
+				}
+				r.held[sc] = append(r.held[sc], sideBySide{s, n})
+				continue
 			}
 			r.scenario(s, bin, sc, n)
 		case "echo":

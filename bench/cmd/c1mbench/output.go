@@ -45,11 +45,15 @@ func (r *benchRun) finish() {
 	}
 	r.table()
 	path := filepath.Join(r.o.out, "run-"+stamp+".json")
+	all := append([]string{"per-connection figures are measured at the connection counts given; a 1M figure is an extrapolation"}, notes...)
+	if r.o.interleave {
+		all = append(all, interleaveNote)
+	}
 	doc := map[string]any{
 		"started": r.started.UTC().Format(time.RFC3339), "options": fmt.Sprintf("%+v", r.o), "rows": r.rows,
 		"per_worker": r.capacity, "cpus": runtime.NumCPU(), "skipped": r.skipped,
 		"transports": r.transports(), "socketio": r.socketio(), "targets": r.targets(),
-		"notes": append([]string{"per-connection figures are measured at the connection counts given; a 1M figure is an extrapolation"}, notes...),
+		"notes": all,
 	}
 	b, _ := json.MarshalIndent(doc, "", "  ")
 	if err := os.WriteFile(path, b, 0o644); err != nil {
@@ -102,6 +106,9 @@ var extra = map[string][]struct {
 		{"errors", func(r Row) string { return fmt.Sprint(r.PublishErrors) }},
 	},
 }
+
+// interleaveNote is printed under a table made with -interleave.
+const interleaveNote = "fan-outs ran with -interleave: the servers held their clients side by side and took turns publishing, so that each row's figures come from the same seconds of the machine."
 
 // notes are printed under the table.
 var notes = []string{
@@ -201,6 +208,9 @@ func (r *benchRun) table() {
 	}
 	for _, n := range notes {
 		fmt.Println("note:", n)
+	}
+	if r.o.interleave {
+		fmt.Println("note:", interleaveNote)
 	}
 	for _, s := range r.skipped {
 		fmt.Println("no row:", s)

@@ -63,17 +63,21 @@ func (r *benchRun) scenario(s server, bin, scenario string, n int) {
 		return
 	}
 	defer p.stop()
-	t := target{
-		name: s.name, note: s.note, ws: p.ws, api: p.api, endpoints: s.endpoints, topic: s.topic,
-		publish: s.publish, history: s.history, stats: s.stats, pid: p.cmd.Process.Pid,
-	}
-	row, err := r.measure(t, scenario, n)
+	row, err := r.measure(targetOf(s, p), scenario, n)
 	if err != nil {
 		r.skip("%s %s: %v", s.name, scenario, err)
 		return
 	}
 	log.Printf("%s %s: %s", s.name, scenario, summary(row))
 	r.rows = append(r.rows, row)
+}
+
+// targetOf is server s running as process p.
+func targetOf(s server, p *process) target {
+	return target{
+		name: s.name, note: s.note, ws: p.ws, api: p.api, endpoints: s.endpoints, topic: s.topic,
+		publish: s.publish, history: s.history, stats: s.stats, pid: p.cmd.Process.Pid,
+	}
 }
 
 // measure runs one scenario against a running server.
@@ -83,40 +87,15 @@ func (r *benchRun) measure(t target, scenario string, n int) (Row, error) {
 	if kind == "history" {
 		return row, r.history(&row, t)
 	}
-	ep, ok := t.endpoints[transport]
-	if !ok {
-		return row, fmt.Errorf("no %s endpoint", transport)
-	}
-	minWorkers := 1
-	if kind == "fanout" || kind == "echo" {
-		minWorkers = r.o.workers // the generator receives: more than one thread
-	}
-	counts := split(n, r.capacity, minWorkers)
-	sources := loadgen.SourcesFor(r.capacity, r.o.connsPerSource)
 	heap0, rss0, kern0, cpu0 := statsOf(t), rssBytes(t.pid), kernelSocketBytes(), processCPU(t.pid)
 	t0 := time.Now()
-	w, err := startWorkers(fmt.Sprintf("%s %s", t.name, scenario), workerOptions{
-		scenario: kind, addr: t.ws, path: ep.path, transport: transport, dialect: ep.dialect, pollWait: r.o.pollWait, join: ep.join, joinAck: ep.joinAck,
-		size: r.o.size, inflight: defaultInflight, interval: r.o.interval / workerLinesPerInterval, handshake: r.o.handshakeTimeout,
-	}, counts, sources)
+	w, stop, err := r.connect(&row, t, n)
 	if err != nil {
-		return row, fmt.Errorf("workers: %w", err)
+		return row, err
 	}
-	defer w.stop()
-	stopPrint := make(chan struct{})
-	defer close(stopPrint)
-	go w.printProgress(r.o.interval, stopPrint)
-
-	ready := w.waitReady(r.o.connectTimeout)
+	defer stop()
 	connectTime := time.Since(t0)
 	p := w.total()
-	row.Conns, row.Workers, row.Errors, row.HandshakeTimeout = p.Conns, len(counts), p.Errors, p.Timeouts
-	if !ready {
-		return row, fmt.Errorf("%d of %d clients connected within %v (last error: %s)", p.Conns, n, r.o.connectTimeout, p.LastErr)
-	}
-	if p.Conns == 0 {
-		return row, fmt.Errorf("no connection opened (last error: %s)", p.LastErr)
-	}
 
 	switch kind {
 	case "hold":
@@ -142,15 +121,6 @@ func (r *benchRun) measure(t target, scenario string, n int) (Row, error) {
 			row.KernelPerSocket = float64(kern1-kern0) / float64(2*p.Conns)
 		}
 	case "fanout":
-		// Where the protocol does not say when a client is subscribed (raw
-		// WebSocket: some peers join the topic after the upgrade returns),
-		// wait until the server counts every client, or the first
-		// publication would miss the last ones.
-		if ep.dialect == dialectRaw {
-			if got, ok := waitServerConns(t, row.Conns, r.o.connectTimeout); !ok {
-				log.Printf("%s: the server counts %d of %d clients; publishing anyway", t.name, got, row.Conns)
-			}
-		}
 		if err := r.fanout(&row, w, t); err != nil {
 			return row, err
 		}
@@ -159,122 +129,90 @@ func (r *benchRun) measure(t target, scenario string, n int) (Row, error) {
 			return row, err
 		}
 	}
+	return row, r.ended(&row, w, t, p)
+}
+
+// connect starts the workers of row's scenario against t and waits until
+// n clients are connected (for a fan-out over raw WebSocket, also until
+// the server counts them). stop ends the workers.
+func (r *benchRun) connect(row *Row, t target, n int) (w *workerSet, stop func(), err error) {
+	kind, transport := scenarioKind(row.Scenario)
+	ep, ok := t.endpoints[transport]
+	if !ok {
+		return nil, nil, fmt.Errorf("no %s endpoint", transport)
+	}
+	minWorkers := 1
+	if kind == "fanout" || kind == "echo" {
+		minWorkers = r.o.workers // the generator receives: more than one thread
+	}
+	counts := split(n, r.capacity, minWorkers)
+	sources := loadgen.SourcesFor(r.capacity, r.o.connsPerSource)
+	w, err = startWorkers(fmt.Sprintf("%s %s", t.name, row.Scenario), workerOptions{
+		scenario: kind, addr: t.ws, path: ep.path, transport: transport, dialect: ep.dialect, pollWait: r.o.pollWait, join: ep.join, joinAck: ep.joinAck,
+		size: r.o.size, inflight: defaultInflight, interval: r.o.interval / workerLinesPerInterval, handshake: r.o.handshakeTimeout,
+	}, counts, sources)
+	if err != nil {
+		return nil, nil, fmt.Errorf("workers: %w", err)
+	}
+	stopPrint := make(chan struct{})
+	stop = func() {
+		close(stopPrint)
+		w.stop()
+	}
+	go w.printProgress(r.o.interval, stopPrint)
+
+	ready := w.waitReady(r.o.connectTimeout)
+	p := w.total()
+	row.Conns, row.Workers, row.Errors, row.HandshakeTimeout = p.Conns, len(counts), p.Errors, p.Timeouts
+	switch {
+	case !ready:
+		err = fmt.Errorf("%d of %d clients connected within %v (last error: %s)", p.Conns, n, r.o.connectTimeout, p.LastErr)
+	case p.Conns == 0:
+		err = fmt.Errorf("no connection opened (last error: %s)", p.LastErr)
+	}
+	if err != nil {
+		stop()
+		return nil, nil, err
+	}
+	// Where the protocol does not say when a client is subscribed (raw
+	// WebSocket: some peers join the topic after the upgrade returns),
+	// wait until the server counts every client, or the first
+	// publication would miss the last ones.
+	if kind == "fanout" && ep.dialect == dialectRaw {
+		if got, ok := waitServerConns(t, row.Conns, r.o.connectTimeout); !ok {
+			log.Printf("%s: the server counts %d of %d clients; publishing anyway", t.name, got, row.Conns)
+		}
+	}
+	return w, stop, nil
+}
+
+// ended completes row once its scenario ran: the workers' final error
+// counts, and an error if the server died; p is the workers' progress when
+// every client had connected.
+func (r *benchRun) ended(row *Row, w *workerSet, t target, p progress) error {
 	end := w.total()
 	row.Errors, row.HandshakeTimeout = end.Errors, end.Timeouts
 	if !alive(t.pid) {
-		return row, fmt.Errorf("the server exited during the run (%d clients had connected, %d errors; last: %s)", p.Conns, end.Errors, end.LastErr)
+		return fmt.Errorf("the server exited during the run (%d clients had connected, %d errors; last: %s)", p.Conns, end.Errors, end.LastErr)
 	}
-	return row, nil
+	return nil
 }
 
 // fanout publishes singles, each waited for until every client has it (or
 // -deliver-timeout), then bursts, each waited for the same way; then it
 // collects every worker's per-client and per-publication counts.
 func (r *benchRun) fanout(row *Row, w *workerSet, t target) error {
-	if !w.start(startTimeout) {
-		return fmt.Errorf("workers did not start within %v", startTimeout)
+	f, err := r.startFanout(row, w, t)
+	if err != nil {
+		return err
 	}
-	cpu0 := processCPU(t.pid)
-	pub := newPublisher(t, r.o.size, r.o.deliverTimeout)
-	at := map[uint64]time.Time{}
-	var seq uint64
-	publish := func(kind byte) {
-		seq++
-		sent, err := pub.post(t.topic, seq, kind)
-		at[seq] = sent
-		if err != nil {
-			row.PublishErrors++
-			log.Printf("%s: publication %d: %v", t.name, seq, err)
-		}
-	}
-	var singles []uint64
 	for range r.o.pubs {
-		publish(kindSingle)
-		singles = append(singles, seq)
-		if !w.waitComplete([]uint64{seq}, r.o.deliverTimeout) {
-			row.DeliveryTimeouts++
-		}
+		f.single()
 	}
-	var bursts [][]uint64
 	for range r.o.bursts {
-		var b []uint64
-		for range r.o.burst {
-			publish(kindBurst)
-			b = append(b, seq)
-		}
-		bursts = append(bursts, b)
-		if !w.waitComplete(b, r.o.deliverTimeout) {
-			row.DeliveryTimeouts++
-		}
+		f.burst()
 	}
-	reps := w.report(int(seq), reportTimeout)
-	row.ServerCPU = processCPU(t.pid) - cpu0
-	if len(reps) < len(w.procs) {
-		return fmt.Errorf("%d of %d workers reported", len(reps), len(w.procs))
-	}
-	row.Publications = int(seq)
-	seqs := map[uint64]seqStat{}
-	for _, rep := range reps {
-		row.Expected += int64(rep.Tracked) * int64(seq)
-		row.Received += rep.Received
-		row.LossyClients += rep.Lossy
-		row.Disconnected += rep.Tracked - rep.OpenAtEnd
-		row.Missing += rep.Missing
-		row.Duplicates += rep.Dups
-		row.Reordered += rep.Reordered
-		row.OffsetGaps += rep.OffsetGaps
-		row.OffsetBack += rep.OffsetBack
-		row.Resets += rep.Resets
-		row.Undecoded += rep.Undecoded
-		row.GenCPU += rep.CPU
-		row.Elapsed = max(row.Elapsed, rep.Elapsed)
-		for k, v := range rep.Seqs {
-			s := seqs[k]
-			s.Count += v.Count
-			s.LastAt = max(s.LastAt, v.LastAt)
-			seqs[k] = s
-		}
-	}
-	if row.Elapsed > 0 {
-		row.GenCPUCores = row.GenCPU / row.Elapsed
-	}
-	row.hist = merge(reps, "single")
-	row.P50, row.P99, row.P999 = percentiles(row.hist)
-	if row.hist.TotalCount() > 0 {
-		row.LatencyCDF = latencyCDF(row.hist.ValueAtQuantile)
-	}
-	row.BurstP50, row.BurstP99, row.BurstP999 = percentiles(merge(reps, "burst"))
-
-	// Rates from what arrived: deliveries over the time from publish to
-	// the last of them.
-	var rates, lasts []float64
-	for _, k := range singles {
-		s := seqs[k]
-		if d := time.Duration(s.LastAt - at[k].UnixNano()); s.Count > 0 && d > 0 {
-			rates = append(rates, float64(s.Count)/d.Seconds())
-			lasts = append(lasts, float64(d)/float64(time.Millisecond))
-		}
-	}
-	row.DeliveriesPerSec = median(rates)
-	row.SingleLast = lasts
-	row.LastP50 = median(lasts)
-	if len(lasts) > 0 {
-		row.LastMax = slices.Max(lasts)
-	}
-	rates = rates[:0]
-	for _, b := range bursts {
-		var count int
-		var last int64
-		for _, k := range b {
-			count += seqs[k].Count
-			last = max(last, seqs[k].LastAt)
-		}
-		if d := time.Duration(last - at[b[0]].UnixNano()); count > 0 && d > 0 {
-			rates = append(rates, float64(count)/d.Seconds())
-		}
-	}
-	row.BurstPerSec = median(rates)
-	return nil
+	return f.finish()
 }
 
 // timed runs echo or churn for -duration and reads the workers' counts.

@@ -83,6 +83,9 @@ func peer(name, note string) server {
 	}
 }
 
+// c1mFlags are -c1m-flags: more flags for the c1m binary.
+var c1mFlags []string
+
 // servers lists every server the bench knows, c1m first.
 func servers() []server {
 	root := repo()
@@ -91,7 +94,7 @@ func servers() []server {
 			name:  "c1m",
 			build: goBuild(root, "./cmd/c1m"),
 			args: func(ws, api string) []string {
-				return []string{"-listen", ws, "-api", api, "-log-level", "warn", "-demo=false", "-compression=false"}
+				return append([]string{"-listen", ws, "-api", api, "-log-level", "warn", "-demo=false", "-compression=false"}, c1mFlags...)
 			},
 			endpoints: map[string]endpoint{
 				"ws":   {path: "/ws?topic=t", dialect: dialectRaw},

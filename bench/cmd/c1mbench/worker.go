@@ -357,6 +357,9 @@ type workerOptions struct {
 	n, size, inflight    int
 	srcBase, srcCount    int
 	interval, handshake  time.Duration
+	// group, when set, is the process group the workers join (the
+	// cluster runs); it is the driver's, not passed to the worker.
+	group *procGroup
 }
 
 func (o *workerOptions) args() []string {

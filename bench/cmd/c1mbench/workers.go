@@ -46,6 +46,7 @@ type workerSet struct {
 	done  sync.WaitGroup // the stdout readers
 
 	changed chan struct{} // a line arrived or a worker exited (cap 1)
+	group   *procGroup    // nil, or the group that started (and reaps) the workers
 
 	mu       sync.Mutex // guards the fields below
 	last     []progress
@@ -68,7 +69,7 @@ func startWorkers(label string, base workerOptions, counts []int, sources int) (
 	}
 	k := len(counts)
 	w := &workerSet{
-		label: label, changed: make(chan struct{}, 1), complete: map[uint64]int{},
+		label: label, changed: make(chan struct{}, 1), complete: map[uint64]int{}, group: base.group,
 		last: make([]progress, k), ready: make([]bool, k), started: make([]bool, k),
 		exited: make([]bool, k), reports: make([]*workerReport, k),
 	}
@@ -87,7 +88,11 @@ func startWorkers(label string, base workerOptions, counts []int, sources int) (
 			w.stop()
 			return nil, err
 		}
-		if err := cmd.Start(); err != nil {
+		start := cmd.Start
+		if base.group != nil {
+			start = func() error { return base.group.start(cmd) }
+		}
+		if err := start(); err != nil {
 			w.stop()
 			return nil, err
 		}
@@ -283,6 +288,15 @@ func (w *workerSet) printProgress(interval time.Duration, stop <-chan struct{}) 
 	}
 }
 
+// pids returns the workers' process ids.
+func (w *workerSet) pids() []int {
+	out := make([]int, 0, len(w.procs))
+	for _, p := range w.procs {
+		out = append(out, p.Process.Pid)
+	}
+	return out
+}
+
 func (w *workerSet) send(cmd string) {
 	for _, in := range w.stdin {
 		_, _ = fmt.Fprintln(in, cmd)
@@ -308,6 +322,10 @@ func (w *workerSet) stop() {
 	defer kill.Stop()
 	w.done.Wait() // each reader ends when its worker's stdout closes
 	for _, p := range w.procs {
+		if w.group != nil {
+			<-w.group.exited(p) // the group reaps its own
+			continue
+		}
 		_ = p.Wait()
 	}
 }
