@@ -156,6 +156,7 @@ func TestMalformed(t *testing.T) {
 		{"text while attachments are due", []string{`51-["message",{"_placeholder":true,"num":0}]`, `2["message"]`}},
 		{"placeholder out of range", []string{`51-["message",{"_placeholder":true,"num":1}]`, "bin:1"}},
 		{"placeholder without attachments", []string{`50-["message",{"_placeholder":true,"num":0}]`}},
+		{"binary with zero attachments", []string{`50-["message"]`}},
 		{"ack id too long", []string{`21234567890123456["message"]`}},
 	}
 	for _, tc := range cases {
