@@ -238,19 +238,17 @@ func (s *Server) eioPosted(w *eioWaiter, data []byte, octet bool) {
 // gone. Loop-only.
 func (s *Server) eioConnClosed(c *conn) {
 	x := c.ext
-	if x == nil {
-		return
-	}
-	if w := x.eio; w != nil {
+	if x != nil && x.eio != nil {
+		w := x.eio
 		x.eio = nil
 		w.gone()
 	}
-	if l := x.link; l != nil {
+	if l := c.link(); l != nil {
 		// Nothing more is written to it: the session's close, which may
 		// run now on this loop, must not write into a closing socket.
 		c.failed = true
 		code := codec.StatusAbnormalClosure
-		if x.peer != nil {
+		if x != nil && x.peer != nil {
 			code = x.peer.code
 		}
 		l.gone(code)

@@ -47,7 +47,16 @@ func (l *eioLink) send(frames []byte) {
 // (the connection's loop).
 func (l *eioLink) live() bool {
 	c := l.c
-	return !c.failed && c.State() != session.StateClosed && c.ext != nil && c.ext.link == l
+	return !c.failed && c.State() != session.StateClosed && c.link() == l
+}
+
+// link returns the Engine.IO link the connection relays for, or nil. A
+// relay's own session is never an embedder's (it stays in its handshake
+// state, held), so its Data slot holds the link: a connection that opened
+// its Engine.IO session on WebSocket needs no connExt. Loop-only.
+func (c *conn) link() *eioLink {
+	l, _ := c.Data().(*eioLink)
+	return l
 }
 
 // write queues frames on the connection and writes them now, so that a
@@ -181,7 +190,7 @@ func (s *Server) eioLinked(c *conn, n int, hs codec.Handshake, l *eioLink) {
 		c.deflate = true
 		c.dec.Inflater = codec.NewInflater(hs.ClientWindow)
 	}
-	c.extra().link = l
+	c.SetData(l)          // see link
 	c.form = formEIOFrame // the publications it carries by reference
 	c.Hold(0)
 	c.Written()

@@ -26,7 +26,6 @@ type connExt struct {
 	body             *bodyReader
 	client           net.Addr   // the client a PROXY protocol header named (proxyproto.go)
 	eio              *eioWaiter // an Engine.IO request waiting for its session (eio_poll.go)
-	link             *eioLink   // the WebSocket relays for an Engine.IO session (eio_ws.go)
 }
 
 // extra returns the connection's connExt, allocating it.
@@ -363,7 +362,10 @@ func (s *Server) flashPolicy(c *conn) {
 func (s *Server) readRequests(c *conn) *conn {
 	for c.State() == session.StateHandshake && !c.failed {
 		x := c.ext
-		if x != nil && (x.busy || x.ended || x.link != nil) {
+		if c.link() != nil {
+			return c // a relay reads frames
+		}
+		if x != nil && (x.busy || x.ended) {
 			if x.busy && c.c.InboundBuffered() > s.cfg.MaxHead+int(s.cfg.MaxMessage) {
 				c.Abort() // a client that pipelines without bound while it waits
 			}

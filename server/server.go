@@ -399,8 +399,8 @@ func (s engine) OnTraffic(gc gnet.Conn) gnet.Action {
 	}
 	c.sh.IOStarted()
 	c = s.readRequests(c)
-	if x := c.ext; x != nil && x.link != nil {
-		s.readLink(c, x.link)
+	if l := c.link(); l != nil {
+		s.readLink(c, l)
 	} else if st := c.State(); (st == session.StateOpen || st == session.StateClosing) && !c.failed {
 		if c.transport() == nil {
 			s.readFrames(c)

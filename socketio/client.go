@@ -18,7 +18,6 @@ import (
 type client struct {
 	srv *Server
 	s   *server.Session
-	id  uint64
 
 	// guards the fields below
 	mu      sync.Mutex
@@ -26,12 +25,13 @@ type client struct {
 	partial *partial    // a binary packet waiting for attachments
 	timer   *time.Timer // the connect timeout, until a namespace is joined
 	user    string      // the token subject set as the session's user
-	closed  bool        // the Engine.IO session ended
 	reason  string      // why the server closed it, for OnDisconnect
 
 	// wmu keeps the messages of one packet (a binary packet and its
 	// attachments) together when several goroutines emit.
 	wmu sync.Mutex
+
+	closed bool // the Engine.IO session ended; guarded by mu
 }
 
 // partial is a binary packet and the attachments received so far.

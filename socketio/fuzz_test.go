@@ -27,6 +27,10 @@ func FuzzParse(f *testing.F) {
 		if err != nil {
 			return
 		}
+		binary := p.Type == TypeBinaryEvent || p.Type == TypeBinaryAck
+		if binary && p.Attachments == 0 {
+			t.Fatalf("a binary packet without attachments accepted: %q", b)
+		}
 		if p.Attachments < 0 || p.Attachments > DefaultMaxAttachments {
 			t.Fatalf("attachments %d", p.Attachments)
 		}

@@ -202,11 +202,11 @@ func (c *client) connect(name string, authData []byte) {
 		k = c.srv.kept.take(authData, name)
 	}
 	if k != nil {
-		sock.id, sock.pid = k.sid, k.pid
+		sock.id, sock.pid, sock.hasPID = parseSockID(k.sid), parseSockID(k.pid), k.pid != ""
 	} else {
-		sock.id = newID()
+		sock.id = newSockID()
 		if c.srv.kept != nil {
-			sock.pid = newID()
+			sock.pid, sock.hasPID = newSockID(), true
 		}
 	}
 	authorize, onConnect, _ := nsp.handlers()
@@ -226,7 +226,7 @@ func (c *client) connect(name string, authData []byte) {
 	if sock.claims != nil && sock.claims.ExpiresAt != nil {
 		// As on the other transports, a session ends when its token
 		// expires.
-		sock.expiry = time.AfterFunc(time.Until(sock.claims.ExpiresAt.Time), func() {
+		sock.extra().expiry = time.AfterFunc(time.Until(sock.claims.ExpiresAt.Time), func() {
 			c.closeAll(ReasonForcedClose, codec.StatusPolicyViolation, ReasonTokenExpired)
 		})
 	}
@@ -246,11 +246,11 @@ func (c *client) connect(name string, authData []byte) {
 	// As the reference server, the missed packets go before the CONNECT
 	// answer: the client buffers them and hands them over once connected.
 	if k != nil && !sock.restore(k) {
-		sock.pid = newID() // tells the client that it did not recover
+		sock.pid, sock.hasPID = newSockID(), true // tells the client that it did not recover
 	}
-	body := appendJSONString(append([]byte(nil), `{"sid":`...), sock.id)
-	if sock.pid != "" {
-		body = appendJSONString(append(body, `,"pid":`...), sock.pid)
+	body := appendJSONString(append([]byte(nil), `{"sid":`...), sock.id.String())
+	if sock.hasPID {
+		body = appendJSONString(append(body, `,"pid":`...), sock.pid.String())
 	}
 	body = append(body, '}')
 	_ = c.send(&Packet{Type: TypeConnect, Namespace: name, Data: body}, nil)
@@ -259,12 +259,24 @@ func (c *client) connect(name string, authData []byte) {
 	}
 }
 
-// newID returns a random identifier of 20 base64url characters (120
-// bits), as the reference server's ids.
-func newID() string {
-	var b [15]byte
-	_, _ = rand.Read(b[:])
-	return base64.RawURLEncoding.EncodeToString(b[:])
+// sockID is a socket's id or pid: 15 random bytes (120 bits), shown as
+// 20 base64url characters. A socket holds the bytes and formats them on
+// demand, which spares each socket two small string allocations.
+type sockID [15]byte
+
+// newSockID returns a random sockID.
+func newSockID() (id sockID) {
+	_, _ = rand.Read(id[:])
+	return id
+}
+
+// String returns the id's 20 base64url characters. Safe for concurrent use.
+func (id sockID) String() string { return base64.RawURLEncoding.EncodeToString(id[:]) }
+
+// parseSockID reads an id that String wrote.
+func parseSockID(s string) (id sockID) {
+	_, _ = base64.RawURLEncoding.Decode(id[:], []byte(s))
+	return id
 }
 
 // hubOf returns the hub of the client's server, or nil.

@@ -86,6 +86,11 @@ func Parse(b []byte, maxAttachments int) (Packet, error) {
 			return p, ErrAttachments
 		}
 		n, _ := strconv.Atoi(string(b[i : i+dash]))
+		if n == 0 {
+			// A binary packet without attachments: the reference parser
+			// refuses it ("Illegal attachments").
+			return p, ErrAttachments
+		}
 		if n > maxAttachments {
 			return p, ErrTooManyAttachments
 		}

@@ -52,10 +52,11 @@ func (l *limiter) allow(s *Socket) bool {
 	c := s.c
 	now := time.Now()
 	c.mu.Lock()
-	b := s.bucket
+	m := s.extra()
+	b := m.bucket
 	if b == nil {
 		b = &eventBucket{tokens: l.burst, last: now}
-		s.bucket = b
+		m.bucket = b
 	}
 	if dt := now.Sub(b.last); dt > 0 {
 		b.tokens = math.Min(l.burst, b.tokens+dt.Seconds()*l.rate)

@@ -132,7 +132,7 @@ func tokenReason(err error) string {
 // given more, but may have been given less, which a reconnect then
 // misses).
 func (s *Socket) keep(rooms []string, data any, given []codec.Position) *keptSocket {
-	k := &keptSocket{sid: s.id, pid: s.pid, nsp: s.nsp.name, data: data}
+	k := &keptSocket{sid: s.id.String(), pid: s.pid.String(), nsp: s.nsp.name, data: data}
 	h := s.hub()
 	for _, r := range rooms {
 		topic, ok := RoomTopic(s.nsp.name, r)
@@ -165,7 +165,9 @@ func (s *Socket) restore(k *keptSocket) bool {
 		}
 	}
 	rooms := slices.Clone(s.rooms)
-	s.data = k.data
+	if k.data != nil {
+		s.extra().data = k.data
+	}
 	c.mu.Unlock()
 	var last []codec.Position
 	var off struct {

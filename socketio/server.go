@@ -88,7 +88,7 @@ type Server struct {
 	mu   sync.RWMutex
 	nsps map[string]*Namespace
 
-	clients sync.Map // session ID -> *client
+	clients clientTable // session ID -> *client
 	hub     atomic.Pointer[session.Hub]
 	kept    *keptStore    // nil without Recovery
 	encodes atomic.Uint64 // publications encoded, for Stats
@@ -195,8 +195,8 @@ func (s *Server) OnConnect(r *server.Request) error {
 // OnOpen starts a client: it waits for CONNECT packets, up to
 // Config.ConnectTimeout. Runs where server.Handler.OnOpen runs.
 func (s *Server) OnOpen(ss *server.Session) {
-	c := &client{srv: s, s: ss, id: ss.ID()}
-	s.clients.Store(c.id, c)
+	c := &client{srv: s, s: ss}
+	s.clients.store(ss.ID(), c)
 	if d := s.cfg.ConnectTimeout; d > 0 {
 		c.mu.Lock()
 		c.timer = time.AfterFunc(d, c.connectTimedOut)
@@ -207,8 +207,8 @@ func (s *Server) OnOpen(ss *server.Session) {
 // OnMessage decodes a Socket.IO packet, or a binary attachment of one,
 // and acts on it. Runs where server.Handler.OnMessage runs.
 func (s *Server) OnMessage(ss *server.Session, m server.Message) {
-	if v, ok := s.clients.Load(ss.ID()); ok {
-		v.(*client).onMessage(m)
+	if c := s.clients.load(ss.ID()); c != nil {
+		c.onMessage(m)
 	}
 }
 
@@ -216,11 +216,9 @@ func (s *Server) OnMessage(ss *server.Session, m server.Message) {
 // and, with Recovery, is kept for a reconnect. Runs where
 // server.Handler.OnClose runs.
 func (s *Server) OnClose(ss *server.Session, code server.StatusCode, reason string) {
-	v, ok := s.clients.LoadAndDelete(ss.ID())
-	if !ok {
-		return
+	if c := s.clients.remove(ss.ID()); c != nil {
+		c.onClose(closeReason(code, reason))
 	}
-	v.(*client).onClose(closeReason(code, reason))
 }
 
 // Disconnect reasons, as the reference server names them.

@@ -156,6 +156,7 @@ func TestMalformed(t *testing.T) {
 		{"text while attachments are due", []string{`51-["message",{"_placeholder":true,"num":0}]`, `2["message"]`}},
 		{"placeholder out of range", []string{`51-["message",{"_placeholder":true,"num":1}]`, "bin:1"}},
 		{"placeholder without attachments", []string{`50-["message",{"_placeholder":true,"num":0}]`}},
+		{"binary with zero attachments", []string{`50-["message"]`}},
 		{"ack id too long", []string{`21234567890123456["message"]`}},
 	}
 	for _, tc := range cases {
@@ -197,7 +198,9 @@ func TestAttachmentBytesBound(t *testing.T) {
 // that did.
 func TestConnectTimeout(t *testing.T) {
 	t.Parallel()
-	r := newRig(t, suiteServer(&Config{ConnectTimeout: 50 * time.Millisecond}), session.HistoryConfig{})
+	// A second leaves a loaded machine time to run the joined client's
+	// CONNECT before its own timeout; the idle one waits it out once.
+	r := newRig(t, suiteServer(&Config{ConnectTimeout: time.Second}), session.HistoryConfig{})
 	joined := connectMain(r)
 	idle := r.open()
 	if reason := idle.rec.waitClosed(t); reason != "connect timeout" {

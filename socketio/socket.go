@@ -16,19 +16,35 @@ import (
 type Socket struct {
 	c         *client
 	nsp       *Namespace
-	id, pid   string
+	id, pid   sockID // pid: with Config.Recovery only (hasPID)
+	hasPID    bool
+	recovered bool
 	auth      json.RawMessage
 	claims    *auth.Claims
-	recovered bool
 
 	// guarded by c.mu
 	connected bool
 	rooms     []string // room names, in join order
-	acks      map[uint64]*pendingAck
-	nextAck   uint64
-	data      any
-	bucket    *eventBucket // ServePush's rate, once it sent an event
-	expiry    *time.Timer  // closes the client when its token expires
+	// what most sockets never need, allocated on first use (extra): an
+	// idle socket stays in the 128-byte size class.
+	more *socketMore
+}
+
+// socketMore is the state only some sockets need. Guarded by c.mu.
+type socketMore struct {
+	acks    map[uint64]*pendingAck
+	nextAck uint64
+	data    any
+	bucket  *eventBucket // ServePush's rate, once it sent an event
+	expiry  *time.Timer  // closes the client when its token expires
+}
+
+// extra returns the socket's socketMore, allocating it. c.mu held.
+func (s *Socket) extra() *socketMore {
+	if s.more == nil {
+		s.more = &socketMore{}
+	}
+	return s.more
 }
 
 // pendingAck is an EmitWithAck waiting for the client's answer.
@@ -39,7 +55,7 @@ type pendingAck struct {
 
 // ID returns the socket's id (not the Engine.IO session's, which is kept
 // private, as in the reference server). Safe for concurrent use.
-func (s *Socket) ID() string { return s.id }
+func (s *Socket) ID() string { return s.id.String() }
 
 // Namespace returns the socket's namespace. Safe for concurrent use.
 func (s *Socket) Namespace() *Namespace { return s.nsp }
@@ -66,14 +82,19 @@ func (s *Socket) Session() *server.Session { return s.c.s }
 func (s *Socket) Data() any {
 	s.c.mu.Lock()
 	defer s.c.mu.Unlock()
-	return s.data
+	if s.more == nil {
+		return nil
+	}
+	return s.more.data
 }
 
 // SetData attaches a value to the socket; with recovery it is kept with
 // the socket's state and restored with it. Safe for concurrent use.
 func (s *Socket) SetData(v any) {
 	s.c.mu.Lock()
-	s.data = v
+	if v != nil || s.more != nil {
+		s.extra().data = v
+	}
 	s.c.mu.Unlock()
 }
 
@@ -122,17 +143,18 @@ func (s *Socket) EmitWithAck(event string, timeout time.Duration, fn func(Args, 
 		c.mu.Unlock()
 		return ErrNotConnected
 	}
-	if len(s.acks) >= c.srv.cfg.MaxPendingAcks {
+	m := s.extra()
+	if len(m.acks) >= c.srv.cfg.MaxPendingAcks {
 		c.mu.Unlock()
 		return ErrTooManyAcks
 	}
-	if s.acks == nil {
-		s.acks = map[uint64]*pendingAck{}
+	if m.acks == nil {
+		m.acks = map[uint64]*pendingAck{}
 	}
-	id := s.nextAck
-	s.nextAck++
+	id := m.nextAck
+	m.nextAck++
 	pa := &pendingAck{fn: fn}
-	s.acks[id] = pa
+	m.acks[id] = pa
 	pa.timer = time.AfterFunc(timeout, func() {
 		if s.takeAck(id) != nil {
 			fn(Args{}, ErrAckTimeout)
@@ -152,8 +174,11 @@ func (s *Socket) EmitWithAck(event string, timeout time.Duration, fn func(Args, 
 func (s *Socket) takeAck(id uint64) *pendingAck {
 	s.c.mu.Lock()
 	defer s.c.mu.Unlock()
-	pa := s.acks[id]
-	delete(s.acks, id)
+	if s.more == nil {
+		return nil
+	}
+	pa := s.more.acks[id]
+	delete(s.more.acks, id)
 	return pa
 }
 
@@ -340,20 +365,23 @@ func (s *Socket) ended(reason string, keep bool, given []codec.Position) {
 	c := s.c
 	c.mu.Lock()
 	s.connected = false
-	acks := s.acks
-	s.acks = nil
 	rooms := s.rooms
-	data := s.data
-	if s.expiry != nil {
-		s.expiry.Stop()
-		s.expiry = nil
+	var acks map[uint64]*pendingAck
+	var data any
+	if m := s.more; m != nil {
+		acks, data = m.acks, m.data
+		m.acks = nil
+		if m.expiry != nil {
+			m.expiry.Stop()
+			m.expiry = nil
+		}
 	}
 	c.mu.Unlock()
 	for _, pa := range acks {
 		pa.timer.Stop()
 		pa.fn(Args{}, ErrNotConnected)
 	}
-	if keep && c.srv.kept != nil && s.pid != "" {
+	if keep && c.srv.kept != nil && s.hasPID {
 		c.srv.kept.put(s.keep(rooms, data, given))
 	}
 	if _, _, fn := s.nsp.handlers(); fn != nil {

@@ -212,7 +212,7 @@ var socketIOMalformedCases = []wireCase{
 		ws.send(`45-["message",{"_placeholder":true,"num":0}]`)
 		ws.expectClosed()
 	}},
-	{name: "malformed/binary-zero-attachments", from: sioParser, c1mBug: `450-["message"] (a binary event with zero attachments) is taken as an event and answered; the reference parser refuses it ("Illegal attachments") and closes the connection`, run: func(w *wire) {
+	{name: "malformed/binary-zero-attachments", from: sioParser, run: func(w *wire) {
 		ws := sioConnect(w, true, "40")
 		ws.send(`450-["message"]`)
 		ws.expectClosed()
