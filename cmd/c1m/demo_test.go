@@ -216,9 +216,19 @@ func TestDemoToken(t *testing.T) {
 	); err != nil {
 		t.Fatalf("page did not connect with its token: %v", err)
 	}
-	in.post(t, "/api/publish?topic="+url.QueryEscape("private:demo"), "for ann")
+	// The page's subscribe command may still be on its way when the state
+	// shows open: publish until the page shows one (a loaded machine).
+	shown := false
+	for try := 0; try < 30 && !shown; try++ {
+		in.post(t, "/api/publish?topic="+url.QueryEscape("private:demo"), "for ann")
+		wctx, cancel := context.WithTimeout(bctx, 2*time.Second)
+		shown = chromedp.Run(wctx, chromedp.WaitVisible(`body[data-last="for ann"]`, chromedp.ByQuery)) == nil
+		cancel()
+	}
+	if !shown {
+		t.Fatal("the page never showed a publication to its private topic")
+	}
 	if err := chromedp.Run(bctx,
-		chromedp.WaitVisible(`body[data-last="for ann"]`, chromedp.ByQuery),
 		chromedp.SetValue(`#token`, sign("ann"), chromedp.ByQuery),
 		chromedp.Click(`#refresh`, chromedp.ByQuery),
 		chromedp.Poll(`document.getElementById("log").textContent.includes("token handed over")`, nil),
