@@ -45,6 +45,10 @@ type Broker struct {
 	delivered, skipped, asyncFailed atomic.Uint64
 	// highest is the sequencer offset of the last message delivered.
 	highest atomic.Uint64
+	// hmu guards highest's updates and the fields below (await.go).
+	hmu  sync.Mutex
+	tick chan struct{} // closed at the next delivery; nil: nobody waits
+	gaps []gap         // recent offsets the history stream skipped
 
 	async chan asyncPub // PublishAsync's queue
 	done  chan struct{} // closed by Close
@@ -285,7 +289,7 @@ func (b *Broker) deliver(m jetstream.Msg) *jetstream.MsgMetadata {
 	}
 	b.hub.Deliver(topic, off, prev, m.Data(), md.Timestamp)
 	b.delivered.Add(1)
-	b.highest.Store(off)
+	b.noteDelivered(off)
 	return md
 }
 
@@ -316,8 +320,10 @@ func (b *Broker) Ready() error {
 }
 
 // Publish publishes data to topic ("" for a broadcast) through the
-// sequencer and returns its offset once NATS has stored it. Safe for
-// concurrent use.
+// sequencer and returns its offset once the node has read it back from the
+// history stream: the sequencer's acknowledgement alone does not prove the
+// history stream got its copy (NATS stopping in between loses it). Safe
+// for concurrent use.
 func (b *Broker) Publish(topic string, data []byte) (uint64, error) {
 	if err := b.Ready(); err != nil {
 		return 0, err
@@ -330,6 +336,9 @@ func (b *Broker) Publish(topic string, data []byte) (uint64, error) {
 			return 0, ErrDisconnected
 		}
 		return 0, fmt.Errorf("broker: publish: %w: %w", err, session.ErrUnavailable)
+	}
+	if err := b.awaitHistory(ctx, ack.Sequence); err != nil {
+		return 0, err
 	}
 	return ack.Sequence, nil
 }
