@@ -40,10 +40,17 @@ type conversation struct {
 // kills it if it is still running.
 func talk(t *testing.T, script string, args ...string) *conversation {
 	t.Helper()
-	node := need(t, "node")
+	return converse(t, need(t, "node"), append([]string{script}, args...)...)
+}
+
+// converse starts program with args and talks to it line by line over its
+// stdin and stdout (the line protocol of node/harness.mjs); the test's
+// end kills it if it is still running.
+func converse(t *testing.T, program string, args ...string) *conversation {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), clientTimeout)
 	t.Cleanup(cancel)
-	cmd := exec.CommandContext(ctx, node, append([]string{script}, args...)...)
+	cmd := exec.CommandContext(ctx, program, args...)
 	cmd.WaitDelay = time.Second
 	c := &conversation{t: t, lines: make(chan []byte, 16), stderr: new(bytes.Buffer), exited: make(chan struct{}), ctx: ctx}
 	cmd.Stderr = c.stderr

@@ -1,14 +1,9 @@
 package interop
 
 import (
-	"bufio"
-	"bytes"
-	"context"
 	"encoding/json"
 	"os"
-	"os/exec"
 	"testing"
-	"time"
 )
 
 // A second Socket.IO client, independent of the npm one: Debian's
@@ -33,36 +28,7 @@ func talkPython(t *testing.T, args ...string) *conversation {
 	if _, err := os.Stat(debianPython); err != nil {
 		t.Fatalf("%s missing: `make test-deps` (scripts/test-deps.sh) installs python3-socketio", debianPython)
 	}
-	ctx, cancel := context.WithTimeout(t.Context(), clientTimeout)
-	t.Cleanup(cancel)
-	cmd := exec.CommandContext(ctx, debianPython, append([]string{"python/sio_client.py"}, args...)...)
-	cmd.WaitDelay = time.Second
-	c := &conversation{t: t, lines: make(chan []byte, 16), stderr: new(bytes.Buffer), exited: make(chan struct{}), ctx: ctx}
-	cmd.Stderr = c.stderr
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if c.stdin, err = cmd.StdinPipe(); err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		sc.Buffer(nil, 1<<20)
-		for sc.Scan() {
-			c.lines <- bytes.Clone(sc.Bytes())
-		}
-		close(c.lines)
-	}()
-	go func() { _ = cmd.Wait(); close(c.exited) }()
-	t.Cleanup(func() {
-		cancel()
-		<-c.exited
-	})
-	return c
+	return converse(t, debianPython, append([]string{"python/sio_client.py"}, args...)...)
 }
 
 // TestPythonSocketIO: python3-socketio against the suite's server (auth
