@@ -1,14 +1,11 @@
 package main
 
 import (
-	"bytes"
-	"context"
-	"encoding/json"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/c1mhq/c1m/internal/nodetest"
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/gorilla/websocket"
@@ -108,26 +105,7 @@ func TestSocketIOFlags(t *testing.T) {
 // it reports a failure; it returns the report line.
 func runNode(t *testing.T, script string, args ...string) string {
 	t.Helper()
-	node, err := exec.LookPath("node")
-	if err != nil {
-		t.Fatal("node not found on PATH: `make test-deps` (scripts/test-deps.sh) installs it")
-	}
-	path, _ := filepath.Abs("../../test/interop/node/" + script)
-	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, node, append([]string{path}, args...)...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	runErr := cmd.Run()
-	var report struct {
-		OK bool `json:"ok"`
-	}
-	lines := bytes.Split(bytes.TrimSpace(stdout.Bytes()), []byte("\n"))
-	last := lines[len(lines)-1]
-	if err := json.Unmarshal(last, &report); err != nil || runErr != nil || !report.OK {
-		t.Fatalf("%s %v: %v\nstdout: %s\nstderr: %.3000s", script, args, runErr, stdout.String(), stderr.String())
-	}
-	return string(last)
+	return nodetest.Run(t, "../..", script, 90*time.Second, args...)
 }
 
 // clientURL is the binary's client listener as http://host:port.

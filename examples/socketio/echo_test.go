@@ -1,11 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"os/exec"
-	"path/filepath"
 	"testing"
 	"time"
 )
@@ -37,31 +33,10 @@ func startEcho(t *testing.T) string {
 // on polling only, WebSocket only, and polling upgraded to WebSocket.
 func TestEngineIOClient(t *testing.T) {
 	t.Parallel()
-	node, err := exec.LookPath("node")
-	if err != nil {
-		t.Fatal("node not found on PATH: `make test-deps` (scripts/test-deps.sh) installs it")
-	}
-	script, _ := filepath.Abs("../../test/interop/node/eio-echo.mjs")
 	addr := startEcho(t)
 	for _, mode := range []string{"polling", "websocket", "upgrade"} {
 		t.Run(mode, func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(t.Context(), clientTimeout)
-			defer cancel()
-			cmd := exec.CommandContext(ctx, node, script, "http://"+addr, mode)
-			var stdout, stderr bytes.Buffer
-			cmd.Stdout, cmd.Stderr = &stdout, &stderr
-			runErr := cmd.Run()
-			var report struct {
-				OK        bool   `json:"ok"`
-				Transport string `json:"transport"`
-				Echoed    int    `json:"echoed"`
-				Error     string `json:"error"`
-			}
-			lines := bytes.Split(bytes.TrimSpace(stdout.Bytes()), []byte("\n"))
-			if err := json.Unmarshal(lines[len(lines)-1], &report); err != nil || runErr != nil || !report.OK {
-				t.Fatalf("engine.io-client %s: %v\nstdout: %s\nstderr: %.3000s", mode, runErr, stdout.String(), stderr.String())
-			}
-			t.Logf("%s", lines[len(lines)-1])
+			t.Logf("%s", runNode(t, "eio-echo.mjs", "http://"+addr, mode))
 		})
 	}
 }

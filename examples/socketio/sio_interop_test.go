@@ -1,39 +1,17 @@
 package main
 
 import (
-	"bytes"
-	"context"
-	"encoding/json"
-	"os/exec"
-	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/c1mhq/c1m/internal/nodetest"
 )
 
 // runNode runs a Node script of test/interop/node with args and returns
 // its report (the last line), failing the test when the script does.
 func runNode(t *testing.T, script string, args ...string) string {
 	t.Helper()
-	node, err := exec.LookPath("node")
-	if err != nil {
-		t.Fatal("node not found on PATH: `make test-deps` (scripts/test-deps.sh) installs it")
-	}
-	path, _ := filepath.Abs("../../test/interop/node/" + script)
-	ctx, cancel := context.WithTimeout(t.Context(), clientTimeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, node, append([]string{path}, args...)...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	runErr := cmd.Run()
-	var report struct {
-		OK bool `json:"ok"`
-	}
-	lines := bytes.Split(bytes.TrimSpace(stdout.Bytes()), []byte("\n"))
-	last := lines[len(lines)-1]
-	if err := json.Unmarshal(last, &report); err != nil || runErr != nil || !report.OK {
-		t.Fatalf("%s %v: %v\nstdout: %s\nstderr: %.3000s", script, args, runErr, stdout.String(), stderr.String())
-	}
-	return string(last)
+	return nodetest.Run(t, "../..", script, clientTimeout, args...)
 }
 
 // TestSocketIOClient: the npm socket.io-client (pinned in
