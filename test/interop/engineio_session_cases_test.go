@@ -187,21 +187,7 @@ var engineIOSessionCases = []wireCase{
 		ws.expect("2")
 		ws.expectClosed()
 	}},
-	{name: "close/polling", from: eioSuite, run: func(w *wire) {
-		w.raced("the held GET before the POST", func() bool {
-			held := w.tcp()
-			sid := w.open()
-			w.request(held, http.MethodGet, eio4(sid))
-			w.is(w.push(sid, "1"), http.StatusOK, "ok")
-			a := w.rawAnswer(held, "the held GET")
-			if a.err == nil && a.status == http.StatusBadRequest && a.body == eioUnknownSID {
-				return false // the POST closed the session before the GET came
-			}
-			w.is(a, http.StatusOK, "6")
-			w.is(w.poll(sid), http.StatusBadRequest, eioUnknownSID)
-			return true
-		})
-	}},
+	{name: "close/polling", from: eioSuite, run: closePolling},
 	{name: "close/websocket", from: eioSuite, note: "the suite expects the close packet to close the WebSocket; the reference ignores a close packet on WebSocket (engine.io handles it in the polling transport only); either answer passes", run: func(w *wire) {
 		ws := w.ws("EIO=4&transport=websocket", true)
 		ws.next("the open packet")
@@ -292,3 +278,21 @@ func (w *wire) badPOST(sid, body string) {
 
 // continueLine is the interim answer to Expect: 100-continue.
 const continueLine = "HTTP/1.1 100 Continue\r\n\r\n"
+
+// closePolling: a close packet posted while a GET is held answers the GET
+// with a noop and ends the session (both protocol suites have the case).
+func closePolling(w *wire) {
+	w.raced("the held GET before the POST", func() bool {
+		held := w.tcp()
+		sid := w.open()
+		w.request(held, http.MethodGet, eio4(sid))
+		w.is(w.push(sid, "1"), http.StatusOK, "ok")
+		a := w.rawAnswer(held, "the held GET")
+		if a.err == nil && a.status == http.StatusBadRequest && a.body == eioUnknownSID {
+			return false // the POST closed the session before the GET came
+		}
+		w.is(a, http.StatusOK, "6")
+		w.is(w.poll(sid), http.StatusBadRequest, eioUnknownSID)
+		return true
+	})
+}

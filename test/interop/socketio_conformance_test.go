@@ -130,21 +130,7 @@ var socketIOEngineCases = []wireCase{
 		sioConnected(w, ws, "", "")
 		ws.expectClosed("2")
 	}},
-	{name: "engine/close/polling", from: sioSuiteName, run: func(w *wire) {
-		w.raced("the held GET before the POST", func() bool {
-			held := w.tcp()
-			sid := w.open()
-			w.request(held, http.MethodGet, eio4(sid))
-			w.is(w.push(sid, "1"), http.StatusOK, "ok")
-			a := w.rawAnswer(held, "the held GET")
-			if a.err == nil && a.status == http.StatusBadRequest && a.body == eioUnknownSID {
-				return false
-			}
-			w.is(a, http.StatusOK, "6")
-			w.is(w.poll(sid), http.StatusBadRequest, eioUnknownSID)
-			return true
-		})
-	}},
+	{name: "engine/close/polling", from: sioSuiteName, run: closePolling},
 	{name: "engine/upgrade", from: sioSuiteName, run: func(w *wire) {
 		sid := w.open()
 		ws := w.ws("EIO=4&transport=websocket&sid="+sid, true)
