@@ -1,7 +1,10 @@
 package main
 
 import (
+	"bufio"
 	"os/exec"
+	"slices"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -42,5 +45,56 @@ func TestProcGroupKillsAll(t *testing.T) {
 	// The sleeps were in the group too: nothing of it is left.
 	if err := syscall.Kill(-cmds[0].Process.Pid, 0); err == nil {
 		t.Fatal("the group still has processes after killAll")
+	}
+}
+
+// TestParseFanoutSum reads the fan-out histogram's sum and count from a
+// node's /metrics, with or without the node label a cluster node adds, and
+// reports a page without them as unread.
+func TestParseFanoutSum(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		name, page string
+		want       fanoutSum
+	}{
+		{"single node", "# HELP x\nc1m_fanout_latency_seconds_bucket{le=\"+Inf\"} 4\nc1m_fanout_latency_seconds_sum 0.5\nc1m_fanout_latency_seconds_count 4\n", fanoutSum{0.5, 4, true}},
+		{"cluster node", "c1m_fanout_latency_seconds_sum{node=\"node-1\"} 1.25e+00\nc1m_fanout_latency_seconds_count{node=\"node-1\"} 10\ngo_goroutines 9\n", fanoutSum{1.25, 10, true}},
+		{"no histogram", "go_goroutines 9\nc1m_fanout_latency_seconds_sum 2\n", fanoutSum{sum: 2}},
+	} {
+		got := parseFanoutSum(bufio.NewScanner(strings.NewReader(c.page)))
+		if got != c.want {
+			t.Errorf("%s: got %+v, want %+v", c.name, got, c.want)
+		}
+	}
+	ms := meanFanoutMs([]fanoutSum{{1, 10, true}, {0, 0, false}, {2, 5, true}}, []fanoutSum{{1.5, 20, true}, {3, 3, true}, {2, 5, true}})
+	if want := []float64{50, -1, -1}; !slices.Equal(ms, want) {
+		t.Errorf("meanFanoutMs = %v, want %v", ms, want)
+	}
+}
+
+// TestClusterTargets: each cluster's ratio to the one node is taken round
+// by round, and the target is their median; the plots draw each server's
+// median round.
+func TestClusterTargets(t *testing.T) {
+	t.Parallel()
+	r := &benchRun{}
+	for round, v := range [][3]float64{{100, 90, 10}, {200, 100, 40}, {50, 45, 5}} { // one node's dps, the cluster's, p99s
+		r.rows = append(r.rows,
+			Row{Server: "c1m 1 node", Round: round + 1, DeliveriesPerSec: v[0], P99: v[2]},
+			Row{Server: "c1m 3 nodes, NATS", Round: round + 1, Conns: 9, DeliveriesPerSec: v[1], P99: 2 * v[2]})
+	}
+	got := r.clusterTargets()
+	if len(got) != 2 {
+		t.Fatalf("%d targets, want 2: %v", len(got), got)
+	}
+	if v, met := got[0]["value"].(float64), got[0]["met"].(bool); v != 0.9 || !met {
+		t.Fatalf("deliveries/s target %v met %v, want the median of 0.9, 0.5, 0.9 = 0.9, met", v, met)
+	}
+	if v := got[1]["value"].(float64); v != 2 {
+		t.Fatalf("p99 ratio %v, want 2", v)
+	}
+	med := medianRows(r.rows)
+	if len(med) != 2 || med[0].Round != 1 || med[1].Round != 1 {
+		t.Fatalf("median rows %+v, want round 1 of each (one node 100 of 50, 100, 200; cluster 90 of 45, 90, 100)", med)
 	}
 }

@@ -241,7 +241,14 @@ type Row struct {
 	GenCPUCores float64 `json:"generator_cpu_cores"`
 	ServerCPU   float64 `json:"server_cpu_sec"`
 	Note        string  `json:"note,omitempty"`
-	hist        *hdrhistogram.Histogram
+	// Cluster fan-out (c1mbench cluster): the round of the measured phase,
+	// the clients each node counted, and each node's mean fan-out time
+	// over the single publications (per loop, from the publication's
+	// numbering to the loop's last write; -1: not read).
+	Round        int       `json:"round,omitempty"`
+	NodeConns    []int64   `json:"node_conns,omitempty"`
+	NodeFanoutMs []float64 `json:"node_fanout_mean_ms,omitempty"`
+	hist         *hdrhistogram.Histogram
 }
 
 type benchRun struct {
