@@ -48,7 +48,7 @@ func parseClusterBench(args []string) (clusterBenchOptions, error) {
 	fs.IntVar(&o.n, "n", 19000, "fan-out: subscribers")
 	fs.IntVar(&o.fanoutNodes, "fanout-nodes", 3, "fan-out: nodes of the cluster row")
 	fs.IntVar(&o.loops, "loops", 0, "event loops per node (0: c1m's default, one per CPU)")
-	fs.StringVar(&o.fanoutLoops, "fanout-loops", "1", "fan-out: event loops per node of the -fanout-nodes clusters, one cluster per entry (0: c1m's default; empty: -loops)")
+	fs.StringVar(&o.fanoutLoops, "fanout-loops", "0,1", "fan-out: event loops per node of the -fanout-nodes clusters, one cluster per entry (0: c1m's default; empty: -loops)")
 	fs.BoolVar(&o.natsOne, "nats-one", true, "fan-out: also one node over NATS")
 	fs.IntVar(&o.rounds, "rounds", 3, "fan-out: measured rounds on the same clients, every cluster's publications alternating")
 	fs.IntVar(&o.pubs, "pubs", 10, "fan-out: single publications")
