@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"fmt"
 	"os/exec"
 	"slices"
 	"strings"
@@ -96,5 +97,40 @@ func TestClusterTargets(t *testing.T) {
 	med := medianRows(r.rows)
 	if len(med) != 2 || med[0].Round != 1 || med[1].Round != 1 {
 		t.Fatalf("median rows %+v, want round 1 of each (one node 100 of 50, 100, 200; cluster 90 of 20, 90, 100)", med)
+	}
+}
+
+// TestFanoutSpecs: the fan-out compares one node, one over NATS and a
+// cluster per -fanout-loops entry, each labelled once.
+func TestFanoutSpecs(t *testing.T) {
+	t.Parallel()
+	labels := func(o clusterBenchOptions) []string {
+		specs, err := fanoutSpecs(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, s := range specs {
+			out = append(out, fmt.Sprintf("%s/%d/%d/%v", s.label, s.co.nodes, s.co.loops, s.co.nats))
+		}
+		return out
+	}
+	for _, c := range []struct {
+		o    clusterBenchOptions
+		want []string
+	}{
+		{clusterBenchOptions{fanoutNodes: 3, fanoutLoops: "0,1", natsOne: true},
+			[]string{"c1m 1 node/1/0/false", "c1m 1 node, NATS/1/0/true", "c1m 3 nodes, NATS/3/0/true", "c1m 3 nodes, NATS, 1 loop each/3/1/true"}},
+		{clusterBenchOptions{fanoutNodes: 1, fanoutLoops: "0,6", natsOne: true},
+			[]string{"c1m 1 node/1/0/false", "c1m 1 node, NATS/1/0/true", "c1m 1 node, NATS, 6 loops each/1/6/true"}},
+		{clusterBenchOptions{fanoutNodes: 3, loops: 2},
+			[]string{"c1m 1 node/1/2/false", "c1m 3 nodes, NATS, 2 loops each/3/2/true"}},
+	} {
+		if got := labels(c.o); !slices.Equal(got, c.want) {
+			t.Errorf("%+v: %q, want %q", c.o, got, c.want)
+		}
+	}
+	if _, err := fanoutSpecs(clusterBenchOptions{fanoutNodes: 3, fanoutLoops: "1,x"}); err == nil {
+		t.Error("-fanout-loops 1,x was taken")
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"log"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -47,11 +48,13 @@ func fanoutSpecs(o clusterBenchOptions) ([]laneSpec, error) {
 		}
 	}
 	for _, l := range loops {
-		label := fmt.Sprintf("c1m %d nodes, NATS", o.fanoutNodes)
+		label := fmt.Sprintf("c1m %d node%s, NATS", o.fanoutNodes, plural(o.fanoutNodes))
 		if l > 0 {
 			label += fmt.Sprintf(", %d loop%s each", l, plural(l))
 		}
-		specs = append(specs, laneSpec{label, clusterOptions{nodes: o.fanoutNodes, nats: true, loops: l}})
+		if !slices.ContainsFunc(specs, func(s laneSpec) bool { return s.label == label }) { // -fanout-nodes 1: the NATS row already
+			specs = append(specs, laneSpec{label, clusterOptions{nodes: o.fanoutNodes, nats: true, loops: l}})
+		}
 	}
 	return specs, nil
 }
