@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"fmt"
+	"os"
 	"os/exec"
 	"slices"
 	"strings"
@@ -132,5 +133,35 @@ func TestFanoutSpecs(t *testing.T) {
 	}
 	if _, err := fanoutSpecs(clusterBenchOptions{fanoutNodes: 3, fanoutLoops: "1,x"}); err == nil {
 		t.Error("-fanout-loops 1,x was taken")
+	}
+}
+
+// TestRoundRatios: each cluster's ratio is to the one node of its own
+// round, and the plot of them is drawn.
+func TestRoundRatios(t *testing.T) {
+	t.Parallel()
+	rows := []Row{
+		{Server: "c1m 1 node", Round: 1, DeliveriesPerSec: 100},
+		{Server: "c1m 3 nodes, NATS", Round: 1, DeliveriesPerSec: 120},
+		{Server: "c1m 1 node", Round: 2, DeliveriesPerSec: 50},
+		{Server: "c1m 3 nodes, NATS", Round: 2, DeliveriesPerSec: 40},
+	}
+	labels, ratios := roundRatios(rows)
+	if len(labels) != 1 || labels[0] != "c1m 3 nodes, NATS" {
+		t.Fatalf("labels %q", labels)
+	}
+	got := ratios[labels[0]]
+	if len(got) != 2 || got[0].X != 1 || got[0].Y != 1.2 || got[1].X != 2 || got[1].Y != 0.8 {
+		t.Fatalf("ratios %v, want (1, 1.2) (2, 0.8)", got)
+	}
+	file := t.TempDir() + "/ratios.png"
+	if ok, err := plotRatios(rows, file); err != nil || !ok {
+		t.Fatalf("plotRatios: %v, %v", ok, err)
+	}
+	if st, err := os.Stat(file); err != nil || st.Size() == 0 {
+		t.Fatalf("no plot: %v", err)
+	}
+	if ok, _ := plotRatios(rows[:1], file); ok {
+		t.Fatal("a plot without a cluster row")
 	}
 }

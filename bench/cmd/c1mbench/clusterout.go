@@ -76,6 +76,11 @@ func (r *benchRun) finishCluster(o clusterBenchOptions, bus []busRow) error {
 	prefix := filepath.Join(o.out, "cluster-"+stamp)
 	// The plots draw each cluster's median round.
 	(&benchRun{rows: medianRows(r.rows)}).plots(prefix)
+	if ok, err := plotRatios(r.rows, prefix+"-ratios.png"); err != nil {
+		return err
+	} else if ok {
+		fmt.Println("plot:", prefix+"-ratios.png")
+	}
 	if len(bus) > 0 {
 		if err := plotBus(bus, prefix+"-bus.png"); err != nil {
 			return err
