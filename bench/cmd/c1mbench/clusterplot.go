@@ -45,6 +45,7 @@ func plotRatios(rows []Row, file string) (bool, error) {
 	p.Title.Text = "Single publications: deliveries/s ÷ one node's in the same round"
 	p.X.Label.Text = "round"
 	p.Y.Label.Text = "ratio"
+	p.Y.Tick.Marker = linearTicks{}
 	var ticks []plot.Tick
 	rounds := 0
 	for _, pts := range ratios {
