@@ -46,6 +46,8 @@ type Server struct {
 	perUser    *countLimiter[string]     // Config.MaxConnsPerUser, nil without a limit (userlimit.go)
 	perPoll    *countLimiter[netip.Addr] // Config.MaxPollsPerIP, nil without a limit (userlimit.go)
 	stopOnce   sync.Once
+	fdGuard    atomic.Pointer[fdGuard] // started by OnBoot (fdguard.go)
+	noFDGuard  bool                    // tests: run without the descriptor guard
 
 	// phase is phaseNew, phaseStarted or phaseShutEarly (start.go): a
 	// Server runs once.
@@ -155,6 +157,9 @@ func (s *Server) serve() error {
 	err := checkReusePort(&s.cfg)
 	if err == nil {
 		err = s.run()
+	}
+	if g := s.fdGuard.Load(); g != nil {
+		g.stopGuard()
 	}
 	if s.workers != nil {
 		s.workers.stop()
@@ -270,6 +275,18 @@ func (s engine) OnBoot(eng gnet.Engine) gnet.Action {
 	} else {
 		s.bootErr = fmt.Errorf("c1m: setting up the listener: %w", err)
 		return gnet.Shutdown
+	}
+	// With ReusePort each loop accepts one connection and opens it in the
+	// same event (gnet's eventloop.accept calls OnOpen inline), so no pile
+	// builds up behind a lagging loop and the cap in OnOpen holds: the
+	// guard is for the single listener, whose acceptor runs apart.
+	if !s.noFDGuard && !s.cfg.ReusePort {
+		fd, err := eng.Dup()
+		if err != nil {
+			s.bootErr = fmt.Errorf("c1m: setting up the descriptor guard: %w", err)
+			return gnet.Shutdown
+		}
+		s.fdGuard.Store(newFDGuard(fd, s.capacity, s.Connections, s.log.With("component", "fdguard")))
 	}
 	s.log.Info("listening", "addr", s.Addr().String(), "loops", s.cfg.Loops, "path", s.cfg.Path,
 		"max_conns", s.capacity.maxConns, "open_files", s.capacity.files, "backlog", s.capacity.backlog,
