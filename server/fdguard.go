@@ -29,8 +29,15 @@ import (
 // 3 s, ...). Handshakes already under way complete and are accepted, at
 // most a backlog of them, and the margin above the engage line covers
 // those and what the acceptor took during one interval. The guard lets
-// SYNs in again when the process holds fewer files than the release line
-// (hysteresis: the release line is a reserve below the engage line).
+// SYNs in again when the process holds fewer files than the release line,
+// an eighth of the reserve under the engage line (hysteresis), first for
+// a probation of fdGuardProbation that takes one SYN in fdGuardThinning:
+// the refused clients retransmit together, and a flood still on would
+// otherwise pile up at full speed until the next look. Both lines
+// sit above the connection cap: a server at its cap, answering 503 to
+// what comes over it, holds its connections and a few other files, and
+// the guard must neither engage there nor stay engaged; only the pile of
+// accepted sockets a lagging loop has not opened yet takes it across.
 //
 // With Config.ReusePort there is no guard: each loop accepts for itself
 // and runs OnOpen in the same event, so the connection cap holds.
@@ -49,7 +56,14 @@ const (
 	// fdGuardCountEvery bounds how often an engaged guard lists
 	// /proc/self/fd.
 	fdGuardCountEvery = 100 * time.Millisecond
-	fdGuardProcFD     = "/proc/self/fd"
+	// fdGuardProbation is how long after a release the listener takes
+	// only one SYN in fdGuardThinning: the clients refused meanwhile
+	// retransmit together, and a flood that is still on would otherwise
+	// pile up as fast as before for a whole interval or more before the
+	// guard engages again.
+	fdGuardProbation = time.Second
+	fdGuardThinning  = 8 // a power of two
+	fdGuardProcFD    = "/proc/self/fd"
 )
 
 // synDrop is a classic BPF socket filter that drops TCP segments with SYN
@@ -68,6 +82,35 @@ var synDrop = []unix.SockFilter{
 	{Code: unix.BPF_RET | unix.BPF_K, K: 0xffffffff},
 }
 
+// synThin is synDrop for all but one SYN in fdGuardThinning, chosen at
+// random (the kernel's ancillary load SKF_AD_RANDOM, which
+// golang.org/x/sys does not name): the filter of the probation after a
+// release, while the clients whose SYNs were dropped retransmit them
+// together and a flood may still be on.
+var synThin = []unix.SockFilter{
+	{Code: unix.BPF_LD | unix.BPF_B | unix.BPF_ABS, K: 13},                   // TCP flags
+	{Code: unix.BPF_JMP | unix.BPF_JSET | unix.BPF_K, Jt: 4, K: 0x10},        // ACK: pass
+	{Code: unix.BPF_JMP | unix.BPF_JSET | unix.BPF_K, Jt: 0, Jf: 3, K: 0x02}, // not SYN: pass
+	{Code: unix.BPF_LD | unix.BPF_W | unix.BPF_ABS, K: skfAdOff + skfAdRandom},
+	{Code: unix.BPF_JMP | unix.BPF_JSET | unix.BPF_K, Jt: 0, Jf: 1, K: fdGuardThinning - 1}, // drop unless the low bits are 0
+	{Code: unix.BPF_RET | unix.BPF_K, K: 0},
+	{Code: unix.BPF_RET | unix.BPF_K, K: 0xffffffff},
+}
+
+// The kernel's ancillary data offset and its random number
+// (linux/filter.h: SKF_AD_OFF is -0x1000, SKF_AD_RANDOM 56).
+const (
+	skfAdOff    = 0xfffff000
+	skfAdRandom = 56
+)
+
+// The guard's filter on the listener.
+const (
+	guardOpen  = iota // no filter
+	guardShut         // synDrop: the guard is engaged
+	guardThin         // synThin: the probation after a release
+)
+
 // fdGuard watches the descriptor table and shuts the listener to new SYNs
 // near the open-file limit. Its fields other than engagements belong to
 // the watcher goroutine (watchFDs), under fdWatcher.mu.
@@ -78,9 +121,10 @@ type fdGuard struct {
 	conns     func() int // connections the loops opened (Server.Connections)
 	log       *slog.Logger
 
-	target  int // the lowest free descriptor at or above engageAt when last seen
-	engaged bool
-	counted time.Time // last listing of /proc/self/fd
+	target   int       // the lowest free descriptor at or above engageAt when last seen
+	filter   int       // guardOpen, guardShut or guardThin
+	released time.Time // when the probation began (guardThin)
+	counted  time.Time // last listing of /proc/self/fd
 
 	engagements atomic.Int64 // times the guard engaged
 }
@@ -97,11 +141,15 @@ var fdWatcher struct {
 
 // fdGuardLines returns the engage and release lines for files open files
 // and the capacity c: the engage line leaves a backlog and half the
-// reserve above it (what may still be accepted after the guard engages);
-// the release line is half a reserve lower, the automatic connection cap.
+// reserve above it (what may still be accepted after the guard engages),
+// and so half a reserve above the automatic connection cap; the release
+// line is an eighth of the reserve lower, which leaves the files of the
+// process that are not connections (listeners, epoll, the API, the bus)
+// three eighths of the reserve before a server at its cap could not
+// release.
 func fdGuardLines(c capacity) (engageAt, releaseAt int) {
 	engageAt = c.files - c.backlog - c.reserve/2
-	return engageAt, max(c.files-c.backlog-c.reserve, 1)
+	return engageAt, max(engageAt-max(c.reserve/8, 2), 1)
 }
 
 // newFDGuard starts a guard on the listening socket listener, which it
@@ -146,16 +194,19 @@ func watchFDs(stop chan struct{}) {
 
 // check is one look at the descriptor table, on the watcher goroutine.
 func (g *fdGuard) check(now time.Time) {
-	if !g.engaged {
+	if g.filter != guardShut {
 		f, ok := g.lowestFreeAbove()
 		if ok && f <= g.target {
 			g.target = f // descriptors above the line were closed
+			if g.filter == guardThin && now.Sub(g.released) >= fdGuardProbation && g.setFilter(guardOpen) {
+				g.filter = guardOpen
+			}
 			return
 		}
 		// The descriptor that was free at the line was taken since: the
 		// process held at least target+1 files.
-		if g.setFilter(true) {
-			g.engaged = true
+		if g.setFilter(guardShut) {
+			g.filter = guardShut
 			g.engagements.Add(1)
 			g.log.Warn("open files near the limit: new connections refused until they fall",
 				"engage_at", g.engageAt, "release_at", g.releaseAt, "lowest_free", f)
@@ -172,8 +223,8 @@ func (g *fdGuard) check(now time.Time) {
 	if err != nil || n >= g.releaseAt {
 		return
 	}
-	if g.setFilter(false) {
-		g.engaged = false
+	if g.setFilter(guardThin) {
+		g.filter, g.released = guardThin, now
 		g.target = g.engageAt
 		if f, ok := g.lowestFreeAbove(); ok {
 			g.target = f // descriptors still held above the line do not count again
@@ -193,17 +244,23 @@ func (g *fdGuard) lowestFreeAbove() (int, bool) {
 	return f, true
 }
 
-// setFilter attaches (on) or detaches the SYN filter to the listener.
-func (g *fdGuard) setFilter(on bool) bool {
+// setFilter puts filter (guardOpen, guardShut or guardThin) on the
+// listener.
+func (g *fdGuard) setFilter(filter int) bool {
 	var err error
-	if on {
-		prog := unix.SockFprog{Len: uint16(len(synDrop)), Filter: unsafe.SliceData(synDrop)}
-		err = unix.SetsockoptSockFprog(g.listener, unix.SOL_SOCKET, unix.SO_ATTACH_FILTER, &prog)
-	} else {
+	switch filter {
+	case guardOpen:
 		err = unix.SetsockoptInt(g.listener, unix.SOL_SOCKET, unix.SO_DETACH_FILTER, 0)
+	default:
+		prog := synDrop
+		if filter == guardThin {
+			prog = synThin
+		}
+		fprog := unix.SockFprog{Len: uint16(len(prog)), Filter: unsafe.SliceData(prog)}
+		err = unix.SetsockoptSockFprog(g.listener, unix.SOL_SOCKET, unix.SO_ATTACH_FILTER, &fprog)
 	}
 	if err != nil {
-		g.log.Error("descriptor guard: setting the listener's filter", "on", on, "err", err)
+		g.log.Error("descriptor guard: setting the listener's filter", "filter", filter, "err", err)
 		return false
 	}
 	return true
@@ -219,8 +276,8 @@ func (g *fdGuard) stopGuard() {
 	if len(w.guards) == 0 {
 		close(w.stop)
 	}
-	if g.engaged {
-		g.setFilter(false)
+	if g.filter != guardOpen {
+		g.setFilter(guardOpen)
 	}
 	_ = unix.Close(g.listener)
 }

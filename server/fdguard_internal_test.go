@@ -81,7 +81,7 @@ func TestSYNFilter(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer queued.Close()
-	if !g.setFilter(true) {
+	if !g.setFilter(guardShut) {
 		t.Fatal("attach failed")
 	}
 	if dialable(t, ln) {
@@ -99,7 +99,7 @@ func TestSYNFilter(t *testing.T) {
 		t.Fatalf("queued connection: %q %v", b, err)
 	}
 	_ = s.Close()
-	if !g.setFilter(false) {
+	if !g.setFilter(guardOpen) {
 		t.Fatal("detach failed")
 	}
 	if !dialable(t, ln) {
@@ -128,7 +128,7 @@ func TestFDGuardEngagesAndReleases(t *testing.T) {
 
 	now := time.Now()
 	g.check(now)
-	if g.engaged {
+	if g.filter != guardOpen {
 		t.Fatal("engaged with the line free")
 	}
 	var taken []int
@@ -140,7 +140,7 @@ func TestFDGuardEngagesAndReleases(t *testing.T) {
 		taken = append(taken, d)
 	}
 	g.check(now)
-	if !g.engaged || g.engagements.Load() != 1 {
+	if g.filter != guardShut || g.engagements.Load() != 1 {
 		t.Fatalf("not engaged with descriptors %v taken", taken)
 	}
 	if dialable(t, ln) {
@@ -150,15 +150,24 @@ func TestFDGuardEngagesAndReleases(t *testing.T) {
 		_ = unix.Close(d)
 	}
 	// taken[0] stays: a long-lived connection above the line.
-	g.check(now.Add(fdGuardCountEvery))
-	if g.engaged {
-		t.Fatal("still engaged with the process under the release line")
+	released := now.Add(fdGuardCountEvery)
+	g.check(released)
+	if g.filter != guardThin {
+		t.Fatalf("filter %d with the process under the release line; want the probation's (%d)", g.filter, guardThin)
+	}
+	g.check(released.Add(fdGuardProbation / 2))
+	if g.filter != guardThin {
+		t.Fatalf("filter %d half-way through the probation", g.filter)
+	}
+	g.check(released.Add(fdGuardProbation))
+	if g.filter != guardOpen {
+		t.Fatalf("filter %d after the probation; want none", g.filter)
 	}
 	if !dialable(t, ln) {
 		t.Fatal("released, yet no connection completed")
 	}
-	g.check(now.Add(2 * fdGuardCountEvery))
-	if g.engaged {
+	g.check(released.Add(2 * fdGuardProbation))
+	if g.filter != guardOpen {
 		t.Fatal("engaged again by the descriptor that was there at the release")
 	}
 	_ = unix.Close(taken[0])
@@ -172,21 +181,66 @@ func TestFDGuardLines(t *testing.T) {
 		files                 int
 		wantEngage, wantRelse int
 	}{
-		{"20k", 20000, 19588, 19488},
-		{"1200", 1200, 1040, 1008},
-		{"1M", 1 << 20, 1048576 - 4096 - 5242, 1048576 - 4096 - 10485},
-		{"64", 64, 64 - 16 - 8, 64 - 16 - 16},
+		{"20k", 20000, 19588, 19588 - 25},
+		{"1200", 1200, 1040, 1040 - 8},
+		{"1M", 1 << 20, 1048576 - 4096 - 5242, 1048576 - 4096 - 5242 - 1310},
+		{"300", 300, 300 - 75 - 32, 300 - 75 - 32 - 8},
+		{"64", 64, 64 - 16 - 8, 64 - 16 - 8 - 2},
 	} {
 		c := capacityFor(&Config{}, tc.files, 4096)
 		e, r := fdGuardLines(c)
 		if e != tc.wantEngage || r != tc.wantRelse {
 			t.Errorf("%s: lines %d, %d; want %d, %d", tc.name, e, r, tc.wantEngage, tc.wantRelse)
 		}
-		if r != c.maxConns {
-			t.Errorf("%s: release line %d is not the cap %d", tc.name, r, c.maxConns)
+		// A server at its cap holds its connections and a few more files:
+		// the release line must leave room for them, or the guard would
+		// stay engaged (refusing SYNs instead of answering 503) while the
+		// server sits at its cap.
+		if room := min(8, c.reserve/4); r-c.maxConns < room || r >= e {
+			t.Errorf("%s: release line %d: want over the cap %d by %d files or more, and under the engage line %d", tc.name, r, c.maxConns, room, e)
 		}
 		if e >= c.files-c.backlog {
 			t.Errorf("%s: engage line %d leaves less than a backlog (%d) under %d files", tc.name, e, c.backlog, c.files)
 		}
+	}
+}
+
+// TestSYNThinning: the probation's filter answers about one SYN in
+// fdGuardThinning and drops the rest. Of 200 dials, with p = 1/8, fewer
+// than 5 or more than 60 complete with probability under 1e-4 (binomial
+// tails); a filter that drops every SYN or none fails.
+func TestSYNThinning(t *testing.T) {
+	t.Parallel()
+	ln, fd := guardedListener(t)
+	defer unix.Close(fd)
+	g := &fdGuard{listener: fd, log: slog.Default()}
+	if !g.setFilter(guardThin) {
+		t.Fatal("attach failed")
+	}
+	// What completes waits in the accept queue (far longer than 200):
+	// a dial completes with the handshake, before any accept.
+	const dials = 200
+	// A dropped SYN is retransmitted after 1 s: a dial that has not
+	// completed within 700 ms had its SYN dropped.
+	d := net.Dialer{Timeout: 700 * time.Millisecond}
+	done := make(chan bool, dials)
+	for range dials {
+		go func() {
+			c, err := d.Dial("tcp", ln.Addr().String())
+			if err == nil {
+				_ = c.Close()
+			}
+			done <- err == nil
+		}()
+	}
+	passed := 0
+	for range dials {
+		if <-done {
+			passed++
+		}
+	}
+	t.Logf("%d of %d SYNs answered", passed, dials)
+	if passed < 5 || passed > 60 {
+		t.Fatalf("%d of %d SYNs answered; want about 1 in %d", passed, dials, fdGuardThinning)
 	}
 }

@@ -38,7 +38,8 @@ type Server struct {
 	booted     chan struct{}
 	done       chan struct{}
 	serveErr   error
-	bootErr    error // why OnBoot stopped the engine
+	gnetErrs   gnetErrors // the last errors gnet logged (log.go)
+	bootErr    error      // why OnBoot stopped the engine
 	draining   atomic.Bool
 	capacity   capacity                  // set by Serve
 	perIP      *ipLimiter                // Config.MaxConnsPerIP, nil without a limit (iplimit.go)
@@ -169,6 +170,14 @@ func (s *Server) serve() error {
 		err = s.bootErr // OnBoot stopped the engine, which gnet reports as nil
 	case err == nil && s.draining.Load():
 		err = ErrServerClosed
+	case err == nil:
+		// Neither Shutdown nor OnBoot stopped it: the engine died by
+		// itself, and said why only to its logger.
+		why := s.gnetErrs.String()
+		if why == "" {
+			why = "no reason given"
+		}
+		err = fmt.Errorf("%w: %s", ErrEngineStopped, why)
 	}
 	s.serveErr = err
 	close(s.done)
@@ -195,7 +204,7 @@ func (s *Server) run() error {
 		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
 		gnet.WithReadBufferCap(s.cfg.ReadBufferCap),
 		gnet.WithTicker(true),
-		gnet.WithLogger(gnetLogger{s.log.With("component", "gnet")}),
+		gnet.WithLogger(gnetLogger{log: s.log.With("component", "gnet"), errs: &s.gnetErrs}),
 	)
 }
 
@@ -232,6 +241,21 @@ func (s *Server) Start() error {
 		return nil
 	case <-s.done:
 		return s.serveErr
+	}
+}
+
+// Done returns a channel that is closed when the server has stopped, by
+// Shutdown or by itself; Err then says why. Safe for concurrent use.
+func (s *Server) Done() <-chan struct{} { return s.done }
+
+// Err returns why the server stopped (what Serve returned) once Done is
+// closed, and nil before. Safe for concurrent use.
+func (s *Server) Err() error {
+	select {
+	case <-s.done:
+		return s.serveErr
+	default:
+		return nil
 	}
 }
 
