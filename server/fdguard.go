@@ -106,9 +106,9 @@ const (
 
 // The guard's filter on the listener.
 const (
-	guardOpen  = iota // no filter
-	guardShut         // synDrop: the guard is engaged
-	guardThin         // synThin: the probation after a release
+	guardOpen = iota // no filter
+	guardShut        // synDrop: the guard is engaged
+	guardThin        // synThin: the probation after a release
 )
 
 // fdGuard watches the descriptor table and shuts the listener to new SYNs
