@@ -13,8 +13,11 @@ import (
 type nopBus struct{}
 
 func (nopBus) Publish(string, []byte) (uint64, error) { return 0, ErrUnavailable }
-func (nopBus) PublishAsync(string, []byte) error      { return ErrUnavailable }
-func (nopBus) SendTo(uint64, []byte) error            { return ErrNotFound }
+func (nopBus) PublishAsync(string, []byte, func(uint64, error)) error {
+	return ErrUnavailable
+}
+func (nopBus) SendTo(uint64, []byte) error          { return ErrNotFound }
+func (nopBus) Forward(uint64, string, []byte) error { return ErrNotFound }
 
 // TestDeliverGaps: in a cluster a topic's offsets have gaps (the stream's
 // sequence counts every topic). A client resumes exactly from any offset
