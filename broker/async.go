@@ -64,10 +64,12 @@ func (b *Broker) publishQueued() {
 			fut, err := b.js.PublishAsync(p.subject, p.data)
 			if err != nil {
 				b.asyncFailed.Add(1)
-				b.log.Warn("broker: a publication made on an event loop failed", "subject", p.subject, "err", err)
 				if p.done != nil {
+					// The publisher is told; the log would only repeat it.
 					p.done(0, fmt.Errorf("broker: publish: %w: %w", err, session.ErrUnavailable))
+					continue
 				}
+				b.log.Warn("broker: a publication made on an event loop failed", "subject", p.subject, "err", err)
 				continue
 			}
 			if p.done == nil {

@@ -130,6 +130,23 @@ func TestClusterSendForward(t *testing.T) {
 		}
 	}
 
+	// A poll client's one-off /send (no sid) publishes; in a cluster its
+	// reply, the answer's body, waits for the bus.
+	for i, n := range nodes {
+		body := fmt.Sprintf("one-off-%d", i)
+		cmd := fmt.Sprintf(`{"op":"publish","topic":"f0-0","data":%q,"id":%d}`, body, 100+i)
+		resp, err := hc.Post("http://"+n.addr+"/send", "application/json", strings.NewReader(cmd))
+		if err != nil {
+			t.Fatal(err)
+		}
+		reply, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if want := fmt.Sprintf(`{"op":"ok","id":%d}`, 100+i); resp.StatusCode != http.StatusOK || strings.TrimSpace(string(reply)) != want {
+			t.Fatalf("one-off publish on %s: %s %q, want 200 %s", n.id, resp.Status, reply, want)
+		}
+		streams[0].next(t, func(o map[string]any) bool { return o["topic"] == "f0-0" && o["data"] == body })
+	}
+
 	id, _, _ := strings.Cut(streams[0].sid, ".")
 	cases := []struct {
 		name, sid string

@@ -137,8 +137,7 @@ func (s *Server) sendOneOff(c *conn, b *bodyReader) {
 	s.dispatchOpen(c)
 	s.dispatchMessage(c, message(b.data))
 	if s.workers == nil {
-		poll.Ready()
-		c.Written()
+		s.answerOneOff(c, poll)
 		return
 	}
 	// On a worker the handler runs later, and may hand its work back to
@@ -149,12 +148,36 @@ func (s *Server) sendOneOff(c *conn, b *bodyReader) {
 	s.dispatch(c, func() {
 		_ = sh.Post(func() {
 			if c.State() == session.StateOpen && c.transport() == poller.Transport(poll) {
-				poll.Ready()
-				c.Written()
+				s.answerOneOff(c, poll)
 			}
 		})
 	})
 	c.SetDeadline(s.cfg.PollTimeout)
+}
+
+// answerOneOff answers a one-off /send with what its handler sent, unless
+// the handler is to reply later (connExt.awaitReply, Push's publish in a
+// cluster, which waits for the bus off the loop): the reply then answers
+// the request when it comes, or the poll's deadline does. Loop-only.
+func (s *Server) answerOneOff(c *conn, poll *poller.Poll) {
+	if c.ext.awaitReply {
+		c.ext.awaitReply = false
+		c.SetDeadline(s.cfg.PollTimeout)
+		return
+	}
+	poll.Ready()
+	c.Written()
+}
+
+// awaitReply tells the one-off /send that s serves, if it serves one,
+// whether its handler will reply later, from another goroutine.
+// Loop-only.
+func awaitReply(s *Session, later bool) {
+	if c, ok := s.machinery().Transport().(*conn); ok && c.ext != nil {
+		if _, ok := c.ext.tr.(*poller.Poll); ok {
+			c.ext.awaitReply = later
+		}
+	}
 }
 
 // withStatus returns head with another status.
