@@ -100,15 +100,18 @@ const sidHeader = "C1m-Sid"
 
 // serveInbound hands a client's message that reached another node to the
 // session of this node it names (session.Hub.Inbound), and answers only
-// when the session is here, as serveSend does.
+// when the session is here, as serveSend does. The answer comes from the
+// session's event loop, which must not wait for NATS (a publish can block
+// while nats.go flushes a full buffer): it is sent from a goroutine of
+// its own.
 func (b *Broker) serveInbound(m *nats.Msg) {
 	b.hub.Inbound(m.Header.Get(sidHeader), m.Data, func(err error) {
 		switch {
 		case err == nil:
-			_ = m.Respond([]byte(sendOK))
+			go func() { _ = m.Respond([]byte(sendOK)) }()
 		case errors.Is(err, session.ErrNotFound):
 		default:
-			_ = m.Respond([]byte(sendClosed))
+			go func() { _ = m.Respond([]byte(sendClosed)) }()
 		}
 	})
 }
