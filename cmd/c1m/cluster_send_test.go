@@ -86,3 +86,21 @@ func TestClusterSharedPortSend(t *testing.T) {
 		next(func(o map[string]any) bool { return o["op"] == "subscribed" && o["topic"] == topic })
 	}
 }
+
+// TestClusterSharedPortSocketIO: a WebSocket-only socket.io-client (its
+// session is its one connection) works on three nodes sharing a port,
+// with publications through another node's API (sio-c1m.mjs rooms). A
+// polling client would need a sticky proxy (docs/cluster.md).
+func TestClusterSharedPortSocketIO(t *testing.T) {
+	t.Parallel()
+	ns := natstest.Start(t)
+	port := reservePort(t)
+	listen := "127.0.0.1:" + strconv.Itoa(port)
+	var nodes []*instance
+	for _, id := range []string{"a", "b", "c"} {
+		nodes = append(nodes, startC1M(t, "-reuse-port", "-listen", listen, "-loops", "2", "-demo=false", "-nats", ns.URL(), "-node-id", id))
+	}
+	for _, n := range nodes { // publications through each node's API
+		t.Logf("%s", runNode(t, "sio-c1m.mjs", "http://"+listen, n.api, "rooms", "websocket"))
+	}
+}
