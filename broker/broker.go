@@ -50,8 +50,9 @@ type Broker struct {
 	tick chan struct{} // closed at the next delivery; nil: nobody waits
 	gaps []gap         // recent offsets the history stream skipped
 
-	async chan asyncPub // PublishAsync's queue
-	done  chan struct{} // closed by Close
+	async chan asyncPub   // PublishAsync's queue
+	acks  chan pendingAck // publications sent whose publisher waits (async.go)
+	done  chan struct{}   // closed by Close
 	// setUp is closed once Start has set the fields above: NATS's
 	// callbacks, which may run before, wait for it.
 	setUp chan struct{}
@@ -113,6 +114,9 @@ func Start(hub *session.Hub, cfg *Config) (*Broker, error) {
 	b.nc = nc
 	js, err := jetstream.New(nc,
 		jetstream.WithPublishAsyncMaxPending(asyncQueue),
+		// An acknowledgement lost in a NATS restart would otherwise hold
+		// its place among the pending ones for ever.
+		jetstream.WithPublishAsyncTimeout(c.PublishTimeout),
 		jetstream.WithPublishAsyncErrHandler(func(_ jetstream.JetStream, m *nats.Msg, err error) {
 			b.asyncFailed.Add(1)
 			b.log.Warn("broker: a publication made on an event loop failed", "subject", m.Subject, "err", err)
@@ -124,7 +128,9 @@ func Start(hub *session.Hub, cfg *Config) (*Broker, error) {
 	}
 	b.js = js
 	b.async = make(chan asyncPub, asyncQueue)
+	b.acks = make(chan pendingAck, asyncQueue)
 	go b.publishQueued()
+	go b.awaitAcks()
 	hub.SetBus(b, pendingEpoch)
 	close(b.setUp)
 	if err := b.serveRequests(); err != nil {
@@ -341,49 +347,6 @@ func (b *Broker) Publish(topic string, data []byte) (uint64, error) {
 		return 0, err
 	}
 	return ack.Sequence, nil
-}
-
-// asyncQueue bounds the publications made on event loops that wait for
-// the publishing goroutine, and those it has sent without an answer yet:
-// past it PublishAsync refuses (session.ErrBacklog) rather than make a
-// loop wait.
-const asyncQueue = 4096
-
-// asyncPub is a publication made on an event loop, queued for NATS.
-type asyncPub struct {
-	subject string
-	data    []byte
-}
-
-// PublishAsync queues a publication for the publishing goroutine and
-// returns at once: an event loop never waits for NATS. A failure after it
-// returns is logged and counted. Safe for concurrent use.
-func (b *Broker) PublishAsync(topic string, data []byte) error {
-	if err := b.Ready(); err != nil {
-		return err
-	}
-	select {
-	case b.async <- asyncPub{b.pubSubj + encodeTopic(topic), data}:
-		return nil
-	default:
-		return session.ErrBacklog
-	}
-}
-
-// publishQueued sends the publications queued by PublishAsync, in their
-// order, until the broker closes.
-func (b *Broker) publishQueued() {
-	for {
-		select {
-		case p := <-b.async:
-			if _, err := b.js.PublishAsync(p.subject, p.data); err != nil {
-				b.asyncFailed.Add(1)
-				b.log.Warn("broker: a publication made on an event loop failed", "subject", p.subject, "err", err)
-			}
-		case <-b.done:
-			return
-		}
-	}
 }
 
 // Close stops the consumer and the request handlers and closes the NATS

@@ -17,10 +17,13 @@ import (
 )
 
 // Control subjects, under the prefix: "<prefix>.sid.<id>" reaches the node
-// that holds session id; "<prefix>.ctl.stats" and "<prefix>.ctl.presence"
-// are asked of every node, each of which answers.
+// that holds session id with a message for the session's client,
+// "<prefix>.in.<id>" with a message from it (Forward);
+// "<prefix>.ctl.stats" and "<prefix>.ctl.presence" are asked of every
+// node, each of which answers.
 const (
 	sidToken      = ".sid."
+	inboundToken  = ".in."
 	statsSubject  = ".ctl.stats"
 	presenceToken = ".ctl.presence"
 )
@@ -40,9 +43,10 @@ const gatherQuiet = 100 * time.Millisecond
 func (b *Broker) serveRequests() error {
 	p := b.cfg.Prefix
 	handlers := map[string]nats.MsgHandler{
-		p + sidToken + "*": b.serveSend,
-		p + statsSubject:   b.serveStats,
-		p + presenceToken:  b.servePresence,
+		p + sidToken + "*":     b.serveSend,
+		p + inboundToken + "*": b.serveInbound,
+		p + statsSubject:       b.serveStats,
+		p + presenceToken:      b.servePresence,
 	}
 	for subj, h := range handlers {
 		s, err := b.nc.Subscribe(subj, h)
@@ -84,6 +88,52 @@ func (b *Broker) SendTo(id uint64, data []byte) error {
 		return session.ErrNotFound
 	case err != nil:
 		return fmt.Errorf("broker: send: %w: %w", err, session.ErrUnavailable)
+	case string(reply.Data) != sendOK:
+		return session.ErrClosed
+	}
+	return nil
+}
+
+// sidHeader carries, in a forwarded client message, the session id as the
+// client named it (with its secret, which the holding node checks).
+const sidHeader = "C1m-Sid"
+
+// serveInbound hands a client's message that reached another node to the
+// session of this node it names (session.Hub.Inbound), and answers only
+// when the session is here, as serveSend does. The answer comes from the
+// session's event loop, which must not wait for NATS (a publish can block
+// while nats.go flushes a full buffer): it is sent from a goroutine of
+// its own.
+func (b *Broker) serveInbound(m *nats.Msg) {
+	b.hub.Inbound(m.Header.Get(sidHeader), m.Data, func(err error) {
+		switch {
+		case err == nil:
+			go func() { _ = m.Respond([]byte(sendOK)) }()
+		case errors.Is(err, session.ErrNotFound):
+		default:
+			go func() { _ = m.Respond([]byte(sendClosed)) }()
+		}
+	})
+}
+
+// Forward hands a client's message for session id (sid, as the client
+// named it) to the node that holds the session (session.Bus.Forward):
+// session.ErrNotFound when no node answers within Config.RequestTimeout,
+// session.ErrClosed when that node refused it. Safe for concurrent use;
+// it waits for the answer.
+func (b *Broker) Forward(id uint64, sid string, data []byte) error {
+	if !b.nc.IsConnected() {
+		return ErrDisconnected
+	}
+	m := nats.NewMsg(b.cfg.Prefix + inboundToken + strconv.FormatUint(id, 10))
+	m.Header.Set(sidHeader, sid)
+	m.Data = data
+	reply, err := b.nc.RequestMsg(m, b.cfg.RequestTimeout)
+	switch {
+	case errors.Is(err, nats.ErrTimeout), errors.Is(err, nats.ErrNoResponders):
+		return session.ErrNotFound
+	case err != nil:
+		return fmt.Errorf("broker: forward: %w: %w", err, session.ErrUnavailable)
 	case string(reply.Data) != sendOK:
 		return session.ErrClosed
 	}

@@ -2,6 +2,7 @@ package broker_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -26,11 +27,15 @@ func wsClient(c *websocket.Conn, r *recorder) {
 }
 
 // TestClusterFanout: 3 nodes and one NATS server; 3,000 clients spread
-// over the nodes, on WebSocket, SSE and long-polling (kind), over 10
-// topics; 500 publications made concurrently on random nodes, half through
-// the API and half through Hub.Publish. Every client receives exactly its
-// topic's publications, in offset order, none twice, with the offsets the
-// publishers were given (so the same offsets on every node).
+// over the nodes, on WebSocket, SSE and long-polling (kind), and 30
+// Socket.IO clients (npm socket.io-client, sio-cluster.mjs) on WebSocket,
+// polling and polling upgraded, over 10 topics; 500 publications made
+// concurrently on random nodes, half through the API and half through
+// Hub.Publish. Every client receives exactly its topic's publications, in
+// offset order, none twice, with the offsets the publishers were given
+// (so the same offsets on every node). Then a Socket.IO client publishes
+// with the publish event on one node, is acked, and a Socket.IO client
+// of another node receives it.
 func TestClusterFanout(t *testing.T) {
 	clients := 3000
 	if raceEnabled {
@@ -71,6 +76,20 @@ func TestClusterFanout(t *testing.T) {
 			go func() { defer wg.Done(); pollClient(ctx, t, hc, "http://"+n.addr, "topic="+topic, r) }()
 		}
 	}
+	// Socket.IO clients (the npm socket.io-client) too: sioClients over
+	// the nodes, the topics and Engine.IO's transports.
+	type sioClient struct {
+		URL       string `json:"url"`
+		Transport string `json:"transport"`
+		Room      string `json:"room"`
+	}
+	var sio []sioClient
+	for i := range sioClients {
+		n := nodes[i%3]
+		sio = append(sio, sioClient{"http://" + n.addr, [...]string{"websocket", "polling", "upgrade"}[(i/3)%3], fmt.Sprintf("t%d", i%topics)})
+	}
+	plan, _ := json.Marshal(map[string]any{"clients": sio, "publisher": "http://" + nodes[0].addr, "listener": "http://" + nodes[2].addr})
+	sioConv := converse(t, "sio-cluster.mjs", string(plan))
 	t.Logf("%s clients started", time.Now().Format("15:04:05.000"))
 	deadline := time.After(60 * time.Second) // a hang guard
 	for i, r := range recs {
@@ -84,6 +103,7 @@ func TestClusterFanout(t *testing.T) {
 		}
 	}
 
+	sioConv.until(t, "subscribed")
 	t.Logf("%s clients subscribed", time.Now().Format("15:04:05.000"))
 	var mu sync.Mutex
 	byTopic := map[string][]uint64{}
@@ -120,9 +140,14 @@ func TestClusterFanout(t *testing.T) {
 	if t.Failed() {
 		t.FailNow()
 	}
-	for _, offs := range byTopic {
+	expect := map[string][]string{}
+	for topic, offs := range byTopic {
 		slices.Sort(offs)
+		for _, off := range offs {
+			expect[topic] = append(expect[topic], bodyOf[off])
+		}
 	}
+	sioConv.say(t, map[string]any{"ev": "published", "expect": expect})
 	for i, r := range recs {
 		want := byTopic[fmt.Sprintf("t%d", i%topics)]
 		waitFor(t, fmt.Sprintf("client %d (%s)", i, kindName(i)), func() bool { return r.count() >= len(want) })
@@ -139,7 +164,11 @@ func TestClusterFanout(t *testing.T) {
 			}
 		}
 	}
+	t.Logf("socket.io: %v", sioConv.until(t, "done"))
 }
+
+// sioClients is how many Socket.IO clients TestClusterFanout adds.
+const sioClients = 30
 
 // kind spreads the clients over the transports, each on every node: 7 in
 // 15 on WebSocket, 7 on SSE, 1 long-polling (a long-poll costs a request

@@ -16,6 +16,7 @@ import (
 	"github.com/c1mhq/c1m/httpapi"
 	"github.com/c1mhq/c1m/server"
 	"github.com/c1mhq/c1m/session"
+	"github.com/c1mhq/c1m/socketio"
 )
 
 // node is one in-process c1m node of a test cluster.
@@ -41,10 +42,16 @@ func startNode(t testing.TB, url, id string, cfg *broker.Config) *node {
 		}
 		return nil
 	}})
+	// Socket.IO as the binary serves it: push events, client publish,
+	// connection state recovery over the topics' history.
+	sio := socketio.New(&socketio.Config{Recovery: &socketio.RecoveryConfig{Window: testHistory.TTL}})
+	socketio.ServePush(sio.Of("/"), &socketio.PushConfig{ClientPublish: true})
 	srv := server.New(push, &server.Config{
 		Addr: "127.0.0.1:0", Loops: 2, History: testHistory,
 		Protocols: []string{codec.EnvelopeProtocol},
+		Engine:    sio.EngineConfig(nil),
 	})
+	sio.Attach(srv.Hub())
 	bc := broker.Config{}
 	if cfg != nil {
 		bc = *cfg

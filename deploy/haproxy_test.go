@@ -20,12 +20,14 @@ func TestHAProxy(t *testing.T) {
 	flows(t, p)
 }
 
-// TestHAProxyNodes: with two nodes, each stream's /send reaches its node.
+// TestHAProxyNodes: with two nodes, each stream's /send reaches its node,
+// and each Engine.IO session's requests reach theirs.
 func TestHAProxyNodes(t *testing.T) {
 	t.Parallel()
 	p := newProxy(t, "haproxy", 2)
 	startHAProxy(t, p)
 	sticky(t, p)
+	stickyEngineIO(t, p)
 }
 
 // TestHAProxyProxyProtocol: haproxy names the client in a PROXY protocol

@@ -16,12 +16,14 @@ func TestNginx(t *testing.T) {
 	flows(t, p)
 }
 
-// TestNginxNodes: with two nodes, each stream's /send reaches its node.
+// TestNginxNodes: with two nodes, each stream's /send reaches its node,
+// and each Engine.IO session's requests reach theirs.
 func TestNginxNodes(t *testing.T) {
 	t.Parallel()
 	p := newProxy(t, "nginx", 2)
 	startNginx(t, p)
 	sticky(t, p)
+	stickyEngineIO(t, p)
 }
 
 // startNginx runs nginx with deploy/nginx/c1m.conf in front of p's nodes.

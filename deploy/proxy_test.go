@@ -32,6 +32,7 @@ import (
 	"github.com/c1mhq/c1m/codec"
 	"github.com/c1mhq/c1m/server"
 	"github.com/c1mhq/c1m/session"
+	"github.com/c1mhq/c1m/socketio"
 )
 
 // The proxy configurations of deploy/ (nginx/c1m.conf, haproxy/c1m.cfg),
@@ -139,6 +140,10 @@ func startNode(t *testing.T, node int, connects chan<- connect, tune func(*serve
 		DrainTimeout:   serverShutdown / 2,
 		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")},
 	}
+	// Socket.IO as the binary serves it, for the Engine.IO flows.
+	sio := socketio.New(nil)
+	socketio.ServePush(sio.Of("/"), nil)
+	cfg.Engine = sio.EngineConfig(nil)
 	if tune != nil {
 		tune(&cfg)
 	}
@@ -153,6 +158,7 @@ func startNode(t *testing.T, node int, connects chan<- connect, tune func(*serve
 		},
 	})
 	srv := server.New(h, &cfg)
+	sio.Attach(srv.Hub())
 	if err := srv.Start(); err != nil {
 		t.Fatalf("start node %d: %v", node, err)
 	}

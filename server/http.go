@@ -22,6 +22,7 @@ type connExt struct {
 	// session ends and, with keepAlive, a new one reads the next request.
 	ended, keepAlive bool
 	busy             bool   // a /send waits for another loop: no request is read meanwhile
+	awaitReply       bool   // a one-off /send's handler will reply later (Push's publish in a cluster)
 	token            uint64 // the secret half of a stream's session id
 	body             *bodyReader
 	client           net.Addr   // the client a PROXY protocol header named (proxyproto.go)

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"net/http"
 	"time"
 
@@ -192,15 +193,34 @@ func (p *Push) OnMessage(s *Session, m Message) {
 		if !p.limitPublish(s, cmd.ID) {
 			return
 		}
-		if _, err := s.machinery().Shard().Hub().Publish(cmd.Topic, cmd.PublishPayload()); err != nil {
-			p.reply(s, cmd.ID, "publish failed")
-			return
-		}
+		// In a cluster the reply waits (off the loop) until the cluster
+		// holds the publication, so that a client whose publication was
+		// lost (NATS restarting) is told so; on one node it is at once.
+		// A one-off /send answers with the reply, which may come later.
+		id := bytes.Clone(cmd.ID)
+		awaitReply(s, true)
+		s.machinery().Shard().Hub().PublishThen(cmd.Topic, cmd.PublishPayload(), func(_ uint64, err error) {
+			if s.OnLoop() {
+				awaitReply(s, false) // at once, as on one node
+			}
+			switch {
+			case err != nil:
+				p.reply(s, id, ReasonPublishFailed)
+			case len(id) > 0:
+				p.reply(s, id, "")
+			}
+		})
+		return
 	}
 	if len(cmd.ID) > 0 {
 		p.reply(s, cmd.ID, "")
 	}
 }
+
+// ReasonPublishFailed is the error reply to a publish command that did
+// not go out: the node's backlog is full, or in a cluster the bus refused
+// it, did not answer in time, or lost it (NATS restarting).
+const ReasonPublishFailed = "publish failed"
 
 func (p *Push) reply(s *Session, id []byte, reason string) {
 	_ = s.Send(codec.OpText, codec.AppendReply(nil, id, reason))

@@ -115,61 +115,6 @@ func message(data []byte) Message {
 	return Message{Op: op, Data: data}
 }
 
-// sendToStream hands a /send body to the stream session its sid names,
-// on that session's loop, and answers 202 once it has it, or 404. The
-// connection reads no further request until then. Loop-only.
-func (s *Server) sendToStream(c *conn, b *bodyReader) {
-	answer := func(found bool) {
-		if c.State() == session.StateClosed {
-			return // the client left meanwhile
-		}
-		c.ext.busy = false
-		if found {
-			c.respondKeep(withStatus(b.head, http.StatusAccepted), "", nil)
-		} else {
-			c.respondKeep(withStatus(b.head, http.StatusNotFound), "application/json", []byte(`{"op":"error","error":"no such session"}`))
-		}
-		if c.c.InboundBuffered() > 0 {
-			_ = c.c.Wake(nil)
-		}
-	}
-	id, token, ok := parseSID(b.params.SID)
-	target := s.hub.ByID(id)
-	if !ok || target == nil {
-		answer(false)
-		return
-	}
-	deliver := func() bool {
-		ss := target.Session(id)
-		if ss == nil || ss.State() != session.StateOpen {
-			return false
-		}
-		tc, ok := ss.Transport().(*conn)
-		if !ok || tc.ext == nil || tc.ext.token != token {
-			return false
-		}
-		if _, stream := tc.ext.tr.(*poller.Stream); !stream {
-			return false
-		}
-		s.dispatchMessage(tc, message(b.data))
-		return true
-	}
-	if target == c.sh.Shard {
-		answer(deliver())
-		return
-	}
-	c.ext.busy = true
-	err := target.Post(func() {
-		found := deliver()
-		if c.sh.Post(func() { answer(found) }) != nil {
-			_ = c.c.Close() // this loop is stopping
-		}
-	})
-	if err != nil {
-		answer(false)
-	}
-}
-
 // sendOneOff runs a /send body without a stream (a poll client's publish)
 // on a session of its own, which lives for this request: what the handler
 // sends back is the answer's body. Subscribing that way would be moot, so
@@ -192,8 +137,7 @@ func (s *Server) sendOneOff(c *conn, b *bodyReader) {
 	s.dispatchOpen(c)
 	s.dispatchMessage(c, message(b.data))
 	if s.workers == nil {
-		poll.Ready()
-		c.Written()
+		s.answerOneOff(c, poll)
 		return
 	}
 	// On a worker the handler runs later, and may hand its work back to
@@ -204,12 +148,36 @@ func (s *Server) sendOneOff(c *conn, b *bodyReader) {
 	s.dispatch(c, func() {
 		_ = sh.Post(func() {
 			if c.State() == session.StateOpen && c.transport() == poller.Transport(poll) {
-				poll.Ready()
-				c.Written()
+				s.answerOneOff(c, poll)
 			}
 		})
 	})
 	c.SetDeadline(s.cfg.PollTimeout)
+}
+
+// answerOneOff answers a one-off /send with what its handler sent, unless
+// the handler is to reply later (connExt.awaitReply, Push's publish in a
+// cluster, which waits for the bus off the loop): the reply then answers
+// the request when it comes, or the poll's deadline does. Loop-only.
+func (s *Server) answerOneOff(c *conn, poll *poller.Poll) {
+	if c.ext.awaitReply {
+		c.ext.awaitReply = false
+		c.SetDeadline(s.cfg.PollTimeout)
+		return
+	}
+	poll.Ready()
+	c.Written()
+}
+
+// awaitReply tells the one-off /send that s serves, if it serves one,
+// whether its handler will reply later, from another goroutine.
+// Loop-only.
+func awaitReply(s *Session, later bool) {
+	if c, ok := s.machinery().Transport().(*conn); ok && c.ext != nil {
+		if _, ok := c.ext.tr.(*poller.Poll); ok {
+			c.ext.awaitReply = later
+		}
+	}
 }
 
 // withStatus returns head with another status.

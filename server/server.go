@@ -134,6 +134,7 @@ func New(h Handler, cfg *Config) *Server {
 		}
 	}
 	s.hub.SetHistory(c.History)
+	s.hub.SetInbound(s.inboundSend)
 	if c.Workers > 0 {
 		s.workers = newWorkers(c.Workers, c.WorkerQueue)
 	}

@@ -21,10 +21,47 @@ type Bus interface {
 	Publish(topic string, data []byte) (uint64, error)
 	// PublishAsync is Publish without waiting for the bus's answer, for
 	// callers on an event loop, which must never wait. It keeps data.
-	PublishAsync(topic string, data []byte) error
+	// When it returns nil and done is not nil, done is called once, on
+	// another goroutine, with what Publish would have returned: the
+	// offset once the cluster holds the publication, or why it may not
+	// reach the cluster. When it returns an error, done is not called.
+	PublishAsync(topic string, data []byte, done func(offset uint64, err error)) error
 	// SendTo sends data to session id on whichever other node holds it, or
 	// returns ErrNotFound.
 	SendTo(id uint64, data []byte) error
+	// Forward hands a client's message that reached this node for session
+	// id (sid, as the client named it) to whichever other node holds that
+	// session, which gives it to its Inbound function (Hub.SetInbound) as
+	// if the client had sent it there. It returns nil once that node took
+	// it, ErrNotFound when no node has the session, ErrClosed when the
+	// node that has it refused it (sid's secret does not match, the
+	// session is closing), or an error wrapping ErrUnavailable when the
+	// bus is unreachable. It waits for a round trip to the bus.
+	Forward(id uint64, sid string, data []byte) error
+}
+
+// InboundFunc takes a client's message for the session sid names, which
+// reached another node, and calls answer once, on any goroutine: nil when
+// the session took it, ErrNotFound when no session of this node has
+// sid's id, another error when it has one that refused it. It must not
+// wait.
+type InboundFunc func(sid string, data []byte, answer func(error))
+
+// SetInbound sets the function that takes the messages other nodes
+// forward to this node's sessions (Bus.Forward). The server sets it when
+// it is made, before any bus links the hub. Call it from one goroutine
+// before the hub is used.
+func (h *Hub) SetInbound(fn InboundFunc) { h.inbound = fn }
+
+// Inbound hands a message another node forwarded to the session sid
+// names (see InboundFunc); without an inbound function it answers
+// ErrNotFound. Safe for concurrent use.
+func (h *Hub) Inbound(sid string, data []byte, answer func(error)) {
+	if h.inbound == nil {
+		answer(ErrNotFound)
+		return
+	}
+	h.inbound(sid, data, answer)
 }
 
 // SetBus links the hub to a cluster: from now on Publish, Broadcast and
@@ -59,21 +96,53 @@ func (h *Hub) newTopic(name string) *hubTopic {
 // checked first, as for a local publication, so that a publisher faster
 // than the loops is told ErrBacklog before the cluster numbers anything.
 func (h *Hub) publishBus(name string, data []byte) (uint64, error) {
-	cost := publicationCost(len(data))
-	var full bool
-	if name == "" {
-		full = anyBacklogFull(h.Shards(), cost)
-	} else if t := h.lockTopic(name, false); t != nil {
-		full = anyBacklogFull(t.shards, cost)
-		t.mu.Unlock()
-	}
-	if full {
+	if h.busBacklogFull(name, len(data)) {
 		return 0, ErrBacklog
 	}
 	if h.onAnyLoop() {
-		return 0, h.bus.PublishAsync(name, data)
+		return 0, h.bus.PublishAsync(name, data, nil)
 	}
 	return h.bus.Publish(name, data)
+}
+
+// busBacklogFull reports whether a shard with subscribers of topic name
+// ("" for a broadcast: any shard) has its backlog too full for a
+// publication of size bytes.
+func (h *Hub) busBacklogFull(name string, size int) bool {
+	cost := publicationCost(size)
+	if name == "" {
+		return anyBacklogFull(h.Shards(), cost)
+	}
+	t := h.lockTopic(name, false)
+	if t == nil {
+		return false
+	}
+	defer t.mu.Unlock()
+	return anyBacklogFull(t.shards, cost)
+}
+
+// PublishThen is Publish for a caller that must not wait but must learn
+// the outcome, such as a client's publish command on an event loop: done
+// gets Publish's results, once. On a single node, or when the
+// publication is refused before the bus takes it, done runs before
+// PublishThen returns, on the caller's goroutine; otherwise it runs on
+// another goroutine once the cluster holds the publication (its history
+// included) or could not take it, so that a client is told of a
+// publication lost in a NATS restart rather than left believing it went
+// out. data is kept: the caller must not modify it afterwards. Safe for
+// concurrent use.
+func (h *Hub) PublishThen(name string, data []byte, done func(offset uint64, err error)) {
+	if h.bus == nil {
+		done(h.Publish(name, data))
+		return
+	}
+	if h.busBacklogFull(name, len(data)) {
+		done(0, ErrBacklog)
+		return
+	}
+	if err := h.bus.PublishAsync(name, data, done); err != nil {
+		done(0, err)
+	}
 }
 
 // sendElsewhere tries the bus for a session that is not on this node

@@ -13,8 +13,11 @@ import (
 type nopBus struct{}
 
 func (nopBus) Publish(string, []byte) (uint64, error) { return 0, ErrUnavailable }
-func (nopBus) PublishAsync(string, []byte) error      { return ErrUnavailable }
-func (nopBus) SendTo(uint64, []byte) error            { return ErrNotFound }
+func (nopBus) PublishAsync(string, []byte, func(uint64, error)) error {
+	return ErrUnavailable
+}
+func (nopBus) SendTo(uint64, []byte) error          { return ErrNotFound }
+func (nopBus) Forward(uint64, string, []byte) error { return ErrNotFound }
 
 // TestDeliverGaps: in a cluster a topic's offsets have gaps (the stream's
 // sequence counts every topic). A client resumes exactly from any offset
@@ -74,5 +77,59 @@ func TestDeliverGaps(t *testing.T) {
 	}
 	if n := h.Presence("g"); n != int64(len(cases)+1) {
 		t.Fatalf("presence %d, want %d", n, len(cases)+1)
+	}
+}
+
+// laterBus is a Bus whose PublishAsync keeps the publication's done for
+// the test to call, or refuses with err.
+type laterBus struct {
+	nopBus
+	err  error
+	done func(uint64, error)
+}
+
+func (b *laterBus) PublishAsync(_ string, _ []byte, done func(uint64, error)) error {
+	if b.err != nil {
+		return b.err
+	}
+	b.done = done
+	return nil
+}
+
+// TestPublishThen: on a single node done gets Publish's answer before
+// PublishThen returns; with a bus, done gets what the bus says when it
+// says it (not before), and a bus that refuses at once is reported at
+// once.
+func TestPublishThen(t *testing.T) {
+	type result struct {
+		off uint64
+		err error
+	}
+	var got []result
+	record := func(off uint64, err error) { got = append(got, result{off, err}) }
+
+	h, _ := historyHub(t, HistoryConfig{Size: 3})
+	h.PublishThen("a", []byte("x"), record)
+	h.PublishThen("a", []byte("y"), record)
+	if len(got) != 2 || got[0] != (result{1, nil}) || got[1] != (result{2, nil}) {
+		t.Fatalf("single node: %v, want offsets 1 and 2 at once", got)
+	}
+
+	got = nil
+	bus := &laterBus{}
+	hb, _ := historyHub(t, HistoryConfig{Size: 3})
+	hb.SetBus(bus, "clus1")
+	hb.PublishThen("a", []byte("x"), record)
+	if len(got) != 0 || bus.done == nil {
+		t.Fatalf("cluster: done called before the bus answered (%v), or not handed to it", got)
+	}
+	bus.done(0, ErrUnavailable)
+	if len(got) != 1 || got[0].err != ErrUnavailable {
+		t.Fatalf("cluster: %v, want the bus's ErrUnavailable", got)
+	}
+	bus.err = ErrBacklog
+	hb.PublishThen("a", []byte("y"), record)
+	if len(got) != 2 || got[1].err != ErrBacklog {
+		t.Fatalf("cluster, refused at once: %v, want ErrBacklog at once", got)
 	}
 }

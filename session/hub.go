@@ -33,6 +33,8 @@ type Hub struct {
 	// a single node. busEpoch is the cluster's epoch of every topic.
 	bus      Bus
 	busEpoch atomic.Pointer[string]
+	// inbound takes the client messages other nodes forward (SetInbound).
+	inbound InboundFunc
 }
 
 // hubTopic is a topic's node-wide state while some shard has subscribers

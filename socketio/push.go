@@ -79,11 +79,16 @@ func ServePush(n *Namespace, cfg *PushConfig) {
 			data = []byte(str)
 		}
 		topic, _ := RoomTopic(s.nsp.name, room)
-		if _, err := s.hub().Publish(topic, data); err != nil {
-			reply(ack, ReasonPublishFailed)
-			return
-		}
-		reply(ack, "")
+		// In a cluster the ack waits (off the loop) until the cluster
+		// holds the publication, so that a client whose publication was
+		// lost (NATS restarting) is told so; on one node it is at once.
+		s.hub().PublishThen(topic, data, func(_ uint64, err error) {
+			if err != nil {
+				reply(ack, ReasonPublishFailed)
+				return
+			}
+			reply(ack, "")
+		})
 	}))
 }
 
