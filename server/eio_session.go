@@ -42,6 +42,9 @@ type eioSess struct {
 	pongAt, pingAt, lastIn, upgradeBy int64
 	ended                             bool
 	probed                            bool // the probe sent its ping
+	// A post's body is arriving, or its packets on their way here: a
+	// second post meanwhile is refused (eioPostBegan).
+	posting bool
 }
 
 // eioEnd is the code and reason of a close the server started, kept until
