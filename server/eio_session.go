@@ -351,6 +351,7 @@ func (es *eioSess) finish(code codec.StatusCode, reason string, last codec.EIOTy
 	if st := es.State(); st == session.StateOpen || st == session.StateClosing {
 		es.sh.srv.eioDispatchClose(es, code, reason)
 	}
+	es.sh.srv.eioReleaseSlots(es)
 	es.sh.Closed(&es.Session)
 }
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/c1mhq/c1m/auth"
 	"github.com/c1mhq/c1m/codec"
+	"github.com/c1mhq/c1m/server"
 	"github.com/c1mhq/c1m/session"
 )
 
@@ -27,6 +28,7 @@ func (s *Socket) joinFrom(room string, since *codec.Position) error {
 	}
 	srv := s.c.srv
 	if srv.cfg.Tokens != nil && !srv.cfg.Policy.CanSubscribe(s.claims, topic) {
+		srv.deny(server.DenySubscribe)
 		return ErrRoomDenied
 	}
 	c := s.c
@@ -111,6 +113,30 @@ func (srv *Server) checkToken(s *Socket) error {
 	}
 	s.claims = claims
 	return nil
+}
+
+// deny counts a refusal with Config.Denied, if set.
+func (srv *Server) deny(d server.Denial) {
+	if srv.cfg.Denied != nil {
+		srv.cfg.Denied(d)
+	}
+}
+
+// tokenDenial returns the denial of checkToken's refusal.
+func tokenDenial(err error) server.Denial {
+	msg := err.Error()
+	if ce, ok := err.(*ConnectError); ok {
+		msg = ce.Message
+	}
+	switch msg {
+	case ReasonTokenRequired:
+		return server.DenyTokenRequired
+	case ReasonTokenExpired:
+		return server.DenyTokenExpired
+	case ReasonNoSubject:
+		return server.DenyNoSubject
+	}
+	return server.DenyTokenInvalid
 }
 
 func tokenReason(err error) string {

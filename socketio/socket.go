@@ -32,11 +32,12 @@ type Socket struct {
 
 // socketMore is the state only some sockets need. Guarded by c.mu.
 type socketMore struct {
-	acks    map[uint64]*pendingAck
-	nextAck uint64
-	data    any
-	bucket  *eventBucket // ServePush's rate, once it sent an event
-	expiry  *time.Timer  // closes the client when its token expires
+	acks      map[uint64]*pendingAck
+	nextAck   uint64
+	data      any
+	bucket    *eventBucket // ServePush's rate, once it sent an event
+	pubBucket *eventBucket // ServePush's publish rate, once it published
+	expiry    *time.Timer  // closes the client when its token expires
 }
 
 // extra returns the socket's socketMore, allocating it. c.mu held.
