@@ -220,6 +220,9 @@ func (c *client) connect(name string, authData []byte) {
 		sock.id = newSockID()
 		if c.srv.kept != nil {
 			sock.pid, sock.hasPID = newSockID(), true
+			if h := c.hubOf(); h != nil {
+				sock.since = h.Order()
+			}
 		}
 	}
 	authorize, onConnect, _ := nsp.handlers()

@@ -21,6 +21,11 @@ type Socket struct {
 	recovered bool
 	auth      json.RawMessage
 	claims    *auth.Claims
+	// since is, with Config.Recovery, the node's order of publications
+	// (session.Publication.Order) when the socket connected: a client
+	// that hands back no offset had none of its rooms' publications
+	// after it.
+	since uint64
 
 	// guarded by c.mu
 	connected bool
