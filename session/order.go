@@ -19,10 +19,11 @@ import (
 // own offset says nothing about the others'. Socket.IO's connection state
 // recovery hands back only the last offset a client saw: it is that.
 //
-// The cost: one mutex for every publication of the node (held for the
-// numbering, the history record and the posts to the shards, a few
-// hundred nanoseconds), 8 bytes a publication and a history entry, and
-// 16 bytes a topic.
+// The cost: one mutex for every publication of the node, held for the
+// numbering, the history record and the posts to the shards, so that
+// publishers of different topics wait for each other there
+// (BenchmarkPublishHistory); 8 bytes a publication and a history entry,
+// and 16 bytes a topic.
 
 // OrderEpoch returns the epoch of the node's Order: in a cluster the
 // cluster's epoch, whose one sequence the Orders are; on a single node
