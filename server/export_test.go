@@ -22,3 +22,6 @@ func EngineHops(s *Server) int64 { return s.eioHops.Load() }
 
 // EngineHeldPolls returns how many Engine.IO polls their sessions hold.
 func EngineHeldPolls(s *Server) int64 { return s.eioHeld.Load() }
+
+// DisableFDGuard runs s without the descriptor guard; call it before Start.
+func DisableFDGuard(s *Server) { s.noFDGuard = true }
