@@ -36,10 +36,9 @@ type Hub struct {
 
 	// The node's order of publications (order.go): omu is held while a
 	// publication is numbered, recorded and posted to its shards; order
-	// is the last Order given on a single node, in orderEpoch.
-	omu        sync.Mutex
-	order      uint64
-	orderEpoch atomic.Pointer[string]
+	// is the last Order given.
+	omu   sync.Mutex
+	order uint64
 }
 
 // hubTopic is a topic's node-wide state while some shard has subscribers

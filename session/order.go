@@ -17,29 +17,16 @@ import (
 // makes one position, the Order of the last publication a client got,
 // exact for all its topics at once (SubscribeOrdered), where a topic's
 // own offset says nothing about the others'. Socket.IO's connection state
-// recovery hands back only the last offset a client saw: it is that.
+// recovery hands back only the last offset a client saw: it is that. An
+// Order means something only on the node that gave it (in a cluster, the
+// cluster's), and only while the process runs: a single node's restart
+// starts again from 1, with every topic in a new epoch.
 //
 // The cost: one mutex for every publication of the node, held for the
 // numbering, the history record and the posts to the shards, so that
 // publishers of different topics wait for each other there
 // (BenchmarkPublishHistory); 8 bytes a publication and a history entry,
 // and 16 bytes a topic.
-
-// OrderEpoch returns the epoch of the node's Order: in a cluster the
-// cluster's epoch, whose one sequence the Orders are; on a single node
-// one drawn for the hub's life (its Orders restart with the process).
-// Safe for concurrent use.
-func (h *Hub) OrderEpoch() string {
-	if e := h.busEpoch.Load(); e != nil && h.bus != nil {
-		return *e
-	}
-	if e := h.orderEpoch.Load(); e != nil {
-		return *e
-	}
-	e := newEpoch()
-	h.orderEpoch.CompareAndSwap(nil, &e) // the first one drawn wins
-	return *h.orderEpoch.Load()
-}
 
 // Order returns the Order of the node's last publication: a session that
 // subscribes to a topic from now gets only publications after it. Safe
