@@ -66,6 +66,11 @@ type denialCounts [numDenials]atomic.Uint64
 // it started. Safe for concurrent use.
 func (p *Push) Denials(d Denial) uint64 { return p.denials[d].Load() }
 
+// CountDenial counts a refusal of d that another layer made for Push's
+// clients, such as the Socket.IO server's (socketio.Config.Denied), so
+// that Denials counts every transport's. Safe for concurrent use.
+func (p *Push) CountDenial(d Denial) { p.denials[d].Add(1) }
+
 // deny counts d and returns it.
 func (p *Push) deny(d Denial) Denial {
 	p.denials[d].Add(1)

@@ -39,7 +39,8 @@ func newEIOWaiter(c *conn, head codec.ResponseHead, home *shard, id, token uint6
 type eioTarget struct {
 	home      *shard
 	id, token uint64
-	octet     bool // sent as application/octet-stream, which v4 refuses
+	octet     bool       // sent as application/octet-stream, which v4 refuses
+	w         *eioWaiter // the post's answer, made when its head arrived
 }
 
 // newWaiter makes c's request of n bytes wait for session (home, id,
@@ -54,16 +55,30 @@ func (s *Server) newWaiter(c *conn, req *codec.Request, home *shard, id, token u
 	return w
 }
 
-// reply answers the request on its loop, unless its connection is gone.
-// Safe from any loop.
+// reply answers the request on its loop, unless its connection is gone
+// or already answered. A post whose body is still arriving is answered
+// too, and its connection closed with the body unread. Safe from any loop.
 func (w *eioWaiter) reply(status int, contentType string, body []byte) {
 	onShard(w.sh, func() {
 		c := w.c
-		if c.State() == session.StateClosed || c.ext == nil || c.ext.eio != w {
+		if c.State() == session.StateClosed || c.failed || c.ext == nil {
+			return
+		}
+		head := codec.ResponseHead{Status: status, Minor: int(w.minor), Close: w.close, Origin: w.origin}
+		if b := c.ext.body; b != nil && b.eio != nil && b.eio.w == w {
+			c.ext.body = nil
+			head.Close = true
+			head.ContentType, head.Length = contentType, len(body)
+			buf := c.queue()
+			buf.B = head.AppendHead(buf.B)
+			buf.B = append(buf.B, body...)
+			c.lingerClose()
+			return
+		}
+		if c.ext.eio != w {
 			return
 		}
 		c.ext.eio, c.ext.busy = nil, false
-		head := codec.ResponseHead{Status: status, Minor: int(w.minor), Close: w.close, Origin: w.origin}
 		c.respondKeep(head, contentType, body)
 		c.Flush() // written now, and the next request read
 	})
@@ -148,14 +163,52 @@ func (s *Server) eioPost(c *conn, req *codec.Request, n int, home *shard, id, to
 	}
 	_, _ = c.c.Discard(n)
 	octet := bytes.EqualFold(req.Header("Content-Type"), []byte("application/octet-stream"))
+	w := newEIOWaiter(c, head, home, id, token)
 	c.extra().body = &bodyReader{kind: kind, left: length, head: head, limit: int64(s.eio.MaxPayload),
-		eio: &eioTarget{home: home, id: id, token: token, octet: octet}}
+		eio: &eioTarget{home: home, id: id, token: token, octet: octet, w: w}}
+	// The session learns of the post now, before the client is told to
+	// send its body, so that a post overlapping this one, from any loop,
+	// reaches the session after this news (one inbox, in order).
+	onShard(home, func() { s.eioPostBegan(w) })
+	if c.ext.body == nil {
+		return // refused at once (the session runs on this loop)
+	}
 	if kind != codec.BodyNone && bytes.EqualFold(req.Header("Expect"), []byte("100-continue")) && c.c.InboundBuffered() == 0 {
 		buf := c.queue()
 		buf.B = append(buf.B, continueAnswer...)
 		c.write()
 	}
 	s.readBody(c)
+}
+
+// eioPostBegan tells a session that a post's head arrived: its body is
+// coming. One post at a time: a second one while the first is still
+// arriving or being handled gets the reference server's answer, 400 with
+// no body, and ends the session ("data request overlap from client", a
+// transport error). Loop-only (the session's loop).
+func (s *Server) eioPostBegan(w *eioWaiter) {
+	es := lookupEIO(w.home, w.id, w.token)
+	switch {
+	case es == nil || es.ws != nil:
+		// Refused when its packets arrive (eioPosted).
+	case es.posting:
+		es.sh.Stats().Evicted(session.ReasonProtocolError)
+		es.finish(codec.StatusProtocolError, "transport error", codec.EIOClose)
+		w.reply(http.StatusBadRequest, "", nil)
+	default:
+		es.posting = true
+	}
+}
+
+// eioPostGone tells a session that a post's connection closed before its
+// body was complete: the session takes posts again. Loop-only (the post's
+// connection's loop).
+func (s *Server) eioPostGone(t *eioTarget) {
+	onShard(t.home, func() {
+		if es := lookupEIO(t.home, t.id, t.token); es != nil {
+			es.posting = false
+		}
+	})
 }
 
 // eioTooLarge answers a post over MaxPayload as the reference server does:
@@ -174,7 +227,7 @@ func (s *Server) eioTooLarge(c *conn, head codec.ResponseHead, t *eioTarget) {
 // eioData hands a post's complete body to its session. Loop-only.
 func (s *Server) eioData(c *conn, b *bodyReader) {
 	t := b.eio
-	w := newEIOWaiter(c, b.head, t.home, t.id, t.token)
+	w := t.w
 	x := c.extra()
 	x.eio, x.busy = w, true
 	data, octet := b.data, t.octet
@@ -191,6 +244,9 @@ var postOKBody = []byte("ok")
 // Loop-only (the session's loop).
 func (s *Server) eioPosted(w *eioWaiter, data []byte, octet bool) {
 	es := lookupEIO(w.home, w.id, w.token)
+	if es != nil {
+		es.posting = false
+	}
 	switch {
 	case es == nil:
 		w.refuse(codec.EIOUnknownSID)
@@ -242,6 +298,11 @@ func (s *Server) eioConnClosed(c *conn) {
 		w := x.eio
 		x.eio = nil
 		w.gone()
+	}
+	if x != nil && x.body != nil && x.body.eio != nil {
+		t := x.body.eio
+		x.body = nil
+		s.eioPostGone(t)
 	}
 	if l := c.link(); l != nil {
 		// Nothing more is written to it: the session's close, which may

@@ -63,6 +63,8 @@ func (s *Server) serveEIO(c *conn, req *codec.Request, n int) {
 			// A WebSocket on the polling transport, or a plain request
 			// on the WebSocket one: the transports do not match.
 			s.eioRefuse(c, req, n, codec.EIOBadRequest, 0, "")
+		case method == http.MethodGet && !s.eioAdmitPoll(c, req):
+			// Answered 429: the address holds Config.MaxPollsPerIP polls.
 		case method == http.MethodGet:
 			s.eioGet(c, req, n, target.Executor().(*shard), id, token)
 		case method == http.MethodPost:
@@ -97,15 +99,20 @@ func (s *Server) serveEIO(c *conn, req *codec.Request, n int) {
 		s.eioOpenWebSocket(c, req, n, &r)
 		return
 	}
-	if err := s.eio.Handler.OnConnect(&r); err != nil {
+	err = s.eio.Handler.OnConnect(&r)
+	if err == nil {
+		err = s.takeUser(c, &r)
+	}
+	if err != nil {
 		status := codec.RejectStatus(err)
 		if status == 0 {
 			status = http.StatusForbidden
 		}
-		s.eioRefuse(c, req, n, codec.EIOForbidden, status, rejectReason(err))
+		s.eioRefuseWith(c, req, n, codec.EIOForbidden, status, codec.RejectHeader(err), rejectReason(err))
 		return
 	}
 	es := s.openEIO(c.sh, &r, nil)
+	s.eioHoldSlots(c, es)
 	// The handshake's answer is the open packet alone; what OnOpen sends
 	// goes with the next poll, as on the reference server.
 	body, _ := codec.AppendEIOPolling(nil, es.out, s.eio.MaxPayload)
@@ -124,7 +131,13 @@ func rejectReason(err error) string {
 // connection for the next request when the request allows it and carried
 // no body (one that did is closed: its body was not read). Loop-only.
 func (s *Server) eioAnswer(c *conn, req *codec.Request, n, status int, contentType string, body []byte) {
+	s.eioAnswerWith(c, req, n, status, "", contentType, body)
+}
+
+// eioAnswerWith is eioAnswer with extra header lines. Loop-only.
+func (s *Server) eioAnswerWith(c *conn, req *codec.Request, n, status int, extra, contentType string, body []byte) {
 	head := s.httpHead(req, status)
+	head.Extra = extra
 	if !bodiless(req) {
 		head.Close = true
 		head.ContentType, head.Length = contentType, len(body)
@@ -143,6 +156,12 @@ func (s *Server) eioAnswer(c *conn, req *codec.Request, n, status int, contentTy
 // (the code's own when empty); a WebSocket handshake with a plain 400 and
 // the message, closing the connection. Loop-only.
 func (s *Server) eioRefuse(c *conn, req *codec.Request, n int, code codec.EIOError, status int, message string) {
+	s.eioRefuseWith(c, req, n, code, status, "", message)
+}
+
+// eioRefuseWith is eioRefuse with extra header lines (Retry-After) on a
+// polling request's answer. Loop-only.
+func (s *Server) eioRefuseWith(c *conn, req *codec.Request, n int, code codec.EIOError, status int, extra, message string) {
 	if status == 0 {
 		status = http.StatusBadRequest
 		if code == codec.EIOForbidden {
@@ -156,7 +175,7 @@ func (s *Server) eioRefuse(c *conn, req *codec.Request, n int, code codec.EIOErr
 		c.respond(status, "", message)
 		return
 	}
-	s.eioAnswer(c, req, n, status, eioErrorJSON, codec.AppendEIOError(nil, code, message))
+	s.eioAnswerWith(c, req, n, status, extra, eioErrorJSON, codec.AppendEIOError(nil, code, message))
 }
 
 // onShard runs fn on sh's loop: at once when the caller runs there, else

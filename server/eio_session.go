@@ -42,6 +42,9 @@ type eioSess struct {
 	pongAt, pingAt, lastIn, upgradeBy int64
 	ended                             bool
 	probed                            bool // the probe sent its ping
+	// A post's body is arriving, or its packets on their way here: a
+	// second post meanwhile is refused (eioPostBegan).
+	posting bool
 }
 
 // eioEnd is the code and reason of a close the server started, kept until
@@ -348,6 +351,7 @@ func (es *eioSess) finish(code codec.StatusCode, reason string, last codec.EIOTy
 	if st := es.State(); st == session.StateOpen || st == session.StateClosing {
 		es.sh.srv.eioDispatchClose(es, code, reason)
 	}
+	es.sh.srv.eioReleaseSlots(es)
 	es.sh.Closed(&es.Session)
 }
 

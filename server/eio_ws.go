@@ -166,7 +166,12 @@ func (s *Server) eioFrame(l *eioLink, op codec.OpCode, data []byte) {
 func (s *Server) eioOpenWebSocket(c *conn, req *codec.Request, n int, r *Request) {
 	head, _ := c.c.Peek(n)
 	out := c.queue()
-	hs, err := c.sh.handshaker.Upgrade(head, out, func() error { return s.eio.Handler.OnConnect(r) })
+	hs, err := c.sh.handshaker.Upgrade(head, out, func() error {
+		if err := s.eio.Handler.OnConnect(r); err != nil {
+			return err
+		}
+		return s.takeUser(c, r)
+	})
 	if err != nil {
 		if codec.RejectStatus(err) == 0 && len(out.B) == 0 {
 			out.B = codec.AppendResponse(out.B, http.StatusBadRequest, "", "bad handshake\n")
@@ -177,6 +182,7 @@ func (s *Server) eioOpenWebSocket(c *conn, req *codec.Request, n int, r *Request
 	l := &eioLink{c: c, sh: c.sh, home: c.sh}
 	s.eioLinked(c, n, hs, l)
 	es := s.openEIO(c.sh, r, l)
+	s.eioHoldSlots(c, es)
 	s.eioDispatchOpen(es)
 }
 

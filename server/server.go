@@ -83,6 +83,7 @@ type shard struct {
 	perIP      map[*conn]netip.Addr // client address of connections holding a Config.MaxConnsPerIP slot (iplimit.go)
 	userSlots  map[*conn]string     // user of connections holding a Config.MaxConnsPerUser slot (userlimit.go)
 	pollSlots  map[*conn]netip.Addr // client address of polls holding a Config.MaxPollsPerIP slot (userlimit.go)
+	eioSlots   map[uint64]eioSlots  // the slots Engine.IO polling sessions hold, by session id (eio_limits.go)
 }
 
 // Execute implements session.Executor on the shard's loop.

@@ -28,6 +28,13 @@ func (s *Server) connect(c *conn, r *Request) error {
 	if err := s.handler.OnConnect(r); err != nil {
 		return err
 	}
+	return s.takeUser(c, r)
+}
+
+// takeUser takes a slot of Config.MaxConnsPerUser for the user that
+// OnConnect set on r, if any, held by c: over the cap it returns the 429
+// refusal with Retry-After. Loop-only.
+func (s *Server) takeUser(c *conn, r *Request) error {
 	if s.perUser == nil || r.user == "" {
 		return nil
 	}

@@ -173,6 +173,8 @@ func (h *Hub) Deliver(topic string, offset, prev uint64, data []byte, at time.Ti
 		_ = h.broadcast(data)
 		return
 	}
+	h.omu.Lock()
+	defer h.omu.Unlock()
 	t := h.lockTopic(topic, h.rule(topic).size > 0)
 	if t == nil {
 		return
@@ -184,7 +186,11 @@ func (h *Hub) Deliver(topic string, offset, prev uint64, data []byte, at time.Ti
 	}
 	t.seq = offset
 	p := NewPublication(topic, offset, data)
-	p.Epoch, p.from, p.At = t.epoch, t, at
+	// The cluster's offsets come from one sequence across topics: they
+	// are the node's order too.
+	p.Epoch, p.from, p.At, p.Order = t.epoch, t, at, offset
+	t.lastOrder = offset
+	h.order = max(h.order, offset)
 	if t.keep.size > 0 {
 		t.record(h, p, prev)
 	}

@@ -82,10 +82,11 @@ type histEntry struct {
 	// single node offset-1; in a cluster, whose offsets have gaps, what
 	// the bus says (Deliver). A client at a position from prev on is
 	// covered by the entries from this one on.
-	prev uint64
-	at   int64 // UnixNano of the publication
-	data []byte
-	text bool
+	prev  uint64
+	at    int64  // UnixNano of the publication
+	order uint64 // its Publication.Order
+	data  []byte
+	text  bool
 }
 
 // cost is what the entry counts against MaxBytes: what it holds, its
@@ -152,7 +153,7 @@ func newEpoch() string {
 // record keeps p, whose predecessor in the topic is prev, in t's history
 // and trims it to its rule. Called with t locked.
 func (t *hubTopic) record(h *Hub, p *Publication, prev uint64) {
-	e := histEntry{offset: p.Offset, prev: prev, at: p.At.UnixNano(), data: keptData(p.Data), text: p.Text}
+	e := histEntry{offset: p.Offset, prev: prev, at: p.At.UnixNano(), order: p.Order, data: keptData(p.Data), text: p.Text}
 	t.hist = append(t.hist, e)
 	h.histBytes.Add(e.cost())
 	h.histEntries.Add(1)
@@ -170,6 +171,7 @@ func (t *hubTopic) dropOldest(h *Hub, n int) {
 	var bytes int64
 	for i := t.start; i < t.start+n; i++ {
 		bytes += t.hist[i].cost()
+		t.droppedOrder = t.hist[i].order
 		t.hist[i] = histEntry{}
 	}
 	t.start += n
@@ -244,7 +246,7 @@ func (t *hubTopic) startAt(since *codec.Position) (Start, []histEntry) {
 func (e *histEntry) publication(name string, t *hubTopic) *Publication {
 	return &Publication{
 		Topic: name, Offset: e.offset, Epoch: t.epoch, Data: e.data, Text: e.text,
-		At: time.Unix(0, e.at), from: t,
+		At: time.Unix(0, e.at), Order: e.order, from: t,
 	}
 }
 

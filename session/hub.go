@@ -35,6 +35,12 @@ type Hub struct {
 	busEpoch atomic.Pointer[string]
 	// inbound takes the client messages other nodes forward (SetInbound).
 	inbound InboundFunc
+
+	// The node's order of publications (order.go): omu is held while a
+	// publication is numbered, recorded and posted to its shards; order
+	// is the last Order given.
+	omu   sync.Mutex
+	order uint64
 }
 
 // hubTopic is a topic's node-wide state while some shard has subscribers
@@ -59,6 +65,9 @@ type hubTopic struct {
 	hist   []histEntry // hist[start:] are the kept publications, oldest first
 	start  int
 	idle   int64 // UnixNano when the last subscriber left; 0 while subscribed
+	// The Order of the publication at seq, and of the last entry history
+	// dropped (order.go).
+	lastOrder, droppedOrder uint64
 }
 
 // Lookup returns the shard of the loop identified by key, creating it with
@@ -117,6 +126,8 @@ func (h *Hub) Publish(name string, data []byte) (uint64, error) {
 }
 
 func (h *Hub) publish(name string, data []byte) (uint64, error) {
+	h.omu.Lock()
+	defer h.omu.Unlock()
 	t := h.lockTopic(name, h.rule(name).size > 0)
 	if t == nil {
 		return 0, nil
@@ -127,8 +138,10 @@ func (h *Hub) publish(name string, data []byte) (uint64, error) {
 		return 0, ErrBacklog
 	}
 	t.seq++
+	h.order++
 	p := NewPublication(name, t.seq, data)
-	p.Epoch, p.from = t.epoch, t
+	p.Epoch, p.from, p.Order = t.epoch, t, h.order
+	t.lastOrder = p.Order
 	if t.keep.size > 0 {
 		t.record(h, p, p.Offset-1)
 	}

@@ -22,6 +22,9 @@ type Publication struct {
 	Data   []byte    // the published bytes
 	Text   bool      // Data is valid UTF-8: WebSocket text, else binary
 	At     time.Time // when it was published, for the fan-out latency
+	// Order is the publication's place in the node's order of
+	// publications across topics (order.go), from 1; 0 for a broadcast.
+	Order uint64
 
 	// from is the node-wide topic entry that numbered it: a shard delivers
 	// it only to subscribers of that same entry, never to those of a later

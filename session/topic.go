@@ -43,9 +43,28 @@ func (s *Session) SubscribeFrom(name string, since *codec.Position) Start {
 	if s.state == StateClosed {
 		return Start{}
 	}
+	t, i, st, replay := s.subscribeStart(name, since)
+	if t == nil {
+		return st
+	}
+	for k := range replay {
+		if !s.replay(t, i, &replay[k]) {
+			break
+		}
+	}
+	s.subscribeLive(t, i, st)
+	return st
+}
+
+// subscribeStart adds the session to topic name from since, as
+// SubscribeFrom does, and returns the topic, the session's index there,
+// where it starts and what it replays, which the caller writes (replay)
+// before it goes live (subscribeLive). A topic subscribed already is nil,
+// with its current position. Loop-only.
+func (s *Session) subscribeStart(name string, since *codec.Position) (*topic, int, Start, []histEntry) {
 	if k := s.subscribed(name); k >= 0 {
 		sub := s.subs[k]
-		return Start{Epoch: sub.t.epoch(), Offset: sub.t.pos[sub.i]}
+		return nil, 0, Start{Epoch: sub.t.epoch(), Offset: sub.t.pos[sub.i]}, nil
 	}
 	sh := s.shard
 	t := sh.topics[name]
@@ -72,19 +91,28 @@ func (s *Session) SubscribeFrom(name string, since *codec.Position) Start {
 	if name[0] != '$' {
 		s.tr.Subscribed(name, st)
 	}
-	for k := range replay {
-		t.pos[i] = replay[k].offset
-		if s.state != StateOpen || s.tr.WritePublication(replay[k].publication(name, t.hub)) != nil {
-			break
-		}
-		sh.stats.Replayed.Add(1)
+	return t, i, st, replay
+}
+
+// replay writes one replayed entry of t to the session, subscribed at
+// index i, and reports whether the session took it. Loop-only.
+func (s *Session) replay(t *topic, i int, e *histEntry) bool {
+	t.pos[i] = e.offset
+	if s.state != StateOpen || s.tr.WritePublication(e.publication(t.name, t.hub)) != nil {
+		return false
 	}
+	s.shard.stats.Replayed.Add(1)
+	return true
+}
+
+// subscribeLive ends a subscription's replay: live publications follow.
+// Loop-only.
+func (s *Session) subscribeLive(t *topic, i int, st Start) {
 	// Publications up to st.Offset may still wait in the inbox (posted
 	// before this shard was asked): the position makes the fan-out skip
 	// them, since the replay or the start point covers them.
 	t.pos[i] = st.Offset
-	sh.markDirty(s)
-	return st
+	s.shard.markDirty(s)
 }
 
 // Unsubscribe removes the session from topic name. Loop-only.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/c1mhq/c1m/codec"
+	"github.com/c1mhq/c1m/server"
 	"github.com/c1mhq/c1m/session"
 )
 
@@ -194,8 +195,20 @@ func (c *client) connect(name string, authData []byte) {
 	}
 	sock := &Socket{c: c, nsp: nsp, auth: authData}
 	if err := c.srv.checkToken(sock); err != nil {
+		c.srv.deny(tokenDenial(err))
 		c.connectError(name, err)
 		return
+	}
+	if sock.claims != nil && sock.claims.Subject != "" {
+		// The token's user, as on the other transports, within
+		// server.Config.MaxConnsPerUser: its session takes the user's slot
+		// before the socket counts as connected.
+		var err error
+		c.onLoopWait(func() { err = c.s.AdmitUser(sock.claims.Subject) })
+		if err != nil {
+			c.connectError(name, &ConnectError{Message: server.ReasonUserLimit})
+			return
+		}
 	}
 	var k *keptSocket
 	if c.srv.kept != nil {
@@ -207,6 +220,9 @@ func (c *client) connect(name string, authData []byte) {
 		sock.id = newSockID()
 		if c.srv.kept != nil {
 			sock.pid, sock.hasPID = newSockID(), true
+			if h := c.hubOf(); h != nil {
+				sock.since = h.Order()
+			}
 		}
 	}
 	authorize, onConnect, _ := nsp.handlers()
@@ -234,15 +250,10 @@ func (c *client) connect(name string, authData []byte) {
 		c.timer.Stop()
 		c.timer = nil
 	}
-	setUser := sock.claims != nil && sock.claims.Subject != "" && c.user == ""
-	if setUser {
+	if sock.claims != nil && sock.claims.Subject != "" && c.user == "" {
 		c.user = sock.claims.Subject
 	}
 	c.mu.Unlock()
-	if setUser {
-		user := sock.claims.Subject
-		c.onLoop(func() { c.s.SetUser(user) })
-	}
 	// As the reference server, the missed packets go before the CONNECT
 	// answer: the client buffers them and hands them over once connected.
 	if k != nil && !sock.restore(k) {

@@ -3,6 +3,8 @@ package socketio
 import (
 	"encoding/json"
 	"strings"
+
+	"github.com/c1mhq/c1m/server"
 )
 
 // PushConfig configures the push events of ServePush. Its zero value
@@ -21,6 +23,17 @@ type PushConfig struct {
 	// EventBurst is how many events a socket may send at once before
 	// EventRate applies. Zero means one second's worth (at least 1).
 	EventBurst int
+	// PublishRate caps the publish events one socket sends, per second,
+	// with a token bucket of PublishBurst, on top of EventRate: over it
+	// a publish gets the ack error "publish rate limited" and publishes
+	// nothing, and a client that goes on after three bursts' worth of
+	// refusals in a row is closed (1008 on WebSocket). Zero means no
+	// limit.
+	PublishRate float64
+	// PublishBurst is how many publish events a socket may send at once
+	// before PublishRate applies. Zero means one second's worth (at
+	// least 1).
+	PublishBurst int
 }
 
 // Push event names, and the ack error a refused one gets.
@@ -48,7 +61,7 @@ func ServePush(n *Namespace, cfg *PushConfig) {
 	if cfg != nil {
 		c = *cfg
 	}
-	lim := newLimiter(c.EventRate, c.EventBurst)
+	lim, pubs := newLimiter(c.EventRate, c.EventBurst, false), newLimiter(c.PublishRate, c.PublishBurst, true)
 	limited := func(h EventHandler) EventHandler {
 		return func(s *Socket, a Args, ack *Ack) {
 			if !lim.allow(s) {
@@ -71,7 +84,12 @@ func ServePush(n *Namespace, cfg *PushConfig) {
 			return
 		}
 		if !c.ClientPublish || !s.CanPublish(room) {
+			s.c.srv.deny(server.DenyPublish)
 			reply(ack, ReasonPublishDenied)
+			return
+		}
+		if !pubs.allow(s) {
+			reply(ack, server.ReasonPublishRateLimited)
 			return
 		}
 		data := []byte(a.JSON[1])

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/c1mhq/c1m/codec"
+	"github.com/c1mhq/c1m/server"
+	"github.com/c1mhq/c1m/session"
 )
 
 // ReasonRateLimited is the ack error of a push event over
@@ -26,12 +28,15 @@ type eventBucket struct {
 	refused int // events refused in a row
 }
 
-// limiter is the rate of ServePush's events.
+// limiter is one rate of ServePush's events: every event's
+// (PushConfig.EventRate) or the publish events' (PublishRate).
 type limiter struct {
 	rate, burst float64
+	publish     bool   // the publish events' rate, in their own bucket
+	reason      string // the ack error, and the close reason
 }
 
-func newLimiter(rate float64, burst int) *limiter {
+func newLimiter(rate float64, burst int, publish bool) *limiter {
 	if rate <= 0 {
 		return nil
 	}
@@ -39,12 +44,17 @@ func newLimiter(rate float64, burst int) *limiter {
 	if burst <= 0 {
 		b = math.Max(1, math.Ceil(rate))
 	}
-	return &limiter{rate: rate, burst: b}
+	l := &limiter{rate: rate, burst: b, publish: publish, reason: ReasonRateLimited}
+	if publish {
+		l.reason = server.ReasonPublishRateLimited
+	}
+	return l
 }
 
 // allow takes a token of s's bucket and reports whether the event may
 // go; a socket past rateStrikes bursts of refusals in a row has its client
-// closed with 1008.
+// closed with 1008. Each refusal and close is counted, by the reason the
+// other transports count it under.
 func (l *limiter) allow(s *Socket) bool {
 	if l == nil {
 		return true
@@ -53,10 +63,14 @@ func (l *limiter) allow(s *Socket) bool {
 	now := time.Now()
 	c.mu.Lock()
 	m := s.extra()
-	b := m.bucket
+	bp := &m.bucket
+	if l.publish {
+		bp = &m.pubBucket
+	}
+	b := *bp
 	if b == nil {
 		b = &eventBucket{tokens: l.burst, last: now}
-		m.bucket = b
+		*bp = b
 	}
 	if dt := now.Sub(b.last); dt > 0 {
 		b.tokens = math.Min(l.burst, b.tokens+dt.Seconds()*l.rate)
@@ -71,8 +85,20 @@ func (l *limiter) allow(s *Socket) bool {
 	}
 	cut := b.refused > int(rateStrikes*l.burst)
 	c.mu.Unlock()
+	if !ok {
+		d := server.DenyCommandRate
+		if l.publish {
+			d = server.DenyPublishRate
+		}
+		c.srv.deny(d)
+	}
 	if cut {
-		c.closeAll(ReasonForcedClose, codec.StatusPolicyViolation, ReasonRateLimited)
+		r := session.ReasonRateLimited
+		if l.publish {
+			r = session.ReasonPublishRate
+		}
+		c.onLoop(func() { c.machinery().Shard().Stats().Evicted(r) })
+		c.closeAll(ReasonForcedClose, codec.StatusPolicyViolation, l.reason)
 	}
 	return ok
 }

@@ -13,6 +13,7 @@ import (
 type keptSocket struct {
 	sid, pid, nsp string
 	rooms         []keptRoom
+	since         uint64 // Socket.since
 	data          any
 	at            time.Time
 }

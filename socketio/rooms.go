@@ -4,10 +4,12 @@ import (
 	"encoding/json"
 	"errors"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/c1mhq/c1m/auth"
 	"github.com/c1mhq/c1m/codec"
+	"github.com/c1mhq/c1m/server"
 	"github.com/c1mhq/c1m/session"
 )
 
@@ -27,6 +29,7 @@ func (s *Socket) joinFrom(room string, since *codec.Position) error {
 	}
 	srv := s.c.srv
 	if srv.cfg.Tokens != nil && !srv.cfg.Policy.CanSubscribe(s.claims, topic) {
+		srv.deny(server.DenySubscribe)
 		return ErrRoomDenied
 	}
 	c := s.c
@@ -113,6 +116,30 @@ func (srv *Server) checkToken(s *Socket) error {
 	return nil
 }
 
+// deny counts a refusal with Config.Denied, if set.
+func (srv *Server) deny(d server.Denial) {
+	if srv.cfg.Denied != nil {
+		srv.cfg.Denied(d)
+	}
+}
+
+// tokenDenial returns the denial of checkToken's refusal.
+func tokenDenial(err error) server.Denial {
+	msg := err.Error()
+	if ce, ok := err.(*ConnectError); ok {
+		msg = ce.Message
+	}
+	switch msg {
+	case ReasonTokenRequired:
+		return server.DenyTokenRequired
+	case ReasonTokenExpired:
+		return server.DenyTokenExpired
+	case ReasonNoSubject:
+		return server.DenyNoSubject
+	}
+	return server.DenyTokenInvalid
+}
+
 func tokenReason(err error) string {
 	switch {
 	case errors.Is(err, auth.ErrNoToken):
@@ -132,7 +159,7 @@ func tokenReason(err error) string {
 // given more, but may have been given less, which a reconnect then
 // misses).
 func (s *Socket) keep(rooms []string, data any, given []codec.Position) *keptSocket {
-	k := &keptSocket{sid: s.id.String(), pid: s.pid.String(), nsp: s.nsp.name, data: data}
+	k := &keptSocket{sid: s.id.String(), pid: s.pid.String(), nsp: s.nsp.name, data: data, since: s.since}
 	h := s.hub()
 	for _, r := range rooms {
 		topic, ok := RoomTopic(s.nsp.name, r)
@@ -173,7 +200,15 @@ func (s *Socket) restore(k *keptSocket) bool {
 	var off struct {
 		Offset string `json:"offset"`
 	}
-	if json.Unmarshal(s.auth, &off) == nil && off.Offset != "" {
+	_ = json.Unmarshal(s.auth, &off)
+	at, ordered := parseOrderOffset(off.Offset)
+	if !ordered && off.Offset == "" && k.since > 0 {
+		// The client got no publication of its rooms: it had none after
+		// the socket connected.
+		at, ordered = k.since, true
+	}
+	s.since = at
+	if !ordered && off.Offset != "" {
 		last, _ = codec.ParseCursor(nil, []byte(off.Offset))
 	}
 	froms := make([]codec.Position, 0, len(rooms))
@@ -189,6 +224,23 @@ func (s *Socket) restore(k *keptSocket) bool {
 	}
 	ok := true
 	ss := c.machinery()
+	if ordered {
+		// The client had every publication up to the node's order at:
+		// exact in every room, whatever was in flight when it dropped.
+		topics := make([]string, len(froms))
+		for i, p := range froms {
+			topics[i] = p.Topic
+		}
+		c.onLoopWait(func() {
+			for _, st := range ss.SubscribeOrdered(topics, froms, at) {
+				if st.Reset {
+					ok = false
+				}
+			}
+		})
+		s.recovered = ok
+		return ok
+	}
 	c.onLoopWait(func() {
 		for i := range froms {
 			p := froms[i]
@@ -244,12 +296,32 @@ func (srv *Server) appendEvent(dst []byte, p *session.Publication) []byte {
 		b, _ := json.Marshal(p.Data) // base64
 		dst = append(dst, b...)
 	}
-	if srv.kept != nil && p.Offset > 0 && p.Epoch != "" && !strings.HasPrefix(p.Topic, "$") {
+	if srv.kept != nil && p.Order > 0 && p.Epoch != "" && !strings.HasPrefix(p.Topic, "$") {
 		dst = append(dst, `,"`...)
-		dst = codec.AppendCursor(dst, []codec.Position{{Topic: p.Topic, Epoch: p.Epoch, Offset: p.Offset}})
+		dst = appendOrderOffset(dst, p.Order)
 		dst = append(dst, '"')
 	}
 	return append(dst, ']')
+}
+
+// orderMark starts the offset string of a publication: its place in the
+// node's order of publications across topics (session.Publication.Order),
+// which no topic cursor (codec.AppendCursor, base64url) starts with.
+const orderMark = '~'
+
+// appendOrderOffset appends the offset string of a publication of the
+// node's order at.
+func appendOrderOffset(dst []byte, at uint64) []byte {
+	return strconv.AppendUint(append(dst, orderMark), at, 36)
+}
+
+// parseOrderOffset reads an offset string of appendOrderOffset.
+func parseOrderOffset(s string) (uint64, bool) {
+	if len(s) < 2 || len(s) > 14 || s[0] != orderMark {
+		return 0, false
+	}
+	at, err := strconv.ParseUint(s[1:], 36, 64)
+	return at, err == nil && at > 0
 }
 
 // isEventArray reports whether data is a JSON array that starts with a

@@ -50,6 +50,11 @@ type Config struct {
 	// Request, when set, decides on each Engine.IO handshake request (the
 	// Handler's OnConnect): return server.Reject to refuse it.
 	Request func(r *server.Request) error
+	// Denied, when set, counts each refusal by its reason, under the
+	// names of the other transports' (server.Push.CountDenial): a token
+	// refused at CONNECT, a room or a publish outside the Policy, a push
+	// event over ServePush's rates. It is called from any goroutine.
+	Denied func(server.Denial)
 }
 
 // RecoveryConfig configures connection state recovery: a client whose

@@ -21,6 +21,11 @@ type Socket struct {
 	recovered bool
 	auth      json.RawMessage
 	claims    *auth.Claims
+	// since is, with Config.Recovery, the node's order of publications
+	// (session.Publication.Order) when the socket connected: a client
+	// that hands back no offset had none of its rooms' publications
+	// after it.
+	since uint64
 
 	// guarded by c.mu
 	connected bool
@@ -32,11 +37,12 @@ type Socket struct {
 
 // socketMore is the state only some sockets need. Guarded by c.mu.
 type socketMore struct {
-	acks    map[uint64]*pendingAck
-	nextAck uint64
-	data    any
-	bucket  *eventBucket // ServePush's rate, once it sent an event
-	expiry  *time.Timer  // closes the client when its token expires
+	acks      map[uint64]*pendingAck
+	nextAck   uint64
+	data      any
+	bucket    *eventBucket // ServePush's rate, once it sent an event
+	pubBucket *eventBucket // ServePush's publish rate, once it published
+	expiry    *time.Timer  // closes the client when its token expires
 }
 
 // extra returns the socket's socketMore, allocating it. c.mu held.

@@ -266,7 +266,7 @@ func run(o *options) error {
 		return err
 	}
 	push := server.NewPush(pc)
-	sio, engine := socketIO(o, pc)
+	sio, engine := socketIO(o, pc, push)
 	cfg.Engine = engine
 	var srv *server.Server
 	if o.demo {

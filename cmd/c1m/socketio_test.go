@@ -142,6 +142,19 @@ func TestSocketIOClientRecovery(t *testing.T) {
 	}
 }
 
+// TestSocketIOClientRecoveryEveryRoom: the npm socket.io-client, in two
+// rooms, behind a proxy that holds back what the server sends while
+// publications to both rooms are written to its connection; the proxy
+// cuts the connection, more are published, and the client recovers every
+// one of them in each room, once, in order (sio-c1m.mjs everyroom).
+func TestSocketIOClientRecoveryEveryRoom(t *testing.T) {
+	t.Parallel()
+	in := startC1M(t)
+	// WebSocket: a cut polling connection leaves Node's polling client
+	// waiting for its poll's answer until its ping timeout.
+	t.Logf("%s", runNode(t, "sio-c1m.mjs", in.clientURL(), in.api, "everyroom", "websocket"))
+}
+
 // TestSocketIOClientAuth: with -auth required, the npm socket.io-client's
 // auth token decides: a bad or missing one gets connect_error with the
 // reason, a good one connects and its claims decide its rooms

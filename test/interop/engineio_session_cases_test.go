@@ -76,7 +76,7 @@ var engineIOSessionCases = []wireCase{
 		w.raw(http.MethodGet, eio4(sid)).Close()
 		w.gone(sid)
 	}},
-	{name: "polling/duplicate-POST", from: eioDoc, c1mBug: "a second POST while the first one's body is still coming is answered 200 ok; the protocol document and the reference: 400, and the session closed", run: func(w *wire) {
+	{name: "polling/duplicate-POST", from: eioDoc, run: func(w *wire) {
 		sid := w.open()
 		// A POST whose body is still coming when the second one arrives:
 		// the interim 100 Continue says the server has read its head.

@@ -9,10 +9,13 @@
 // MODE recovery: the client's connection drops while the API publishes;
 // it reconnects, recovers (same id, socket.recovered) and has every
 // publication exactly once, in order.
+// MODE everyroom: the same, in two rooms, with publications of both in
+// flight on the connection when it drops (a proxy holds them back).
 // MODE auth (the binary runs with -auth required): a bad token is refused
 // with connect_error, a good one connects and its rooms follow its claims.
 // TRANSPORT is polling, websocket or upgrade.
 import { io } from "socket.io-client";
+import net from "node:net";
 import WebSocket from "ws";
 import { at, main } from "./harness.mjs";
 
@@ -134,6 +137,98 @@ async function recovery() {
   return { ok: true, mode, transport, reason, received: got.length, recovered: true };
 }
 
+// cutter is a TCP proxy in front of the server: hold() drops what the
+// server sends to the client from then on, on every connection (written,
+// never received: in flight), cut() then ends every connection, as a
+// network failure does, and new ones pass again.
+async function cutter() {
+  const target = new URL(url);
+  const pairs = new Set();
+  let holding = false; // new connections too (a poll opens one)
+  const srv = net.createServer((c) => {
+    const up = net.connect(Number(target.port), target.hostname);
+    const pair = { c, up, held: holding };
+    pairs.add(pair);
+    up.on("data", (d) => pair.held || c.write(d));
+    c.on("data", (d) => up.write(d));
+    const end = () => {
+      c.destroy();
+      up.destroy();
+      pairs.delete(pair);
+    };
+    c.on("close", end).on("error", end);
+    up.on("close", end).on("error", end);
+  });
+  await new Promise((resolve) => srv.listen(0, "127.0.0.1", resolve));
+  return {
+    url: `http://127.0.0.1:${srv.address().port}`,
+    hold: () => {
+      holding = true;
+      pairs.forEach((p) => (p.held = true));
+    },
+    cut: () => {
+      holding = false;
+      pairs.forEach((p) => (p.c.destroy(), p.up.destroy()));
+    },
+    close: () => srv.close(),
+  };
+}
+
+async function deliveries() {
+  const resp = await fetch(`${api}/api/stats`);
+  return (await resp.json()).deliveries;
+}
+
+// everyroom: a client in two rooms, behind a proxy that stops passing
+// what the server sends, so that publications to both rooms are written
+// to its connection but never reach it; the proxy then cuts the
+// connection, more are published, the client reconnects and recovers:
+// each room has every publication once, in order, the ones that were in
+// flight included.
+async function everyroom() {
+  const proxy = await cutter();
+  at("connecting and subscribing to two rooms");
+  const socket = io(proxy.url, opts({ reconnectionDelay: 100, reconnectionDelayMax: 200 }));
+  const got = messages(socket);
+  await connected(socket);
+  const id = socket.id;
+  if ((await socket.timeout(10_000).emitWithAck("subscribe", ["ra", "rb"])) !== null) throw new Error("subscribe");
+
+  at("publishing, received");
+  for (const [room, m] of [["ra", "a1"], ["rb", "b1"], ["ra", "a2"]]) await publish(room, m);
+  await got.until(3); // the client's last offset is a2's
+
+  at("publishing while the proxy holds back what the server sends");
+  proxy.hold();
+  const before = await deliveries();
+  for (const [room, m] of [["rb", "b2"], ["ra", "a3"], ["rb", "b3"], ["ra", "a4"]]) await publish(room, m);
+  while ((await deliveries()) < before + 4) await new Promise((r) => setTimeout(r, 10));
+
+  at("cutting the connection");
+  const dropped = once(socket, "disconnect");
+  proxy.cut();
+  const [reason] = await dropped;
+  const back = once(socket, "connect");
+  if (got.length !== 3) throw new Error(`got while held: ${JSON.stringify(got)}`);
+  for (const [room, m] of [["rb", "b4"], ["ra", "a5"]]) await publish(room, m);
+
+  at(`reconnecting after ${reason}`);
+  await back;
+  if (!socket.recovered) throw new Error("not recovered");
+  if (socket.id !== id) throw new Error(`id ${socket.id}, was ${id}`);
+  for (const [room, m] of [["ra", "a6"], ["rb", "b5"]]) await publish(room, m);
+  await got.until(11);
+  await new Promise((r) => setTimeout(r, 100)); // a duplicate would show now
+  const ra = got.filter((m) => m.startsWith("a"));
+  const rb = got.filter((m) => m.startsWith("b"));
+  if (got.length !== 11 || ra.join() !== "a1,a2,a3,a4,a5,a6" || rb.join() !== "b1,b2,b3,b4,b5") {
+    throw new Error(`got ${JSON.stringify(got)}`);
+  }
+  socket.close();
+  proxy.close();
+  return { ok: true, mode, transport, reason, got, recovered: true };
+}
+
 async function auth() {
   at("a bad token");
   const refused = io(url, opts({ auth: { token: bad }, reconnection: false }));
@@ -157,4 +252,4 @@ async function auth() {
   return { ok: true, mode, transport };
 }
 
-main(() => ({ rooms, recovery, auth })[mode]());
+main(() => ({ rooms, recovery, everyroom, auth })[mode]());

@@ -1,0 +1,168 @@
+package server_test
+
+import (
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/c1mhq/c1m/internal/wstest"
+	"github.com/c1mhq/c1m/server"
+	"github.com/c1mhq/c1m/session"
+)
+
+// Engine.IO sessions under the per-client limits of the other transports.
+
+// eioEvictions returns the server's refusals and evictions for r.
+func eioEvictions(srv *server.Server, r session.Reason) (n uint64) {
+	for _, sh := range srv.Registry().Shards() {
+		n += sh.Stats().Evictions(r)
+	}
+	return n
+}
+
+// eioGetRaw makes an Engine.IO GET with query and returns its status,
+// body and Retry-After header.
+func eioGetRaw(t *testing.T, base, query string) (int, string, string) {
+	t.Helper()
+	hc := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: wstest.Timeout}
+	resp, err := hc.Get(base + "?" + query)
+	if err != nil {
+		t.Fatalf("GET %s: %v", query, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), resp.Header.Get("Retry-After")
+}
+
+// TestEIOConnsPerIP: polling and WebSocket Engine.IO sessions hold their
+// address's slot of MaxConnsPerIP for their whole life (a polling one
+// holds no connection between its polls); over the cap a handshake gets
+// 429 with Retry-After, counted; a session that ends frees its slot.
+func TestEIOConnsPerIP(t *testing.T) {
+	t.Parallel()
+	h := newEIOEvents()
+	srv, base := eioServer(t, h, server.Config{MaxConnsPerIP: 2})
+	c := newEIOClient(t, base, true)
+	sid, _ := c.handshake()
+	ws := eioWS(t, base, "EIO=4&transport=websocket")
+	wsRead(t, ws) // the open packet
+	status, body, retry := eioGetRaw(t, base, "EIO=4&transport=polling")
+	if status != http.StatusTooManyRequests || retry != "1" || !strings.Contains(body, "too many connections") {
+		t.Fatalf("a third session: %d %q, Retry-After %q", status, body, retry)
+	}
+	if n := eioEvictions(srv, session.ReasonPerIPLimit); n != 1 {
+		t.Fatalf("%d per-IP refusals counted, want 1", n)
+	}
+	// The polling session's polls and posts take no slot of their own.
+	if status, body := c.post(sid, "4x"); status != 200 || body != "ok" {
+		t.Fatalf("post: %d %q", status, body)
+	}
+	if status, body := c.get(sid); status != 200 || body != "4x" {
+		t.Fatalf("poll: %d %q", status, body)
+	}
+	// The client closes the polling session: its slot is free.
+	if status, _ := c.post(sid, "1"); status != 200 {
+		t.Fatalf("close packet: %d", status)
+	}
+	h.nextClose(t)
+	c.handshake()
+	if status, _, _ := eioGetRaw(t, base, "EIO=4&transport=polling"); status != http.StatusTooManyRequests {
+		t.Fatalf("one over the cap again: %d", status)
+	}
+	// The WebSocket session's ends with its connection.
+	ws.Close()
+	h.nextClose(t)
+	c.handshake()
+}
+
+// TestEIOPollsPerIP: an Engine.IO poll holds a slot of MaxPollsPerIP
+// while it is held; over the cap a poll gets 429 with Retry-After,
+// counted, and its session goes on; an answered poll frees its slot.
+func TestEIOPollsPerIP(t *testing.T) {
+	t.Parallel()
+	h := newEIOEvents()
+	srv, base := eioServer(t, h, server.Config{MaxPollsPerIP: 1})
+	c := newEIOClient(t, base, true)
+	a, _ := c.handshake()
+	b, _ := c.handshake()
+	nc, br := rawGet(t, base, a)
+	heldPolls(t, srv, 1)
+	status, body, retry := eioGetRaw(t, base, "EIO=4&transport=polling&sid="+b)
+	if status != http.StatusTooManyRequests || retry != "1" || body != server.ReasonPollLimit+"\n" {
+		t.Fatalf("a second held poll: %d %q, Retry-After %q", status, body, retry)
+	}
+	if n := eioEvictions(srv, session.ReasonPollsPerIP); n != 1 {
+		t.Fatalf("%d poll refusals counted, want 1", n)
+	}
+	if status, _ := c.post(a, "4for a"); status != 200 {
+		t.Fatalf("post: %d", status)
+	}
+	if status, body := readRaw(t, nc, br); status != 200 || body != "4for a" {
+		t.Fatalf("the held poll: %d %q", status, body)
+	}
+	if status, _ := c.post(b, "4for b"); status != 200 {
+		t.Fatalf("post: %d", status)
+	}
+	if status, body := c.get(b); status != 200 || body != "4for b" {
+		t.Fatalf("b's poll once a's was answered: %d %q", status, body)
+	}
+}
+
+// TestEIOUserLimit: the user that OnConnect sets holds a slot of
+// MaxConnsPerUser for the session's life, on polling and on WebSocket;
+// over the cap the handshake gets 429 with Retry-After and the reference
+// server's refusal shape, counted.
+func TestEIOUserLimit(t *testing.T) {
+	t.Parallel()
+	h := newEIOEvents()
+	h.connect = func(r *server.Request) error {
+		r.SetUser(r.Query().Get("user"))
+		return nil
+	}
+	srv, base := eioServer(t, h, server.Config{MaxConnsPerUser: 1})
+	c := newEIOClient(t, base, true)
+	status, body, _ := c.do(http.MethodGet, "EIO=4&transport=polling&user=ann", "")
+	if status != 200 || !strings.HasPrefix(body, "0{") {
+		t.Fatalf("ann's first: %d %q", status, body)
+	}
+	status, body, retry := eioGetRaw(t, base, "EIO=4&transport=polling&user=ann")
+	if status != http.StatusTooManyRequests || retry != "1" || body != `{"code":4,"message":"`+server.ReasonUserLimit+`"}` {
+		t.Fatalf("ann's second: %d %q, Retry-After %q", status, body, retry)
+	}
+	if status, _, _ := c.do(http.MethodGet, "EIO=4&transport=polling&user=bob", ""); status != 200 {
+		t.Fatalf("bob's: %d", status)
+	}
+	if _, resp, err := dialFrom("127.0.0.1").Dial(strings.Replace(base, "http", "ws", 1)+"?EIO=4&transport=websocket&user=ann", nil); err == nil || resp == nil || resp.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("ann's WebSocket: %v", err)
+	}
+	if n := eioEvictions(srv, session.ReasonPerUserLimit); n != 2 {
+		t.Fatalf("%d per-user refusals counted, want 2", n)
+	}
+}
+
+// TestEIOHandshakeRate: Engine.IO handshakes, polling and WebSocket, are
+// charged to HandshakeRate; the session's own requests are not.
+func TestEIOHandshakeRate(t *testing.T) {
+	t.Parallel()
+	srv, base := eioServer(t, newEIOEvents(), server.Config{HandshakeRate: 0.01, HandshakeBurst: 2})
+	c := newEIOClient(t, base, true)
+	sid, _ := c.handshake()
+	for i := range 3 {
+		if status, _ := c.post(sid, "4x"); status != 200 {
+			t.Fatalf("post %d: %d", i, status)
+		}
+		if status, _ := c.get(sid); status != 200 {
+			t.Fatalf("poll %d: %d", i, status)
+		}
+	}
+	ws := eioWS(t, base, "EIO=4&transport=websocket")
+	wsRead(t, ws)
+	status, _, retry := eioGetRaw(t, base, "EIO=4&transport=polling")
+	if status != http.StatusTooManyRequests || retry != "1" {
+		t.Fatalf("a handshake past the burst: %d, Retry-After %q", status, retry)
+	}
+	if n := eioEvictions(srv, session.ReasonHandshakeRate); n != 1 {
+		t.Fatalf("%d handshake-rate refusals counted, want 1", n)
+	}
+}
