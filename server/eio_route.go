@@ -105,7 +105,7 @@ func (s *Server) serveEIO(c *conn, req *codec.Request, n int) {
 		s.eioRefuse(c, req, n, codec.EIOForbidden, status, rejectReason(err))
 		return
 	}
-	es := s.openEIO(c.sh, &r, nil)
+	es := s.openEIO(c.sh, &r)
 	// The handshake's answer is the open packet alone; what OnOpen sends
 	// goes with the next poll, as on the reference server.
 	body, _ := codec.AppendEIOPolling(nil, es.out, s.eio.MaxPayload)
