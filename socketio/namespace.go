@@ -189,10 +189,13 @@ func (c *client) connect(name string, authData []byte) {
 		c.connectError(name, &ConnectError{Message: "Invalid namespace"})
 		return
 	}
-	if authData == nil {
-		authData = []byte("{}")
+	auth := "{}"
+	if authData != nil {
+		auth = string(authData)
+	} else {
+		authData = []byte(auth)
 	}
-	sock := &Socket{c: c, nsp: nsp, auth: authData}
+	sock := &Socket{c: c, nsp: nsp, auth: auth}
 	if err := c.srv.checkToken(sock); err != nil {
 		c.connectError(name, err)
 		return
@@ -234,9 +237,9 @@ func (c *client) connect(name string, authData []byte) {
 		c.timer.Stop()
 		c.timer = nil
 	}
-	setUser := sock.claims != nil && sock.claims.Subject != "" && c.user == ""
+	setUser := sock.claims != nil && sock.claims.Subject != "" && !c.userSet
 	if setUser {
-		c.user = sock.claims.Subject
+		c.userSet = true
 	}
 	c.mu.Unlock()
 	if setUser {

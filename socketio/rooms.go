@@ -97,7 +97,7 @@ func (srv *Server) checkToken(s *Socket) error {
 	var a struct {
 		Token *string `json:"token"`
 	}
-	_ = json.Unmarshal(s.auth, &a) // an object, checked by Parse
+	_ = json.Unmarshal([]byte(s.auth), &a) // an object, checked by Parse
 	token := ""
 	if a.Token != nil {
 		token = *a.Token
@@ -173,7 +173,7 @@ func (s *Socket) restore(k *keptSocket) bool {
 	var off struct {
 		Offset string `json:"offset"`
 	}
-	if json.Unmarshal(s.auth, &off) == nil && off.Offset != "" {
+	if json.Unmarshal([]byte(s.auth), &off) == nil && off.Offset != "" {
 		last, _ = codec.ParseCursor(nil, []byte(off.Offset))
 	}
 	froms := make([]codec.Position, 0, len(rooms))
