@@ -8,7 +8,10 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/c1mhq/c1m/codec"
+	"github.com/c1mhq/c1m/internal/wstest"
 	"github.com/c1mhq/c1m/server"
+	"github.com/c1mhq/c1m/session"
 )
 
 // TestEIODirectSID: the sid of a session that opened on WebSocket (the
@@ -77,5 +80,48 @@ func TestEIODirectOneSession(t *testing.T) {
 	}
 	if p, w := srv.EngineSessions(); p != 0 || w != n {
 		t.Fatalf("EngineSessions %d polling, %d websocket; want 0, %d", p, w, n)
+	}
+}
+
+// TestEIODirectSlowConsumer: a direct Engine.IO WebSocket that stops
+// reading while its topic floods is evicted as a WebSocket is, once what
+// is held for it passes MaxOutbound: its handler's OnClose comes once,
+// "1008 slow consumer", and the client reads a close frame 1008 after
+// what it was sent.
+func TestEIODirectSlowConsumer(t *testing.T) {
+	t.Parallel()
+	h := newEIOEvents()
+	h.connect = func(r *server.Request) error { r.Subscribe("flood"); return nil }
+	srv, base := eioServer(t, h, server.Config{Loops: 1, MaxOutbound: backpressureCap,
+		Timing: session.Config{PingInterval: -1, CloseTimeout: 3 * wstest.Timeout}})
+	addr := strings.TrimSuffix(strings.TrimPrefix(base, "http://"), "/engine.io/")
+	c := stalled(t, addr, "/engine.io/?EIO=4&transport=websocket")
+	waitFor(t, "the subscriber", func() bool { return srv.Hub().Totals().Sessions == 1 })
+	payload := strings.Repeat("x", chunk)
+	evicted := ""
+	for i := 0; i < 10_000 && evicted == ""; i++ {
+		if _, err := srv.Hub().Publish("flood", []byte(payload)); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case evicted = <-h.closes:
+		default:
+		}
+	}
+	if evicted != "1008 slow consumer" {
+		t.Fatalf("OnClose %q after the flood, want \"1008 slow consumer\"", evicted)
+	}
+	if n := slowConsumerEvictions(srv); n != 1 {
+		t.Fatalf("%d slow-consumer evictions, want 1", n)
+	}
+	if _, err := c.ReadToClose(codec.StatusPolicyViolation); err != nil {
+		t.Fatal(err)
+	}
+	c.Write(wstest.Close(codec.StatusPolicyViolation, ""))
+	c.ExpectEOF()
+	select {
+	case v := <-h.closes:
+		t.Fatalf("a second OnClose: %q", v)
+	default:
 	}
 }
