@@ -192,8 +192,6 @@ func (c *client) connect(name string, authData []byte) {
 	auth := "{}"
 	if authData != nil {
 		auth = string(authData)
-	} else {
-		authData = []byte(auth)
 	}
 	sock := &Socket{c: c, nsp: nsp, auth: auth}
 	if err := c.srv.checkToken(sock); err != nil {
@@ -202,7 +200,7 @@ func (c *client) connect(name string, authData []byte) {
 	}
 	var k *keptSocket
 	if c.srv.kept != nil {
-		k = c.srv.kept.take(authData, name)
+		k = c.srv.kept.take([]byte(auth), name)
 	}
 	if k != nil {
 		sock.id, sock.pid, sock.hasPID = parseSockID(k.sid), parseSockID(k.pid), k.pid != ""
