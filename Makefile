@@ -71,8 +71,9 @@ bench-million:
 bench-cluster:
 	$(MAKE) -C bench bench-cluster
 
-# fuzz runs every fuzz target (the codec's and the poller's parameter
-# parser) for FUZZTIME each.
+# fuzz runs every fuzz target (the parsers of codec, poller, socketio and
+# broker, and the bench's Socket.IO client parser, which is its own
+# module) for FUZZTIME each.
 FUZZTIME ?= 30s
 FUZZPKGS := ./codec ./poller ./socketio ./broker
 fuzz:
@@ -80,4 +81,7 @@ fuzz:
 		for f in $$($(GO) test -list 'Fuzz.*' $$p | grep ^Fuzz); do \
 			echo "== $$p $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$p || exit 1; \
 		done; \
+	done
+	@cd bench && for f in $$($(GO) test -list 'Fuzz.*' ./loadgen | grep ^Fuzz); do \
+		echo "== bench/loadgen $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) ./loadgen || exit 1; \
 	done

@@ -13,9 +13,11 @@ import (
 const (
 	ObjOpen       = "open"
 	ObjSubscribed = "subscribed"
-	ObjReset      = "reset"
-	ObjMessage    = "message"
-	ObjPing       = "ping"
+	// ObjUnsubscribed ends a subscription the server took back.
+	ObjUnsubscribed = "unsubscribed"
+	ObjReset        = "reset"
+	ObjMessage      = "message"
+	ObjPing         = "ping"
 )
 
 // AppendStart appends {"op":OP,"topic":T,"epoch":E,"offset":N}: where a
@@ -29,6 +31,16 @@ func AppendStart(dst []byte, op, topic, epoch string, offset uint64) []byte {
 	dst = appendJSONString(dst, epoch)
 	dst = append(dst, `,"offset":`...)
 	dst = strconv.AppendUint(dst, offset, 10)
+	return append(dst, '}')
+}
+
+// AppendUnsubscribed appends {"op":"unsubscribed","topic":T,"error":R}: the
+// server ended the session's subscription to T, for reason R.
+func AppendUnsubscribed(dst []byte, topic, reason string) []byte {
+	dst = append(dst, `{"op":"unsubscribed","topic":`...)
+	dst = appendJSONString(dst, topic)
+	dst = append(dst, `,"error":`...)
+	dst = appendJSONString(dst, reason)
 	return append(dst, '}')
 }
 

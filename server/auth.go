@@ -39,11 +39,12 @@ const (
 	DenyRefreshExpired               // a refresh that came after the session's token expired
 	DenyCommandRate                  // a command over PushConfig.CommandRate
 	DenyPublishRate                  // a publish command over PushConfig.PublishRate
+	DenyGrantExpired                 // a topic a subscription token granted, ended when the token expired
 	numDenials
 )
 
 var denialNames = [numDenials]string{"token_required", "token_expired", "token_invalid", "no_sub", "topic", "subscribe", "publish", "session_expired",
-	"refresh", "refresh_expired", "command_rate", "publish_rate"}
+	"refresh", "refresh_expired", "command_rate", "publish_rate", "subscription_expired"}
 
 // String returns the denial's metric label.
 func (d Denial) String() string { return denialNames[d] }
@@ -121,11 +122,13 @@ func (p *Push) authenticate(r *Request, query url.Values, topics []string) error
 
 // tokenSession is the data of a session that presented a token: its claims
 // (a refresh replaces them), the timer that closes it when the token
-// expires, and the topics subscription tokens granted (refresh.go).
+// expires, and the topics subscription tokens granted with the timer that
+// ends the first of them to expire (refresh.go, grants.go).
 type tokenSession struct {
 	*auth.Claims
-	expiry  *time.Timer
-	granted []string
+	expiry     *time.Timer
+	granted    []grant
+	grantTimer *time.Timer
 }
 
 // OnOpen starts the expiry of a session whose token has an exp: when it
@@ -149,8 +152,13 @@ func (p *Push) OnClose(s *Session, _ StatusCode, _ string) {
 	if p.pubs != nil {
 		p.pubs.forget(s.ID())
 	}
-	if ts, ok := s.Data().(*tokenSession); ok && ts.expiry != nil {
-		ts.expiry.Stop()
+	if ts, ok := s.Data().(*tokenSession); ok {
+		if ts.expiry != nil {
+			ts.expiry.Stop()
+		}
+		if ts.grantTimer != nil {
+			ts.grantTimer.Stop()
+		}
 	}
 }
 

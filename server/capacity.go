@@ -28,6 +28,7 @@ const (
 type capacity struct {
 	files    int // the open-file limit
 	backlog  int
+	reserve  int // descriptors kept free below the limit besides the backlog
 	maxConns int // 0: no cap
 }
 
@@ -54,7 +55,7 @@ func capacityFor(cfg *Config, files, somaxconn int) capacity {
 	backlog = min(backlog, files/4)
 	reserve = min(reserve, files/4)
 	auto := max(files-backlog-reserve, 1)
-	c := capacity{files: files, backlog: max(backlog, 1), maxConns: auto}
+	c := capacity{files: files, backlog: max(backlog, 1), reserve: reserve, maxConns: auto}
 	if cfg.MaxConns > 0 {
 		c.maxConns = min(cfg.MaxConns, auto)
 	}

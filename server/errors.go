@@ -11,6 +11,10 @@ var (
 	// ErrServerClosed is returned by Serve after Shutdown, and by Start
 	// or Serve after a Shutdown that came before them.
 	ErrServerClosed = errors.New("c1m: server closed")
+	// ErrEngineStopped is what Serve returns when the event-loop engine
+	// stopped without Shutdown (gnet ends it on a fatal accept or poller
+	// error); the message adds gnet's reason.
+	ErrEngineStopped = errors.New("c1m: the event-loop engine stopped by itself")
 	// ErrNotStarted is returned by methods that need a running server,
 	// such as Shutdown before Start or Serve.
 	ErrNotStarted = errors.New("c1m: server not started")

@@ -2,7 +2,6 @@ package server
 
 import (
 	"net/http"
-	"slices"
 	"strings"
 	"time"
 
@@ -100,7 +99,7 @@ func (p *Push) refresh(s *Session, id []byte, token string) {
 	}
 	ts.Claims = c
 	for _, t := range s.Topics() {
-		if !strings.HasPrefix(t, "$") && !slices.Contains(ts.granted, t) && !p.cfg.Policy.CanSubscribe(c, t) {
+		if !strings.HasPrefix(t, "$") && !ts.grants(t) && !p.cfg.Policy.CanSubscribe(c, t) {
 			s.Unsubscribe(t)
 		}
 	}
@@ -113,7 +112,9 @@ func (p *Push) refresh(s *Session, id []byte, token string) {
 // canSubscribe reports whether s may subscribe to topic: by its own
 // claims, or by token, a subscription token whose claims allow the topic
 // and whose sub is the session's user. A topic a token granted is kept
-// through the session's refreshes. It returns the reason of a refusal.
+// through the session's refreshes, until that token's own exp (a subscribe
+// with a newer token moves it; grants.go). It returns the reason of a
+// refusal.
 // Loop-only.
 func (p *Push) canSubscribe(s *Session, topic, token string) (bool, string) {
 	if p.cfg.Policy.CanSubscribe(claimsOf(s), topic) {
@@ -138,9 +139,7 @@ func (p *Push) canSubscribe(s *Session, topic, token string) (bool, string) {
 		p.deny(DenySubscribe)
 		return false, ReasonTopicDenied
 	}
-	if !slices.Contains(ts.granted, topic) {
-		ts.granted = append(ts.granted, topic)
-	}
+	p.grant(s, ts, topic, c)
 	return true, ""
 }
 

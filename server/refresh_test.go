@@ -345,3 +345,31 @@ func TestSubscribeTokenOverSend(t *testing.T) {
 		})
 	}
 }
+
+// TestSubscribeTokenExpires: a topic a subscription token granted ends
+// with that token's exp: the session is told and gets nothing of the
+// topic after; a subscribe with a newer token before the exp moves the
+// end, and the session's own long-lived token does not extend a grant.
+func TestSubscribeTokenExpires(t *testing.T) {
+	t.Parallel()
+	srv, push, addr := refreshServer(t, false, 0)
+	c := wsClient(t, addr, url.Values{"token": {hsToken(t, "ann")}})
+	short, exp := shortToken(t, "ann", "topics", []string{"private:a", "private:b"})
+	wsExchange(t, c, `{"op":"subscribe","topic":"private:a","id":1,"token":"`+short+`"}`, `{"op":"ok","id":1}`)
+	wsExchange(t, c, `{"op":"subscribe","topic":"private:b","id":2,"token":"`+short+`"}`, `{"op":"ok","id":2}`)
+	// private:b's grant moves to a token of an hour.
+	long := hsToken(t, "ann", "topics", []string{"private:b"})
+	wsExchange(t, c, `{"op":"subscribe","topic":"private:b","id":3,"token":"`+long+`"}`, `{"op":"ok","id":3}`)
+	publishRange(t, srv, "private:a", "a", 0, 1)
+	wsExpect(t, c, "a0")
+	waitPast(exp)
+	wsExpect(t, c, `{"op":"unsubscribed","topic":"private:a","error":"token expired"}`)
+	publishRange(t, srv, "private:a", "a", 1, 2)
+	publishRange(t, srv, "private:b", "b", 0, 1)
+	wsExpect(t, c, "b0") // and not a1 before it
+	if n := push.Denials(server.DenyGrantExpired); n != 1 {
+		t.Fatalf("subscription_expired denials: %d, want 1", n)
+	}
+	// The grant is gone: subscribing again needs a token again.
+	wsExchange(t, c, `{"op":"subscribe","topic":"private:a","id":4}`, errorReply(4, server.ReasonTopicDenied))
+}

@@ -38,7 +38,8 @@ type Server struct {
 	booted     chan struct{}
 	done       chan struct{}
 	serveErr   error
-	bootErr    error // why OnBoot stopped the engine
+	gnetErrs   gnetErrors // the last errors gnet logged (log.go)
+	bootErr    error      // why OnBoot stopped the engine
 	draining   atomic.Bool
 	capacity   capacity                  // set by Serve
 	perIP      *ipLimiter                // Config.MaxConnsPerIP, nil without a limit (iplimit.go)
@@ -46,6 +47,8 @@ type Server struct {
 	perUser    *countLimiter[string]     // Config.MaxConnsPerUser, nil without a limit (userlimit.go)
 	perPoll    *countLimiter[netip.Addr] // Config.MaxPollsPerIP, nil without a limit (userlimit.go)
 	stopOnce   sync.Once
+	fdGuard    atomic.Pointer[fdGuard] // started by OnBoot (fdguard.go)
+	noFDGuard  bool                    // tests: run without the descriptor guard
 
 	// phase is phaseNew, phaseStarted or phaseShutEarly (start.go): a
 	// Server runs once.
@@ -156,6 +159,9 @@ func (s *Server) serve() error {
 	if err == nil {
 		err = s.run()
 	}
+	if g := s.fdGuard.Load(); g != nil {
+		g.stopGuard()
+	}
 	if s.workers != nil {
 		s.workers.stop()
 	}
@@ -164,6 +170,14 @@ func (s *Server) serve() error {
 		err = s.bootErr // OnBoot stopped the engine, which gnet reports as nil
 	case err == nil && s.draining.Load():
 		err = ErrServerClosed
+	case err == nil:
+		// Neither Shutdown nor OnBoot stopped it: the engine died by
+		// itself, and said why only to its logger.
+		why := s.gnetErrs.String()
+		if why == "" {
+			why = "no reason given"
+		}
+		err = fmt.Errorf("%w: %s", ErrEngineStopped, why)
 	}
 	s.serveErr = err
 	close(s.done)
@@ -190,7 +204,7 @@ func (s *Server) run() error {
 		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
 		gnet.WithReadBufferCap(s.cfg.ReadBufferCap),
 		gnet.WithTicker(true),
-		gnet.WithLogger(gnetLogger{s.log.With("component", "gnet")}),
+		gnet.WithLogger(gnetLogger{log: s.log.With("component", "gnet"), errs: &s.gnetErrs}),
 	)
 }
 
@@ -227,6 +241,21 @@ func (s *Server) Start() error {
 		return nil
 	case <-s.done:
 		return s.serveErr
+	}
+}
+
+// Done returns a channel that is closed when the server has stopped, by
+// Shutdown or by itself; Err then says why. Safe for concurrent use.
+func (s *Server) Done() <-chan struct{} { return s.done }
+
+// Err returns why the server stopped (what Serve returned) once Done is
+// closed, and nil before. Safe for concurrent use.
+func (s *Server) Err() error {
+	select {
+	case <-s.done:
+		return s.serveErr
+	default:
+		return nil
 	}
 }
 
@@ -270,6 +299,18 @@ func (s engine) OnBoot(eng gnet.Engine) gnet.Action {
 	} else {
 		s.bootErr = fmt.Errorf("c1m: setting up the listener: %w", err)
 		return gnet.Shutdown
+	}
+	// With ReusePort each loop accepts one connection and opens it in the
+	// same event (gnet's eventloop.accept calls OnOpen inline), so no pile
+	// builds up behind a lagging loop and the cap in OnOpen holds: the
+	// guard is for the single listener, whose acceptor runs apart.
+	if !s.noFDGuard && !s.cfg.ReusePort {
+		fd, err := eng.Dup()
+		if err != nil {
+			s.bootErr = fmt.Errorf("c1m: setting up the descriptor guard: %w", err)
+			return gnet.Shutdown
+		}
+		s.fdGuard.Store(newFDGuard(fd, s.capacity, s.Connections, s.log.With("component", "fdguard")))
 	}
 	s.log.Info("listening", "addr", s.Addr().String(), "loops", s.cfg.Loops, "path", s.cfg.Path,
 		"max_conns", s.capacity.maxConns, "open_files", s.capacity.files, "backlog", s.capacity.backlog,

@@ -316,7 +316,15 @@ func run(o *options) error {
 	}
 	slog.Info("c1m: ready", "clients", "ws://"+srv.Addr().String()+o.path, "api", "http://"+apiLn.Addr().String())
 
-	<-lostCtx.Done()
+	select {
+	case <-lostCtx.Done():
+	case <-srv.Done():
+		// The engine stopped by itself (gnet ends it on a fatal accept
+		// error): a node that takes no client must not look alive.
+		api.SetReady(false)
+		_ = apiSrv.Close()
+		return fmt.Errorf("client listener: %w", srv.Err())
+	}
 	stop()
 	lostErr := context.Cause(lostCtx)
 	if errors.Is(lostErr, context.Canceled) {

@@ -7,7 +7,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -39,6 +41,20 @@ type instance struct {
 	clients string // ws://host:port/ws
 	api     string // http://host:port
 	exited  chan error
+
+	mu     sync.Mutex
+	notice []string // the binary's last warnings and errors, for failures
+}
+
+// noticesKept bounds instance.notice.
+const noticesKept = 20
+
+// notices returns the binary's last warnings and errors, to explain a
+// failure. Safe for concurrent use.
+func (in *instance) notices() []string {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return slices.Clone(in.notice)
 }
 
 // startC1M starts the binary on free ports and waits for its ready line.
@@ -72,10 +88,21 @@ func startCmd(t *testing.T, cmd *exec.Cmd) *instance {
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
-			var line struct{ Msg, Clients, API string }
-			if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "c1m: ready" {
+			var line struct{ Level, Msg, Clients, API string }
+			if json.Unmarshal(sc.Bytes(), &line) != nil {
+				continue
+			}
+			switch {
+			case line.Msg == "c1m: ready":
 				in.clients, in.api = line.Clients, line.API
 				close(ready)
+			case line.Level == "WARN" || line.Level == "ERROR":
+				in.mu.Lock()
+				if len(in.notice) == noticesKept {
+					in.notice = slices.Delete(in.notice, 0, 1)
+				}
+				in.notice = append(in.notice, sc.Text())
+				in.mu.Unlock()
 			}
 		}
 		in.exited <- cmd.Wait()

@@ -34,6 +34,7 @@ type abuseCounts struct {
 	BadRequests atomic.Int64
 	Unexpected  atomic.Int64 // rounds where the server did not answer as it should
 	AtCapacity  atomic.Int64 // rounds refused with 503 because the server held its cap of connections
+	Cut         atomic.Int64 // rounds whose dial or read the end of the load cut short: no answer to judge
 	lastProblem atomic.Value // string
 }
 
@@ -41,8 +42,15 @@ type abuseCounts struct {
 // (the churn takes it there at times). A precise answer, counted apart.
 var errAtCapacity = errors.New("503 at capacity")
 
-// failed counts a round that ended with err: at capacity, or a problem.
-func (a *abuseCounts) failed(what string, err error) {
+// failed counts a round that ended with err: at capacity, cut short by
+// the end of the load (ctx), or a problem. A round is cut short when its
+// dial waits for a SYN retransmission (1 s, 3 s, ...) because the
+// server's descriptor guard dropped the first SYN as the load ends.
+func (a *abuseCounts) failed(ctx context.Context, what string, err error) {
+	if ctx.Err() != nil {
+		a.Cut.Add(1)
+		return
+	}
 	if errors.Is(err, errAtCapacity) {
 		a.AtCapacity.Add(1)
 		return
@@ -220,7 +228,7 @@ func runAbuse(ctx context.Context, addr string, slow int, a *abuseCounts) {
 func slowReader(ctx context.Context, addr string, a *abuseCounts) bool {
 	nc, br, err := upgrade(ctx, addr, "/ws?topic=firehose", slowRcvBuf)
 	if err != nil {
-		a.failed("slow reader", err)
+		a.failed(ctx, "slow reader", err)
 		return false
 	}
 	defer nc.Close()
@@ -243,7 +251,7 @@ func slowReader(ctx context.Context, addr string, a *abuseCounts) bool {
 func flood(ctx context.Context, addr string, a *abuseCounts, cmd string, code int, n *atomic.Int64) bool {
 	nc, br, err := upgrade(ctx, addr, "/ws", 0)
 	if err != nil {
-		a.failed("flood", err)
+		a.failed(ctx, "flood", err)
 		return false
 	}
 	defer nc.Close()
@@ -284,13 +292,13 @@ func flood(ctx context.Context, addr string, a *abuseCounts, cmd string, code in
 func badFrame(ctx context.Context, addr string, a *abuseCounts) bool {
 	nc, br, err := upgrade(ctx, addr, "/ws", 0)
 	if err != nil {
-		a.failed("bad frame", err)
+		a.failed(ctx, "bad frame", err)
 		return false
 	}
 	defer nc.Close()
 	_ = nc.SetDeadline(time.Now().Add(abuseTimeout))
 	if _, err := nc.Write(frame(0x1, []byte("unmasked"), true)); err != nil {
-		a.problem("bad frame: " + err.Error())
+		a.failed(ctx, "bad frame", err)
 		return false
 	}
 	if c := closeCode(br); c != 1002 {
@@ -314,7 +322,7 @@ func badRequest(ctx context.Context, addr string, a *abuseCounts) bool {
 		d := net.Dialer{Timeout: abuseTimeout}
 		nc, err := d.DialContext(ctx, "tcp", addr)
 		if err != nil {
-			a.problem("bad request: " + err.Error())
+			a.failed(ctx, "bad request", err)
 			return false
 		}
 		_ = nc.SetDeadline(time.Now().Add(abuseTimeout))
@@ -323,7 +331,7 @@ func badRequest(ctx context.Context, addr string, a *abuseCounts) bool {
 		nc.Close()
 		switch {
 		case err != nil:
-			a.problem("bad request: " + err.Error())
+			a.failed(ctx, "bad request", err)
 			return false
 		case resp.StatusCode == http.StatusServiceUnavailable:
 			a.AtCapacity.Add(1)

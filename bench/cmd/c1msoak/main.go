@@ -233,7 +233,7 @@ func run(o options) (bool, error) {
 	time.Sleep(settle)
 	res := result{Options: o.String(), Final: final, PublishErrors: pubErrs, Samples: samples,
 		SlowReaders: abuse.SlowReaders.Load(), PubFloods: abuse.PubFloods.Load(), CmdFloods: abuse.CmdFloods.Load(),
-		BadFrames: abuse.BadFrames.Load(), BadRequests: abuse.BadRequests.Load(), AbuseUnexpected: abuse.Unexpected.Load(), AbuseAtCapacity: abuse.AtCapacity.Load()}
+		BadFrames: abuse.BadFrames.Load(), BadRequests: abuse.BadRequests.Load(), AbuseUnexpected: abuse.Unexpected.Load(), AbuseAtCapacity: abuse.AtCapacity.Load(), AbuseCut: abuse.Cut.Load()}
 	if p, ok := abuse.lastProblem.Load().(string); ok {
 		res.AbuseLastProblem = p
 	}

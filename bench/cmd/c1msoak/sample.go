@@ -31,8 +31,9 @@ type Sample struct {
 	Goroutines  int     `json:"goroutines"`
 	FDs         int     `json:"fds"`
 	Connections int64   `json:"connections"`
-	Received    int64   `json:"received"`   // publications the steady clients received so far
-	Reconnects  int64   `json:"reconnects"` // churn connections ended and dialed again so far
+	Received    int64   `json:"received"`         // publications the steady clients received so far
+	Reconnects  int64   `json:"reconnects"`       // churn connections ended and dialed again so far
+	FDGuard     int64   `json:"fd_guard_engaged"` // times the server's descriptor guard engaged so far
 }
 
 // apiStats is what the sampler reads of GET /api/stats.
@@ -41,6 +42,7 @@ type apiStats struct {
 	HeapInuseBytes int64             `json:"heap_inuse_bytes"`
 	Goroutines     int               `json:"goroutines"`
 	Evictions      map[string]uint64 `json:"evictions"`
+	FDGuardEngaged int64             `json:"fd_guard_engaged"`
 }
 
 func serverStats(c *http.Client, api string, gc bool) (apiStats, error) {
@@ -100,7 +102,7 @@ func sample(ctx context.Context, c *http.Client, api string, pid int, every time
 			continue
 		}
 		s := Sample{At: time.Since(start).Seconds(), Heap: st.HeapInuseBytes, RSS: rss(pid), Goroutines: st.Goroutines,
-			FDs: fds(pid), Connections: st.Connections}
+			FDs: fds(pid), Connections: st.Connections, FDGuard: st.FDGuardEngaged}
 		var gaps, dropped int64
 		for _, w := range ws {
 			ws := w.status()
@@ -110,9 +112,9 @@ func sample(ctx context.Context, c *http.Client, api string, pid int, every time
 			dropped += ws.Dropped
 		}
 		out = append(out, s)
-		fmt.Printf("%6.0fs heap %6.1f MiB rss %6.1f MiB goroutines %4d fds %6d conns %6d received %10d reconnects %8d gaps %d dropped %d abuse %d/%d/%d/%d/%d unexpected %d\n",
+		fmt.Printf("%6.0fs heap %6.1f MiB rss %6.1f MiB goroutines %4d fds %6d conns %6d received %10d reconnects %8d gaps %d dropped %d abuse %d/%d/%d/%d/%d unexpected %d fdguard %d\n",
 			s.At, mib(s.Heap), mib(s.RSS), s.Goroutines, s.FDs, s.Connections, s.Received, s.Reconnects, gaps, dropped,
-			a.SlowReaders.Load(), a.PubFloods.Load(), a.CmdFloods.Load(), a.BadFrames.Load(), a.BadRequests.Load(), a.Unexpected.Load())
+			a.SlowReaders.Load(), a.PubFloods.Load(), a.CmdFloods.Load(), a.BadFrames.Load(), a.BadRequests.Load(), a.Unexpected.Load(), s.FDGuard)
 	}
 }
 
@@ -132,6 +134,7 @@ type result struct {
 	BadRequests      int64             `json:"bad_request_rounds"`
 	AbuseUnexpected  int64             `json:"abuse_unexpected"`
 	AbuseAtCapacity  int64             `json:"abuse_at_capacity"` // abusive rounds refused with 503 at the connection cap
+	AbuseCut         int64             `json:"abuse_cut"`         // abusive rounds the end of the load cut short
 	AbuseLastProblem string            `json:"abuse_last_problem,omitempty"`
 	Evictions        map[string]uint64 `json:"evictions"`
 	Samples          []Sample          `json:"samples"`
@@ -232,8 +235,11 @@ func medianOf(ss []Sample, value func(Sample) float64) float64 {
 func (r *result) summary() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "soak: %s\n", r.Options)
-	fmt.Fprintf(&b, "  %.0f reconnects/s; %d publications per topic; abusive rounds: %d slow readers, %d publish floods, %d command floods, %d bad frames, %d bad requests, %d refused at capacity (503)\n",
-		r.ReconnectsPerSec, r.Final, r.SlowReaders, r.PubFloods, r.CmdFloods, r.BadFrames, r.BadRequests, r.AbuseAtCapacity)
+	fmt.Fprintf(&b, "  %.0f reconnects/s; %d publications per topic; abusive rounds: %d slow readers, %d publish floods, %d command floods, %d bad frames, %d bad requests, %d refused at capacity (503), %d cut short by the end of the load\n",
+		r.ReconnectsPerSec, r.Final, r.SlowReaders, r.PubFloods, r.CmdFloods, r.BadFrames, r.BadRequests, r.AbuseAtCapacity, r.AbuseCut)
+	if n := len(r.Samples); n > 0 {
+		fmt.Fprintf(&b, "  the server's descriptor guard engaged %d times\n", r.Samples[n-1].FDGuard)
+	}
 	for _, w := range r.Workers {
 		fmt.Fprintf(&b, "  %s worker: open %d, received %d, reconnects %d, errors %d, gaps %d, dups %d, dropped %d, behind %d, unready %d\n",
 			w.Role, w.Open, w.Received, w.Reconnects, w.Errors, w.Gaps, w.Dups, w.Dropped, w.Behind, w.Unready)
