@@ -92,6 +92,11 @@ func ParsePacket(p []byte) (Packet, error) {
 			return pk, ProtocolError("socket.io: bad attachment count in " + quote(p))
 		}
 		n, _ := strconv.Atoi(string(p[i:j]))
+		if n == 0 {
+			// A binary packet carries at least one attachment; the server
+			// refuses "50-[...]" too, and the encoding could not say 0.
+			return pk, ProtocolError("socket.io: binary packet without attachments in " + quote(p))
+		}
 		if n > maxAttachments {
 			return pk, ProtocolError("socket.io: over " + strconv.Itoa(maxAttachments) + " attachments in " + quote(p))
 		}

@@ -3,9 +3,11 @@ package main
 // The cluster benches ("c1mbench cluster"), on one host:
 //
 //   - fan-out: -n subscribers of one topic on one node without NATS, on one
-//     node over NATS and on -fanout-nodes nodes over NATS, in the same run;
-//     deliveries per second and latency as the fanout scenario measures
-//     them, publications through node 0's API.
+//     node over NATS and on -fanout-nodes nodes over NATS (one cluster per
+//     -fanout-loops entry), all at once, their publications alternating
+//     (clusterfan.go), -rounds times; deliveries per second and latency as
+//     the fanout scenario measures them, publications through node 0's
+//     API.
 //   - bus cost: NATS messages and bytes per publication (the NATS server's
 //     /varz before and after) as the nodes grow (-bus-nodes, 1,3,10), each
 //     node with subscribers of the topic; and for a topic no client
@@ -31,7 +33,9 @@ import (
 
 type clusterBenchOptions struct {
 	n, fanoutNodes, busN, busPubs int
-	loops                         int
+	loops, rounds                 int
+	fanoutLoops                   string
+	natsOne                       bool
 	pubs, bursts, burst, size     int
 	busNodes, out, c1mBin         string
 	deliverTimeout, timeout       time.Duration
@@ -44,11 +48,14 @@ func parseClusterBench(args []string) (clusterBenchOptions, error) {
 	fs.IntVar(&o.n, "n", 19000, "fan-out: subscribers")
 	fs.IntVar(&o.fanoutNodes, "fanout-nodes", 3, "fan-out: nodes of the cluster row")
 	fs.IntVar(&o.loops, "loops", 0, "event loops per node (0: c1m's default, one per CPU)")
+	fs.StringVar(&o.fanoutLoops, "fanout-loops", "0,1", "fan-out: event loops per node of the -fanout-nodes clusters, one cluster per entry (0: c1m's default; empty: -loops)")
+	fs.BoolVar(&o.natsOne, "nats-one", true, "fan-out: also one node over NATS")
+	fs.IntVar(&o.rounds, "rounds", 3, "fan-out: measured rounds on the same clients, every cluster's publications alternating")
 	fs.IntVar(&o.pubs, "pubs", 10, "fan-out: single publications")
 	fs.IntVar(&o.bursts, "bursts", 3, "fan-out: bursts")
 	fs.IntVar(&o.burst, "burst", 20, "fan-out: publications per burst")
 	fs.IntVar(&o.size, "size", 64, "publication bytes")
-	fs.StringVar(&o.busNodes, "bus-nodes", "1,3,10", "bus cost: node counts")
+	fs.StringVar(&o.busNodes, "bus-nodes", "1,3,10", "bus cost: node counts (empty: no bus cost)")
 	fs.IntVar(&o.busN, "bus-n", 1000, "bus cost: subscribers, spread over the nodes")
 	fs.IntVar(&o.busPubs, "bus-pubs", 100, "bus cost: publications per node count")
 	fs.DurationVar(&o.deliverTimeout, "deliver-timeout", 10*time.Second, "bound on one publication (or burst) reaching every client")
@@ -95,13 +102,11 @@ func runClusterBench(args []string) error {
 	if _, err := buildNATS(); err != nil {
 		return err
 	}
-	// One cluster at a time; current is what a signal or the timeout kills.
-	var current *cluster
+	// live is what a signal or the timeout kills.
+	live := &liveClusters{}
 	kill := func(why string, code int) {
 		log.Printf("cluster: %s: killing every process of the run", why)
-		if current != nil {
-			current.stop()
-		}
+		live.stopAll()
 		os.Exit(code)
 	}
 	sigs := make(chan os.Signal, 1)
@@ -122,37 +127,30 @@ func runClusterBench(args []string) error {
 		},
 		capacity: workerCapacity(0), started: time.Now(),
 	}
+	specs, err := fanoutSpecs(o)
+	if err != nil {
+		return err
+	}
+	if o.n > 0 && o.rounds > 0 {
+		r.clusterFanouts(c1m, specs, o.n, o.rounds, live)
+	}
 	run := func(label string, co clusterOptions, body func(*cluster) error) {
 		c, err := startCluster(c1m, co)
 		if err != nil {
 			r.skip("%s: %v", label, err)
 			return
 		}
-		current = c
-		defer func() { c.stop(); current = nil }()
+		live.add(c)
+		defer live.stop(c)
 		if err := body(c); err != nil {
 			r.skip("%s: %v", label, err)
 		}
 	}
-	for _, cfg := range []struct {
-		label string
-		co    clusterOptions
-	}{
-		{"c1m 1 node", clusterOptions{nodes: 1, loops: o.loops}},
-		{"c1m 1 node, NATS", clusterOptions{nodes: 1, nats: true, loops: o.loops}},
-		{fmt.Sprintf("c1m %d nodes, NATS", o.fanoutNodes), clusterOptions{nodes: o.fanoutNodes, nats: true, loops: o.loops}},
-	} {
-		run(cfg.label, cfg.co, func(c *cluster) error {
-			row, err := r.clusterFanout(c, cfg.label, o.n)
-			if err == nil {
-				log.Printf("%s: %s", cfg.label, summary(row))
-				r.rows = append(r.rows, row)
-			}
-			return err
-		})
-	}
 	var bus []busRow
 	for _, f := range strings.Split(o.busNodes, ",") {
+		if strings.TrimSpace(f) == "" {
+			continue
+		}
 		nodes, err := strconv.Atoi(strings.TrimSpace(f))
 		if err != nil || nodes <= 0 {
 			return fmt.Errorf("-bus-nodes: %q", f)
@@ -169,40 +167,6 @@ func runClusterBench(args []string) error {
 		})
 	}
 	return r.finishCluster(o, bus)
-}
-
-// clusterFanout runs the fanout scenario against a cluster: n subscribers,
-// spread over its nodes by the kernel, publications through node 0.
-func (r *benchRun) clusterFanout(c *cluster, label string, n int) (Row, error) {
-	row := Row{Server: label, Scenario: "fanout", Transport: "ws"}
-	counts := split(n, r.capacity, r.o.workers)
-	w, err := startWorkers(label, workerOptions{
-		scenario: "fanout", addr: c.ws, path: "/ws?topic=t", transport: "ws", dialect: dialectRaw,
-		size: r.o.size, inflight: defaultInflight, interval: r.o.interval / workerLinesPerInterval,
-		handshake: loadgen.DefaultHandshakeTimeout, group: c.group,
-	}, counts, loadgen.SourcesFor(r.capacity, r.o.connsPerSource))
-	if err != nil {
-		return row, err
-	}
-	defer w.stop()
-	stop := make(chan struct{})
-	defer close(stop)
-	go w.printProgress(r.o.interval, stop)
-	if !w.waitReady(3 * time.Minute) {
-		return row, fmt.Errorf("clients did not connect in time (last error: %s)", w.total().LastErr)
-	}
-	p := w.total()
-	row.Conns, row.Workers, row.Errors = p.Conns, len(counts), p.Errors
-	if _, err := waitClusterConns(c, p.Conns, time.Minute); err != nil {
-		return row, err
-	}
-	cpu0 := clusterCPU(c)
-	t := target{name: label, api: c.nodes[0].api, topic: "t", publish: publishing{path: "/api/publish?topic="}}
-	if err := r.fanout(&row, w, t); err != nil {
-		return row, err
-	}
-	row.ServerCPU = clusterCPU(c) - cpu0
-	return row, nil
 }
 
 // clusterCPU is the CPU seconds of every node and of NATS.

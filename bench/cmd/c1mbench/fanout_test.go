@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -53,5 +54,48 @@ func TestFanoutSideBySide(t *testing.T) {
 	defer mu.Unlock()
 	if got := strings.Join(order, " "); got != want {
 		t.Fatalf("publications in the order\n%s\nwant\n%s", got, want)
+	}
+}
+
+// TestFanoutRounds: a second measured phase on the same clients (c1mbench
+// cluster's -rounds) numbers its publications from 1 again and is measured
+// on its own: a publication the first phase completed does not count as
+// complete in the second, so a client missing it there is a delivery
+// timeout and a loss of that round only.
+func TestFanoutRounds(t *testing.T) {
+	t.Parallel()
+	const n, pubs = 50, 3
+	var round atomic.Int32
+	srv := newFakeServer(t, func(client int, seq uint64) int {
+		if round.Load() == 2 && client == 0 && seq == 2 {
+			return 0
+		}
+		return 1
+	})
+	tg := srv.wsTarget()
+	r := testRun(t, func(o *options) {
+		o.workers, o.perWorker = 1, n
+		o.pubs, o.bursts = pubs, 0
+		o.deliverTimeout = time.Second
+	})
+	row := Row{Scenario: "fanout"}
+	w, stop, err := r.connect(&row, tg, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	var rows [2]Row
+	for i := range rows {
+		round.Store(int32(i + 1))
+		rows[i] = row
+		if err := r.fanout(&rows[i], w, tg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if r1 := rows[0]; r1.Received != n*pubs || r1.Missing != 0 || r1.DeliveryTimeouts != 0 {
+		t.Fatalf("round 1: received %d missing %d timeouts %d; want %d, 0, 0", r1.Received, r1.Missing, r1.DeliveryTimeouts, n*pubs)
+	}
+	if r2 := rows[1]; r2.Received != n*pubs-1 || r2.Missing != 1 || r2.LossyClients != 1 || r2.DeliveryTimeouts != 1 {
+		t.Fatalf("round 2: received %d missing %d lossy %d timeouts %d; want %d, 1, 1, 1", r2.Received, r2.Missing, r2.LossyClients, r2.DeliveryTimeouts, n*pubs-1)
 	}
 }

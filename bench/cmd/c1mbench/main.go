@@ -82,6 +82,7 @@ type options struct {
 	deliverTimeout      time.Duration
 	interleave          bool
 	c1mFlags            string
+	c1mEnv              string
 }
 
 func main() {
@@ -119,6 +120,7 @@ func main() {
 		return
 	}
 	c1mFlags = strings.Fields(o.c1mFlags)
+	c1mEnv = strings.Fields(o.c1mEnv)
 	list, err := selected(o.servers)
 	if err != nil {
 		log.Fatal(err)
@@ -156,6 +158,7 @@ func declareFlags(f *flag.FlagSet, o *options) {
 	f.DurationVar(&o.connectTimeout, "connect-timeout", 3*time.Minute, "bound on connecting all of a scenario's clients")
 	f.DurationVar(&o.handshakeTimeout, "handshake-timeout", loadgen.DefaultHandshakeTimeout, "bound on one connection's connect + handshake")
 	f.DurationVar(&o.deliverTimeout, "deliver-timeout", 10*time.Second, "fanout: bound on waiting for one publication (or burst) to reach every client")
+	f.StringVar(&o.c1mEnv, "c1m-env", "", "more environment for the c1m process, space-separated KEY=VALUE, e.g. \"GOMAXPROCS=4\"")
 	f.StringVar(&o.c1mFlags, "c1m-flags", "", "more flags for the c1m binary, space-separated, e.g. \"-nats nats://127.0.0.1:4222 -nats-memory\" to measure c1m through NATS")
 	f.BoolVar(&o.interleave, "interleave", false, "fan-outs: run the servers side by side and alternate their publications, so that on a shared machine their figures come from the same seconds")
 }
@@ -241,7 +244,14 @@ type Row struct {
 	GenCPUCores float64 `json:"generator_cpu_cores"`
 	ServerCPU   float64 `json:"server_cpu_sec"`
 	Note        string  `json:"note,omitempty"`
-	hist        *hdrhistogram.Histogram
+	// Cluster fan-out (c1mbench cluster): the round of the measured phase,
+	// the clients each node counted, and each node's mean fan-out time
+	// over the single publications (per loop, from the publication's
+	// numbering to the loop's last write; -1: not read).
+	Round        int       `json:"round,omitempty"`
+	NodeConns    []int64   `json:"node_conns,omitempty"`
+	NodeFanoutMs []float64 `json:"node_fanout_mean_ms,omitempty"`
+	hist         *hdrhistogram.Histogram
 }
 
 type benchRun struct {

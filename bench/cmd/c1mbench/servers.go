@@ -83,8 +83,9 @@ func peer(name, note string) server {
 	}
 }
 
-// c1mFlags are -c1m-flags: more flags for the c1m binary.
-var c1mFlags []string
+// c1mFlags are -c1m-flags: more flags for the c1m binary; c1mEnv is
+// -c1m-env, more environment for it.
+var c1mFlags, c1mEnv []string
 
 // servers lists every server the bench knows, c1m first.
 func servers() []server {
@@ -215,6 +216,9 @@ func start(s server, bin string) (*process, error) {
 	}
 	cmd := exec.Command(name, s.args(ws, api)...)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if s.name == "c1m" && len(c1mEnv) > 0 {
+		cmd.Env = append(os.Environ(), c1mEnv...)
+	}
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}

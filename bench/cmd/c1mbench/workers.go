@@ -190,7 +190,14 @@ func (w *workerSet) waitReady(timeout time.Duration) bool {
 }
 
 // start sends start and waits until every worker has reset its counters.
+// The publications announced complete are forgotten too, as the workers
+// forget them: a measured phase after another numbers its publications
+// from 1 again (c1mbench cluster's rounds).
 func (w *workerSet) start(timeout time.Duration) bool {
+	w.mu.Lock()
+	clear(w.complete)
+	clear(w.started)
+	w.mu.Unlock()
 	w.send("start")
 	return w.waitFor(timeout, func() bool { return w.all(w.started) })
 }
