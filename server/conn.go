@@ -39,6 +39,10 @@ type conn struct {
 	// proxyRead: the PROXY protocol header, if Config.ProxyProtocol wants
 	// one, is read (proxyproto.go).
 	proxyRead bool
+	// eio: the connection's own session is an Engine.IO session on its
+	// WebSocket (eioNone when not; eio_direct.go), and where it is in its
+	// end.
+	eio uint8
 }
 
 // peerClose is what the peer's close frame said. It is allocated when the

@@ -11,11 +11,14 @@
 // reaches a stream's session on another loop through that shard's inbox.
 //
 // Engine.IO v4 (eio_*.go, Config.Engine) is served on the same loops: an
-// Engine.IO session lives on the shard that took its handshake, detached
-// from any connection; its polls and posts, which arrive on connections of
-// any loop, reach it through its shard's inbox and are answered through
-// theirs, and a WebSocket on another loop relays its frames the same way
-// (eioSess says why the session never moves).
+// Engine.IO session that starts on polling lives on the shard that took
+// its handshake, detached from any connection; its polls and posts, which
+// arrive on connections of any loop, reach it through its shard's inbox
+// and are answered through theirs, and the WebSocket it upgrades to, maybe
+// on another loop, relays its frames the same way (eioSess says why the
+// session never moves). A WebSocket that opens Engine.IO itself (no sid)
+// is never polled nor upgraded: its connection's own session is the
+// Engine.IO session (eio_direct.go), at a plain WebSocket's cost.
 //
 // Concurrency: Handler methods run on the connection's event loop and must
 // not block, unless Config.Workers moves them to a worker pool; there they

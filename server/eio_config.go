@@ -1,6 +1,10 @@
 package server
 
 import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"encoding/binary"
 	"time"
 
 	"github.com/c1mhq/c1m/codec"
@@ -80,6 +84,7 @@ type eioEngine struct {
 	EngineConfig
 	altPath string       // Path without its trailing slash
 	limits  codec.Limits // of a WebSocket message
+	sidKey  cipher.Block // the secret half of a direct WebSocket's sid (sidToken)
 }
 
 // newEngine fills c's defaults, or returns nil when c is nil.
@@ -111,7 +116,22 @@ func newEngine(c *EngineConfig, cfg *Config) *eioEngine {
 	}
 	e.MaxPayload = min(e.MaxPayload, MaxLimit)
 	e.limits = codec.Limits{MaxFrame: min(cfg.MaxFrame, int64(e.MaxPayload)), MaxMessage: int64(e.MaxPayload)}
+	var key [16]byte
+	_, _ = rand.Read(key[:]) // crypto/rand: it never fails on Linux
+	e.sidKey, _ = aes.NewCipher(key[:])
 	return e
+}
+
+// sidToken returns the secret half of the sid of the direct WebSocket
+// session id (eio_direct.go): a pseudo-random function of the id under
+// the process's own key, so that the session keeps no token, and a sid
+// cannot be guessed from the ids (which count up). Never 0 (parseSID
+// refuses it). Safe for concurrent use.
+func (e *eioEngine) sidToken(id uint64) uint64 {
+	var b [aes.BlockSize]byte
+	binary.LittleEndian.PutUint64(b[:], id)
+	e.sidKey.Encrypt(b[:], b[:])
+	return binary.LittleEndian.Uint64(b[:]) | 1
 }
 
 // record encodes p as an outbox record of the message packet that

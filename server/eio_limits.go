@@ -87,6 +87,21 @@ var ErrUserLimit = errors.New(ReasonUserLimit)
 // SetUser. Loop-only.
 func (s *Session) AdmitUser(user string) error {
 	ss := s.machinery()
+	if ec, ok := ss.Transport().(*eioConn); ok && user != "" && ec.sh.srv.perUser != nil {
+		// A direct WebSocket's session is its connection's: the slot stays
+		// on the connection and returns when it closes (releaseSlots).
+		c := (*conn)(ec)
+		if _, held := c.sh.userSlots[c]; !held {
+			if !c.sh.srv.perUser.acquire(user) {
+				c.sh.Stats().Evicted(session.ReasonPerUserLimit)
+				return ErrUserLimit
+			}
+			if c.sh.userSlots == nil {
+				c.sh.userSlots = make(map[*conn]string)
+			}
+			c.sh.userSlots[c] = user
+		}
+	}
 	es, ok := ss.Transport().(*eioSess)
 	if ok && user != "" && es.sh.srv.perUser != nil {
 		sh, srv := es.sh, es.sh.srv

@@ -128,7 +128,7 @@ func (s *Server) eioPollArrived(w *eioWaiter) {
 	es := lookupEIO(w.home, w.id, w.token)
 	switch {
 	case es == nil:
-		w.refuse(codec.EIOUnknownSID)
+		w.refuse(s.eioUnknown(w.home, w.id, w.token))
 	case es.ws != nil:
 		w.refuse(codec.EIOBadRequest) // upgraded: polling is no longer its transport
 	case es.poll != nil:
@@ -249,7 +249,7 @@ func (s *Server) eioPosted(w *eioWaiter, data []byte, octet bool) {
 	}
 	switch {
 	case es == nil:
-		w.refuse(codec.EIOUnknownSID)
+		w.refuse(s.eioUnknown(w.home, w.id, w.token))
 		return
 	case es.ws != nil:
 		w.refuse(codec.EIOBadRequest)

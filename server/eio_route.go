@@ -111,7 +111,7 @@ func (s *Server) serveEIO(c *conn, req *codec.Request, n int) {
 		s.eioRefuseWith(c, req, n, codec.EIOForbidden, status, codec.RejectHeader(err), rejectReason(err))
 		return
 	}
-	es := s.openEIO(c.sh, &r, nil)
+	es := s.openEIO(c.sh, &r)
 	s.eioHoldSlots(c, es)
 	// The handshake's answer is the open packet alone; what OnOpen sends
 	// goes with the next poll, as on the reference server.

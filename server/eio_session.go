@@ -5,10 +5,12 @@ import (
 	"github.com/c1mhq/c1m/session"
 )
 
-// eioSess is an Engine.IO session. It lives on the shard of the loop that
-// took its handshake (its home) for its whole life, detached from any
-// connection (session.Shard.OpenDetached): its client reaches it through
-// polls, posts and a WebSocket that come and go, on any loop. Requests on
+// eioSess is an Engine.IO session that started on polling. It lives on
+// the shard of the loop that took its handshake (its home) for its whole
+// life, detached from any connection (session.Shard.OpenDetached): its
+// client reaches it through polls, posts and a WebSocket that come and go,
+// on any loop. (A session that starts on WebSocket is that connection's
+// own: eioConn.) Requests on
 // other loops reach it through its shard's inbox and get their answer back
 // through their own (eio_poll.go), and a WebSocket on another loop relays
 // frames both ways (eio_ws.go). Every field is Loop-only on the home loop.
@@ -59,11 +61,11 @@ var (
 	_ session.Heartbeater = (*eioSess)(nil)
 )
 
-// openEIO opens an Engine.IO session on sh for a handshake that r
-// accepted, on WebSocket when link is set (then the link is its
-// transport), else on polling. It returns the session with its open packet
-// queued. Loop-only (sh's loop).
-func (s *Server) openEIO(sh *shard, r *Request, link *eioLink) *eioSess {
+// openEIO opens an Engine.IO session on polling on sh, for a handshake
+// that r accepted. It returns the session with its open packet queued. A
+// WebSocket that opens Engine.IO itself becomes an Engine.IO session of
+// its own instead (eioConn). Loop-only (sh's loop).
+func (s *Server) openEIO(sh *shard, r *Request) *eioSess {
 	es := &eioSess{sh: sh, token: newToken()}
 	sh.OpenDetached(&es.Session, es)
 	es.SetData(r.data)
@@ -71,16 +73,10 @@ func (s *Server) openEIO(sh *shard, r *Request, link *eioLink) *eioSess {
 	// packet goes first.
 	es.pongAt, es.lastIn = sh.Now(), sh.Now()
 	e := s.eio
-	open := codec.AppendEIOOpen(nil, es.sid(), link == nil,
+	open := codec.AppendEIOOpen(nil, es.sid(), true,
 		e.PingInterval.Milliseconds(), e.PingTimeout.Milliseconds(), e.MaxPayload)
 	es.out = codec.AppendEIORecord(es.out, codec.EIOOpen, open, false)
-	if link != nil {
-		link.es = es
-		es.ws = link
-		sh.eioWS.Add(1)
-	} else {
-		sh.eioPolling.Add(1)
-	}
+	sh.eioPolling.Add(1)
 	es.MarkOpen()
 	if r.user != "" {
 		es.SetUser(r.user)

@@ -8,8 +8,9 @@ import (
 	"github.com/c1mhq/c1m/session"
 )
 
-// eioLink is a WebSocket that carries an Engine.IO session: its transport
-// once the session runs on it, or an upgrade in progress (a probe). The
+// eioLink is a WebSocket that carries an Engine.IO session that started
+// on polling: its transport once the session upgraded to it, or an
+// upgrade in progress (a probe). The
 // connection may live on another loop than the session (see eioSess): then
 // frames cross through the two shards' inboxes, in order, each way.
 //
@@ -52,8 +53,8 @@ func (l *eioLink) live() bool {
 
 // link returns the Engine.IO link the connection relays for, or nil. A
 // relay's own session is never an embedder's (it stays in its handshake
-// state, held), so its Data slot holds the link: a connection that opened
-// its Engine.IO session on WebSocket needs no connExt. Loop-only.
+// state, held), so its Data slot holds the link: an upgraded WebSocket
+// needs no connExt. Loop-only.
 func (c *conn) link() *eioLink {
 	l, _ := c.Data().(*eioLink)
 	return l
@@ -161,31 +162,6 @@ func (s *Server) eioFrame(l *eioLink, op codec.OpCode, data []byte) {
 	}
 }
 
-// eioOpenWebSocket opens an Engine.IO session on a WebSocket (no sid): the
-// handshake is answered, and the session lives on this loop. Loop-only.
-func (s *Server) eioOpenWebSocket(c *conn, req *codec.Request, n int, r *Request) {
-	head, _ := c.c.Peek(n)
-	out := c.queue()
-	hs, err := c.sh.handshaker.Upgrade(head, out, func() error {
-		if err := s.eio.Handler.OnConnect(r); err != nil {
-			return err
-		}
-		return s.takeUser(c, r)
-	})
-	if err != nil {
-		if codec.RejectStatus(err) == 0 && len(out.B) == 0 {
-			out.B = codec.AppendResponse(out.B, http.StatusBadRequest, "", "bad handshake\n")
-		}
-		c.lingerClose()
-		return
-	}
-	l := &eioLink{c: c, sh: c.sh, home: c.sh}
-	s.eioLinked(c, n, hs, l)
-	es := s.openEIO(c.sh, r, l)
-	s.eioHoldSlots(c, es)
-	s.eioDispatchOpen(es)
-}
-
 // eioLinked makes c, whose WebSocket handshake of n bytes was answered,
 // the relay of link l. Loop-only.
 func (s *Server) eioLinked(c *conn, n int, hs codec.Handshake, l *eioLink) {
@@ -223,6 +199,9 @@ func (s *Server) eioUpgrade(c *conn, req *codec.Request, home *shard, id, token 
 		es := lookupEIO(home, id, token)
 		switch {
 		case es == nil:
+			if s.eioDirect(home, id, token) {
+				verdict = upgradeRefused // a WebSocket from the start
+			}
 		case es.ws != nil || es.probe != nil:
 			verdict = upgradeRefused
 		default:

@@ -1,6 +1,10 @@
 package server
 
-import "time"
+import (
+	"time"
+
+	"github.com/c1mhq/c1m/session"
+)
 
 // SetDrainHook lets tests see each drain batch (see Server.drainHook). Call
 // it before Start.
@@ -22,6 +26,25 @@ func EngineHops(s *Server) int64 { return s.eioHops.Load() }
 
 // EngineHeldPolls returns how many Engine.IO polls their sessions hold.
 func EngineHeldPolls(s *Server) int64 { return s.eioHeld.Load() }
+
+// SessionEntries returns how many sessions the server's shards hold, in
+// every state: a connection's own session and a detached one (an
+// Engine.IO session that started on polling) count one each.
+func SessionEntries(s *Server) int {
+	n := 0
+	for _, sh := range s.hub.Shards() {
+		count := make(chan int, 1)
+		if sh.Post(func() {
+			k := 0
+			sh.EachState(func(*session.Session) { k++ })
+			count <- k
+		}) != nil {
+			continue
+		}
+		n += <-count
+	}
+	return n
+}
 
 // DisableFDGuard runs s without the descriptor guard; call it before Start.
 func DisableFDGuard(s *Server) { s.noFDGuard = true }

@@ -27,6 +27,7 @@ type connExt struct {
 	body             *bodyReader
 	client           net.Addr   // the client a PROXY protocol header named (proxyproto.go)
 	eio              *eioWaiter // an Engine.IO request waiting for its session (eio_poll.go)
+	end              *eioEnd    // why a direct Engine.IO WebSocket closes, until its OnClose (eio_direct.go)
 }
 
 // extra returns the connection's connExt, allocating it.

@@ -84,7 +84,11 @@ func (sh *shard) resumeHeld() {
 // would have. Loop-only.
 func (s *Server) readAgain(c *conn) {
 	if st := c.State(); (st == session.StateOpen || st == session.StateClosing) && !c.failed {
-		s.readFrames(c)
+		if c.eio != eioNone {
+			s.readEIO(c)
+		} else {
+			s.readFrames(c)
+		}
 	}
 	if c.failed {
 		_, _ = c.c.Discard(-1)

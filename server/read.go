@@ -245,31 +245,43 @@ func (s *Server) frame(c *conn, f codec.Frame) {
 // dispatchOpen, dispatchMessage and dispatchClose call the handler on the
 // loop or hand the event to the session's worker.
 func (s *Server) dispatchOpen(c *conn) {
+	h := s.handlerOf(c)
 	if s.workers == nil {
-		s.handler.OnOpen(c.embedder())
+		h.OnOpen(c.embedder())
 		return
 	}
 	ss := c.embedder()
-	s.dispatch(c, func() { s.handler.OnOpen(ss) })
+	s.dispatch(c, func() { h.OnOpen(ss) })
 }
 
 func (s *Server) dispatchMessage(c *conn, m Message) {
+	h := s.handlerOf(c)
 	if s.workers == nil {
-		s.handler.OnMessage(c.embedder(), m)
+		h.OnMessage(c.embedder(), m)
 		return
 	}
 	// The handler owns its copy (Message.Data): it is never returned to a
 	// pool, since the handler may keep it.
 	data := append([]byte(nil), m.Data...)
 	ss := c.embedder()
-	s.dispatch(c, func() { s.handler.OnMessage(ss, Message{Op: m.Op, Data: data}) })
+	s.dispatch(c, func() { h.OnMessage(ss, Message{Op: m.Op, Data: data}) })
 }
 
 func (s *Server) dispatchClose(c *conn, code codec.StatusCode, reason string) {
+	h := s.handlerOf(c)
 	if s.workers == nil {
-		s.handler.OnClose(c.embedder(), code, reason)
+		h.OnClose(c.embedder(), code, reason)
 		return
 	}
 	ss := c.embedder()
-	s.dispatchLast(c, func() { s.handler.OnClose(ss, code, reason) })
+	s.dispatchLast(c, func() { h.OnClose(ss, code, reason) })
+}
+
+// handlerOf returns the handler of c's session: the Engine.IO handler for
+// a direct Engine.IO WebSocket (eio_direct.go), else the server's.
+func (s *Server) handlerOf(c *conn) Handler {
+	if c.eio != eioNone {
+		return s.eio.Handler
+	}
+	return s.handler
 }

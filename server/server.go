@@ -397,7 +397,9 @@ func (s engine) OnClose(gc gnet.Conn, _ error) gnet.Action {
 	gc.SetContext(nil)
 	s.eioConnClosed(c)
 	opened := c.State() == session.StateOpen || c.State() == session.StateClosing
-	if opened {
+	if c.eio != eioNone {
+		s.eioDirectEnded(c)
+	} else if opened {
 		code, reason := codec.StatusAbnormalClosure, ""
 		if c.ext != nil && c.ext.peer != nil {
 			code, reason = c.ext.peer.code, c.ext.peer.reason
@@ -428,9 +430,12 @@ func (s engine) OnTraffic(gc gnet.Conn) gnet.Action {
 	if l := c.link(); l != nil {
 		s.readLink(c, l)
 	} else if st := c.State(); (st == session.StateOpen || st == session.StateClosing) && !c.failed {
-		if c.transport() == nil {
+		switch {
+		case c.eio != eioNone:
+			s.readEIO(c)
+		case c.transport() == nil:
 			s.readFrames(c)
-		} else {
+		default:
 			s.holdInput(c)
 		}
 	}

@@ -43,3 +43,34 @@ func (s *Session) Hold(d time.Duration) {
 func (sh *Shard) Ticks(d time.Duration) int64 {
 	return int64((d + sh.cfg.tick - 1) / sh.cfg.tick)
 }
+
+// SetTransport replaces the transport of a session still in its
+// handshake: a connection whose request turned it into a session of
+// another kind (an Engine.IO session on the connection's own WebSocket)
+// keeps its session, its id and its place in the shard. When tr is a
+// Heartbeater, the session's keepalive stamp becomes tr's (Beat). Loop-only.
+func (s *Session) SetTransport(tr Transport) {
+	if s.state != StateHandshake {
+		return
+	}
+	s.tr = tr
+	_, s.ownBeat = tr.(Heartbeater)
+}
+
+// LastSeen returns the tick of the session's last inbound traffic (Touch).
+// Loop-only.
+func (s *Session) LastSeen() int64 { return s.lastSeen }
+
+// Beat returns the stamp that the session's Heartbeater (SetTransport)
+// keeps in the session, where a session without one keeps the tick of its
+// keepalive ping: zero until SetBeat, and Touch leaves it alone, so a
+// heartbeat needs no field of its own. Loop-only.
+func (s *Session) Beat() int64 { return s.pingSent }
+
+// SetBeat sets the stamp Beat returns. It means nothing to the session
+// unless its transport is a Heartbeater. Loop-only.
+func (s *Session) SetBeat(b int64) {
+	if s.ownBeat {
+		s.pingSent = b
+	}
+}

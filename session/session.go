@@ -41,10 +41,13 @@ type Session struct {
 	// held: a session in its handshake that the server holds on purpose
 	// (Hold): closeAt is its deadline, and 0 means none.
 	held bool
+	// ownBeat: the transport is a Heartbeater that keeps its ping state in
+	// pingSent (SetTransport, Beat); Touch leaves it alone.
+	ownBeat bool
 
 	// Timing, in shard ticks.
 	lastSeen int64 // tick of the last inbound traffic
-	pingSent int64 // tick a keepalive ping went out; 0 when none is pending
+	pingSent int64 // tick a keepalive ping went out; 0 when none is pending (ownBeat: Beat)
 	closeAt  int64 // tick by which a session still in its handshake, or closing, is dropped
 	due      int64 // tick the wheel checks this session next; 0 when not scheduled
 
@@ -156,10 +159,13 @@ func (s *Session) close(code codec.StatusCode, reason string) {
 }
 
 // Touch records inbound traffic: it proves the peer alive, so a pending
-// keepalive ping is answered. Loop-only.
+// keepalive ping is answered (a Heartbeater's ping is its own business:
+// see Beat). Loop-only.
 func (s *Session) Touch() {
 	s.lastSeen = s.shard.now
-	s.pingSent = 0
+	if !s.ownBeat {
+		s.pingSent = 0
+	}
 }
 
 // MarkOpen moves a session out of the handshake. Loop-only.

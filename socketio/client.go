@@ -3,6 +3,7 @@ package socketio
 import (
 	"bytes"
 	"encoding/json"
+	"slices"
 	"sync"
 	"time"
 
@@ -24,14 +25,41 @@ type client struct {
 	sockets []*Socket   // one per namespace joined
 	partial *partial    // a binary packet waiting for attachments
 	timer   *time.Timer // the connect timeout, until a namespace is joined
-	user    string      // the token subject set as the session's user
-	reason  string      // why the server closed it, for OnDisconnect
 
 	// wmu keeps the messages of one packet (a binary packet and its
 	// attachments) together when several goroutines emit.
 	wmu sync.Mutex
 
-	closed bool // the Engine.IO session ended; guarded by mu
+	// Guarded by mu, and small: a client is in every idle connection's
+	// memory, and these keep it in the 80-byte size class.
+	reason serverReason // why the server closed it, for OnDisconnect
+	closed bool         // the Engine.IO session ended
+}
+
+// serverReason is why the server closed a client, one of serverReasons
+// by its index plus one; 0 for none.
+type serverReason uint8
+
+// serverReasons are the reasons a close of the server's gives the
+// client's sockets.
+var serverReasons = [...]string{ReasonParseError, ReasonForcedClose, ReasonServerDisconnect}
+
+// reasonOf returns reason as a serverReason; one not in serverReasons is
+// a forced close.
+func reasonOf(reason string) serverReason {
+	i := slices.Index(serverReasons[:], reason)
+	if i < 0 {
+		return reasonOf(ReasonForcedClose)
+	}
+	return serverReason(i + 1)
+}
+
+// String returns the reason, "" for none.
+func (r serverReason) String() string {
+	if r == 0 {
+		return ""
+	}
+	return serverReasons[r-1]
 }
 
 // partial is a binary packet and the attachments received so far.
@@ -139,8 +167,8 @@ func (c *client) fail(err error) {
 // OnClose comes.
 func (c *client) closeAll(reason string, code codec.StatusCode, text string) {
 	c.mu.Lock()
-	if c.reason == "" {
-		c.reason = reason
+	if c.reason == 0 {
+		c.reason = reasonOf(reason)
 	}
 	c.mu.Unlock()
 	_ = c.s.Close(code, text)
@@ -161,8 +189,8 @@ func (c *client) connectTimedOut() {
 func (c *client) onClose(reason string) {
 	c.mu.Lock()
 	c.closed = true
-	if c.reason != "" {
-		reason = c.reason
+	if c.reason != 0 {
+		reason = c.reason.String()
 	}
 	if c.timer != nil {
 		c.timer.Stop()

@@ -3,15 +3,31 @@ package socketio
 import (
 	"runtime"
 	"testing"
+	"unsafe"
 
 	"github.com/c1mhq/c1m/session"
 )
 
 // layerBudget is what the Socket.IO layer may add to an idle Engine.IO
 // session connected to one namespace: its client and socket, their ids,
-// the auth payload and the registry entry. Measured 385 B (2026-11-30;
-// 505 B with the sync.Map registry and the 160-byte Socket, which fail).
-const layerBudget = 448
+// the auth payload and the registry entry. Measured 297 B (2026-11-30,
+// the 80-byte client and 112-byte Socket; 361 B with the 112-byte client
+// and 128-byte Socket before, and 505 B with the sync.Map registry and
+// the 160-byte Socket, which fail).
+const layerBudget = 320
+
+// TestLayerFitsItsSizeClasses: a field more in the client or the Socket
+// costs every idle client the next size class (16 or 32 bytes).
+func TestLayerFitsItsSizeClasses(t *testing.T) {
+	if size := unsafe.Sizeof(client{}); size > 80 {
+		t.Errorf("client is %d bytes, over the 80-byte size class", size)
+	}
+	// 112 bytes before since (the node's order at connect, which makes
+	// recovery exact in every room) took 8 more: the 128-byte class.
+	if size := unsafe.Sizeof(Socket{}); size > 128 {
+		t.Errorf("Socket is %d bytes, over the 128-byte size class", size)
+	}
+}
 
 // TestIdleClientMemory measures the heap the layer holds per idle client
 // connected to "/", over the sessions themselves (opened first, without

@@ -190,10 +190,11 @@ func (c *client) connect(name string, authData []byte) {
 		c.connectError(name, &ConnectError{Message: "Invalid namespace"})
 		return
 	}
-	if authData == nil {
-		authData = []byte("{}")
+	auth := "{}"
+	if authData != nil {
+		auth = string(authData)
 	}
-	sock := &Socket{c: c, nsp: nsp, auth: authData}
+	sock := &Socket{c: c, nsp: nsp, auth: auth}
 	if err := c.srv.checkToken(sock); err != nil {
 		c.srv.deny(tokenDenial(err))
 		c.connectError(name, err)
@@ -212,7 +213,7 @@ func (c *client) connect(name string, authData []byte) {
 	}
 	var k *keptSocket
 	if c.srv.kept != nil {
-		k = c.srv.kept.take(authData, name)
+		k = c.srv.kept.take([]byte(auth), name)
 	}
 	if k != nil {
 		sock.id, sock.pid, sock.hasPID = parseSockID(k.sid), parseSockID(k.pid), k.pid != ""
@@ -249,9 +250,6 @@ func (c *client) connect(name string, authData []byte) {
 	if c.timer != nil {
 		c.timer.Stop()
 		c.timer = nil
-	}
-	if sock.claims != nil && sock.claims.Subject != "" && c.user == "" {
-		c.user = sock.claims.Subject
 	}
 	c.mu.Unlock()
 	// As the reference server, the missed packets go before the CONNECT

@@ -100,7 +100,7 @@ func (srv *Server) checkToken(s *Socket) error {
 	var a struct {
 		Token *string `json:"token"`
 	}
-	_ = json.Unmarshal(s.auth, &a) // an object, checked by Parse
+	_ = json.Unmarshal([]byte(s.auth), &a) // an object, checked by Parse
 	token := ""
 	if a.Token != nil {
 		token = *a.Token
@@ -200,7 +200,7 @@ func (s *Socket) restore(k *keptSocket) bool {
 	var off struct {
 		Offset string `json:"offset"`
 	}
-	_ = json.Unmarshal(s.auth, &off)
+	_ = json.Unmarshal([]byte(s.auth), &off)
 	at, ordered := parseOrderOffset(off.Offset)
 	if !ordered && off.Offset == "" && k.since > 0 {
 		// The client got no publication of its rooms: it had none after

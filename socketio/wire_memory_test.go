@@ -17,14 +17,16 @@ import (
 // wireBudget is what an idle Socket.IO client on a direct WebSocket
 // (/socket.io/?EIO=4&transport=websocket, connected to "/", one room
 // joined) may hold over an idle plain WebSocket connection on the same
-// server, in heap: its Engine.IO session (224-256 B, and an entry in the
-// shard's table), the relay's link (48 B), the layer's client (112 B),
-// socket (128 B), their ids, its entry in the client table and its room.
-// Measured 2026-11-30: 663-691 B (four runs, three of them side by
-// side); before the client table, the socket's rare fields and ids, and
-// the relay's link in the connection's Data slot, 893 B (this test with
-// that code fails).
-const wireBudget = 768
+// server, in heap: the layer's client (80 B), socket (112 B), their ids,
+// its entry in the client table and its room; the Engine.IO session is
+// the connection's own (server/eio_direct.go). Measured 2026-11-30:
+// 434-456 B; with the 112-byte client and 128-byte Socket 509-511 B;
+// before that, with a detached Engine.IO session (256 B and an entry in
+// the shard's table) and the relay's link (48 B) beside the connection's
+// session, 663-691 B, and before the client table, the socket's rare
+// fields and ids, and the relay's link in the connection's Data slot,
+// 893 B (this test fails with that code).
+const wireBudget = 512
 
 // TestIdleClientMemoryOnWire measures, on a real server, the heap an idle
 // Socket.IO client over a direct WebSocket holds beside an idle plain
