@@ -26,6 +26,9 @@ type eioWaiter struct {
 	origin []byte
 	minor  uint8
 	close  bool
+	// expect: a post that asked for 100 Continue, which goes once its
+	// session has heard of it (proceed).
+	expect bool
 }
 
 // newEIOWaiter returns a waiter for c's request, answered with head's
@@ -166,17 +169,14 @@ func (s *Server) eioPost(c *conn, req *codec.Request, n int, home *shard, id, to
 	w := newEIOWaiter(c, head, home, id, token)
 	c.extra().body = &bodyReader{kind: kind, left: length, head: head, limit: int64(s.eio.MaxPayload),
 		eio: &eioTarget{home: home, id: id, token: token, octet: octet, w: w}}
-	// The session learns of the post now, before the client is told to
-	// send its body, so that a post overlapping this one, from any loop,
-	// reaches the session after this news (one inbox, in order).
+	w.expect = kind != codec.BodyNone && bytes.EqualFold(req.Header("Expect"), []byte("100-continue")) && c.c.InboundBuffered() == 0
+	// The session learns of the post now, and the client is told to send
+	// its body (100 Continue) only once the session has heard of it
+	// (proceed): a second post, sent after that and landing on any loop,
+	// even the session's own, finds the session posting.
 	onShard(home, func() { s.eioPostBegan(w) })
 	if c.ext.body == nil {
 		return // refused at once (the session runs on this loop)
-	}
-	if kind != codec.BodyNone && bytes.EqualFold(req.Header("Expect"), []byte("100-continue")) && c.c.InboundBuffered() == 0 {
-		buf := c.queue()
-		buf.B = append(buf.B, continueAnswer...)
-		c.write()
 	}
 	s.readBody(c)
 }
@@ -191,13 +191,35 @@ func (s *Server) eioPostBegan(w *eioWaiter) {
 	switch {
 	case es == nil || es.ws != nil:
 		// Refused when its packets arrive (eioPosted).
+		w.proceed()
 	case es.posting:
 		es.sh.Stats().Evicted(session.ReasonProtocolError)
 		es.finish(codec.StatusProtocolError, "transport error", codec.EIOClose)
 		w.reply(http.StatusBadRequest, "", nil)
 	default:
 		es.posting = true
+		w.proceed()
 	}
+}
+
+// proceed sends the post's 100 Continue, if it asked for one, unless its
+// connection is gone or its post answered. Safe from any loop.
+func (w *eioWaiter) proceed() {
+	if !w.expect {
+		return
+	}
+	onShard(w.sh, func() {
+		c := w.c
+		if c.State() == session.StateClosed || c.failed || c.ext == nil {
+			return
+		}
+		if b := c.ext.body; b == nil || b.eio == nil || b.eio.w != w {
+			return
+		}
+		buf := c.queue()
+		buf.B = append(buf.B, continueAnswer...)
+		c.write()
+	})
 }
 
 // eioPostGone tells a session that a post's connection closed before its
