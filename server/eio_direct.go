@@ -234,12 +234,22 @@ func (e *eioConn) Heartbeat(now int64) int64 {
 }
 
 // readEIO decodes the frames of a direct Engine.IO WebSocket and acts on
-// their packets; WebSocket pings are answered here, a close ends the
-// connection. Loop-only.
-func (s *Server) readEIO(c *conn) {
+// their packets (readEIOFrames). Loop-only.
+func (s *Server) readEIO(c *conn) { s.readEIOFrames(c, nil) }
+
+// readEIOFrames decodes the frames of an Engine.IO WebSocket: a direct
+// one's (l nil), whose messages it acts on here, or a relay's for link
+// l, to which it hands them. Pings are answered here; a close ends the
+// connection; a frame that breaks the protocol closes it, and the session
+// ends with it, its code abnormal. A direct session's input also stops
+// while it is paused. Loop-only.
+func (s *Server) readEIOFrames(c *conn, l *eioLink) {
 	defer c.dec.Recycle()
-	defer s.pausedInput(c)
-	for !c.failed && !c.paused {
+	direct := l == nil
+	if direct {
+		defer s.pausedInput(c)
+	}
+	for !c.failed && !(direct && c.paused) {
 		avail := c.c.InboundBuffered()
 		if avail == 0 || (c.progress > 0 && avail < int(c.progress) && avail > partialPeekMax) {
 			return
@@ -251,11 +261,11 @@ func (s *Server) readEIO(c *conn) {
 			if pe, ok := err.(*codec.ProtocolError); ok {
 				code, reason = pe.Code, pe.Reason
 			}
-			// As when the relay's WebSocket broke: the session ends
-			// with the connection, its code abnormal.
 			c.extra().peer = &peerClose{code: codec.StatusAbnormalClosure}
 			c.queueControl(func(b []byte) []byte { return codec.AppendClose(b, code, reason) })
-			c.MarkClosing()
+			if direct {
+				c.MarkClosing()
+			}
 			c.lingerClose()
 			return
 		}
@@ -266,7 +276,11 @@ func (s *Server) readEIO(c *conn) {
 		c.progress = 0
 		switch f.Op {
 		case codec.OpText, codec.OpBinary:
-			s.eioDirectMessage(c, f.Op, f.Payload)
+			if direct {
+				s.eioDirectMessage(c, f.Op, f.Payload)
+			} else {
+				l.in(f.Op, f.Payload)
+			}
 		case codec.OpPing:
 			c.queueControl(func(b []byte) []byte { return codec.AppendFrame(b, codec.OpPong, f.Payload) })
 			c.Written()

@@ -269,45 +269,5 @@ func (s *Server) eioUpgradeAnswered(l *eioLink, verdict int) {
 }
 
 // readLink decodes the frames of a WebSocket that relays for an Engine.IO
-// session and hands its messages over; pings are answered here, a close
-// ends the connection. Loop-only.
-func (s *Server) readLink(c *conn, l *eioLink) {
-	defer c.dec.Recycle()
-	for !c.failed {
-		avail := c.c.InboundBuffered()
-		if avail == 0 || (c.progress > 0 && avail < int(c.progress) && avail > partialPeekMax) {
-			return
-		}
-		buf, _ := c.c.Peek(avail)
-		f, n, err := c.dec.Decode(buf, &s.eio.limits)
-		if err != nil {
-			code, reason := codec.StatusProtocolError, "protocol error"
-			if pe, ok := err.(*codec.ProtocolError); ok {
-				code, reason = pe.Code, pe.Reason
-			}
-			c.extra().peer = &peerClose{code: codec.StatusAbnormalClosure}
-			c.queueControl(func(b []byte) []byte { return codec.AppendClose(b, code, reason) })
-			c.lingerClose()
-			return
-		}
-		if n == 0 {
-			c.progress = int32(f.Need)
-			return
-		}
-		c.progress = 0
-		switch f.Op {
-		case codec.OpText, codec.OpBinary:
-			l.in(f.Op, f.Payload)
-		case codec.OpPing:
-			c.queueControl(func(b []byte) []byte { return codec.AppendFrame(b, codec.OpPong, f.Payload) })
-			c.Written()
-		case codec.OpClose:
-			code, reason, _ := codec.ParseClose(f.Payload)
-			c.extra().peer = &peerClose{code: code, reason: string(reason)}
-			c.queueControl(func(b []byte) []byte { return codec.AppendClose(b, code, "") })
-			c.failed = true
-			c.Abort()
-		}
-		_, _ = c.c.Discard(n)
-	}
-}
+// session and hands its messages over (readEIOFrames). Loop-only.
+func (s *Server) readLink(c *conn, l *eioLink) { s.readEIOFrames(c, l) }
