@@ -127,6 +127,10 @@ type fdGuard struct {
 	counted  time.Time // last listing of /proc/self/fd
 
 	engagements atomic.Int64 // times the guard engaged
+	// The time the listener was not open (shut or thinned): shutNanos
+	// over the spells that ended, and shutStart the start of the one
+	// under way, in Unix nanoseconds (0: open).
+	shutNanos, shutStart atomic.Int64
 }
 
 // fdWatcher runs the checks of every guard of the process (the descriptor
@@ -200,12 +204,16 @@ func (g *fdGuard) check(now time.Time) {
 			g.target = f // descriptors above the line were closed
 			if g.filter == guardThin && now.Sub(g.released) >= fdGuardProbation && g.setFilter(guardOpen) {
 				g.filter = guardOpen
+				g.opened(now)
 			}
 			return
 		}
 		// The descriptor that was free at the line was taken since: the
 		// process held at least target+1 files.
 		if g.setFilter(guardShut) {
+			if g.filter == guardOpen {
+				g.shutStart.Store(now.UnixNano())
+			}
 			g.filter = guardShut
 			g.engagements.Add(1)
 			g.log.Warn("open files near the limit: new connections refused until they fall",
@@ -231,6 +239,24 @@ func (g *fdGuard) check(now time.Time) {
 		}
 		g.log.Info("open files under the release line: connections accepted again", "open_files", n)
 	}
+}
+
+// opened ends a spell of the listener not open, at now. On the watcher
+// goroutine.
+func (g *fdGuard) opened(now time.Time) {
+	if start := g.shutStart.Swap(0); start != 0 {
+		g.shutNanos.Add(now.UnixNano() - start)
+	}
+}
+
+// shutFor returns how long the listener was not open until now, the spell
+// under way included. Safe for concurrent use.
+func (g *fdGuard) shutFor(now time.Time) time.Duration {
+	d := g.shutNanos.Load()
+	if start := g.shutStart.Load(); start != 0 {
+		d += max(now.UnixNano()-start, 0)
+	}
+	return time.Duration(d)
 }
 
 // lowestFreeAbove returns the lowest free descriptor at or above the
@@ -278,6 +304,7 @@ func (g *fdGuard) stopGuard() {
 	}
 	if g.filter != guardOpen {
 		g.setFilter(guardOpen)
+		g.opened(time.Now())
 	}
 	_ = unix.Close(g.listener)
 }
@@ -291,6 +318,17 @@ func countOpenFiles() (int, error) {
 	defer d.Close()
 	names, err := d.Readdirnames(-1)
 	return len(names) - 1, err // less the directory itself
+}
+
+// FDGuardShut returns how long the descriptor guard has kept the listener
+// from taking every new connection (shut, or thinned to one SYN in
+// fdGuardThinning on probation) since the server started. Safe for
+// concurrent use.
+func (s *Server) FDGuardShut() time.Duration {
+	if g := s.fdGuard.Load(); g != nil {
+		return g.shutFor(time.Now())
+	}
+	return 0
 }
 
 // FDGuardEngaged returns how many times the descriptor guard refused new

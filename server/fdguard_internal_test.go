@@ -163,6 +163,10 @@ func TestFDGuardEngagesAndReleases(t *testing.T) {
 	if g.filter != guardOpen {
 		t.Fatalf("filter %d after the probation; want none", g.filter)
 	}
+	// Shut from the engagement (now) to the end of the probation.
+	if got, want := g.shutFor(released.Add(time.Hour)), released.Add(fdGuardProbation).Sub(now); got != want {
+		t.Fatalf("listener not open for %v; want %v", got, want)
+	}
 	if !dialable(t, ln) {
 		t.Fatal("released, yet no connection completed")
 	}

@@ -34,6 +34,9 @@ type Sample struct {
 	Received    int64   `json:"received"`         // publications the steady clients received so far
 	Reconnects  int64   `json:"reconnects"`       // churn connections ended and dialed again so far
 	FDGuard     int64   `json:"fd_guard_engaged"` // times the server's descriptor guard engaged so far
+	// FDGuardShut is how long, so far, the guard kept the listener from
+	// taking every new connection, in seconds.
+	FDGuardShut float64 `json:"fd_guard_shut_seconds"`
 }
 
 // apiStats is what the sampler reads of GET /api/stats.
@@ -43,6 +46,7 @@ type apiStats struct {
 	Goroutines     int               `json:"goroutines"`
 	Evictions      map[string]uint64 `json:"evictions"`
 	FDGuardEngaged int64             `json:"fd_guard_engaged"`
+	FDGuardShut    float64           `json:"fd_guard_shut_seconds"`
 }
 
 func serverStats(c *http.Client, api string, gc bool) (apiStats, error) {
@@ -102,7 +106,7 @@ func sample(ctx context.Context, c *http.Client, api string, pid int, every time
 			continue
 		}
 		s := Sample{At: time.Since(start).Seconds(), Heap: st.HeapInuseBytes, RSS: rss(pid), Goroutines: st.Goroutines,
-			FDs: fds(pid), Connections: st.Connections, FDGuard: st.FDGuardEngaged}
+			FDs: fds(pid), Connections: st.Connections, FDGuard: st.FDGuardEngaged, FDGuardShut: st.FDGuardShut}
 		var gaps, dropped int64
 		for _, w := range ws {
 			ws := w.status()
@@ -112,9 +116,9 @@ func sample(ctx context.Context, c *http.Client, api string, pid int, every time
 			dropped += ws.Dropped
 		}
 		out = append(out, s)
-		fmt.Printf("%6.0fs heap %6.1f MiB rss %6.1f MiB goroutines %4d fds %6d conns %6d received %10d reconnects %8d gaps %d dropped %d abuse %d/%d/%d/%d/%d unexpected %d fdguard %d\n",
+		fmt.Printf("%6.0fs heap %6.1f MiB rss %6.1f MiB goroutines %4d fds %6d conns %6d received %10d reconnects %8d gaps %d dropped %d abuse %d/%d/%d/%d/%d unexpected %d fdguard %d shut %.1fs\n",
 			s.At, mib(s.Heap), mib(s.RSS), s.Goroutines, s.FDs, s.Connections, s.Received, s.Reconnects, gaps, dropped,
-			a.SlowReaders.Load(), a.PubFloods.Load(), a.CmdFloods.Load(), a.BadFrames.Load(), a.BadRequests.Load(), a.Unexpected.Load(), s.FDGuard)
+			a.SlowReaders.Load(), a.PubFloods.Load(), a.CmdFloods.Load(), a.BadFrames.Load(), a.BadRequests.Load(), a.Unexpected.Load(), s.FDGuard, s.FDGuardShut)
 	}
 }
 
@@ -238,7 +242,7 @@ func (r *result) summary() string {
 	fmt.Fprintf(&b, "  %.0f reconnects/s; %d publications per topic; abusive rounds: %d slow readers, %d publish floods, %d command floods, %d bad frames, %d bad requests, %d refused at capacity (503), %d cut short by the end of the load\n",
 		r.ReconnectsPerSec, r.Final, r.SlowReaders, r.PubFloods, r.CmdFloods, r.BadFrames, r.BadRequests, r.AbuseAtCapacity, r.AbuseCut)
 	if n := len(r.Samples); n > 0 {
-		fmt.Fprintf(&b, "  the server's descriptor guard engaged %d times\n", r.Samples[n-1].FDGuard)
+		fmt.Fprintf(&b, "  the server's descriptor guard engaged %d times and kept the listener shut or thinned for %.1f s\n", r.Samples[n-1].FDGuard, r.Samples[n-1].FDGuardShut)
 	}
 	for _, w := range r.Workers {
 		fmt.Fprintf(&b, "  %s worker: open %d, received %d, reconnects %d, errors %d, gaps %d, dups %d, dropped %d, behind %d, unready %d\n",
