@@ -16,13 +16,7 @@ import (
 func TestRecoveryEveryRoom(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, roomServer(&Config{Recovery: &RecoveryConfig{}}), session.HistoryConfig{Size: 100})
-	c := r.open()
-	c.send("0")
-	sid, pid := handshakeIDs(t, c.read(), "0")
-	c.send(`21["join","news"]`)
-	c.expect(`31[null]`)
-	c.send(`22["join","sport"]`)
-	c.expect(`32[null]`)
+	c, sid, pid := connectInRooms(t, r, "news", "sport")
 	publish := func(name string) {
 		t.Helper()
 		if _, err := r.hub.Publish(name[:len(name)-2], []byte(name)); err != nil {
@@ -74,13 +68,7 @@ func TestRecoveryEveryRoom(t *testing.T) {
 func TestRecoveryHistoryEdge(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, roomServer(&Config{Recovery: &RecoveryConfig{}}), session.HistoryConfig{Size: 2})
-	c := r.open()
-	c.send("0")
-	_, pid := handshakeIDs(t, c.read(), "0")
-	c.send(`21["join","news"]`)
-	c.expect(`31[null]`)
-	c.send(`22["join","sport"]`)
-	c.expect(`32[null]`)
+	c, _, pid := connectInRooms(t, r, "news", "sport")
 	_, _ = r.hub.Publish("news", []byte("n1"))
 	offset := lastArg(t, c.expectPrefix(`2["message","n1",`))
 	c.drop()
@@ -115,13 +103,7 @@ func TestRecoveryNoOffset(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, roomServer(&Config{Recovery: &RecoveryConfig{}}), session.HistoryConfig{Size: 100})
 	_, _ = r.hub.Publish("news", []byte("before"))
-	c := r.open()
-	c.send("0")
-	_, pid := handshakeIDs(t, c.read(), "0")
-	c.send(`21["join","news"]`)
-	c.expect(`31[null]`)
-	c.send(`22["join","sport"]`)
-	c.expect(`32[null]`)
+	c, _, pid := connectInRooms(t, r, "news", "sport")
 	for _, m := range []string{"n1", "s1"} {
 		_, _ = r.hub.Publish(map[byte]string{'n': "news", 's': "sport"}[m[0]], []byte(m))
 		c.expectPrefix(fmt.Sprintf(`2["message",%q,`, m)) // in flight: the client never got it

@@ -20,6 +20,21 @@ func handshakeIDs(t *testing.T, msg, prefix string) (sid, pid string) {
 	return h.SID, h.PID
 }
 
+// connectInRooms connects a new client to "/" and joins it to rooms, each
+// by an acked join event; it returns the client and its socket's sid and
+// pid.
+func connectInRooms(t *testing.T, r *rig, rooms ...string) (c *conn, sid, pid string) {
+	t.Helper()
+	c = r.open()
+	c.send("0")
+	sid, pid = handshakeIDs(t, c.read(), "0")
+	for i, room := range rooms {
+		c.send(fmt.Sprintf(`2%d["join",%q]`, i+1, room))
+		c.expect(fmt.Sprintf(`3%d[null]`, i+1))
+	}
+	return c, sid, pid
+}
+
 // lastArg returns the last argument of an event packet, a string.
 func lastArg(t *testing.T, msg string) string {
 	t.Helper()
@@ -97,11 +112,7 @@ func TestRecovery(t *testing.T) {
 func TestRecoveryGap(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, roomServer(&Config{Recovery: &RecoveryConfig{}}), session.HistoryConfig{Size: 2})
-	c := r.open()
-	c.send("0")
-	_, pid := handshakeIDs(t, c.read(), "0")
-	c.send(`21["join","news"]`)
-	c.expect(`31[null]`)
+	c, _, pid := connectInRooms(t, r, "news")
 	_, _ = r.hub.Publish("news", []byte("1"))
 	offset := lastArg(t, c.read())
 	c.drop()
@@ -174,13 +185,7 @@ func TestOffsetOnlyForRooms(t *testing.T) {
 func TestRecoveryUndelivered(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, roomServer(&Config{Recovery: &RecoveryConfig{}}), session.HistoryConfig{Size: 100})
-	c := r.open()
-	c.send("0")
-	_, pid := handshakeIDs(t, c.read(), "0")
-	c.send(`21["join","news"]`)
-	c.expect(`31[null]`)
-	c.send(`22["join","sport"]`)
-	c.expect(`32[null]`)
+	c, _, pid := connectInRooms(t, r, "news", "sport")
 	_, _ = r.hub.Publish("news", []byte("n1"))
 	offset := lastArg(t, c.expectPrefix(`2["message","n1",`))
 	// In one round of the loop: the publication waits in the shard's
