@@ -216,9 +216,11 @@ func run(o options) (bool, error) {
 	// The load.
 	loadCtx, endLoad := context.WithTimeout(ctx, o.duration)
 	defer endLoad()
-	var abuse abuseCounts
+	abuse := abuseCounts{guard: new(guardWatch)}
+	overflows0, drops0 := listenDrops()
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(3)
+	go func() { defer wg.Done(); abuse.guard.run(loadCtx, c, api) }()
 	go func() { defer wg.Done(); runAbuse(loadCtx, addr, o.slow, &abuse) }()
 	var final uint64
 	var pubErrs int64
@@ -228,12 +230,14 @@ func run(o options) (bool, error) {
 	}()
 	samples := sample(loadCtx, c, api, srv.Process.Pid, o.sampleEvery, ws, &abuse)
 	wg.Wait()
+	overflows1, drops1 := listenDrops()
 
 	// Every publication has had time to arrive: the verdict.
 	time.Sleep(settle)
 	res := result{Options: o.String(), Final: final, PublishErrors: pubErrs, Samples: samples,
 		SlowReaders: abuse.SlowReaders.Load(), PubFloods: abuse.PubFloods.Load(), CmdFloods: abuse.CmdFloods.Load(),
-		BadFrames: abuse.BadFrames.Load(), BadRequests: abuse.BadRequests.Load(), AbuseUnexpected: abuse.Unexpected.Load(), AbuseAtCapacity: abuse.AtCapacity.Load(), AbuseCut: abuse.Cut.Load()}
+		BadFrames: abuse.BadFrames.Load(), BadRequests: abuse.BadRequests.Load(), AbuseUnexpected: abuse.Unexpected.Load(), AbuseAtCapacity: abuse.AtCapacity.Load(), AbuseCut: abuse.Cut.Load(),
+		AbuseGuardRefused: abuse.GuardRefused.Load(), ListenOverflows: overflows1 - overflows0, ListenDrops: drops1 - drops0}
 	if p, ok := abuse.lastProblem.Load().(string); ok {
 		res.AbuseLastProblem = p
 	}

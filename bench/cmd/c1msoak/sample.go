@@ -126,19 +126,26 @@ func mib(b int64) float64 { return float64(b) / (1 << 20) }
 
 // result is a soak run, as saved.
 type result struct {
-	Started          string            `json:"started"`
-	Options          string            `json:"options"`
-	Final            uint64            `json:"final_seq"` // publications per soak topic
-	PublishErrors    int64             `json:"publish_errors"`
-	Workers          []workerStatus    `json:"workers"`
-	SlowReaders      int64             `json:"slow_reader_rounds"`
-	PubFloods        int64             `json:"publish_flood_rounds"`
-	CmdFloods        int64             `json:"command_flood_rounds"`
-	BadFrames        int64             `json:"bad_frame_rounds"`
-	BadRequests      int64             `json:"bad_request_rounds"`
-	AbuseUnexpected  int64             `json:"abuse_unexpected"`
-	AbuseAtCapacity  int64             `json:"abuse_at_capacity"` // abusive rounds refused with 503 at the connection cap
-	AbuseCut         int64             `json:"abuse_cut"`         // abusive rounds the end of the load cut short
+	Started         string         `json:"started"`
+	Options         string         `json:"options"`
+	Final           uint64         `json:"final_seq"` // publications per soak topic
+	PublishErrors   int64          `json:"publish_errors"`
+	Workers         []workerStatus `json:"workers"`
+	SlowReaders     int64          `json:"slow_reader_rounds"`
+	PubFloods       int64          `json:"publish_flood_rounds"`
+	CmdFloods       int64          `json:"command_flood_rounds"`
+	BadFrames       int64          `json:"bad_frame_rounds"`
+	BadRequests     int64          `json:"bad_request_rounds"`
+	AbuseUnexpected int64          `json:"abuse_unexpected"`
+	AbuseAtCapacity int64          `json:"abuse_at_capacity"` // abusive rounds refused with 503 at the connection cap
+	AbuseCut        int64          `json:"abuse_cut"`         // abusive rounds the end of the load cut short
+	// AbuseGuardRefused are abusive rounds whose dial went unanswered
+	// while the descriptor guard kept the listener shut or thinned.
+	AbuseGuardRefused int64 `json:"abuse_guard_refused"`
+	// ListenOverflows and ListenDrops are the kernel's counts, over the
+	// load, of connections a listen queue could not take (whole machine).
+	ListenOverflows  int64             `json:"listen_overflows"`
+	ListenDrops      int64             `json:"listen_drops"`
 	AbuseLastProblem string            `json:"abuse_last_problem,omitempty"`
 	Evictions        map[string]uint64 `json:"evictions"`
 	Samples          []Sample          `json:"samples"`
@@ -242,8 +249,10 @@ func (r *result) summary() string {
 	fmt.Fprintf(&b, "  %.0f reconnects/s; %d publications per topic; abusive rounds: %d slow readers, %d publish floods, %d command floods, %d bad frames, %d bad requests, %d refused at capacity (503), %d cut short by the end of the load\n",
 		r.ReconnectsPerSec, r.Final, r.SlowReaders, r.PubFloods, r.CmdFloods, r.BadFrames, r.BadRequests, r.AbuseAtCapacity, r.AbuseCut)
 	if n := len(r.Samples); n > 0 {
-		fmt.Fprintf(&b, "  the server's descriptor guard engaged %d times and kept the listener shut or thinned for %.1f s\n", r.Samples[n-1].FDGuard, r.Samples[n-1].FDGuardShut)
+		fmt.Fprintf(&b, "  the server's descriptor guard engaged %d times and kept the listener shut or thinned for %.1f s; %d abusive dials went unanswered meanwhile\n",
+			r.Samples[n-1].FDGuard, r.Samples[n-1].FDGuardShut, r.AbuseGuardRefused)
 	}
+	fmt.Fprintf(&b, "  listen queues (kernel, whole machine): %d overflows, %d drops\n", r.ListenOverflows, r.ListenDrops)
 	for _, w := range r.Workers {
 		fmt.Fprintf(&b, "  %s worker: open %d, received %d, reconnects %d, errors %d, gaps %d, dups %d, dropped %d, behind %d, unready %d\n",
 			w.Role, w.Open, w.Received, w.Reconnects, w.Errors, w.Gaps, w.Dups, w.Dropped, w.Behind, w.Unready)
