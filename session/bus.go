@@ -84,6 +84,15 @@ func (h *Hub) SetEpoch(epoch string) {
 // Bus returns the hub's bus, nil on a single node. Safe for concurrent use.
 func (h *Hub) Bus() Bus { return h.bus }
 
+// BusEpoch returns the epoch the hub numbers new topics in on a cluster
+// (SetBus, SetEpoch), "" on a single node. Safe for concurrent use.
+func (h *Hub) BusEpoch() string {
+	if p := h.busEpoch.Load(); h.bus != nil && p != nil {
+		return *p
+	}
+	return ""
+}
+
 // newTopic returns a new node-wide entry for topic name.
 func (h *Hub) newTopic(name string) *hubTopic {
 	if h.bus != nil {

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -211,10 +212,23 @@ func (c *client) connect(name string, authData []byte) {
 			return
 		}
 	}
+	if c.srv.store != nil {
+		if pid := pidOf(auth); pid != "" {
+			c.takeThenAccept(nsp, sock, pid)
+			return
+		}
+	}
 	var k *keptSocket
 	if c.srv.kept != nil {
 		k = c.srv.kept.take([]byte(auth), name)
 	}
+	c.accept(nsp, sock, k, nil)
+}
+
+// accept answers the CONNECT of sock, recovering k (nil for none), taken
+// from the store as rec (nil for none).
+func (c *client) accept(nsp *Namespace, sock *Socket, k *keptSocket, rec []byte) {
+	name := nsp.name
 	if k != nil {
 		sock.id, sock.pid, sock.hasPID = parseSockID(k.sid), parseSockID(k.pid), k.pid != ""
 	} else {
@@ -234,8 +248,18 @@ func (c *client) connect(name string, authData []byte) {
 		}
 	}
 	c.mu.Lock()
-	if c.closed {
+	if c.closed || slices.ContainsFunc(c.sockets, func(o *Socket) bool { return o.nsp == nsp }) {
+		// Gone while its record was looked up: the record goes back. Or a
+		// second CONNECT to the namespace came meanwhile: an invalid state,
+		// as a packet of a namespace being connected is to the reference.
+		closed := c.closed
 		c.mu.Unlock()
+		if rec != nil {
+			c.srv.store.Put(sock.pid.String(), rec)
+		}
+		if !closed {
+			c.fail(ErrInvalidState)
+		}
 		return
 	}
 	sock.connected = true
@@ -266,6 +290,42 @@ func (c *client) connect(name string, authData []byte) {
 	if onConnect != nil {
 		onConnect(sock)
 	}
+	sock.file()
+}
+
+// takeThenAccept answers a CONNECT that hands back pid once the store
+// has answered whether any node kept the socket: the socket is recovered
+// only when this node took its record (the node's own kept state is
+// then the more exact one). Meanwhile a packet of the namespace is an
+// invalid state, as it is to the reference server while its CONNECT's
+// recovery is looked up. The answer comes where the CONNECT came: on the
+// loop through the loop's inbox, else (a worker) on a goroutine of its
+// own, where the handlers may block as on a worker.
+func (c *client) takeThenAccept(nsp *Namespace, sock *Socket, pid string) {
+	onLoop := c.s.OnLoop()
+	c.srv.store.Take(pid, func(rec []byte, err error) {
+		finish := func() {
+			local := c.srv.kept.take([]byte(sock.auth), nsp.name)
+			var k *keptSocket
+			switch {
+			case err != nil || rec == nil:
+				rec = nil
+			case local != nil:
+				k = local
+			default:
+				k = c.srv.keptFromRecord(rec, pid, nsp.name)
+			}
+			if k == nil {
+				rec = nil // an expired record, or another namespace's: not put back
+			}
+			c.accept(nsp, sock, k, rec)
+		}
+		if onLoop {
+			c.onLoop(finish)
+		} else {
+			go finish()
+		}
+	})
 }
 
 // sockID is a socket's id or pid: 15 random bytes (120 bits), shown as

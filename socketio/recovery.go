@@ -16,6 +16,9 @@ type keptSocket struct {
 	since         uint64 // Socket.since
 	data          any
 	at            time.Time
+	// remote: from a RecoveryStore's record, whose rooms' positions are
+	// their epochs only.
+	remote bool
 }
 
 type keptRoom struct {

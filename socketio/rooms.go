@@ -46,6 +46,7 @@ func (s *Socket) joinFrom(room string, since *codec.Position) error {
 		return ErrTooManyRooms
 	}
 	s.rooms = append(s.rooms, room)
+	s.fileLocked(0)
 	c.mu.Unlock()
 	c.onLoop(func() { c.machinery().SubscribeFrom(topic, since) })
 	return nil
@@ -61,6 +62,9 @@ func (s *Socket) Leave(room string) {
 		return
 	}
 	s.rooms = slices.Delete(s.rooms, i, i+1)
+	if s.connected {
+		s.fileLocked(0)
+	}
 	c.mu.Unlock()
 	s.unsubscribe([]string{room})
 }
@@ -201,6 +205,9 @@ func (s *Socket) restore(k *keptSocket) bool {
 		Offset string `json:"offset"`
 	}
 	_ = json.Unmarshal([]byte(s.auth), &off)
+	if k.remote {
+		return s.restoreRemote(k, rooms, off.Offset)
+	}
 	at, ordered := parseOrderOffset(off.Offset)
 	if !ordered && off.Offset == "" && k.since > 0 {
 		// The client got no publication of its rooms: it had none after

@@ -96,6 +96,8 @@ type Server struct {
 	clients clientTable // session ID -> *client
 	hub     atomic.Pointer[session.Hub]
 	kept    *keptStore    // nil without Recovery
+	store   RecoveryStore // UseStore's, nil for none
+	node    string        // UseStore's
 	encodes atomic.Uint64 // publications encoded, for Stats
 }
 

@@ -101,6 +101,9 @@ func (s *Socket) SetData(v any) {
 	if v != nil || s.more != nil {
 		s.extra().data = v
 	}
+	if s.connected {
+		s.fileLocked(0)
+	}
 	s.c.mu.Unlock()
 }
 
@@ -389,6 +392,11 @@ func (s *Socket) ended(reason string, keep bool, given []codec.Position) {
 	}
 	if keep && c.srv.kept != nil && s.hasPID {
 		c.srv.kept.put(s.keep(rooms, data, given))
+		c.mu.Lock()
+		s.fileLocked(time.Now().UnixMilli())
+		c.mu.Unlock()
+	} else {
+		s.unfile()
 	}
 	if _, _, fn := s.nsp.handlers(); fn != nil {
 		fn(s, reason)

@@ -1,0 +1,278 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// KeptStore keeps records by key in a JetStream key-value bucket that
+// every node of the cluster shares: Socket.IO's connection state
+// recovery files there the state of each socket (socketio.RecoveryStore),
+// so that a client whose node died or dropped it recovers on any node.
+// The store knows nothing of what a record holds.
+//
+// Nothing an event loop calls waits for NATS: Put, Delete and Take queue
+// their operation for one of keptWorkers goroutines (the key picks it, so
+// that one key's operations keep their order) and return at once; a full
+// queue drops the operation and counts it (KeptStats.Dropped). Each key's
+// writes are conditional on the revision the node wrote last (created
+// when it knows none), so that once another node took a record, the
+// writes of the node that filed it fail rather than file it again: only
+// one Take gets a record.
+type KeptStore struct {
+	b      *Broker
+	bucket string
+	ttl    time.Duration
+	seed   maphash.Seed
+	queues [keptWorkers]chan keptOp
+
+	// guards kv
+	mu sync.Mutex
+	kv jetstream.KeyValue
+
+	writes, deletes, takes, taken, dropped, failed atomic.Uint64
+}
+
+// keptWorkers is the number of goroutines that run a KeptStore's
+// operations; keptQueue bounds each one's queue.
+const (
+	keptWorkers = 4
+	keptQueue   = 4096
+)
+
+// keptTimeout bounds one operation's round trip to NATS, and so the wait
+// of a Take's caller.
+const keptTimeout = 2 * time.Second
+
+type keptKind uint8
+
+const (
+	keptPut keptKind = iota
+	keptDelete
+	keptTake
+)
+
+type keptOp struct {
+	kind keptKind
+	key  string
+	val  []byte
+	done func([]byte, error) // keptTake
+	at   time.Time           // when a Take was asked
+}
+
+// KeptStats are a KeptStore's counters since it started.
+type KeptStats struct {
+	// Writes and Deletes count the records filed (or refreshed) and
+	// deleted in NATS; Takes the lookups asked, Taken those that got a
+	// record.
+	Writes, Deletes, Takes, Taken uint64
+	// Dropped counts the operations refused because their queue was full
+	// (a Take refused is answered at once: no record); Failed those NATS
+	// refused or did not answer in time, a write that lost to another
+	// node's Take included.
+	Dropped, Failed uint64
+}
+
+// ErrKeptUnavailable is what a Take's done gets when the store could not
+// ask NATS (queue full, NATS unreachable or slow): the record, if any,
+// stays where it is.
+var ErrKeptUnavailable = errors.New("broker: kept-record store unavailable")
+
+// KeptStore returns the node's store of kept records in the bucket
+// "<PREFIX>_SIO" (created on first use, so a node that starts before NATS
+// creates it when NATS comes), each record kept ttl after its last write.
+// Call it once. Safe for concurrent use.
+func (b *Broker) KeptStore(ttl time.Duration) *KeptStore {
+	s := &KeptStore{b: b, bucket: strings.ToUpper(b.cfg.Prefix) + "_SIO", ttl: ttl, seed: maphash.MakeSeed()}
+	for i := range s.queues {
+		s.queues[i] = make(chan keptOp, keptQueue)
+		go s.run(s.queues[i])
+	}
+	return s
+}
+
+// Put files val under key, replacing the record this node filed there
+// before; it returns at once. Safe for concurrent use.
+func (s *KeptStore) Put(key string, val []byte) { s.queue(keptOp{kind: keptPut, key: key, val: val}) }
+
+// Delete removes the record this node filed under key, unless another
+// node took it first; it returns at once. Safe for concurrent use.
+func (s *KeptStore) Delete(key string) { s.queue(keptOp{kind: keptDelete, key: key}) }
+
+// Take removes the record filed under key by any node and calls done
+// once, from another goroutine (or at once, from the caller's, when the
+// queue is full), with it: (nil, nil) when there is none, a nil record
+// and ErrKeptUnavailable when NATS could not be asked within about
+// keptTimeout. Of several Takes of one record, one gets it. done must not
+// block. Safe for concurrent use.
+func (s *KeptStore) Take(key string, done func(rec []byte, err error)) {
+	s.takes.Add(1)
+	if !s.queue(keptOp{kind: keptTake, key: key, done: done, at: time.Now()}) {
+		done(nil, ErrKeptUnavailable)
+	}
+}
+
+// Stats returns the store's counters. Safe for concurrent use.
+func (s *KeptStore) Stats() KeptStats {
+	return KeptStats{
+		Writes: s.writes.Load(), Deletes: s.deletes.Load(), Takes: s.takes.Load(), Taken: s.taken.Load(),
+		Dropped: s.dropped.Load(), Failed: s.failed.Load(),
+	}
+}
+
+// queue hands op to its key's worker, and reports false (counted) when
+// that queue is full or the broker closed.
+func (s *KeptStore) queue(op keptOp) bool {
+	select {
+	case <-s.b.done:
+		s.dropped.Add(1)
+		return false
+	default:
+	}
+	q := s.queues[maphash.String(s.seed, op.key)%keptWorkers]
+	select {
+	case q <- op:
+		return true
+	default:
+		s.dropped.Add(1)
+		return false
+	}
+}
+
+// run performs the operations of one queue, in order, until the broker
+// closes. revs is the revision this node last wrote of each key it holds:
+// its next write is conditional on it.
+func (s *KeptStore) run(q chan keptOp) {
+	revs := map[string]uint64{}
+	for {
+		select {
+		case <-s.b.done:
+			return
+		case op := <-q:
+			s.do(op, revs)
+		}
+	}
+}
+
+// do performs one operation.
+func (s *KeptStore) do(op keptOp, revs map[string]uint64) {
+	deadline := time.Now().Add(keptTimeout)
+	if op.kind == keptTake {
+		// A Take's caller waits: it is answered within about keptTimeout of
+		// its asking, however long its queue was.
+		deadline = op.at.Add(keptTimeout)
+		if !time.Now().Before(deadline) {
+			s.failed.Add(1)
+			op.done(nil, ErrKeptUnavailable)
+			return
+		}
+	}
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
+	defer cancel()
+	kv, err := s.bucketKV(ctx)
+	if err != nil {
+		s.failed.Add(1)
+		if op.kind == keptTake {
+			op.done(nil, ErrKeptUnavailable)
+		}
+		return
+	}
+	switch op.kind {
+	case keptPut:
+		var rev uint64
+		if last, ok := revs[op.key]; ok {
+			rev, err = kv.Update(ctx, op.key, op.val, last)
+		} else {
+			rev, err = kv.Create(ctx, op.key, op.val)
+		}
+		if err != nil {
+			// Another node took the record (or, written too late, it
+			// expired): this node files it no more.
+			delete(revs, op.key)
+			s.failed.Add(1)
+			return
+		}
+		revs[op.key] = rev
+		s.writes.Add(1)
+	case keptDelete:
+		last, ok := revs[op.key]
+		delete(revs, op.key)
+		if !ok {
+			return
+		}
+		if err := kv.Delete(ctx, op.key, jetstream.LastRevision(last)); err != nil {
+			s.failed.Add(1)
+			return
+		}
+		s.deletes.Add(1)
+	case keptTake:
+		delete(revs, op.key)
+		rec, err := take(ctx, kv, op.key)
+		if err != nil {
+			s.failed.Add(1)
+			op.done(nil, fmt.Errorf("%w: %w", ErrKeptUnavailable, err))
+			return
+		}
+		if rec != nil {
+			s.taken.Add(1)
+		}
+		op.done(rec, nil)
+	}
+}
+
+// take reads the record under key and deletes it on condition that it is
+// still that revision: of two nodes taking it at once, the second one's
+// delete fails, and it reads again (finding none, or the record's owner's
+// newer write, which it then takes).
+func take(ctx context.Context, kv jetstream.KeyValue, key string) ([]byte, error) {
+	for range 3 {
+		e, err := kv.Get(ctx, key)
+		if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		err = kv.Delete(ctx, key, jetstream.LastRevision(e.Revision()))
+		if err == nil {
+			return e.Value(), nil
+		}
+		if ctx.Err() != nil {
+			return nil, err
+		}
+	}
+	return nil, errors.New("broker: kept record changing under every take")
+}
+
+// bucketKV returns the bucket, creating or binding it on first use.
+func (s *KeptStore) bucketKV(ctx context.Context) (jetstream.KeyValue, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.kv != nil {
+		return s.kv, nil
+	}
+	storage := jetstream.FileStorage
+	if s.b.cfg.Memory {
+		storage = jetstream.MemoryStorage
+	}
+	kv, err := s.b.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:      s.bucket,
+		Description: "c1m Socket.IO connection state recovery: a record per socket, by pid",
+		History:     1,
+		TTL:         s.ttl,
+		Storage:     storage,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("broker: bucket %s: %w", s.bucket, err)
+	}
+	s.kv = kv
+	return kv, nil
+}
