@@ -24,6 +24,7 @@ type node struct {
 	id     string
 	srv    *server.Server
 	broker *broker.Broker
+	kept   *broker.KeptStore
 	addr   string // client listener
 	api    string // base URL of its backend API
 }
@@ -33,6 +34,12 @@ var testHistory = session.HistoryConfig{Size: 1000, TTL: time.Minute}
 // startNode starts a node linked to the NATS at url, stopped at the end of
 // the test.
 func startNode(t testing.TB, url, id string, cfg *broker.Config) *node {
+	t.Helper()
+	return startNodeWindow(t, url, id, cfg, testHistory.TTL)
+}
+
+// startNodeWindow is startNode with Socket.IO recovery's window.
+func startNodeWindow(t testing.TB, url, id string, cfg *broker.Config, window time.Duration) *node {
 	t.Helper()
 	// Clients name their user in the query (user=U) so that per-user sends
 	// can be tested without tokens.
@@ -44,7 +51,7 @@ func startNode(t testing.TB, url, id string, cfg *broker.Config) *node {
 	}})
 	// Socket.IO as the binary serves it: push events, client publish,
 	// connection state recovery over the topics' history.
-	sio := socketio.New(&socketio.Config{Recovery: &socketio.RecoveryConfig{Window: testHistory.TTL}})
+	sio := socketio.New(&socketio.Config{Recovery: &socketio.RecoveryConfig{Window: window}})
 	socketio.ServePush(sio.Of("/"), &socketio.PushConfig{ClientPublish: true})
 	srv := server.New(push, &server.Config{
 		Addr: "127.0.0.1:0", Loops: 2, History: testHistory,
@@ -66,6 +73,8 @@ func startNode(t testing.TB, url, id string, cfg *broker.Config) *node {
 	if err != nil {
 		t.Fatalf("node %s: %v", id, err)
 	}
+	kept := b.KeptStore(sio.RecordTTL())
+	stopRefresh := sio.UseStore(kept, id)
 	if err := srv.Start(); err != nil {
 		t.Fatalf("node %s: %v", id, err)
 	}
@@ -75,9 +84,10 @@ func startNode(t testing.TB, url, id string, cfg *broker.Config) *node {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		_ = srv.Shutdown(ctx)
+		stopRefresh()
 		b.Close()
 	})
-	return &node{id: id, srv: srv, broker: b, addr: srv.Addr().String(), api: api.URL}
+	return &node{id: id, srv: srv, broker: b, kept: kept, addr: srv.Addr().String(), api: api.URL}
 }
 
 // envelope is a publication as an envelope client sees it.

@@ -293,6 +293,10 @@ func run(o *options) error {
 	apiCfg := &httpapi.Config{APIKey: o.apiKey, Push: push}
 	if b != nil {
 		defer b.Close()
+		if sio != nil && sio.RecordTTL() > 0 {
+			// Socket.IO recovery across the cluster's nodes.
+			defer sio.UseStore(b.KeptStore(sio.RecordTTL()), o.cluster.nodeID)()
+		}
 		apiCfg.Cluster, apiCfg.NodeID = b, o.cluster.nodeID
 	}
 	if err := srv.Start(); err != nil {

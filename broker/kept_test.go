@@ -1,0 +1,156 @@
+package broker_test
+
+import (
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/c1mhq/c1m/broker"
+	"github.com/c1mhq/c1m/internal/natstest"
+	"github.com/c1mhq/c1m/server"
+)
+
+// keptNode is a broker of its own hub, for the store's tests.
+func keptNode(t *testing.T, url, id string, ttl time.Duration) *broker.KeptStore {
+	t.Helper()
+	b, err := broker.Start(server.New(server.NewPush(nil), &server.Config{Addr: "127.0.0.1:0", History: testHistory}).Hub(), &broker.Config{URL: url, NodeID: id, History: testHistory})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Close)
+	return b.KeptStore(ttl)
+}
+
+// takeSync takes key from s and waits for the answer (a hang guard, not a
+// timing assertion).
+func takeSync(t *testing.T, s *broker.KeptStore, key string) ([]byte, error) {
+	t.Helper()
+	type answer struct {
+		rec []byte
+		err error
+	}
+	ch := make(chan answer, 1)
+	s.Take(key, func(rec []byte, err error) { ch <- answer{rec, err} })
+	select {
+	case a := <-ch:
+		return a.rec, a.err
+	case <-time.After(20 * time.Second):
+		t.Fatal("Take never answered")
+		return nil, nil
+	}
+}
+
+// waitStats waits until cond holds of s's counters.
+func waitStats(t *testing.T, s *broker.KeptStore, what string, cond func(broker.KeptStats) bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond(s.Stats()) {
+		if time.Now().After(deadline) {
+			t.Fatalf("waiting for %s: %+v", what, s.Stats())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestKeptStorePutTake: a record one node files is taken by another,
+// once; the filing node's later writes then fail (it files it no more),
+// its own take finds nothing, and its deletes do nothing; a record
+// deleted by its node is taken by none.
+func TestKeptStorePutTake(t *testing.T) {
+	ns := natstest.Start(t)
+	a, b := keptNode(t, ns.URL(), "a", time.Minute), keptNode(t, ns.URL(), "b", time.Minute)
+	a.Put("p1", []byte("r1"))
+	a.Put("p1", []byte("r2")) // replaces r1
+	waitStats(t, a, "two writes", func(s broker.KeptStats) bool { return s.Writes == 2 })
+	if rec, err := takeSync(t, b, "p1"); err != nil || string(rec) != "r2" {
+		t.Fatalf("b takes p1: %q %v, want r2", rec, err)
+	}
+	if rec, err := takeSync(t, b, "p1"); err != nil || rec != nil {
+		t.Fatalf("b takes p1 again: %q %v, want none", rec, err)
+	}
+	// a does not know: its write loses to b's take.
+	a.Put("p1", []byte("r3"))
+	waitStats(t, a, "a's write refused", func(s broker.KeptStats) bool { return s.Failed == 1 })
+	if rec, err := takeSync(t, a, "p1"); err != nil || rec != nil {
+		t.Fatalf("a takes p1 after b: %q %v, want none", rec, err)
+	}
+
+	a.Put("p2", []byte("x"))
+	a.Delete("p2")
+	waitStats(t, a, "a delete", func(s broker.KeptStats) bool { return s.Deletes == 1 })
+	if rec, err := takeSync(t, b, "p2"); err != nil || rec != nil {
+		t.Fatalf("b takes a deleted record: %q %v", rec, err)
+	}
+	// A record taken on its own node is filed again by it (a recovered
+	// socket keeps its pid).
+	a.Put("p3", []byte("y"))
+	if rec, _ := takeSync(t, a, "p3"); string(rec) != "y" {
+		t.Fatalf("a takes its own p3: %q", rec)
+	}
+	a.Put("p3", []byte("z"))
+	waitStats(t, a, "p3 filed again", func(s broker.KeptStats) bool { return s.Writes == 5 })
+	if rec, _ := takeSync(t, b, "p3"); string(rec) != "z" {
+		t.Fatalf("b takes p3 refiled: %q", rec)
+	}
+}
+
+// TestKeptStoreTakeRace: many nodes take one record at once, round after
+// round: exactly one gets it each time.
+func TestKeptStoreTakeRace(t *testing.T) {
+	ns := natstest.Start(t)
+	owner := keptNode(t, ns.URL(), "owner", time.Minute)
+	var takers []*broker.KeptStore
+	for _, id := range []string{"t1", "t2", "t3", "t4"} {
+		takers = append(takers, keptNode(t, ns.URL(), id, time.Minute))
+	}
+	for round := range 15 {
+		key := "race" + string(rune('a'+round))
+		owner.Put(key, []byte(key))
+		waitStats(t, owner, "the write", func(s broker.KeptStats) bool { return s.Writes == uint64(round+1) })
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		got := 0
+		start := make(chan struct{})
+		for _, tk := range takers {
+			for range 2 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					<-start
+					rec, err := takeSync(t, tk, key)
+					if err != nil {
+						t.Errorf("take: %v", err)
+					}
+					if rec != nil {
+						mu.Lock()
+						got++
+						mu.Unlock()
+					}
+				}()
+			}
+		}
+		close(start)
+		wg.Wait()
+		if got != 1 {
+			t.Fatalf("round %d: %d takes got the record, want 1", round, got)
+		}
+	}
+}
+
+// TestKeptStoreExpires: a record nobody writes again is gone once the
+// bucket's TTL passed; a take before finds it.
+func TestKeptStoreExpires(t *testing.T) {
+	ns := natstest.Start(t)
+	a := keptNode(t, ns.URL(), "a", time.Second)
+	a.Put("old", []byte("o"))
+	a.Put("young", []byte("y"))
+	waitStats(t, a, "writes", func(s broker.KeptStats) bool { return s.Writes == 2 })
+	if rec, _ := takeSync(t, a, "young"); string(rec) != "y" {
+		t.Fatalf("take within the TTL: %q", rec)
+	}
+	// Three TTLs later (generous: NATS expires on a timer).
+	time.Sleep(3 * time.Second)
+	if rec, err := takeSync(t, a, "old"); err != nil || rec != nil {
+		t.Fatalf("take three TTLs later: %q %v, want none", rec, err)
+	}
+}
