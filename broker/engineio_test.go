@@ -3,6 +3,7 @@ package broker_test
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/c1mhq/c1m/broker"
 	"github.com/c1mhq/c1m/internal/natstest"
 )
 
@@ -84,6 +86,9 @@ func TestClusterEngineIOOtherNode(t *testing.T) {
 type sioConn struct {
 	t *testing.T
 	c *websocket.Conn
+	// message events next skipped, for message (a recovered socket's
+	// replay comes before the CONNECT answer)
+	skipped []string
 }
 
 // dialSIO opens a WebSocket-only Socket.IO client on addr and connects to
@@ -124,16 +129,53 @@ func (s *sioConn) next(prefix string) string {
 		if strings.HasPrefix(string(p), prefix) {
 			return string(p)
 		}
+		if strings.HasPrefix(string(p), `42["message"`) {
+			s.skipped = append(s.skipped, string(p))
+		}
 	}
 }
 
+// subscribeSIO joins room with the push layer's subscribe event, ack id.
+func (s *sioConn) subscribe(id int, room string) {
+	s.t.Helper()
+	if err := s.c.WriteMessage(websocket.TextMessage, []byte(fmt.Sprintf(`42%d["subscribe",%q]`, id, room))); err != nil {
+		s.t.Fatal(err)
+	}
+	if got, want := s.next(fmt.Sprintf("43%d", id)), fmt.Sprintf("43%d[null]", id); got != want {
+		s.t.Fatalf("subscribe ack %q, want %q", got, want)
+	}
+}
+
+// message returns the next message event: its body and offset.
+func (s *sioConn) message() (string, string) {
+	s.t.Helper()
+	var p string
+	if len(s.skipped) > 0 {
+		p, s.skipped = s.skipped[0], s.skipped[1:]
+	} else {
+		p = s.next(`42["message"`)
+	}
+	var ev []string
+	if err := json.Unmarshal([]byte(p[2:]), &ev); err != nil || len(ev) != 3 {
+		s.t.Fatalf("event %v: %v", ev, err)
+	}
+	return ev[1], ev[2]
+}
+
+// waitKept waits until n's store has filed at least writes records.
+func waitKept(t *testing.T, n *node, writes uint64) {
+	t.Helper()
+	waitStats(t, n.kept, fmt.Sprintf("%d writes on node %s", writes, n.id), func(s broker.KeptStats) bool { return s.Writes >= writes })
+}
+
 // TestClusterSocketIORecoveryOtherNode: Socket.IO connection state
-// recovery does not cross nodes: a client whose connection to node a
-// dropped and that reconnects to node b with its pid and offset gets a
-// new socket (another id, a new pid: socket.recovered is false in the
-// client), not its rooms and missed events, because the kept state is in
-// node a's memory (socketio/recovery.go). The client is told, never
-// misled; docs/cluster.md says what crossing nodes would take.
+// recovery crosses nodes. A client in two rooms whose connection to node
+// a dropped reconnects to node b with its pid and offset: same socket id
+// and pid, the publications of both rooms it missed (published through
+// either node) replayed once, in order, and its rooms back (later
+// publications reach it on b). Node a, which kept the socket too, cannot
+// also recover it: the record is taken once (a client there with the
+// same pid and offset gets a new socket).
 func TestClusterSocketIORecoveryOtherNode(t *testing.T) {
 	ns := natstest.Start(t)
 	a, b := startNode(t, ns.URL(), "a", nil), startNode(t, ns.URL(), "b", nil)
@@ -142,26 +184,78 @@ func TestClusterSocketIORecoveryOtherNode(t *testing.T) {
 	if pid == "" {
 		t.Fatal("no pid: recovery is off")
 	}
-	if err := s.c.WriteMessage(websocket.TextMessage, []byte(`421["subscribe","rx"]`)); err != nil {
-		t.Fatal(err)
+	s.subscribe(1, "rx")
+	s.subscribe(2, "ry")
+	waitKept(t, a, 3) // CONNECT and two joins
+	mustPublish := func(n *node, topic, body string) {
+		t.Helper()
+		if _, err := publishAPI(hc, n.api, topic, body); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if got := s.next("431"); got != "431[null]" {
-		t.Fatalf("subscribe ack %q", got)
-	}
-	if _, err := publishAPI(hc, b.api, "rx", "m1"); err != nil {
-		t.Fatal(err)
-	}
-	var ev []string
-	if err := json.Unmarshal([]byte(s.next(`42["message"`)[2:]), &ev); err != nil || len(ev) != 3 || ev[1] != "m1" {
-		t.Fatalf("event %v: %v", ev, err)
+	mustPublish(b, "rx", "m1")
+	body, offset := s.message()
+	if body != "m1" {
+		t.Fatalf("got %q, want m1", body)
 	}
 	s.c.Close() // the connection drops: node a keeps the socket's state
-	if _, err := publishAPI(hc, b.api, "rx", "m2"); err != nil {
-		t.Fatal(err)
+	waitKept(t, a, 4) // and marks its record
+	mustPublish(b, "ry", "m2")
+	mustPublish(a, "rx", "m3")
+	mustPublish(b, "rz", "not a room of it")
+	mustPublish(b, "ry", "m4")
+	auth, _ := json.Marshal(map[string]string{"pid": pid, "offset": offset})
+	s2, sid2, pid2 := dialSIO(t, b.addr, string(auth))
+	if sid2 != sid || pid2 != pid {
+		t.Fatalf("on node b: sid %q pid %q, want %q %q (recovered)", sid2, pid2, sid, pid)
 	}
-	auth, _ := json.Marshal(map[string]string{"pid": pid, "offset": ev[2]})
-	_, sid2, pid2 := dialSIO(t, b.addr, string(auth))
+	for _, want := range []string{"m2", "m3", "m4"} {
+		if got, _ := s2.message(); got != want {
+			t.Fatalf("replayed %q, want %q", got, want)
+		}
+	}
+	// Its rooms are back on b; m5 first would be a room lost.
+	mustPublish(a, "ry", "m5")
+	mustPublish(b, "rx", "m6")
+	for _, want := range []string{"m5", "m6"} {
+		if got, _ := s2.message(); got != want {
+			t.Fatalf("after recovery %q, want %q", got, want)
+		}
+	}
+	_, sid3, pid3 := dialSIO(t, a.addr, string(auth))
+	if sid3 == sid || pid3 == pid || pid3 == "" {
+		t.Fatalf("node a recovered it too: sid %q pid %q", sid3, pid3)
+	}
+}
+
+// TestClusterSocketIORecoveryPastWindow: a client that comes back to
+// another node after the recovery window gets a new socket (new id, a new
+// pid: socket.recovered is false) without its old rooms.
+func TestClusterSocketIORecoveryPastWindow(t *testing.T) {
+	ns := natstest.Start(t)
+	const window = 2 * time.Second
+	a, b := startNodeWindow(t, ns.URL(), "a", nil, window), startNodeWindow(t, ns.URL(), "b", nil, window)
+	hc := httpClient(t)
+	s, sid, pid := dialSIO(t, a.addr, "")
+	s.subscribe(1, "old")
+	waitKept(t, a, 2)
+	s.c.Close()
+	waitKept(t, a, 3)
+	time.Sleep(window + 500*time.Millisecond) // past the window, within the record's TTL
+	auth, _ := json.Marshal(map[string]string{"pid": pid})
+	s2, sid2, pid2 := dialSIO(t, b.addr, string(auth))
 	if sid2 == sid || pid2 == pid || pid2 == "" {
-		t.Fatalf("on node b: sid %q pid %q (was %q %q): want a new socket, told it did not recover", sid2, pid2, sid, pid)
+		t.Fatalf("past the window: sid %q pid %q (was %q %q), want a new socket", sid2, pid2, sid, pid)
+	}
+	s2.subscribe(1, "new")
+	for _, topic := range []string{"old", "new"} {
+		if _, err := publishAPI(hc, b.api, topic, topic); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Publications reach a node's sessions in order: "old" first would be
+	// the old room restored.
+	if got, _ := s2.message(); got != "new" {
+		t.Fatalf("got %q, want new (the old room not restored)", got)
 	}
 }

@@ -73,7 +73,10 @@ func startNodeWindow(t testing.TB, url, id string, cfg *broker.Config, window ti
 	if err != nil {
 		t.Fatalf("node %s: %v", id, err)
 	}
-	kept := b.KeptStore(sio.RecordTTL())
+	kept, err := b.KeptStore(sio.RecordTTL())
+	if err != nil {
+		t.Fatalf("node %s: %v", id, err)
+	}
 	stopRefresh := sio.UseStore(kept, id)
 	if err := srv.Start(); err != nil {
 		t.Fatalf("node %s: %v", id, err)

@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -27,9 +29,18 @@ import (
 // when it knows none), so that once another node took a record, the
 // writes of the node that filed it fail rather than file it again: only
 // one Take gets a record.
+//
+// A record filed as connected (Put's connected) belongs to a socket that
+// is still connected to its node, or whose node died: a Take asks that
+// node (core NATS, <prefix>.kept.<node>) and takes the record only when
+// the node no longer holds it connected or no longer answers at all (no
+// responders: the process is gone). A socket still connected elsewhere
+// is never taken over.
 type KeptStore struct {
 	b      *Broker
 	bucket string
+	node   string // this node's subject token
+	sub    *nats.Subscription
 	ttl    time.Duration
 	seed   maphash.Seed
 	queues [keptWorkers]chan keptOp
@@ -58,6 +69,7 @@ const (
 	keptPut keptKind = iota
 	keptDelete
 	keptTake
+	keptHeld // another node asks whether this one holds a key connected
 )
 
 type keptOp struct {
@@ -66,6 +78,15 @@ type keptOp struct {
 	val  []byte
 	done func([]byte, error) // keptTake
 	at   time.Time           // when a Take was asked
+	conn bool                // keptPut: filed as connected
+	msg  *nats.Msg           // keptHeld: the question
+}
+
+// keptRev is what a node knows of a key it filed: the revision it wrote
+// last, and whether as connected.
+type keptRev struct {
+	rev  uint64
+	conn bool
 }
 
 // KeptStats are a KeptStore's counters since it started.
@@ -90,18 +111,37 @@ var ErrKeptUnavailable = errors.New("broker: kept-record store unavailable")
 // "<PREFIX>_SIO" (created on first use, so a node that starts before NATS
 // creates it when NATS comes), each record kept ttl after its last write.
 // Call it once. Safe for concurrent use.
-func (b *Broker) KeptStore(ttl time.Duration) *KeptStore {
-	s := &KeptStore{b: b, bucket: strings.ToUpper(b.cfg.Prefix) + "_SIO", ttl: ttl, seed: maphash.MakeSeed()}
+func (b *Broker) KeptStore(ttl time.Duration) (*KeptStore, error) {
+	s := &KeptStore{b: b, bucket: strings.ToUpper(b.cfg.Prefix) + "_SIO", ttl: ttl, seed: maphash.MakeSeed(),
+		node: encodeTopic(b.cfg.NodeID)}
+	sub, err := b.nc.Subscribe(s.heldSubject(s.node), func(m *nats.Msg) {
+		if !s.queue(keptOp{kind: keptHeld, key: string(m.Data), msg: m}) {
+			_ = m.Respond(keptIsHeld) // busy: the safe answer
+		}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("broker: subscribe %s: %w", s.heldSubject(s.node), err)
+	}
+	s.sub = sub
 	for i := range s.queues {
 		s.queues[i] = make(chan keptOp, keptQueue)
 		go s.run(s.queues[i])
 	}
-	return s
+	return s, nil
 }
 
+// heldSubject is the subject node answers on whether it holds a key.
+func (s *KeptStore) heldSubject(node string) string { return s.b.cfg.Prefix + ".kept." + node }
+
+// The answers to a keptHeld question.
+var keptIsHeld, keptNotHeld = []byte("1"), []byte("0")
+
 // Put files val under key, replacing the record this node filed there
-// before; it returns at once. Safe for concurrent use.
-func (s *KeptStore) Put(key string, val []byte) { s.queue(keptOp{kind: keptPut, key: key, val: val}) }
+// before, as the record of a socket connected to this node (connected)
+// or not; it returns at once. Safe for concurrent use.
+func (s *KeptStore) Put(key string, val []byte, connected bool) {
+	s.queue(keptOp{kind: keptPut, key: key, val: wrapKept(s.node, connected, val), conn: connected})
+}
 
 // Delete removes the record this node filed under key, unless another
 // node took it first; it returns at once. Safe for concurrent use.
@@ -151,7 +191,7 @@ func (s *KeptStore) queue(op keptOp) bool {
 // closes. revs is the revision this node last wrote of each key it holds:
 // its next write is conditional on it.
 func (s *KeptStore) run(q chan keptOp) {
-	revs := map[string]uint64{}
+	revs := map[string]keptRev{}
 	for {
 		select {
 		case <-s.b.done:
@@ -163,7 +203,15 @@ func (s *KeptStore) run(q chan keptOp) {
 }
 
 // do performs one operation.
-func (s *KeptStore) do(op keptOp, revs map[string]uint64) {
+func (s *KeptStore) do(op keptOp, revs map[string]keptRev) {
+	if op.kind == keptHeld {
+		ans := keptNotHeld
+		if r, ok := revs[op.key]; ok && r.conn {
+			ans = keptIsHeld
+		}
+		_ = op.msg.Respond(ans)
+		return
+	}
 	deadline := time.Now().Add(keptTimeout)
 	if op.kind == keptTake {
 		// A Take's caller waits: it is answered within about keptTimeout of
@@ -189,7 +237,7 @@ func (s *KeptStore) do(op keptOp, revs map[string]uint64) {
 	case keptPut:
 		var rev uint64
 		if last, ok := revs[op.key]; ok {
-			rev, err = kv.Update(ctx, op.key, op.val, last)
+			rev, err = kv.Update(ctx, op.key, op.val, last.rev)
 		} else {
 			rev, err = kv.Create(ctx, op.key, op.val)
 		}
@@ -200,7 +248,7 @@ func (s *KeptStore) do(op keptOp, revs map[string]uint64) {
 			s.failed.Add(1)
 			return
 		}
-		revs[op.key] = rev
+		revs[op.key] = keptRev{rev, op.conn}
 		s.writes.Add(1)
 	case keptDelete:
 		last, ok := revs[op.key]
@@ -208,14 +256,19 @@ func (s *KeptStore) do(op keptOp, revs map[string]uint64) {
 		if !ok {
 			return
 		}
-		if err := kv.Delete(ctx, op.key, jetstream.LastRevision(last)); err != nil {
+		if err := kv.Delete(ctx, op.key, jetstream.LastRevision(last.rev)); err != nil {
 			s.failed.Add(1)
 			return
 		}
 		s.deletes.Add(1)
 	case keptTake:
+		if r, ok := revs[op.key]; ok && r.conn {
+			// Connected to this node: not taken over.
+			op.done(nil, nil)
+			return
+		}
 		delete(revs, op.key)
-		rec, err := take(ctx, kv, op.key)
+		rec, err := s.take(ctx, kv, op.key)
 		if err != nil {
 			s.failed.Add(1)
 			op.done(nil, fmt.Errorf("%w: %w", ErrKeptUnavailable, err))
@@ -231,8 +284,10 @@ func (s *KeptStore) do(op keptOp, revs map[string]uint64) {
 // take reads the record under key and deletes it on condition that it is
 // still that revision: of two nodes taking it at once, the second one's
 // delete fails, and it reads again (finding none, or the record's owner's
-// newer write, which it then takes).
-func take(ctx context.Context, kv jetstream.KeyValue, key string) ([]byte, error) {
+// newer write, which it then takes). A record filed as connected by
+// another node is taken only when that node no longer holds it or is
+// gone.
+func (s *KeptStore) take(ctx context.Context, kv jetstream.KeyValue, key string) ([]byte, error) {
 	for range 3 {
 		e, err := kv.Get(ctx, key)
 		if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
@@ -241,9 +296,24 @@ func take(ctx context.Context, kv jetstream.KeyValue, key string) ([]byte, error
 		if err != nil {
 			return nil, err
 		}
+		node, conn, val, ok := unwrapKept(e.Value())
+		if !ok {
+			return nil, nil // no node files that
+		}
+		if conn && node != s.node {
+			ans, err := s.b.nc.RequestWithContext(ctx, s.heldSubject(node), []byte(key))
+			switch {
+			case errors.Is(err, nats.ErrNoResponders):
+				// The node is gone: its record is for the taking.
+			case err != nil:
+				return nil, err
+			case string(ans.Data) != string(keptNotHeld):
+				return nil, nil // still connected there
+			}
+		}
 		err = kv.Delete(ctx, key, jetstream.LastRevision(e.Revision()))
 		if err == nil {
-			return e.Value(), nil
+			return val, nil
 		}
 		if ctx.Err() != nil {
 			return nil, err
@@ -275,4 +345,28 @@ func (s *KeptStore) bucketKV(ctx context.Context) (jetstream.KeyValue, error) {
 	}
 	s.kv = kv
 	return kv, nil
+}
+
+// wrapKept returns a record as filed: a flag byte ('c' connected, 'g'
+// not), the node's subject token and a newline, then val.
+func wrapKept(node string, connected bool, val []byte) []byte {
+	flag := byte('g')
+	if connected {
+		flag = 'c'
+	}
+	out := make([]byte, 0, 2+len(node)+len(val))
+	out = append(append(append(out, flag), node...), '\n')
+	return append(out, val...)
+}
+
+// unwrapKept reads what wrapKept wrote.
+func unwrapKept(b []byte) (node string, connected bool, val []byte, ok bool) {
+	if len(b) < 2 || (b[0] != 'c' && b[0] != 'g') {
+		return "", false, nil, false
+	}
+	nl := bytes.IndexByte(b, '\n')
+	if nl < 0 {
+		return "", false, nil, false
+	}
+	return string(b[1:nl]), b[0] == 'c', b[nl+1:], true
 }

@@ -13,12 +13,23 @@ import (
 // keptNode is a broker of its own hub, for the store's tests.
 func keptNode(t *testing.T, url, id string, ttl time.Duration) *broker.KeptStore {
 	t.Helper()
+	s, _ := keptBroker(t, url, id, ttl)
+	return s
+}
+
+// keptBroker is keptNode with its broker.
+func keptBroker(t *testing.T, url, id string, ttl time.Duration) (*broker.KeptStore, *broker.Broker) {
+	t.Helper()
 	b, err := broker.Start(server.New(server.NewPush(nil), &server.Config{Addr: "127.0.0.1:0", History: testHistory}).Hub(), &broker.Config{URL: url, NodeID: id, History: testHistory})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(b.Close)
-	return b.KeptStore(ttl)
+	s, err := b.KeptStore(ttl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, b
 }
 
 // takeSync takes key from s and waits for the answer (a hang guard, not a
@@ -59,8 +70,8 @@ func waitStats(t *testing.T, s *broker.KeptStore, what string, cond func(broker.
 func TestKeptStorePutTake(t *testing.T) {
 	ns := natstest.Start(t)
 	a, b := keptNode(t, ns.URL(), "a", time.Minute), keptNode(t, ns.URL(), "b", time.Minute)
-	a.Put("p1", []byte("r1"))
-	a.Put("p1", []byte("r2")) // replaces r1
+	a.Put("p1", []byte("r1"), false)
+	a.Put("p1", []byte("r2"), false) // replaces r1
 	waitStats(t, a, "two writes", func(s broker.KeptStats) bool { return s.Writes == 2 })
 	if rec, err := takeSync(t, b, "p1"); err != nil || string(rec) != "r2" {
 		t.Fatalf("b takes p1: %q %v, want r2", rec, err)
@@ -69,13 +80,13 @@ func TestKeptStorePutTake(t *testing.T) {
 		t.Fatalf("b takes p1 again: %q %v, want none", rec, err)
 	}
 	// a does not know: its write loses to b's take.
-	a.Put("p1", []byte("r3"))
+	a.Put("p1", []byte("r3"), false)
 	waitStats(t, a, "a's write refused", func(s broker.KeptStats) bool { return s.Failed == 1 })
 	if rec, err := takeSync(t, a, "p1"); err != nil || rec != nil {
 		t.Fatalf("a takes p1 after b: %q %v, want none", rec, err)
 	}
 
-	a.Put("p2", []byte("x"))
+	a.Put("p2", []byte("x"), false)
 	a.Delete("p2")
 	waitStats(t, a, "a delete", func(s broker.KeptStats) bool { return s.Deletes == 1 })
 	if rec, err := takeSync(t, b, "p2"); err != nil || rec != nil {
@@ -83,11 +94,11 @@ func TestKeptStorePutTake(t *testing.T) {
 	}
 	// A record taken on its own node is filed again by it (a recovered
 	// socket keeps its pid).
-	a.Put("p3", []byte("y"))
+	a.Put("p3", []byte("y"), false)
 	if rec, _ := takeSync(t, a, "p3"); string(rec) != "y" {
 		t.Fatalf("a takes its own p3: %q", rec)
 	}
-	a.Put("p3", []byte("z"))
+	a.Put("p3", []byte("z"), false)
 	waitStats(t, a, "p3 filed again", func(s broker.KeptStats) bool { return s.Writes == 5 })
 	if rec, _ := takeSync(t, b, "p3"); string(rec) != "z" {
 		t.Fatalf("b takes p3 refiled: %q", rec)
@@ -105,7 +116,7 @@ func TestKeptStoreTakeRace(t *testing.T) {
 	}
 	for round := range 15 {
 		key := "race" + string(rune('a'+round))
-		owner.Put(key, []byte(key))
+		owner.Put(key, []byte(key), false)
 		waitStats(t, owner, "the write", func(s broker.KeptStats) bool { return s.Writes == uint64(round+1) })
 		var wg sync.WaitGroup
 		var mu sync.Mutex
@@ -142,8 +153,8 @@ func TestKeptStoreTakeRace(t *testing.T) {
 func TestKeptStoreExpires(t *testing.T) {
 	ns := natstest.Start(t)
 	a := keptNode(t, ns.URL(), "a", time.Second)
-	a.Put("old", []byte("o"))
-	a.Put("young", []byte("y"))
+	a.Put("old", []byte("o"), false)
+	a.Put("young", []byte("y"), false)
 	waitStats(t, a, "writes", func(s broker.KeptStats) bool { return s.Writes == 2 })
 	if rec, _ := takeSync(t, a, "young"); string(rec) != "y" {
 		t.Fatalf("take within the TTL: %q", rec)
@@ -152,5 +163,32 @@ func TestKeptStoreExpires(t *testing.T) {
 	time.Sleep(3 * time.Second)
 	if rec, err := takeSync(t, a, "old"); err != nil || rec != nil {
 		t.Fatalf("take three TTLs later: %q %v, want none", rec, err)
+	}
+}
+
+// TestKeptStoreConnected: the record of a socket filed as connected is
+// not taken, by another node or its own, while its node holds it so; once
+// that node says the connection dropped, or is gone (its NATS connection
+// closed, as a killed process's), another node takes it.
+func TestKeptStoreConnected(t *testing.T) {
+	ns := natstest.Start(t)
+	a, ab := keptBroker(t, ns.URL(), "a", time.Minute)
+	b := keptNode(t, ns.URL(), "b", time.Minute)
+	a.Put("live", []byte("l1"), true)
+	a.Put("drop", []byte("d1"), true)
+	waitStats(t, a, "writes", func(s broker.KeptStats) bool { return s.Writes == 2 })
+	for _, s := range []*broker.KeptStore{b, a} {
+		if rec, err := takeSync(t, s, "live"); err != nil || rec != nil {
+			t.Fatalf("take of a connected socket's record: %q %v, want none", rec, err)
+		}
+	}
+	a.Put("drop", []byte("d2"), false)
+	waitStats(t, a, "writes", func(s broker.KeptStats) bool { return s.Writes == 3 })
+	if rec, err := takeSync(t, b, "drop"); err != nil || string(rec) != "d2" {
+		t.Fatalf("take after the drop: %q %v, want d2", rec, err)
+	}
+	ab.Close() // node a is gone
+	if rec, err := takeSync(t, b, "live"); err != nil || string(rec) != "l1" {
+		t.Fatalf("take after its node went: %q %v, want l1", rec, err)
 	}
 }

@@ -255,7 +255,7 @@ func (c *client) accept(nsp *Namespace, sock *Socket, k *keptSocket, rec []byte)
 		closed := c.closed
 		c.mu.Unlock()
 		if rec != nil {
-			c.srv.store.Put(sock.pid.String(), rec)
+			c.srv.store.Put(sock.pid.String(), rec, false)
 		}
 		if !closed {
 			c.fail(ErrInvalidState)

@@ -17,8 +17,10 @@ import (
 // return at once and do their work elsewhere, in each pid's order.
 type RecoveryStore interface {
 	// Put files rec under pid, replacing the record this node filed there
-	// before.
-	Put(pid string, rec []byte)
+	// before, as the record of a socket connected to this node
+	// (connected) or whose connection dropped. A Take on another node
+	// does not take the record of a socket still connected to a live node.
+	Put(pid string, rec []byte, connected bool)
 	// Delete removes the record this node filed under pid.
 	Delete(pid string)
 	// Take removes the record filed under pid, by any node, and calls done
@@ -138,7 +140,7 @@ func (s *Socket) fileLocked(gone int64) {
 	if err != nil {
 		return
 	}
-	st.Put(s.pid.String(), b)
+	st.Put(s.pid.String(), b, gone == 0)
 }
 
 // file files the socket's record (connected). Safe for concurrent use.

@@ -295,7 +295,11 @@ func run(o *options) error {
 		defer b.Close()
 		if sio != nil && sio.RecordTTL() > 0 {
 			// Socket.IO recovery across the cluster's nodes.
-			defer sio.UseStore(b.KeptStore(sio.RecordTTL()), o.cluster.nodeID)()
+			kept, err := b.KeptStore(sio.RecordTTL())
+			if err != nil {
+				return fmt.Errorf("-nats: %w", err)
+			}
+			defer sio.UseStore(kept, o.cluster.nodeID)()
 		}
 		apiCfg.Cluster, apiCfg.NodeID = b, o.cluster.nodeID
 	}
