@@ -13,6 +13,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/c1mhq/c1m/internal/natstest"
+	"github.com/c1mhq/c1m/internal/nodetest"
 )
 
 // wsClient reads an envelope WebSocket client into r until it closes.
@@ -89,7 +90,7 @@ func TestClusterFanout(t *testing.T) {
 		sio = append(sio, sioClient{"http://" + n.addr, [...]string{"websocket", "polling", "upgrade"}[(i/3)%3], fmt.Sprintf("t%d", i%topics)})
 	}
 	plan, _ := json.Marshal(map[string]any{"clients": sio, "publisher": "http://" + nodes[0].addr, "listener": "http://" + nodes[2].addr})
-	sioConv := converse(t, "sio-cluster.mjs", string(plan))
+	sioConv := nodetest.Converse(t, "..", "sio-cluster.mjs", string(plan))
 	t.Logf("%s clients started", time.Now().Format("15:04:05.000"))
 	deadline := time.After(60 * time.Second) // a hang guard
 	for i, r := range recs {
@@ -103,7 +104,7 @@ func TestClusterFanout(t *testing.T) {
 		}
 	}
 
-	sioConv.until(t, "subscribed")
+	sioConv.Until(t, "subscribed")
 	t.Logf("%s clients subscribed", time.Now().Format("15:04:05.000"))
 	var mu sync.Mutex
 	byTopic := map[string][]uint64{}
@@ -147,7 +148,7 @@ func TestClusterFanout(t *testing.T) {
 			expect[topic] = append(expect[topic], bodyOf[off])
 		}
 	}
-	sioConv.say(t, map[string]any{"ev": "published", "expect": expect})
+	sioConv.Say(t, map[string]any{"ev": "published", "expect": expect})
 	for i, r := range recs {
 		want := byTopic[fmt.Sprintf("t%d", i%topics)]
 		waitFor(t, fmt.Sprintf("client %d (%s)", i, kindName(i)), func() bool { return r.count() >= len(want) })
@@ -164,7 +165,7 @@ func TestClusterFanout(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("socket.io: %v", sioConv.until(t, "done"))
+	t.Logf("socket.io: %v", sioConv.Until(t, "done"))
 }
 
 // sioClients is how many Socket.IO clients TestClusterFanout adds.

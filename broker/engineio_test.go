@@ -198,7 +198,7 @@ func TestClusterSocketIORecoveryOtherNode(t *testing.T) {
 	if body != "m1" {
 		t.Fatalf("got %q, want m1", body)
 	}
-	s.c.Close() // the connection drops: node a keeps the socket's state
+	s.c.Close()       // the connection drops: node a keeps the socket's state
 	waitKept(t, a, 4) // and marks its record
 	mustPublish(b, "ry", "m2")
 	mustPublish(a, "rx", "m3")

@@ -1,4 +1,4 @@
-package broker_test
+package nodetest
 
 import (
 	"bufio"
@@ -11,24 +11,26 @@ import (
 	"time"
 )
 
-// conversation is a Node script of test/interop/node (harness.mjs) that
+// Conversation is a Node script of test/interop/node (harness.mjs) that
 // talks with the test: one JSON object per line each way.
-type conversation struct {
+type Conversation struct {
 	in     io.WriteCloser
 	lines  chan map[string]any
 	stderr bytes.Buffer
 }
 
-// converse starts script with args; it is killed at the end of the test.
-func converse(t *testing.T, script string, args ...string) *conversation {
+// Converse starts script (of test/interop/node, the repository's root
+// given as root relative to the test's directory) with args; it is killed
+// at the end of the test. Call its methods from the test's goroutine.
+func Converse(t *testing.T, root, script string, args ...string) *Conversation {
 	t.Helper()
 	node, err := exec.LookPath("node")
 	if err != nil {
 		t.Fatal("node not found on PATH: `make test-deps` (scripts/test-deps.sh) installs it")
 	}
-	path, _ := filepath.Abs(filepath.Join("..", "test/interop/node", script))
+	path, _ := filepath.Abs(filepath.Join(root, "test/interop/node", script))
 	cmd := exec.Command(node, append([]string{path}, args...)...)
-	c := &conversation{lines: make(chan map[string]any, 16)}
+	c := &Conversation{lines: make(chan map[string]any, 16)}
 	cmd.Stderr = &c.stderr
 	c.in, _ = cmd.StdinPipe()
 	out, _ := cmd.StdoutPipe()
@@ -53,9 +55,9 @@ func converse(t *testing.T, script string, args ...string) *conversation {
 	return c
 }
 
-// until waits for the script's event ev and returns it; a report
+// Until waits for the script's event ev and returns it; a report
 // ({"ev":"done"}) that is not ok, or the script's end, fails the test.
-func (c *conversation) until(t *testing.T, ev string) map[string]any {
+func (c *Conversation) Until(t *testing.T, ev string) map[string]any {
 	t.Helper()
 	deadline := time.After(90 * time.Second) // a hang guard; the script's own is 60 s
 	for {
@@ -75,8 +77,8 @@ func (c *conversation) until(t *testing.T, ev string) map[string]any {
 	}
 }
 
-// say sends v to the script as one line.
-func (c *conversation) say(t *testing.T, v any) {
+// Say sends v to the script as one line.
+func (c *Conversation) Say(t *testing.T, v any) {
 	t.Helper()
 	b, _ := json.Marshal(v)
 	if _, err := c.in.Write(append(b, '\n')); err != nil {

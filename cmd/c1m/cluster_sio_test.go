@@ -1,0 +1,107 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/c1mhq/c1m/internal/natstest"
+	"github.com/c1mhq/c1m/internal/nodetest"
+)
+
+// TestClusterSocketIORecoveryMoves: the npm socket.io-client, in rooms r1
+// and r2 on node a, moves to node b with connection state recovery
+// (sio-move.mjs). kill: node a is killed with SIGKILL; drop: the client's
+// connection drops while node a lives on. Publications made meanwhile,
+// through node b and (drop) node a, are replayed on node b; the client
+// comes back recovered, with the same id and its rooms (later publications
+// reach it), and has every publication once, in order. After a drop,
+// node a cannot also recover the socket: a client there with the same pid
+// and offset gets a new socket.
+func TestClusterSocketIORecoveryMoves(t *testing.T) {
+	t.Parallel()
+	for _, mode := range []string{"kill", "drop"} {
+		t.Run(mode, func(t *testing.T) {
+			ns := natstest.Start(t)
+			a := startC1M(t, "-nats", ns.URL(), "-node-id", "a")
+			b := startC1M(t, "-nats", ns.URL(), "-node-id", "b")
+			conv := nodetest.Converse(t, "../..", "sio-move.mjs", a.clientURL(), b.clientURL(), mode)
+			ready := conv.Until(t, "ready")
+			pid, _ := ready["pid"].(string)
+			// Node a files the socket's record as the client joins; a
+			// killed node writes nothing more, so it must be there now.
+			waitRecord(t, ns.URL(), pid, `"rooms":["r1","r2"]`)
+			var want []string
+			pub := func(in *instance, topic, body string) {
+				in.post(t, "/api/publish?topic="+topic, body)
+				want = append(want, body)
+			}
+			pub(b, "r1", "a1")
+			pub(a, "r2", "a2")
+			conv.Say(t, map[string]any{"ev": "published"})
+			conv.Until(t, "received")
+			if mode == "kill" {
+				if err := a.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+					t.Fatal(err)
+				}
+			}
+			conv.Until(t, "dropped")
+			pub(b, "r2", "b1")
+			b.post(t, "/api/publish?topic=elsewhere", "not a room of it")
+			if mode == "drop" {
+				pub(a, "r1", "b2")
+			}
+			pub(b, "r1", "b3")
+			conv.Say(t, map[string]any{"ev": "published"})
+			rec := conv.Until(t, "recovered")
+			if mode == "drop" {
+				auth, _ := json.Marshal(map[string]any{"pid": rec["pid"], "offset": rec["offset"]})
+				c := a.sioDial(t, "/socket.io/", string(auth))
+				answer := sioRead(t, c)
+				if !strings.HasPrefix(answer, `40{"sid":"`) || strings.Contains(answer, rec["id"].(string)) || strings.Contains(answer, pid) {
+					t.Fatalf("node a answers %q to the same pid: want a new socket (the record was taken by b)", answer)
+				}
+			}
+			pub(b, "r2", "c1")
+			pub(b, "r1", "c2")
+			conv.Say(t, map[string]any{"ev": "published", "expect": want})
+			t.Logf("%v", conv.Until(t, "done"))
+		})
+	}
+}
+
+// waitRecord waits until the cluster's Socket.IO recovery bucket holds a
+// record for pid that contains has.
+func waitRecord(t *testing.T, url, pid, has string) {
+	t.Helper()
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second) // a hang guard
+	defer cancel()
+	var got []byte
+	for ctx.Err() == nil {
+		if kv, err := js.KeyValue(ctx, "C1M_SIO"); err == nil {
+			if e, err := kv.Get(ctx, pid); err == nil {
+				if got = e.Value(); bytes.Contains(got, []byte(has)) {
+					return
+				}
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("record of %s: %q, want one with %s", pid, got, has)
+}
