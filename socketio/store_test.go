@@ -1,0 +1,156 @@
+package socketio
+
+import (
+	"encoding/json"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/c1mhq/c1m/session"
+)
+
+// fakeStore is a RecoveryStore that records the writes and hands each
+// Take to the test, which answers it when it likes.
+type fakeStore struct {
+	mu    sync.Mutex
+	puts  []fakePut
+	dels  []string
+	takes chan fakeTake
+}
+
+type fakePut struct {
+	pid       string
+	rec       record
+	connected bool
+}
+
+type fakeTake struct {
+	pid  string
+	done func([]byte, error)
+}
+
+func newFakeStore() *fakeStore { return &fakeStore{takes: make(chan fakeTake, 4)} }
+
+func (f *fakeStore) Put(pid string, rec []byte, connected bool) {
+	var r record
+	_ = json.Unmarshal(rec, &r)
+	f.mu.Lock()
+	f.puts = append(f.puts, fakePut{pid, r, connected})
+	f.mu.Unlock()
+}
+
+func (f *fakeStore) Delete(pid string) {
+	f.mu.Lock()
+	f.dels = append(f.dels, pid)
+	f.mu.Unlock()
+}
+
+func (f *fakeStore) Take(pid string, done func([]byte, error)) { f.takes <- fakeTake{pid, done} }
+
+// last returns the last record written.
+func (f *fakeStore) last(t *testing.T) fakePut {
+	t.Helper()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.puts) == 0 {
+		t.Fatal("no record written")
+	}
+	return f.puts[len(f.puts)-1]
+}
+
+// take waits for the server's next Take.
+func (f *fakeStore) take(t *testing.T) fakeTake {
+	t.Helper()
+	select {
+	case tk := <-f.takes:
+		return tk
+	case <-time.After(20 * time.Second): // a hang guard
+		t.Fatal("no Take")
+		return fakeTake{}
+	}
+}
+
+// TestStoreRecords: with a store, a socket's record is written at its
+// CONNECT, at each join and leave (the rooms it is in), marked when its
+// connection drops, and deleted when it leaves for good.
+func TestStoreRecords(t *testing.T) {
+	t.Parallel()
+	srv := roomServer(&Config{Recovery: &RecoveryConfig{}})
+	srv.Of("/").On("leave", func(s *Socket, a Args, ack *Ack) {
+		room, _ := a.String(0)
+		s.Leave(room)
+		_ = ack.Send(nil)
+	})
+	st := newFakeStore()
+	defer srv.UseStore(st, "n1")()
+	r := newRig(t, srv, session.HistoryConfig{Size: 10})
+	c, sid, pid := connectInRooms(t, r, "news", "sport")
+	if p := st.last(t); p.pid != pid || p.rec.SID != sid || !p.connected || p.rec.Node != "n1" ||
+		len(p.rec.Rooms) != 2 || p.rec.Rooms[1] != "sport" {
+		t.Fatalf("record after two joins: %+v", p)
+	}
+	c.send(`23["leave","news"]`)
+	c.expect(`33[null]`)
+	if p := st.last(t); len(p.rec.Rooms) != 1 || p.rec.Rooms[0] != "sport" {
+		t.Fatalf("record after leaving news: %+v", p)
+	}
+	c.drop()
+	if p := st.last(t); p.connected || p.rec.Gone == 0 || len(p.rec.Rooms) != 1 {
+		t.Fatalf("record after the drop: %+v", p)
+	}
+	c2, _, pid2 := connectInRooms(t, r)
+	c2.send("1")
+	c2.drop()
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if len(st.dels) != 1 || st.dels[0] != pid2 {
+		t.Fatalf("deletes %v, want the pid of the socket that left (%s)", st.dels, pid2)
+	}
+}
+
+// TestStoreConnectWaits: a CONNECT with a pid is answered once the store
+// answers its Take. Meanwhile another packet of the namespace is an
+// invalid state (the client is closed, as by the reference server); a
+// Take that fails gives a normal connect (a new socket, not recovered); a
+// Take of the node's own socket recovers it.
+func TestStoreConnectWaits(t *testing.T) {
+	t.Parallel()
+	srv := roomServer(&Config{Recovery: &RecoveryConfig{}})
+	st := newFakeStore()
+	defer srv.UseStore(st, "n1")()
+	r := newRig(t, srv, session.HistoryConfig{Size: 10})
+	old, sid, pid := connectInRooms(t, r, "news")
+	old.drop()
+	auth, _ := json.Marshal(map[string]string{"pid": pid})
+	old2, sid2, pid2 := connectInRooms(t, r, "news")
+	old2.drop()
+
+	early := r.open()
+	early.send("0" + string(auth))
+	tk := st.take(t)
+	if tk.pid != pid {
+		t.Fatalf("Take of %q, want %q", tk.pid, pid)
+	}
+	early.send(`2["news"]`)
+	if reason := early.rec.waitClosed(t); reason != ErrInvalidState.Error() {
+		t.Fatalf("closed for %q", reason)
+	}
+	tk.done(nil, errors.New("no store"))
+
+	failed := r.open()
+	failed.send("0" + string(auth))
+	st.take(t).done(nil, errors.New("store unreachable"))
+	if sid3, pid3 := handshakeIDs(t, failed.read(), "0"); sid3 == sid || pid3 == pid || pid3 == "" {
+		t.Fatalf("after a failed Take: sid %q pid %q, want a new socket", sid3, pid3)
+	}
+
+	// The node's own kept socket, in the store too: recovered.
+	ok := r.open()
+	auth2, _ := json.Marshal(map[string]string{"pid": pid2})
+	ok.send("0" + string(auth2))
+	st.take(t).done([]byte(`{"sid":"x","nsp":"/"}`), nil)
+	if sid3, pid3 := handshakeIDs(t, ok.read(), "0"); sid3 != sid2 || pid3 != pid2 {
+		t.Fatalf("after a Take that got the record: sid %q pid %q, want %q %q", sid3, pid3, sid2, pid2)
+	}
+}
