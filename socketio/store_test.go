@@ -126,6 +126,13 @@ func TestStoreConnectWaits(t *testing.T) {
 	old2, sid2, pid2 := connectInRooms(t, r, "news")
 	old2.drop()
 
+	failed := r.open()
+	failed.send("0" + string(auth))
+	st.take(t).done(nil, errors.New("store unreachable"))
+	if sid3, pid3 := handshakeIDs(t, failed.read(), "0"); sid3 == sid || pid3 == pid || pid3 == "" {
+		t.Fatalf("after a failed Take: sid %q pid %q, want a new socket", sid3, pid3)
+	}
+
 	early := r.open()
 	early.send("0" + string(auth))
 	tk := st.take(t)
@@ -138,13 +145,6 @@ func TestStoreConnectWaits(t *testing.T) {
 	}
 	tk.done(nil, errors.New("no store"))
 
-	failed := r.open()
-	failed.send("0" + string(auth))
-	st.take(t).done(nil, errors.New("store unreachable"))
-	if sid3, pid3 := handshakeIDs(t, failed.read(), "0"); sid3 == sid || pid3 == pid || pid3 == "" {
-		t.Fatalf("after a failed Take: sid %q pid %q, want a new socket", sid3, pid3)
-	}
-
 	// The node's own kept socket, in the store too: recovered.
 	ok := r.open()
 	auth2, _ := json.Marshal(map[string]string{"pid": pid2})
@@ -152,5 +152,39 @@ func TestStoreConnectWaits(t *testing.T) {
 	st.take(t).done([]byte(`{"sid":"x","nsp":"/"}`), nil)
 	if sid3, pid3 := handshakeIDs(t, ok.read(), "0"); sid3 != sid2 || pid3 != pid2 {
 		t.Fatalf("after a Take that got the record: sid %q pid %q, want %q %q", sid3, pid3, sid2, pid2)
+	}
+}
+
+// TestStoreRefresh: the record of a connected socket that does nothing is
+// written again within the window, so that it outlives a node killed
+// without a word by the window at least (RecordTTL).
+func TestStoreRefresh(t *testing.T) {
+	t.Parallel()
+	const window = 400 * time.Millisecond
+	srv := roomServer(&Config{Recovery: &RecoveryConfig{Window: window}})
+	if ttl := srv.RecordTTL(); ttl < window+window/2 {
+		t.Fatalf("RecordTTL %v: under the window and the refresh period", ttl)
+	}
+	st := newFakeStore()
+	defer srv.UseStore(st, "n1")()
+	r := newRig(t, srv, session.HistoryConfig{Size: 10})
+	_, _, pid := connectInRooms(t, r, "news")
+	count := func() (n int) {
+		st.mu.Lock()
+		defer st.mu.Unlock()
+		for _, p := range st.puts {
+			if p.pid == pid && p.connected && len(p.rec.Rooms) == 1 {
+				n++
+			}
+		}
+		return n
+	}
+	before := count()
+	deadline := time.Now().Add(20 * time.Second) // a hang guard
+	for count() < before+2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the record was not written again: %d writes", count())
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
