@@ -84,7 +84,7 @@ func TestClusterEngineIOOtherNode(t *testing.T) {
 
 // sioConn is a raw Socket.IO client over an Engine.IO WebSocket.
 type sioConn struct {
-	t *testing.T
+	t testing.TB
 	c *websocket.Conn
 	// message events next skipped, for message (a recovered socket's
 	// replay comes before the CONNECT answer)
@@ -93,7 +93,7 @@ type sioConn struct {
 
 // dialSIO opens a WebSocket-only Socket.IO client on addr and connects to
 // namespace "/" with auth, returning the CONNECT answer's sid and pid.
-func dialSIO(t *testing.T, addr, auth string) (*sioConn, string, string) {
+func dialSIO(t testing.TB, addr, auth string) (*sioConn, string, string) {
 	t.Helper()
 	d := websocket.Dialer{HandshakeTimeout: 10 * time.Second}
 	c, _, err := d.Dial("ws://"+addr+"/socket.io/?EIO=4&transport=websocket", nil)

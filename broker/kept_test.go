@@ -52,7 +52,7 @@ func takeSync(t *testing.T, s *broker.KeptStore, key string) ([]byte, error) {
 }
 
 // waitStats waits until cond holds of s's counters.
-func waitStats(t *testing.T, s *broker.KeptStore, what string, cond func(broker.KeptStats) bool) {
+func waitStats(t testing.TB, s *broker.KeptStore, what string, cond func(broker.KeptStats) bool) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for !cond(s.Stats()) {
@@ -191,4 +191,49 @@ func TestKeptStoreConnected(t *testing.T) {
 	if rec, err := takeSync(t, b, "live"); err != nil || string(rec) != "l1" {
 		t.Fatalf("take after its node went: %q %v, want l1", rec, err)
 	}
+}
+
+// BenchmarkSocketIORecoveryBus: what Socket.IO recovery across nodes
+// costs on the bus, per socket, for the life of a socket that connects to
+// node a, joins two rooms, drops its connection, recovers on node b and
+// leaves: NATS messages and bytes in and out (nats-server's counters),
+// and the records written.
+func BenchmarkSocketIORecoveryBus(b *testing.B) {
+	ns := natstest.Start(b)
+	na, nb := startNode(b, ns.URL(), "a", nil), startNode(b, ns.URL(), "b", nil)
+	varz := func() (in, out, inB, outB int64) {
+		v, err := ns.Server().Varz(nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return v.InMsgs, v.OutMsgs, v.InBytes, v.OutBytes
+	}
+	in0, out0, inB0, outB0 := varz()
+	wa0, wb0 := na.kept.Stats(), nb.kept.Stats()
+	b.ResetTimer()
+	for i := range b.N {
+		s, sid, pid := dialSIO(b, na.addr, "")
+		s.subscribe(1, "bus-r1")
+		s.subscribe(2, "bus-r2")
+		waitStats(b, na.kept, "writes", func(st broker.KeptStats) bool { return st.Writes >= wa0.Writes+uint64(3+4*i) })
+		_ = s.c.Close()
+		waitStats(b, na.kept, "the drop", func(st broker.KeptStats) bool { return st.Writes >= wa0.Writes+uint64(4+4*i) })
+		s2, sid2, _ := dialSIO(b, nb.addr, `{"pid":"`+pid+`"}`)
+		if sid2 != sid {
+			b.Fatalf("not recovered on b: %s, was %s", sid2, sid)
+		}
+		waitStats(b, nb.kept, "b's write", func(st broker.KeptStats) bool { return st.Writes >= wb0.Writes+uint64(1+i) })
+		_ = s2.c.WriteMessage(1, []byte("41")) // leaves: the record is deleted
+		waitStats(b, nb.kept, "b's delete", func(st broker.KeptStats) bool { return st.Deletes >= wb0.Deletes+uint64(1+i) })
+		_ = s2.c.Close()
+	}
+	b.StopTimer()
+	in1, out1, inB1, outB1 := varz()
+	n := float64(b.N)
+	b.ReportMetric(float64(in1-in0)/n, "msgs-in/socket")
+	b.ReportMetric(float64(out1-out0)/n, "msgs-out/socket")
+	b.ReportMetric(float64(inB1-inB0)/n, "bytes-in/socket")
+	b.ReportMetric(float64(outB1-outB0)/n, "bytes-out/socket")
+	wa, wb := na.kept.Stats(), nb.kept.Stats()
+	b.ReportMetric(float64(wa.Writes-wa0.Writes+wb.Writes-wb0.Writes)/n, "writes/socket")
 }
