@@ -43,6 +43,7 @@ type Broker struct {
 
 	// Counters for the metrics.
 	delivered, skipped, asyncFailed atomic.Uint64
+	kept                            atomic.Pointer[KeptStore] // KeptStore's, for LocalStats
 	// highest is the sequencer offset of the last message delivered.
 	highest atomic.Uint64
 	// hmu guards highest's updates and the fields below (await.go).

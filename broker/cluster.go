@@ -149,15 +149,23 @@ type NodeStats struct {
 	// Offset is the newest offset the node has delivered from the bus.
 	Offset uint64 `json:"offset"`
 	Ready  bool   `json:"ready"`
+	// Kept are the counters of the node's store of Socket.IO recovery
+	// records (KeptStore), when it has one.
+	Kept *KeptStats `json:"socketio_kept,omitempty"`
 }
 
 // LocalStats returns this node's figures. Safe for concurrent use.
 func (b *Broker) LocalStats() NodeStats {
 	tot := b.hub.Totals()
-	return NodeStats{
+	st := NodeStats{
 		Node: b.cfg.NodeID, Connections: tot.Connections, Sessions: tot.Sessions,
 		Topics: b.hub.History().Topics, Offset: b.highest.Load(), Ready: b.Ready() == nil,
 	}
+	if k := b.kept.Load(); k != nil {
+		ks := k.Stats()
+		st.Kept = &ks
+	}
+	return st
 }
 
 func (b *Broker) serveStats(m *nats.Msg) {

@@ -226,6 +226,9 @@ func TestClusterSocketIORecoveryOtherNode(t *testing.T) {
 	if sid3 == sid || pid3 == pid || pid3 == "" {
 		t.Fatalf("node a recovered it too: sid %q pid %q", sid3, pid3)
 	}
+	if k := b.broker.LocalStats().Kept; k == nil || k.Taken != 1 || k.Takes != 1 {
+		t.Fatalf("node b's kept-record counters in its stats: %+v, want 1 take that got a record", k)
+	}
 }
 
 // TestClusterSocketIORecoveryPastWindow: a client that comes back to

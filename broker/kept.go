@@ -89,17 +89,22 @@ type keptRev struct {
 	conn bool
 }
 
-// KeptStats are a KeptStore's counters since it started.
+// KeptStats are a KeptStore's counters since it started (in the
+// node's cluster stats, NodeStats.Kept).
 type KeptStats struct {
 	// Writes and Deletes count the records filed (or refreshed) and
 	// deleted in NATS; Takes the lookups asked, Taken those that got a
 	// record.
-	Writes, Deletes, Takes, Taken uint64
+	Writes  uint64 `json:"writes"`
+	Deletes uint64 `json:"deletes"`
+	Takes   uint64 `json:"takes"`
+	Taken   uint64 `json:"taken"`
 	// Dropped counts the operations refused because their queue was full
 	// (a Take refused is answered at once: no record); Failed those NATS
 	// refused or did not answer in time, a write that lost to another
 	// node's Take included.
-	Dropped, Failed uint64
+	Dropped uint64 `json:"dropped"`
+	Failed  uint64 `json:"failed"`
 }
 
 // ErrKeptUnavailable is what a Take's done gets when the store could not
@@ -123,6 +128,7 @@ func (b *Broker) KeptStore(ttl time.Duration) (*KeptStore, error) {
 		return nil, fmt.Errorf("broker: subscribe %s: %w", s.heldSubject(s.node), err)
 	}
 	s.sub = sub
+	b.kept.Store(s)
 	for i := range s.queues {
 		s.queues[i] = make(chan keptOp, keptQueue)
 		go s.run(s.queues[i])

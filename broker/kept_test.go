@@ -237,4 +237,3 @@ func BenchmarkSocketIORecoveryBus(b *testing.B) {
 	wa, wb := na.kept.Stats(), nb.kept.Stats()
 	b.ReportMetric(float64(wa.Writes-wa0.Writes+wb.Writes-wb0.Writes)/n, "writes/socket")
 }
-
