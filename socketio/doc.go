@@ -15,7 +15,8 @@
 // event (EncodePublication) and the topic's WebSocket, SSE and poll
 // clients too. With Config.Recovery a client whose connection drops gets
 // its socket, its rooms and the room publications it missed back when it
-// reconnects within the window, from topic history.
+// reconnects within the window, from topic history; with a RecoveryStore
+// (Server.UseStore: broker.KeptStore in a cluster) on any node.
 //
 //	sio := socketio.New(&socketio.Config{Recovery: &socketio.RecoveryConfig{}})
 //	chat := sio.Of("/")
