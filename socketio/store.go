@@ -14,7 +14,9 @@ import (
 // key-value bucket): with one, a client whose node died or dropped it
 // recovers on any node of the cluster. A record is opaque bytes filed
 // under the socket's pid. Nothing a loop calls may wait: the methods
-// return at once and do their work elsewhere, in each pid's order.
+// return at once and do their work elsewhere, in each pid's order. They
+// are called from any goroutine (loops, workers, timers) and must be safe
+// for concurrent use.
 type RecoveryStore interface {
 	// Put files rec under pid, replacing the record this node filed there
 	// before, as the record of a socket connected to this node

@@ -188,3 +188,27 @@ func TestStoreRefresh(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// FuzzRecord: a record taken from the store, whatever its bytes, reads
+// without a panic, as no socket or as one of the namespace asked for whose
+// rooms are valid rooms of it.
+func FuzzRecord(f *testing.F) {
+	f.Add([]byte(`{"sid":"AAAAAAAAAAAAAAAAAAAA","nsp":"/","rooms":["a","b"],"epoch":"e","since":3,"data":{"x":1}}`), "/")
+	f.Add([]byte(`{"sid":"x","nsp":"/chat","rooms":["/a",""],"gone":1}`), "/chat")
+	f.Add([]byte(`{"sid":"x","nsp":"/","data":[}`), "/")
+	srv := New(&Config{Recovery: &RecoveryConfig{}})
+	f.Fuzz(func(t *testing.T, rec []byte, nsp string) {
+		k := srv.keptFromRecord(rec, "pid", nsp)
+		if k == nil {
+			return
+		}
+		if k.nsp != nsp || !k.remote || k.sid == "" {
+			t.Fatalf("kept %+v from %q for %q", k, rec, nsp)
+		}
+		for _, r := range k.rooms {
+			if topic, ok := RoomTopic(nsp, r.room); !ok || topic != r.pos.Topic {
+				t.Fatalf("room %q (topic %q) of %q", r.room, r.pos.Topic, rec)
+			}
+		}
+	})
+}
