@@ -320,12 +320,56 @@ func (c *client) takeThenAccept(nsp *Namespace, sock *Socket, pid string) {
 			}
 			c.accept(nsp, sock, k, rec)
 		}
+		run := func() {
+			if onLoop {
+				c.onLoop(finish)
+			} else {
+				finish()
+			}
+		}
+		if at := offsetOrder(sock.auth); rec != nil && at > 0 {
+			if h := c.srv.hub.Load(); h != nil && h.Order() < at {
+				// The client had a publication this node has not delivered
+				// yet (its old node was ahead): replayed from here, it
+				// would come again live. Wait until the node has it.
+				go func() {
+					awaitOrder(h, at, catchUpTimeout)
+					run()
+				}()
+				return
+			}
+		}
 		if onLoop {
-			c.onLoop(finish)
+			run()
 		} else {
-			go finish()
+			go run()
 		}
 	})
+}
+
+// catchUpTimeout bounds the wait of a recovery for its node to deliver
+// the client's last publication; past it the recovery goes on.
+const catchUpTimeout = time.Second
+
+// awaitOrder waits until the hub's order reaches at, at most d.
+func awaitOrder(h *session.Hub, at uint64, d time.Duration) {
+	deadline := time.Now().Add(d)
+	for h.Order() < at && time.Now().Before(deadline) {
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// offsetOrder returns the order of the offset in a CONNECT's auth
+// payload, 0 for none.
+func offsetOrder(auth string) uint64 {
+	var a struct {
+		Offset string `json:"offset"`
+	}
+	if json.Unmarshal([]byte(auth), &a) != nil {
+		return 0
+	}
+	at, _ := parseOrderOffset(a.Offset)
+	return at
 }
 
 // sockID is a socket's id or pid: 15 random bytes (120 bits), shown as
