@@ -269,3 +269,23 @@ func TestStoreRecoverBehind(t *testing.T) {
 	c.expectPrefix(`2["message","news-5"`) // the rooms are back
 	c.quiet()
 }
+
+// TestStoreGoneDuringTake: a client gone while its record was looked up
+// does not lose the record: it goes back to the store, as dropped.
+func TestStoreGoneDuringTake(t *testing.T) {
+	t.Parallel()
+	srv := roomServer(&Config{Recovery: &RecoveryConfig{}})
+	st := newFakeStore()
+	defer srv.UseStore(st, "b")()
+	r := newRig(t, srv, session.HistoryConfig{Size: 10})
+	c := r.open()
+	c.send(`0{"pid":"AAAAAAAAAAAAAAAAAAAA"}`)
+	tk := st.take(t)
+	c.drop()
+	rec := `{"sid":"BBBBBBBBBBBBBBBBBBBB","nsp":"/","rooms":["news"],"node":"a"}`
+	tk.done([]byte(rec), nil)
+	r.loop.run(func() {})
+	if p := st.last(t); p.pid != "AAAAAAAAAAAAAAAAAAAA" || p.connected || p.rec.SID != "BBBBBBBBBBBBBBBBBBBB" || len(p.rec.Rooms) != 1 {
+		t.Fatalf("record put back: %+v", p)
+	}
+}
