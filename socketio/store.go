@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/c1mhq/c1m/codec"
+	"github.com/c1mhq/c1m/session"
 )
 
 // RecoveryStore keeps the recovery records of sockets outside the node,
@@ -250,4 +251,83 @@ func (s *Socket) restoreRemote(k *keptSocket, rooms []string, offset string) boo
 	})
 	s.recovered = ok
 	return ok
+}
+
+// takeThenAccept answers a CONNECT that hands back pid once the store
+// has answered whether any node kept the socket: the socket is recovered
+// only when this node took its record (the node's own kept state is
+// then the more exact one). Meanwhile a packet of the namespace is an
+// invalid state, as it is to the reference server while its CONNECT's
+// recovery is looked up. The answer comes where the CONNECT came: on the
+// loop through the loop's inbox, else (a worker) on a goroutine of its
+// own, where the handlers may block as on a worker.
+func (c *client) takeThenAccept(nsp *Namespace, sock *Socket, pid string) {
+	onLoop := c.s.OnLoop()
+	c.srv.store.Take(pid, func(rec []byte, err error) {
+		finish := func() {
+			local := c.srv.kept.take([]byte(sock.auth), nsp.name)
+			var k *keptSocket
+			switch {
+			case err != nil || rec == nil:
+				rec = nil
+			case local != nil:
+				k = local
+			default:
+				k = c.srv.keptFromRecord(rec, pid, nsp.name)
+			}
+			if k == nil {
+				rec = nil // an expired record, or another namespace's: not put back
+			}
+			c.accept(nsp, sock, k, rec)
+		}
+		run := func() {
+			if onLoop {
+				c.onLoop(finish)
+			} else {
+				finish()
+			}
+		}
+		if at := offsetOrder(sock.auth); rec != nil && at > 0 {
+			if h := c.srv.hub.Load(); h != nil && h.Order() < at {
+				// The client had a publication this node has not delivered
+				// yet (its old node was ahead): replayed from here, it
+				// would come again live. Wait until the node has it.
+				go func() {
+					awaitOrder(h, at, catchUpTimeout)
+					run()
+				}()
+				return
+			}
+		}
+		if onLoop {
+			run()
+		} else {
+			go run()
+		}
+	})
+}
+
+// catchUpTimeout bounds the wait of a recovery for its node to deliver
+// the client's last publication; past it the recovery goes on.
+const catchUpTimeout = time.Second
+
+// awaitOrder waits until the hub's order reaches at, at most d.
+func awaitOrder(h *session.Hub, at uint64, d time.Duration) {
+	deadline := time.Now().Add(d)
+	for h.Order() < at && time.Now().Before(deadline) {
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// offsetOrder returns the order of the offset in a CONNECT's auth
+// payload, 0 for none.
+func offsetOrder(auth string) uint64 {
+	var a struct {
+		Offset string `json:"offset"`
+	}
+	if json.Unmarshal([]byte(auth), &a) != nil {
+		return 0
+	}
+	at, _ := parseOrderOffset(a.Offset)
+	return at
 }
