@@ -185,19 +185,23 @@ func (s *Server) eioPost(c *conn, req *codec.Request, n int, home *shard, id, to
 // coming. One post at a time: a second one while the first is still
 // arriving or being handled gets the reference server's answer, 400 with
 // no body, and ends the session ("data request overlap from client", a
-// transport error). Loop-only (the session's loop).
+// transport error); the first one's connection is dropped unanswered if
+// its body is still arriving. Loop-only (the session's loop).
 func (s *Server) eioPostBegan(w *eioWaiter) {
 	es := lookupEIO(w.home, w.id, w.token)
 	switch {
 	case es == nil || es.ws != nil:
 		// Refused when its packets arrive (eioPosted).
 		w.proceed()
-	case es.posting:
+	case es.posting != nil:
+		// The session's end drops the first post (finish), whose body is
+		// still arriving, as the reference's polling transport destroys
+		// its data request when it closes.
 		es.sh.Stats().Evicted(session.ReasonProtocolError)
 		es.finish(codec.StatusProtocolError, "transport error", codec.EIOClose)
 		w.reply(http.StatusBadRequest, "", nil)
 	default:
-		es.posting = true
+		es.posting = w
 		w.proceed()
 	}
 }
@@ -222,13 +226,38 @@ func (w *eioWaiter) proceed() {
 	})
 }
 
+// abort drops the connection of a post that its session never took:
+// its body is still arriving, or its packets are on their way to the
+// session, which ended first. The reference's polling transport destroys
+// such a request unanswered; its packets are lost either way, and a
+// session that ended between the body's end and the session's hearing of
+// it is no different for the client. Safe from any loop (the session's:
+// its abort goes ahead of any answer it sends the post later).
+func (w *eioWaiter) abort() {
+	onShard(w.sh, func() {
+		c := w.c
+		if c.State() == session.StateClosed || c.failed || c.ext == nil {
+			return
+		}
+		switch x := c.ext; {
+		case x.body != nil && x.body.eio != nil && x.body.eio.w == w:
+			x.body = nil
+		case x.eio == w:
+			x.eio, x.busy = nil, false
+		default:
+			return
+		}
+		c.Abort()
+	})
+}
+
 // eioPostGone tells a session that a post's connection closed before its
 // body was complete: the session takes posts again. Loop-only (the post's
 // connection's loop).
 func (s *Server) eioPostGone(t *eioTarget) {
 	onShard(t.home, func() {
-		if es := lookupEIO(t.home, t.id, t.token); es != nil {
-			es.posting = false
+		if es := lookupEIO(t.home, t.id, t.token); es != nil && es.posting == t.w {
+			es.posting = nil
 		}
 	})
 }
@@ -266,8 +295,8 @@ var postOKBody = []byte("ok")
 // Loop-only (the session's loop).
 func (s *Server) eioPosted(w *eioWaiter, data []byte, octet bool) {
 	es := lookupEIO(w.home, w.id, w.token)
-	if es != nil {
-		es.posting = false
+	if es != nil && es.posting == w {
+		es.posting = nil
 	}
 	switch {
 	case es == nil:

@@ -44,9 +44,10 @@ type eioSess struct {
 	pongAt, pingAt, lastIn, upgradeBy int64
 	ended                             bool
 	probed                            bool // the probe sent its ping
-	// A post's body is arriving, or its packets on their way here: a
-	// second post meanwhile is refused (eioPostBegan).
-	posting bool
+	// The post whose body is arriving, or whose packets are on their way
+	// here: a second post meanwhile is refused (eioPostBegan), and the
+	// session's end drops it if its body is still arriving (finish).
+	posting *eioWaiter
 }
 
 // eioEnd is the code and reason of a close the server started, kept until
@@ -315,15 +316,20 @@ func (es *eioSess) setPoll(w *eioWaiter) {
 	es.poll = w
 }
 
-// finish ends the session: a poll still held is answered with last (a
-// close or noop packet), a WebSocket is closed, the handler's OnClose
-// runs and the session leaves its shard. Loop-only.
+// finish ends the session: a post whose body is still arriving is
+// dropped unanswered, a poll still held is answered with last (a close or
+// noop packet), a WebSocket is closed, the handler's OnClose runs and the
+// session leaves its shard. Loop-only.
 func (es *eioSess) finish(code codec.StatusCode, reason string, last codec.EIOType) {
 	if es.ended {
 		return
 	}
 	es.ended = true
 	es.out = nil
+	if w := es.posting; w != nil {
+		es.posting = nil
+		w.abort()
+	}
 	if es.poll != nil {
 		if last == 0 {
 			last = codec.EIOClose
