@@ -2,8 +2,8 @@ package server_test
 
 import (
 	"bufio"
-	"fmt"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"strings"

@@ -380,6 +380,9 @@ func (s engine) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 		// Answered before the request is read, and closed at once: the
 		// descriptor is free again before the next accept.
 		sh.Stats().Evicted(session.ReasonOverCapacity)
+		if s.eio != nil {
+			return overCapacityEIO, gnet.Close
+		}
 		return overCapacity, gnet.Close
 	}
 	c := &conn{sh: sh, c: gc}
