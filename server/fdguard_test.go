@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"io"
 	"net"
@@ -94,7 +95,8 @@ func TestFDGuardChild(t *testing.T) {
 			fmt.Printf("stats %d %d %d\n", srv.FDGuardEngaged(), srv.Connections(), len(fds))
 		}
 	}
-	os.Exit(0)
+	// stdin closed: the parent is done. Returning (not os.Exit(0), which a
+	// test may not call) ends this binary when the test is over.
 }
 
 // fdChild is a running TestFDGuardChild.
@@ -109,7 +111,10 @@ func startFDChild(t *testing.T, mode string) *fdChild {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestFDGuardChild$")
 	cmd.Env = append(os.Environ(), fdChildEnv+"="+mode)
-	cmd.Stderr = os.Stderr
+	// The child's stderr (its log, and a test binary's own verdict lines)
+	// is kept apart from the parent's, and shown only when the test fails.
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -125,7 +130,10 @@ func startFDChild(t *testing.T, mode string) *fdChild {
 	t.Cleanup(func() {
 		_ = stdin.Close()
 		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
+		_ = cmd.Wait() // the copy into stderr ends here
+		if t.Failed() {
+			t.Logf("the child's stderr (last 4 KiB):\n%s", tail(stderr.Bytes(), 4<<10))
+		}
 	})
 	go func() {
 		defer close(c.lines)
@@ -316,4 +324,12 @@ func closeAll(cs []net.Conn) {
 	for _, c := range cs {
 		_ = c.Close()
 	}
+}
+
+// tail returns the last n bytes of b.
+func tail(b []byte, n int) []byte {
+	if len(b) > n {
+		return b[len(b)-n:]
+	}
+	return b
 }
