@@ -193,7 +193,7 @@ func (s *Server) eioPostBegan(w *eioWaiter) {
 	case es == nil || es.ws != nil:
 		// Refused when its packets arrive (eioPosted).
 		w.proceed()
-	case es.posting != nil:
+	case es.posting:
 		// The session's end drops the first post (finish), whose body is
 		// still arriving, as the reference's polling transport destroys
 		// its data request when it closes.
@@ -201,9 +201,28 @@ func (s *Server) eioPostBegan(w *eioWaiter) {
 		es.finish(codec.StatusProtocolError, "transport error", codec.EIOClose)
 		w.reply(http.StatusBadRequest, "", nil)
 	default:
-		es.posting = w
+		es.posting = true
+		if es.sh.eioPosts == nil {
+			es.sh.eioPosts = make(map[uint64]*eioWaiter)
+		}
+		es.sh.eioPosts[es.ID()] = w
 		w.proceed()
 	}
+}
+
+// takePost ends the session's post in progress, if it is w (any, when w
+// is nil), and returns it; else nil. Loop-only (the session's loop).
+func (es *eioSess) takePost(w *eioWaiter) *eioWaiter {
+	if !es.posting {
+		return nil
+	}
+	cur := es.sh.eioPosts[es.ID()]
+	if w != nil && cur != w {
+		return nil
+	}
+	es.posting = false
+	delete(es.sh.eioPosts, es.ID())
+	return cur
 }
 
 // proceed sends the post's 100 Continue, if it asked for one, unless its
@@ -256,8 +275,8 @@ func (w *eioWaiter) abort() {
 // connection's loop).
 func (s *Server) eioPostGone(t *eioTarget) {
 	onShard(t.home, func() {
-		if es := lookupEIO(t.home, t.id, t.token); es != nil && es.posting == t.w {
-			es.posting = nil
+		if es := lookupEIO(t.home, t.id, t.token); es != nil {
+			es.takePost(t.w)
 		}
 	})
 }
@@ -295,8 +314,8 @@ var postOKBody = []byte("ok")
 // Loop-only (the session's loop).
 func (s *Server) eioPosted(w *eioWaiter, data []byte, octet bool) {
 	es := lookupEIO(w.home, w.id, w.token)
-	if es != nil && es.posting == w {
-		es.posting = nil
+	if es != nil {
+		es.takePost(w)
 	}
 	switch {
 	case es == nil:

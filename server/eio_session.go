@@ -44,10 +44,11 @@ type eioSess struct {
 	pongAt, pingAt, lastIn, upgradeBy int64
 	ended                             bool
 	probed                            bool // the probe sent its ping
-	// The post whose body is arriving, or whose packets are on their way
-	// here: a second post meanwhile is refused (eioPostBegan), and the
-	// session's end drops it if its body is still arriving (finish).
-	posting *eioWaiter
+	// A post's body is arriving, or its packets are on their way here: a
+	// second post meanwhile is refused (eioPostBegan), and the session's
+	// end drops the post (finish). The post is in the shard's eioPosts,
+	// which keeps a session within its size class.
+	posting bool
 }
 
 // eioEnd is the code and reason of a close the server started, kept until
@@ -326,8 +327,7 @@ func (es *eioSess) finish(code codec.StatusCode, reason string, last codec.EIOTy
 	}
 	es.ended = true
 	es.out = nil
-	if w := es.posting; w != nil {
-		es.posting = nil
+	if w := es.takePost(nil); w != nil {
 		w.abort()
 	}
 	if es.poll != nil {
