@@ -209,10 +209,11 @@ func (s *Server) OnOpen(ss *server.Session) {
 		// (TestConnectingClientMemory, Go 1.26.8, 2026-11-30), and an
 		// insertion and a removal in the runtime's timer heap of the P.
 		// The shards' timing wheel would cost no allocation, but it offers
-		// the handler no callback: its Session.SetDeadline closes the
-		// session unconditionally, where the timeout must look at expiry
-		// whether a namespace was joined (as the reference's does), and
-		// cancelling it would move into the connect path.
+		// a handler no callback: session.Session.SetDeadline (which
+		// server.Session does not expose) closes the session with 1000
+		// "deadline" unconditionally, where the timeout must look at
+		// expiry whether a namespace was joined (as the reference's does),
+		// and cancelling it would move into the connect path.
 		c.mu.Lock()
 		c.timer = time.AfterFunc(d, c.connectTimedOut)
 		c.mu.Unlock()
