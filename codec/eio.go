@@ -216,16 +216,39 @@ const (
 	EIOUnsupportedProtocol EIOError = 5
 )
 
+// c1m's own refusals of an Engine.IO request, in the reference's shape,
+// numbered from 100 so that no code the reference may add after 5
+// collides with them: the per-client limits (429), the connection cap and
+// a draining server (503).
+const (
+	EIOTooManyConnections EIOError = 100 // the address holds its connections (MaxConnsPerIP)
+	EIOHandshakeRate      EIOError = 101 // the address opens sessions too fast (HandshakeRate)
+	EIOTooManyPolls       EIOError = 102 // the address holds its long-polls (MaxPollsPerIP)
+	EIOAtCapacity         EIOError = 103 // the server holds its cap of connections
+	EIOShuttingDown       EIOError = 104 // the server drains before it stops
+)
+
 var eioErrorMessages = [...]string{
 	"Transport unknown", "Session ID unknown", "Bad handshake method",
 	"Bad request", "Forbidden", "Unsupported protocol version",
 }
 
-// Message returns the reference server's message for the code. Safe for
-// concurrent use.
+// eioLimitMessages are the messages of c1m's codes, from
+// EIOTooManyConnections on: the plain-text answers' of the same refusals
+// on the other transports.
+var eioLimitMessages = [...]string{
+	"too many connections from your address", "too many requests from your address",
+	"too many polls from your address", "server at capacity", "server shutting down",
+}
+
+// Message returns the message for the code: the reference server's, or
+// c1m's for its own codes. Safe for concurrent use.
 func (e EIOError) Message() string {
-	if e >= 0 && int(e) < len(eioErrorMessages) {
+	switch {
+	case e >= 0 && int(e) < len(eioErrorMessages):
 		return eioErrorMessages[e]
+	case e >= EIOTooManyConnections && int(e-EIOTooManyConnections) < len(eioLimitMessages):
+		return eioLimitMessages[e-EIOTooManyConnections]
 	}
 	return "Bad request"
 }

@@ -127,6 +127,20 @@ func TestAppendEIOOpenAndError(t *testing.T) {
 	if got := string(AppendEIOError(nil, EIOForbidden, `no "entry"`)); got != `{"code":4,"message":"no \"entry\""}` {
 		t.Fatalf("%s", got)
 	}
+	// c1m's own codes, and one past each range.
+	for code, want := range map[EIOError]string{
+		EIOTooManyConnections: `{"code":100,"message":"too many connections from your address"}`,
+		EIOHandshakeRate:      `{"code":101,"message":"too many requests from your address"}`,
+		EIOTooManyPolls:       `{"code":102,"message":"too many polls from your address"}`,
+		EIOAtCapacity:         `{"code":103,"message":"server at capacity"}`,
+		EIOShuttingDown:       `{"code":104,"message":"server shutting down"}`,
+		6:                     `{"code":6,"message":"Bad request"}`,
+		105:                   `{"code":105,"message":"Bad request"}`,
+	} {
+		if got := string(AppendEIOError(nil, code, "")); got != want {
+			t.Errorf("code %d: %s, want %s", code, got, want)
+		}
+	}
 }
 
 func TestParseEIOQuery(t *testing.T) {

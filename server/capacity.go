@@ -77,7 +77,22 @@ func processCapacity(cfg *Config) capacity {
 	return capacityFor(cfg, files, somaxconn)
 }
 
+// capacityRetryAfter is the Retry-After line of the answers over MaxConns.
+var capacityRetryAfter = "Retry-After: " + strconv.Itoa(capacityRetryAfterSeconds) + "\r\n"
+
 // overCapacity is the answer to a connection over MaxConns, written before
 // its request is read.
 var overCapacity = codec.AppendResponse(nil, http.StatusServiceUnavailable,
-	"Retry-After: "+strconv.Itoa(capacityRetryAfterSeconds)+"\r\n", "server at capacity\n")
+	capacityRetryAfter, codec.EIOAtCapacity.Message()+"\n")
+
+// overCapacityEIO is overCapacity in Engine.IO's JSON shape, the answer of
+// a server that serves Engine.IO (Config.Engine). The cap is met before
+// the request is read, so the server cannot tell an Engine.IO request
+// from another: it answers all in the shape that Engine.IO clients read,
+// and the other clients go by the status, which is the same.
+var overCapacityEIO = func() []byte {
+	body := codec.AppendEIOError(nil, codec.EIOAtCapacity, "")
+	head := codec.ResponseHead{Status: http.StatusServiceUnavailable, ContentType: eioErrorJSON,
+		Length: len(body), Close: true, Extra: capacityRetryAfter}
+	return append(head.AppendHead(nil), body...)
+}()

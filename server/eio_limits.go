@@ -63,13 +63,38 @@ func (s *Server) eioReleaseSlots(es *eioSess) {
 }
 
 // eioAdmitPoll takes a slot of Config.MaxPollsPerIP for a poll, or
-// answers it 429 with Retry-After and reports false. Loop-only.
+// answers it 429 with Retry-After in Engine.IO's form and reports false.
+// Loop-only.
 func (s *Server) eioAdmitPoll(c *conn, req *codec.Request) bool {
 	if s.perPoll == nil {
 		return true
 	}
 	client := clientAddr(s.cfg.TrustedProxies, s.cfg.ClientAddrHeader, c.peer(), req)
-	return s.admitPoll(c, client, corsLines(s.httpHead(req, 0)))
+	return s.admitPoll(c, client, corsLines(s.httpHead(req, 0)), req)
+}
+
+// refuseLimit answers a request that a limit of the server refuses, with
+// status, the Retry-After line retry and code's message, and ends the
+// connection: a polling request at the Engine.IO path (eio, its head) in
+// the reference's JSON shape, which Engine.IO clients read, with code;
+// any other request (eio nil, or a WebSocket handshake, which the
+// reference refuses in plain text too) in plain text, with the CORS lines
+// cors. Loop-only.
+func (s *Server) refuseLimit(c *conn, eio *codec.Request, status int, cors, retry string, code codec.EIOError) {
+	if eio == nil || eio.IsWebSocketUpgrade() {
+		c.respond(status, cors+retry, code.Message()+"\n")
+		return
+	}
+	// Closed, as the plain answer is: a client over a limit keeps no
+	// idle connection either.
+	head := s.httpHead(eio, status)
+	head.Extra, head.Close, head.ContentType = retry, true, eioErrorJSON
+	body := codec.AppendEIOError(nil, code, "")
+	head.Length = len(body)
+	buf := c.queue()
+	buf.B = head.AppendHead(buf.B)
+	buf.B = append(buf.B, body...)
+	c.lingerClose()
 }
 
 // ErrUserLimit is AdmitUser's refusal: the user has Config.MaxConnsPerUser

@@ -35,6 +35,25 @@ func eioGetRaw(t *testing.T, base, query string) (int, string, string) {
 	return resp.StatusCode, string(b), resp.Header.Get("Retry-After")
 }
 
+// wantEIORefusal GETs the Engine.IO path with query and checks the answer
+// of a limit: status, Retry-After, and the reference's JSON shape with c1m's
+// code and message, the connection closed.
+func wantEIORefusal(t *testing.T, base, query string, status int, body string) {
+	t.Helper()
+	hc := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: wstest.Timeout}
+	resp, err := hc.Get(base + "?" + query)
+	if err != nil {
+		t.Fatalf("GET %s: %v", query, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != status || string(b) != body || resp.Header.Get("Retry-After") != "1" ||
+		resp.Header.Get("Content-Type") != "application/json" || !resp.Close {
+		t.Fatalf("GET ?%s: %d %q (%v), Retry-After %q, Content-Type %q, close %v; want %d %q, 1, application/json, close",
+			query, resp.StatusCode, b, err, resp.Header.Get("Retry-After"), resp.Header.Get("Content-Type"), resp.Close, status, body)
+	}
+}
+
 // TestEIOConnsPerIP: polling and WebSocket Engine.IO sessions hold their
 // address's slot of MaxConnsPerIP for their whole life (a polling one
 // holds no connection between its polls); over the cap a handshake gets
@@ -47,10 +66,8 @@ func TestEIOConnsPerIP(t *testing.T) {
 	sid, _ := c.handshake()
 	ws := eioWS(t, base, "EIO=4&transport=websocket")
 	wsRead(t, ws) // the open packet
-	status, body, retry := eioGetRaw(t, base, "EIO=4&transport=polling")
-	if status != http.StatusTooManyRequests || retry != "1" || !strings.Contains(body, "too many connections") {
-		t.Fatalf("a third session: %d %q, Retry-After %q", status, body, retry)
-	}
+	wantEIORefusal(t, base, "EIO=4&transport=polling", http.StatusTooManyRequests,
+		`{"code":100,"message":"too many connections from your address"}`)
 	if n := eioEvictions(srv, session.ReasonPerIPLimit); n != 1 {
 		t.Fatalf("%d per-IP refusals counted, want 1", n)
 	}
@@ -88,10 +105,8 @@ func TestEIOPollsPerIP(t *testing.T) {
 	b, _ := c.handshake()
 	nc, br := rawGet(t, base, a)
 	heldPolls(t, srv, 1)
-	status, body, retry := eioGetRaw(t, base, "EIO=4&transport=polling&sid="+b)
-	if status != http.StatusTooManyRequests || retry != "1" || body != server.ReasonPollLimit+"\n" {
-		t.Fatalf("a second held poll: %d %q, Retry-After %q", status, body, retry)
-	}
+	wantEIORefusal(t, base, "EIO=4&transport=polling&sid="+b, http.StatusTooManyRequests,
+		`{"code":102,"message":"`+server.ReasonPollLimit+`"}`)
 	if n := eioEvictions(srv, session.ReasonPollsPerIP); n != 1 {
 		t.Fatalf("%d poll refusals counted, want 1", n)
 	}
@@ -158,11 +173,25 @@ func TestEIOHandshakeRate(t *testing.T) {
 	}
 	ws := eioWS(t, base, "EIO=4&transport=websocket")
 	wsRead(t, ws)
-	status, _, retry := eioGetRaw(t, base, "EIO=4&transport=polling")
-	if status != http.StatusTooManyRequests || retry != "1" {
-		t.Fatalf("a handshake past the burst: %d, Retry-After %q", status, retry)
-	}
+	wantEIORefusal(t, base, "EIO=4&transport=polling", http.StatusTooManyRequests,
+		`{"code":101,"message":"too many requests from your address"}`)
 	if n := eioEvictions(srv, session.ReasonHandshakeRate); n != 1 {
 		t.Fatalf("%d handshake-rate refusals counted, want 1", n)
+	}
+}
+
+// TestEIOAtCapacity: over MaxConns, a server that serves Engine.IO answers
+// a connection 503 with Retry-After in Engine.IO's shape, before it reads
+// the request, and closes it; counted.
+func TestEIOAtCapacity(t *testing.T) {
+	t.Parallel()
+	srv, base := eioServer(t, newEIOEvents(), server.Config{MaxConns: 1})
+	held := wstest.Dial(t, strings.TrimSuffix(strings.TrimPrefix(base, "http://"), "/engine.io/"))
+	defer held.Net().Close()
+	waitFor(t, "the held connection", func() bool { return srv.Connections() == 1 })
+	wantEIORefusal(t, base, "EIO=4&transport=polling", http.StatusServiceUnavailable,
+		`{"code":103,"message":"server at capacity"}`)
+	if n := eioEvictions(srv, session.ReasonOverCapacity); n != 1 {
+		t.Fatalf("%d refusals at capacity counted, want 1", n)
 	}
 }

@@ -185,7 +185,8 @@ func (s *Server) eioPost(c *conn, req *codec.Request, n int, home *shard, id, to
 // coming. One post at a time: a second one while the first is still
 // arriving or being handled gets the reference server's answer, 400 with
 // no body, and ends the session ("data request overlap from client", a
-// transport error). Loop-only (the session's loop).
+// transport error); the first one's connection is dropped unanswered if
+// its body is still arriving. Loop-only (the session's loop).
 func (s *Server) eioPostBegan(w *eioWaiter) {
 	es := lookupEIO(w.home, w.id, w.token)
 	switch {
@@ -193,13 +194,35 @@ func (s *Server) eioPostBegan(w *eioWaiter) {
 		// Refused when its packets arrive (eioPosted).
 		w.proceed()
 	case es.posting:
+		// The session's end drops the first post (finish), whose body is
+		// still arriving, as the reference's polling transport destroys
+		// its data request when it closes.
 		es.sh.Stats().Evicted(session.ReasonProtocolError)
 		es.finish(codec.StatusProtocolError, "transport error", codec.EIOClose)
 		w.reply(http.StatusBadRequest, "", nil)
 	default:
 		es.posting = true
+		if es.sh.eioPosts == nil {
+			es.sh.eioPosts = make(map[uint64]*eioWaiter)
+		}
+		es.sh.eioPosts[es.ID()] = w
 		w.proceed()
 	}
+}
+
+// takePost ends the session's post in progress, if it is w (any, when w
+// is nil), and returns it; else nil. Loop-only (the session's loop).
+func (es *eioSess) takePost(w *eioWaiter) *eioWaiter {
+	if !es.posting {
+		return nil
+	}
+	cur := es.sh.eioPosts[es.ID()]
+	if w != nil && cur != w {
+		return nil
+	}
+	es.posting = false
+	delete(es.sh.eioPosts, es.ID())
+	return cur
 }
 
 // proceed sends the post's 100 Continue, if it asked for one, unless its
@@ -222,13 +245,38 @@ func (w *eioWaiter) proceed() {
 	})
 }
 
+// abort drops the connection of a post that its session never took:
+// its body is still arriving, or its packets are on their way to the
+// session, which ended first. The reference's polling transport destroys
+// such a request unanswered; its packets are lost either way, and a
+// session that ended between the body's end and the session's hearing of
+// it is no different for the client. Safe from any loop (the session's:
+// its abort goes ahead of any answer it sends the post later).
+func (w *eioWaiter) abort() {
+	onShard(w.sh, func() {
+		c := w.c
+		if c.State() == session.StateClosed || c.failed || c.ext == nil {
+			return
+		}
+		switch x := c.ext; {
+		case x.body != nil && x.body.eio != nil && x.body.eio.w == w:
+			x.body = nil
+		case x.eio == w:
+			x.eio, x.busy = nil, false
+		default:
+			return
+		}
+		c.Abort()
+	})
+}
+
 // eioPostGone tells a session that a post's connection closed before its
 // body was complete: the session takes posts again. Loop-only (the post's
 // connection's loop).
 func (s *Server) eioPostGone(t *eioTarget) {
 	onShard(t.home, func() {
 		if es := lookupEIO(t.home, t.id, t.token); es != nil {
-			es.posting = false
+			es.takePost(t.w)
 		}
 	})
 }
@@ -267,7 +315,7 @@ var postOKBody = []byte("ok")
 func (s *Server) eioPosted(w *eioWaiter, data []byte, octet bool) {
 	es := lookupEIO(w.home, w.id, w.token)
 	if es != nil {
-		es.posting = false
+		es.takePost(w)
 	}
 	switch {
 	case es == nil:

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -38,8 +39,10 @@ func rawPost(t *testing.T, base, sid string, length int) (net.Conn, *bufio.Reade
 
 // TestEIOOverlappingPosts: a second post while the first one's body is
 // still arriving gets the reference server's 400 with no body, and ends
-// the session; another session is unharmed. Several rounds, so that the
-// second post lands on the session's loop and on the other one.
+// the session; the first one's connection is dropped unanswered, as the
+// reference drops it, also once its body is complete; another session is
+// unharmed. Several rounds, so that the second post lands on the
+// session's loop and on the other one.
 func TestEIOOverlappingPosts(t *testing.T) {
 	t.Parallel()
 	h := newEIOEvents()
@@ -48,12 +51,17 @@ func TestEIOOverlappingPosts(t *testing.T) {
 	other, _ := c.handshake()
 	for i := range 4 {
 		sid, _ := c.handshake()
-		nc, _ := rawPost(t, base, sid, 10)
+		nc, br := rawPost(t, base, sid, 10)
 		if _, err := io.WriteString(nc, "4hel"); err != nil {
 			t.Fatal(err)
 		}
 		if status, body := c.post(sid, "4world"); status != 400 || body != "" {
 			t.Fatalf("round %d: second post: %d %q", i, status, body)
+		}
+		// The rest of the first body: a write after the drop may fail.
+		_, _ = io.WriteString(nc, "lo\x1e4abc")
+		if got, err := io.ReadAll(br); len(got) > 0 || isTimeout(err) {
+			t.Fatalf("round %d: the first post got %q (%v), want its connection closed unanswered", i, got, err)
 		}
 		if got := h.nextClose(t); got != "1002 transport error" {
 			t.Fatalf("round %d: OnClose %q", i, got)
@@ -96,4 +104,11 @@ func TestEIOPostsInTurn(t *testing.T) {
 	if status, body := c.get(sid); status != 200 || body != "4m0\x1e4m1\x1e4m2\x1e4after" {
 		t.Fatalf("poll: %d %q", status, body)
 	}
+}
+
+// isTimeout reports whether err is a deadline's: the hang guard, not an
+// answer of the server.
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }

@@ -92,7 +92,7 @@ func (s *Server) serveEIO(c *conn, req *codec.Request, n int) {
 		return
 	}
 	r := Request{req: req, remote: clientAddr(s.cfg.TrustedProxies, s.cfg.ClientAddrHeader, c.peer(), req)}
-	if !s.admitIP(c, r.remote, corsLines(s.httpHead(req, 0))) {
+	if !s.admitIP(c, r.remote, corsLines(s.httpHead(req, 0)), req) {
 		return
 	}
 	if upgrade {

@@ -44,8 +44,10 @@ type eioSess struct {
 	pongAt, pingAt, lastIn, upgradeBy int64
 	ended                             bool
 	probed                            bool // the probe sent its ping
-	// A post's body is arriving, or its packets on their way here: a
-	// second post meanwhile is refused (eioPostBegan).
+	// A post's body is arriving, or its packets are on their way here: a
+	// second post meanwhile is refused (eioPostBegan), and the session's
+	// end drops the post (finish). The post is in the shard's eioPosts,
+	// which keeps a session within its size class.
 	posting bool
 }
 
@@ -315,15 +317,19 @@ func (es *eioSess) setPoll(w *eioWaiter) {
 	es.poll = w
 }
 
-// finish ends the session: a poll still held is answered with last (a
-// close or noop packet), a WebSocket is closed, the handler's OnClose
-// runs and the session leaves its shard. Loop-only.
+// finish ends the session: a post whose body is still arriving is
+// dropped unanswered, a poll still held is answered with last (a close or
+// noop packet), a WebSocket is closed, the handler's OnClose runs and the
+// session leaves its shard. Loop-only.
 func (es *eioSess) finish(code codec.StatusCode, reason string, last codec.EIOType) {
 	if es.ended {
 		return
 	}
 	es.ended = true
 	es.out = nil
+	if w := es.takePost(nil); w != nil {
+		w.abort()
+	}
 	if es.poll != nil {
 		if last == 0 {
 			last = codec.EIOClose

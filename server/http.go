@@ -205,10 +205,10 @@ func (s *Server) serveHTTP(c *conn, req *codec.Request, n int, kind poller.Kind)
 		return
 	}
 	r := Request{req: req, remote: clientAddr(s.cfg.TrustedProxies, s.cfg.ClientAddrHeader, c.peer(), req), resumed: p.Resumed}
-	if !s.admitIP(c, r.remote, cors) {
+	if !s.admitIP(c, r.remote, cors, nil) {
 		return
 	}
-	if p.Kind == poller.KindPoll && !s.admitPoll(c, r.remote, cors) {
+	if p.Kind == poller.KindPoll && !s.admitPoll(c, r.remote, cors, nil) {
 		return
 	}
 	if err := s.connect(c, &r); err != nil {

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/c1mhq/c1m/codec"
 	"github.com/c1mhq/c1m/session"
 )
 
@@ -86,9 +87,10 @@ func addrIP(a net.Addr) (netip.Addr, bool) {
 // connection closes (OnClose), so that a kept-alive connection counts once
 // and a proxy's connection, which carries one client after another, counts
 // for the client of the moment. Over the cap it answers 429 with
-// Retry-After, with extra header lines (CORS), and reports false.
-// Loop-only.
-func (s *Server) admitIP(c *conn, client net.Addr, extra string) bool {
+// Retry-After, with extra header lines (CORS), in Engine.IO's form when
+// eio is the head of an Engine.IO request (refuseLimit), and reports
+// false. Loop-only.
+func (s *Server) admitIP(c *conn, client net.Addr, extra string, eio *codec.Request) bool {
 	if s.perIP == nil && s.handshakes == nil {
 		return true
 	}
@@ -98,7 +100,7 @@ func (s *Server) admitIP(c *conn, client net.Addr, extra string) bool {
 	}
 	if s.handshakes != nil && !s.handshakes.take(ip, time.Now()) {
 		c.sh.Stats().Evicted(session.ReasonHandshakeRate)
-		c.respond(http.StatusTooManyRequests, extra+perIPRetryAfter, "too many requests from your address\n")
+		s.refuseLimit(c, eio, http.StatusTooManyRequests, extra, perIPRetryAfter, codec.EIOHandshakeRate)
 		return false
 	}
 	if s.perIP == nil {
@@ -109,7 +111,7 @@ func (s *Server) admitIP(c *conn, client net.Addr, extra string) bool {
 	}
 	if !s.perIP.acquire(ip) {
 		c.sh.Stats().Evicted(session.ReasonPerIPLimit)
-		c.respond(http.StatusTooManyRequests, extra+perIPRetryAfter, "too many connections from your address\n")
+		s.refuseLimit(c, eio, http.StatusTooManyRequests, extra, perIPRetryAfter, codec.EIOTooManyConnections)
 		return false
 	}
 	if c.sh.perIP == nil {

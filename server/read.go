@@ -61,7 +61,11 @@ func (s *Server) readHead(c *conn) {
 		// The listener stays open while the server drains, so that a
 		// client arriving late is told to go elsewhere instead of being
 		// dropped without a word.
-		c.respond(http.StatusServiceUnavailable, retryAfter, "server shutting down\n")
+		var eio *codec.Request
+		if s.eio != nil && s.eio.matches(req.Path) {
+			eio = &req
+		}
+		s.refuseLimit(c, eio, http.StatusServiceUnavailable, "", retryAfter, codec.EIOShuttingDown)
 		return
 	}
 	if page, ok := s.cfg.Pages[string(req.Path)]; ok && string(req.Method) == http.MethodGet && !req.IsWebSocketUpgrade() {
@@ -103,7 +107,7 @@ func (s *Server) readHead(c *conn) {
 		return
 	}
 	r := Request{req: &req, remote: clientAddr(s.cfg.TrustedProxies, s.cfg.ClientAddrHeader, c.peer(), &req), resumed: p.Resumed}
-	if !s.admitIP(c, r.remote, "") {
+	if !s.admitIP(c, r.remote, "", nil) {
 		return
 	}
 	out := c.queue()

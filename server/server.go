@@ -77,13 +77,14 @@ type shard struct {
 	loop       gnet.EventLoop
 	handshaker *codec.Handshaker
 	deflater   *codec.Deflater
-	held       map[*conn]func()     // events of paused connections (pause.go)
-	eioPolling atomic.Int64         // Engine.IO sessions on long-polling (eio_session.go)
-	eioWS      atomic.Int64         // Engine.IO sessions on WebSocket
-	perIP      map[*conn]netip.Addr // client address of connections holding a Config.MaxConnsPerIP slot (iplimit.go)
-	userSlots  map[*conn]string     // user of connections holding a Config.MaxConnsPerUser slot (userlimit.go)
-	pollSlots  map[*conn]netip.Addr // client address of polls holding a Config.MaxPollsPerIP slot (userlimit.go)
-	eioSlots   map[uint64]eioSlots  // the slots Engine.IO polling sessions hold, by session id (eio_limits.go)
+	held       map[*conn]func()      // events of paused connections (pause.go)
+	eioPolling atomic.Int64          // Engine.IO sessions on long-polling (eio_session.go)
+	eioWS      atomic.Int64          // Engine.IO sessions on WebSocket
+	perIP      map[*conn]netip.Addr  // client address of connections holding a Config.MaxConnsPerIP slot (iplimit.go)
+	userSlots  map[*conn]string      // user of connections holding a Config.MaxConnsPerUser slot (userlimit.go)
+	pollSlots  map[*conn]netip.Addr  // client address of polls holding a Config.MaxPollsPerIP slot (userlimit.go)
+	eioSlots   map[uint64]eioSlots   // the slots Engine.IO polling sessions hold, by session id (eio_limits.go)
+	eioPosts   map[uint64]*eioWaiter // the post an Engine.IO polling session is taking, by session id, while it is (eio_poll.go)
 }
 
 // Execute implements session.Executor on the shard's loop.
@@ -380,6 +381,9 @@ func (s engine) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 		// Answered before the request is read, and closed at once: the
 		// descriptor is free again before the next accept.
 		sh.Stats().Evicted(session.ReasonOverCapacity)
+		if s.eio != nil {
+			return overCapacityEIO, gnet.Close
+		}
 		return overCapacity, gnet.Close
 	}
 	c := &conn{sh: sh, c: gc}

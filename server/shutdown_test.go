@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"sync"
 	"testing"
@@ -39,14 +40,16 @@ type shutdownResult struct {
 }
 
 // TestDrainAnswers503: while the server drains, the listener stays open and
-// a request gets 503 with Retry-After, an upgrade as well as a page.
+// a request gets 503 with Retry-After, an upgrade as well as a page, in
+// plain text; an Engine.IO handshake in Engine.IO's JSON shape.
 func TestDrainAnswers503(t *testing.T) {
 	t.Parallel()
 	timing := fastTiming
 	timing.CloseTimeout = wstest.Timeout // the held client keeps the drain going
 	srv := server.New(&echoHandler{}, &server.Config{
 		Addr: "127.0.0.1:0", Loops: 2, Timing: timing, DrainTimeout: 2 * wstest.Timeout, DrainSpread: -1,
-		Pages: map[string]server.Page{"/": {ContentType: "text/plain", Body: []byte("page")}},
+		Pages:  map[string]server.Page{"/": {ContentType: "text/plain", Body: []byte("page")}},
+		Engine: &server.EngineConfig{Path: "/engine.io/", Handler: &echoHandler{}},
 	})
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)
@@ -58,16 +61,21 @@ func TestDrainAnswers503(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The server drains now: it waits for held's close frame.
-	cases := []struct{ name, req string }{
-		{"upgrade", wstest.Request("/ws", "")},
-		{"page", "GET / HTTP/1.1\r\nHost: test\r\n\r\n"},
+	const plain = "server shutting down\n"
+	cases := []struct{ name, req, body string }{
+		{"upgrade", wstest.Request("/ws", ""), plain},
+		{"page", "GET / HTTP/1.1\r\nHost: test\r\n\r\n", plain},
+		{"Engine.IO handshake", "GET /engine.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: test\r\n\r\n",
+			`{"code":104,"message":"server shutting down"}`},
 	}
 	for _, tc := range cases {
 		c := wstest.Dial(t, addr)
 		c.Write([]byte(tc.req))
 		resp := c.Response()
-		if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
-			t.Fatalf("%s while draining: %d, Retry-After %q; want 503 with Retry-After", tc.name, resp.StatusCode, resp.Header.Get("Retry-After"))
+		body, err := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" || err != nil || string(body) != tc.body {
+			t.Fatalf("%s while draining: %d %q (%v), Retry-After %q; want 503 %q with Retry-After",
+				tc.name, resp.StatusCode, body, err, resp.Header.Get("Retry-After"), tc.body)
 		}
 		c.ExpectEOF()
 		c.Net().Close() // as an HTTP client does after "Connection: close"

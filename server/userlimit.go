@@ -53,9 +53,10 @@ func (s *Server) takeUser(c *conn, r *Request) error {
 }
 
 // admitPoll takes a slot of Config.MaxPollsPerIP for a poll from client,
-// or answers 429 with Retry-After (and extra header lines) and reports
-// false. Loop-only.
-func (s *Server) admitPoll(c *conn, client net.Addr, extra string) bool {
+// or answers 429 with Retry-After (and extra header lines; in Engine.IO's
+// form when eio is the head of an Engine.IO poll) and reports false.
+// Loop-only.
+func (s *Server) admitPoll(c *conn, client net.Addr, extra string, eio *codec.Request) bool {
 	if s.perPoll == nil {
 		return true
 	}
@@ -68,7 +69,7 @@ func (s *Server) admitPoll(c *conn, client net.Addr, extra string) bool {
 	}
 	if !s.perPoll.acquire(ip) {
 		c.sh.Stats().Evicted(session.ReasonPollsPerIP)
-		c.respond(http.StatusTooManyRequests, extra+perIPRetryAfter, ReasonPollLimit+"\n")
+		s.refuseLimit(c, eio, http.StatusTooManyRequests, extra, perIPRetryAfter, codec.EIOTooManyPolls)
 		return false
 	}
 	if c.sh.pollSlots == nil {

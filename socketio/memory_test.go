@@ -62,3 +62,50 @@ func TestIdleClientMemory(t *testing.T) {
 	}
 	runtime.KeepAlive(conns)
 }
+
+// connectTimerBudget is what Config.ConnectTimeout's runtime timer
+// (time.AfterFunc in Server.OnOpen, stopped at the first CONNECT) may add
+// to a client that has not connected yet. Measured 145-151 B (Go 1.26.8,
+// 2026-11-30, with and without -race): the runtime's timer in the 128-byte
+// class and the 16-byte method value; a second timer per client fails.
+const connectTimerBudget = 160
+
+// TestConnectingClientMemory measures the heap the layer holds per client
+// whose Engine.IO session is open but which has sent no CONNECT yet,
+// with the connect timeout's timer and without it (ConnectTimeout -1),
+// and checks the difference, the timer's cost, against
+// connectTimerBudget.
+func TestConnectingClientMemory(t *testing.T) {
+	const n = 4000
+	perClient := func(cfg *Config) int64 {
+		srv := suiteServer(cfg)
+		r := newRig(t, srv, session.HistoryConfig{})
+		conns := make([]*conn, n)
+		for i := range conns {
+			conns[i] = &conn{r: r, s: new(session.Session), rec: &recorder{enc: srv.EncodePublication}}
+			r.loop.run(func() { r.sh.Open(conns[i].s, conns[i].rec); conns[i].s.MarkOpen() })
+		}
+		before := heapInUse()
+		for _, c := range conns {
+			r.loop.run(func() { srv.OnOpen(sessionOf(c)) })
+		}
+		after := heapInUse()
+		runtime.KeepAlive(conns)
+		return (int64(after) - int64(before)) / n
+	}
+	timed := perClient(&Config{ConnectTimeout: DefaultConnectTimeout})
+	untimed := perClient(&Config{ConnectTimeout: -1})
+	t.Logf("a client before its CONNECT holds %d B with the connect timer, %d B without: the timer costs %d B", timed, untimed, timed-untimed)
+	if timed-untimed > connectTimerBudget {
+		t.Fatalf("the connect timer costs %d B per connecting client, over the %d B budget", timed-untimed, connectTimerBudget)
+	}
+}
+
+// heapInUse returns the live heap after two collections.
+func heapInUse() uint64 {
+	runtime.GC()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc
+}

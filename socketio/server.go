@@ -205,6 +205,17 @@ func (s *Server) OnOpen(ss *server.Session) {
 	c := &client{srv: s, s: ss}
 	s.clients.store(ss.ID(), c)
 	if d := s.cfg.ConnectTimeout; d > 0 {
+		// A runtime timer per client until its first CONNECT (namespace.go
+		// stops it; a connected client holds none): 145-151 B of heap per
+		// connecting client, the runtime's timer and the method value
+		// (TestConnectingClientMemory, Go 1.26.8, 2026-11-30), and an
+		// insertion and a removal in the runtime's timer heap of the P.
+		// The shards' timing wheel would cost no allocation, but it offers
+		// a handler no callback: session.Session.SetDeadline (which
+		// server.Session does not expose) closes the session with 1000
+		// "deadline" unconditionally, where the timeout must look at
+		// expiry whether a namespace was joined (as the reference's does),
+		// and cancelling it would move into the connect path.
 		c.mu.Lock()
 		c.timer = time.AfterFunc(d, c.connectTimedOut)
 		c.mu.Unlock()

@@ -1,7 +1,9 @@
 package interop
 
 import (
+	"errors"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -90,6 +92,15 @@ var engineIOSessionCases = []wireCase{
 			w.t.Fatal(err)
 		}
 		w.is(w.push(sid, "4world"), http.StatusBadRequest, anyBody)
+		// The first POST's body then completes: the reference has
+		// destroyed that request when the session closed (its polling
+		// transport's doClose, "aborting ongoing data request"), so it
+		// gets no answer at all, only the end of its connection. A write
+		// after that end may fail; the answer is what counts.
+		_, _ = first.Write([]byte("lo\x1e4abc"))
+		if a := w.rawAnswer(first, "the first POST"); a.err == nil || isTimeout(a.err) {
+			w.t.Fatalf("%s: %s, want its connection closed with no answer", w.srv.name, a)
+		}
 		w.gone(sid)
 	}},
 	{name: "polling/payload-over-maxPayload", from: eioDoc, run: func(w *wire) {
@@ -295,4 +306,11 @@ func closePolling(w *wire) {
 		w.is(w.poll(sid), http.StatusBadRequest, eioUnknownSID)
 		return true
 	})
+}
+
+// isTimeout reports whether err is a deadline's (the hang guard's), not
+// an answer of the server.
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }
