@@ -237,7 +237,7 @@ func TestClusterSocketIORecoveryOtherNode(t *testing.T) {
 func TestClusterSocketIORecoveryPastWindow(t *testing.T) {
 	ns := natstest.Start(t)
 	const window = 2 * time.Second
-	a, b := startNodeWindow(t, ns.URL(), "a", nil, window), startNodeWindow(t, ns.URL(), "b", nil, window)
+	a, b := startNodeWith(t, ns.URL(), "a", nil, nodeOptions{window: window}), startNodeWith(t, ns.URL(), "b", nil, nodeOptions{window: window})
 	hc := httpClient(t)
 	s, sid, pid := dialSIO(t, a.addr, "")
 	s.subscribe(1, "old")
@@ -260,5 +260,41 @@ func TestClusterSocketIORecoveryPastWindow(t *testing.T) {
 	// the old room restored.
 	if got, _ := s2.message(); got != "new" {
 		t.Fatalf("got %q, want new (the old room not restored)", got)
+	}
+}
+
+// TestClusterSocketIORecoveryWorkers: a node whose handlers run on
+// workers (server.Config.Workers) recovers a socket of another node as a
+// loop does: the CONNECT's answer, after the store's, comes from a
+// goroutine of its own.
+func TestClusterSocketIORecoveryWorkers(t *testing.T) {
+	ns := natstest.Start(t)
+	a, b := startNode(t, ns.URL(), "a", nil), startNodeWith(t, ns.URL(), "b", nil, nodeOptions{workers: 2})
+	hc := httpClient(t)
+	s, sid, pid := dialSIO(t, a.addr, "")
+	s.subscribe(1, "wx")
+	waitKept(t, a, 2)
+	if _, err := publishAPI(hc, a.api, "wx", "w1"); err != nil {
+		t.Fatal(err)
+	}
+	_, offset := s.message()
+	s.c.Close()
+	waitKept(t, a, 3)
+	if _, err := publishAPI(hc, a.api, "wx", "w2"); err != nil {
+		t.Fatal(err)
+	}
+	auth, _ := json.Marshal(map[string]string{"pid": pid, "offset": offset})
+	s2, sid2, pid2 := dialSIO(t, b.addr, string(auth))
+	if sid2 != sid || pid2 != pid {
+		t.Fatalf("on the workers' node: sid %q pid %q, want %q %q", sid2, pid2, sid, pid)
+	}
+	if got, _ := s2.message(); got != "w2" {
+		t.Fatalf("replayed %q, want w2", got)
+	}
+	if _, err := publishAPI(hc, b.api, "wx", "w3"); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s2.message(); got != "w3" {
+		t.Fatalf("after recovery %q, want w3", got)
 	}
 }

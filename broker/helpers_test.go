@@ -35,12 +35,22 @@ var testHistory = session.HistoryConfig{Size: 1000, TTL: time.Minute}
 // the test.
 func startNode(t testing.TB, url, id string, cfg *broker.Config) *node {
 	t.Helper()
-	return startNodeWindow(t, url, id, cfg, testHistory.TTL)
+	return startNodeWith(t, url, id, cfg, nodeOptions{})
 }
 
-// startNodeWindow is startNode with Socket.IO recovery's window.
-func startNodeWindow(t testing.TB, url, id string, cfg *broker.Config, window time.Duration) *node {
+// nodeOptions are what startNodeWith sets apart from startNode.
+type nodeOptions struct {
+	window  time.Duration // Socket.IO recovery's; 0: testHistory.TTL
+	workers int           // server.Config.Workers
+}
+
+// startNodeWith is startNode with opts.
+func startNodeWith(t testing.TB, url, id string, cfg *broker.Config, opts nodeOptions) *node {
 	t.Helper()
+	window := opts.window
+	if window == 0 {
+		window = testHistory.TTL
+	}
 	// Clients name their user in the query (user=U) so that per-user sends
 	// can be tested without tokens.
 	push := server.NewPush(&server.PushConfig{ClientPublish: true, Auth: func(r *server.Request) error {
@@ -54,7 +64,7 @@ func startNodeWindow(t testing.TB, url, id string, cfg *broker.Config, window ti
 	sio := socketio.New(&socketio.Config{Recovery: &socketio.RecoveryConfig{Window: window}})
 	socketio.ServePush(sio.Of("/"), &socketio.PushConfig{ClientPublish: true})
 	srv := server.New(push, &server.Config{
-		Addr: "127.0.0.1:0", Loops: 2, History: testHistory,
+		Addr: "127.0.0.1:0", Loops: 2, History: testHistory, Workers: opts.workers,
 		Protocols: []string{codec.EnvelopeProtocol},
 		Engine:    sio.EngineConfig(nil),
 	})
