@@ -69,7 +69,8 @@ const (
 	keptPut keptKind = iota
 	keptDelete
 	keptTake
-	keptHeld // another node asks whether this one holds a key connected
+	keptHeld  // another node asks whether this one holds a key connected
+	keptFlush // done is called once the operations before it are
 )
 
 type keptOp struct {
@@ -166,6 +167,33 @@ func (s *KeptStore) Take(key string, done func(rec []byte, err error)) {
 	}
 }
 
+// Flush waits until the operations queued before it are done, or ctx
+// ends: a node that stops calls it once its sessions are closed (their
+// records marked as dropped), before the broker closes. It waits; call
+// it from no loop. Safe for concurrent use.
+func (s *KeptStore) Flush(ctx context.Context) error {
+	var wg sync.WaitGroup
+	for _, q := range s.queues {
+		wg.Add(1)
+		op := keptOp{kind: keptFlush, done: func([]byte, error) { wg.Done() }}
+		select {
+		case q <- op:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-s.b.done:
+			return ErrKeptUnavailable
+		}
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 // Stats returns the store's counters. Safe for concurrent use.
 func (s *KeptStore) Stats() KeptStats {
 	return KeptStats{
@@ -210,6 +238,10 @@ func (s *KeptStore) run(q chan keptOp) {
 
 // do performs one operation.
 func (s *KeptStore) do(op keptOp, revs map[string]keptRev) {
+	if op.kind == keptFlush {
+		op.done(nil, nil)
+		return
+	}
 	if op.kind == keptHeld {
 		ans := keptNotHeld
 		if r, ok := revs[op.key]; ok && r.conn {

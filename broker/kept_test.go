@@ -1,6 +1,8 @@
 package broker_test
 
 import (
+	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -102,6 +104,25 @@ func TestKeptStorePutTake(t *testing.T) {
 	waitStats(t, a, "p3 filed again", func(s broker.KeptStats) bool { return s.Writes == 5 })
 	if rec, _ := takeSync(t, b, "p3"); string(rec) != "z" {
 		t.Fatalf("b takes p3 refiled: %q", rec)
+	}
+}
+
+// TestKeptStoreFlush: once Flush returns, every operation queued before
+// it is done.
+func TestKeptStoreFlush(t *testing.T) {
+	ns := natstest.Start(t)
+	a := keptNode(t, ns.URL(), "a", time.Minute)
+	const n = 300
+	for i := range n {
+		a.Put(fmt.Sprint("f", i), []byte("x"), false)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second) // a hang guard
+	defer cancel()
+	if err := a.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if st := a.Stats(); st.Writes != n {
+		t.Fatalf("after Flush: %+v, want %d writes", st, n)
 	}
 }
 

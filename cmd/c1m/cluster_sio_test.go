@@ -18,8 +18,9 @@ import (
 
 // TestClusterSocketIORecoveryMoves: the npm socket.io-client, in rooms r1
 // and r2 on node a, moves to node b with connection state recovery
-// (sio-move.mjs). kill: node a is killed with SIGKILL; drop: the client's
-// connection drops while node a lives on. Publications made meanwhile,
+// (sio-move.mjs). kill: node a is killed with SIGKILL; term: node a is
+// stopped with SIGTERM (it drains); drop: the client's connection drops
+// while node a lives on. Publications made meanwhile,
 // through node b and (drop) node a, are replayed on node b; the client
 // comes back recovered, with the same id and its rooms (later publications
 // reach it), and has every publication once, in order. After a drop,
@@ -27,10 +28,10 @@ import (
 // and offset gets a new socket.
 func TestClusterSocketIORecoveryMoves(t *testing.T) {
 	t.Parallel()
-	for _, mode := range []string{"kill", "drop"} {
+	for _, mode := range []string{"kill", "drop", "term"} {
 		t.Run(mode, func(t *testing.T) {
 			ns := natstest.Start(t)
-			a := startC1M(t, "-nats", ns.URL(), "-node-id", "a")
+			a := startC1M(t, "-nats", ns.URL(), "-node-id", "a", "-drain-spread", "100ms")
 			b := startC1M(t, "-nats", ns.URL(), "-node-id", "b")
 			conv := nodetest.Converse(t, "../..", "sio-move.mjs", a.clientURL(), b.clientURL(), mode)
 			ready := conv.Until(t, "ready")
@@ -47,8 +48,13 @@ func TestClusterSocketIORecoveryMoves(t *testing.T) {
 			pub(a, "r2", "a2")
 			conv.Say(t, map[string]any{"ev": "published"})
 			conv.Until(t, "received")
-			if mode == "kill" {
+			switch mode {
+			case "kill":
 				if err := a.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+					t.Fatal(err)
+				}
+			case "term":
+				if err := a.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 					t.Fatal(err)
 				}
 			}

@@ -299,7 +299,15 @@ func run(o *options) error {
 			if err != nil {
 				return fmt.Errorf("-nats: %w", err)
 			}
-			defer sio.UseStore(kept, o.cluster.nodeID)()
+			stopRefresh := sio.UseStore(kept, o.cluster.nodeID)
+			defer func() {
+				// After the drain, whose sessions' records are marked as
+				// dropped, and before the broker closes.
+				stopRefresh()
+				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+				defer cancel()
+				_ = kept.Flush(ctx)
+			}()
 		}
 		apiCfg.Cluster, apiCfg.NodeID = b, o.cluster.nodeID
 	}

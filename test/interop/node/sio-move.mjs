@@ -7,8 +7,9 @@
 // The client connects to node a (WebSocket), joins rooms r1 and r2 (the
 // subscribe event) and says "ready" with its pid. The test publishes and
 // says "published"; once the client has the publications it says
-// "received". MODE kill: the test kills node a (SIGKILL); MODE drop: the
-// client drops its connection itself (node a lives on). Either way the
+// "received". MODE kill: the test kills node a (SIGKILL); MODE term: it
+// stops node a (SIGTERM: a drain); MODE drop: the client drops its
+// connection itself (node a lives on). Either way the
 // client says "dropped", the test publishes more through the cluster and
 // says "published"; the client then connects to node b, must come back
 // recovered (socket.recovered, same id) and says "recovered" with its pid
