@@ -25,15 +25,19 @@ import (
 // comes back recovered, with the same id and its rooms (later publications
 // reach it), and has every publication once, in order. After a drop,
 // node a cannot also recover the socket: a client there with the same pid
-// and offset gets a new socket.
+// and offset gets a new socket. On WebSocket and on polling.
 func TestClusterSocketIORecoveryMoves(t *testing.T) {
 	t.Parallel()
-	for _, mode := range []string{"kill", "drop", "term"} {
-		t.Run(mode, func(t *testing.T) {
+	for _, tc := range []struct{ mode, transport string }{
+		{"kill", "websocket"}, {"drop", "websocket"}, {"term", "websocket"},
+		{"kill", "polling"}, {"drop", "polling"},
+	} {
+		mode := tc.mode
+		t.Run(mode+"-"+tc.transport, func(t *testing.T) {
 			ns := natstest.Start(t)
 			a := startC1M(t, "-nats", ns.URL(), "-node-id", "a", "-drain-spread", "100ms")
 			b := startC1M(t, "-nats", ns.URL(), "-node-id", "b")
-			conv := nodetest.Converse(t, "../..", "sio-move.mjs", a.clientURL(), b.clientURL(), mode)
+			conv := nodetest.Converse(t, "../..", "sio-move.mjs", a.clientURL(), b.clientURL(), mode, tc.transport)
 			ready := conv.Until(t, "ready")
 			pid, _ := ready["pid"].(string)
 			// Node a files the socket's record as the client joins; a

@@ -2,9 +2,9 @@
 // connection state recovery (cmd/c1m/cluster_sio_test.go), in a
 // conversation with the Go test through harness.mjs:
 //
-//   node sio-move.mjs URL_A URL_B MODE
+//   node sio-move.mjs URL_A URL_B MODE TRANSPORT
 //
-// The client connects to node a (WebSocket), joins rooms r1 and r2 (the
+// The client connects to node a (TRANSPORT: websocket or polling), joins rooms r1 and r2 (the
 // subscribe event) and says "ready" with its pid. The test publishes and
 // says "published"; once the client has the publications it says
 // "received". MODE kill: the test kills node a (SIGKILL); MODE term: it
@@ -19,14 +19,15 @@
 import { io } from "socket.io-client";
 import { at, hear, main, say } from "./harness.mjs";
 
-const [urlA, urlB, mode] = process.argv.slice(2);
+const [urlA, urlB, mode, transport] = process.argv.slice(2);
+if (transport !== "websocket" && transport !== "polling") throw new Error(`unknown transport ${transport}`);
 const once = (socket, ev) => new Promise((resolve) => socket.once(ev, (...args) => resolve(args)));
 
 async function run() {
   at("connecting to node a");
   // No reconnection of its own: the client comes back when the test has
   // published what it must recover, and to node b.
-  const socket = io(urlA, { transports: ["websocket"], forceNew: true, reconnection: false });
+  const socket = io(urlA, { transports: [transport], forceNew: true, reconnection: false });
   const got = [];
   socket.on("message", (data) => got.push(data));
   await new Promise((resolve, reject) => {
@@ -77,7 +78,7 @@ async function run() {
     throw new Error(`got ${JSON.stringify(got)}, want ${JSON.stringify(expect)}`);
   }
   socket.close();
-  return { ok: true, mode, reason, received: got.length, recovered: true };
+  return { ok: true, mode, transport, reason, received: got.length, recovered: true };
 }
 
 main(run);
