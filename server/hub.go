@@ -57,11 +57,13 @@ func (h *Hub) Broadcast(data []byte) error { return h.machinery().Broadcast(data
 // SendTo sends data to the session with id (Session.ID), wherever it
 // lives, and returns session.ErrNotFound when that session has ended (or
 // never was), session.ErrClosed when it is closing, and the transport's
-// refusal under its slow-client policy. From a goroutine other than an
-// event loop it waits for the session's loop to take the message, about
-// one round of the loop; from another session's loop it does not wait and
-// returns nil. data is kept and shared: the caller must not modify it
-// afterwards. See session.Hub.SendTo. Safe for concurrent use.
+// refusal under its slow-client policy. On the session's own loop it
+// writes at once; from a goroutine that is no event loop (a worker, an API
+// handler) it waits for the session's loop to take the message, about one
+// round of the loop; on another event loop, which must never wait, it
+// posts the message and returns nil. data is kept and shared: the caller
+// must not modify it afterwards. See session.Hub.SendTo. Safe for
+// concurrent use.
 func (h *Hub) SendTo(id uint64, data []byte) error { return h.machinery().SendTo(id, data) }
 
 // SendToUser sends data to every session of user (Session.SetUser,
