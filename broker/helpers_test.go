@@ -79,7 +79,7 @@ func startNodeWith(t testing.TB, url, id string, cfg *broker.Config, opts nodeOp
 		// longer than in production before it counts as failed.
 		bc.PublishTimeout = 15 * time.Second
 	}
-	b, err := broker.Start(srv.Hub(), &bc)
+	b, err := broker.Start((*session.Hub)(srv.Hub()), &bc) // the bus drives the machinery
 	if err != nil {
 		t.Fatalf("node %s: %v", id, err)
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/c1mhq/c1m/broker"
 	"github.com/c1mhq/c1m/internal/natstest"
 	"github.com/c1mhq/c1m/server"
+	"github.com/c1mhq/c1m/session"
 )
 
 // keptNode is a broker of its own hub, for the store's tests.
@@ -22,7 +23,8 @@ func keptNode(t *testing.T, url, id string, ttl time.Duration) *broker.KeptStore
 // keptBroker is keptNode with its broker.
 func keptBroker(t *testing.T, url, id string, ttl time.Duration) (*broker.KeptStore, *broker.Broker) {
 	t.Helper()
-	b, err := broker.Start(server.New(server.NewPush(nil), &server.Config{Addr: "127.0.0.1:0", History: testHistory}).Hub(), &broker.Config{URL: url, NodeID: id, History: testHistory})
+	srv := server.New(server.NewPush(nil), &server.Config{Addr: "127.0.0.1:0", History: testHistory})
+	b, err := broker.Start((*session.Hub)(srv.Hub()), &broker.Config{URL: url, NodeID: id, History: testHistory})
 	if err != nil {
 		t.Fatal(err)
 	}

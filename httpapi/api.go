@@ -273,7 +273,7 @@ func (a *API) stats(w http.ResponseWriter, r *http.Request) {
 	st.FDGuardShutSeconds = a.srv.FDGuardShut().Seconds()
 	h := hub.History()
 	st.History = HistoryStats{Topics: h.Topics, Entries: h.Entries, Bytes: h.Bytes, MaxBytes: h.Limit}
-	for _, sh := range hub.Shards() {
+	for _, sh := range loops(a.srv) {
 		s := sh.Stats()
 		st.Loops = append(st.Loops, LoopStats{
 			Loop: sh.Index(), Connections: s.Connections.Load(), Sessions: s.Sessions.Load(),

@@ -134,7 +134,7 @@ func TestPublishBacklog(t *testing.T) {
 
 	// Hold the loop so that publications wait in its inbox.
 	held, release := make(chan struct{}), make(chan struct{})
-	if err := srv.Registry().Shards()[0].Post(func() { close(held); <-release }); err != nil {
+	if err := (*session.Hub)(srv.Hub()).Shards()[0].Post(func() { close(held); <-release }); err != nil {
 		t.Fatal(err)
 	}
 	<-held
@@ -169,7 +169,7 @@ func TestPublishBacklog(t *testing.T) {
 	}
 	// The backlog empties once the loop has written them (it settles them
 	// right after the writes, which may be after the client has read).
-	sh := srv.Registry().Shards()[0]
+	sh := (*session.Hub)(srv.Hub()).Shards()[0]
 	for deadline := time.Now().Add(10 * time.Second); sh.Backlog() != 0; {
 		if time.Now().After(deadline) {
 			t.Fatalf("backlog %d bytes after the loop caught up", sh.Backlog())

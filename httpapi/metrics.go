@@ -65,7 +65,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	var buckets = map[float64]uint64{}
 	var count uint64
 	var sum float64
-	for _, sh := range c.srv.Hub().Shards() {
+	for _, sh := range loops(c.srv) {
 		st := sh.Stats()
 		l := strconv.Itoa(sh.Index())
 		gauge := func(d *prometheus.Desc, v float64) {
@@ -127,4 +127,11 @@ func (c *denialCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, d := range server.AllDenials() {
 		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.CounterValue, float64(c.push.Denials(d)), d.String())
 	}
+}
+
+// loops returns srv's shards, one per event loop, for the per-loop
+// figures. The embedding API (server.Hub) does not list them: this
+// package converts to the machinery explicitly.
+func loops(srv *server.Server) []*session.Shard {
+	return (*session.Hub)(srv.Hub()).Shards()
 }

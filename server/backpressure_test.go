@@ -66,14 +66,14 @@ func stalled(t *testing.T, addr, path string) *wstest.Conn {
 var quietTiming = session.Config{PingInterval: -1, CloseTimeout: 3 * wstest.Timeout}
 
 func slowConsumerEvictions(srv *server.Server) (n uint64) {
-	for _, sh := range srv.Registry().Shards() {
+	for _, sh := range server.Shards(srv) {
 		n += sh.Stats().Evictions(session.ReasonSlowConsumer)
 	}
 	return n
 }
 
 func outboundPeak(srv *server.Server) (peak int64) {
-	for _, sh := range srv.Registry().Shards() {
+	for _, sh := range server.Shards(srv) {
 		peak = max(peak, sh.Stats().OutboundPeak.Load())
 	}
 	return peak

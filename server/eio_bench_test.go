@@ -71,7 +71,7 @@ func fanoutBench(b *testing.B, kind string, subscribers int) {
 		}()
 	}
 	waitFor(b, "the subscribers", func() bool { return srv.Hub().Totals().Sessions == int64(subscribers) })
-	for _, sh := range srv.Registry().Shards() { // their subscriptions are in place
+	for _, sh := range server.Shards(srv) { // their subscriptions are in place
 		done := make(chan struct{})
 		_ = sh.Post(func() { close(done) })
 		<-done

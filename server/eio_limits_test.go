@@ -15,7 +15,7 @@ import (
 
 // eioEvictions returns the server's refusals and evictions for r.
 func eioEvictions(srv *server.Server, r session.Reason) (n uint64) {
-	for _, sh := range srv.Registry().Shards() {
+	for _, sh := range server.Shards(srv) {
 		n += sh.Stats().Evictions(r)
 	}
 	return n

@@ -5,6 +5,7 @@ import (
 	"unsafe"
 
 	"github.com/c1mhq/c1m/codec"
+	"github.com/c1mhq/c1m/session"
 )
 
 // boundaryHandler records what a handler sees of the session, using the
@@ -39,5 +40,35 @@ func TestHandlerBoundaryAllocatesNothing(t *testing.T) {
 	}
 	if unsafe.Pointer(h.got) != unsafe.Pointer(&c.Session) {
 		t.Errorf("the handler got %p, not the connection's session %p", h.got, &c.Session)
+	}
+}
+
+// TestHubFacadeAllocatesNothing: Server.Hub hands out the server's own
+// hub, converted in place, and a publication through it costs what one
+// through session.Hub costs, not one allocation more.
+func TestHubFacadeAllocatesNothing(t *testing.T) {
+	s := New(nil, &Config{Addr: "127.0.0.1:0", History: session.HistoryConfig{Size: 8}})
+	if unsafe.Pointer(s.Hub()) != unsafe.Pointer(&s.hub) {
+		t.Fatalf("Server.Hub returned %p, not the server's hub %p", s.Hub(), &s.hub)
+	}
+	data := []byte("hello")
+	// A topic with history is numbered and kept without subscribers: once
+	// its ring is full, each publication costs the same.
+	for range 100 {
+		if _, err := s.hub.Publish("t", data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	raw := testing.AllocsPerRun(1000, func() { _, _ = s.hub.Publish("t", data) })
+	facade := testing.AllocsPerRun(1000, func() { _, _ = s.Hub().Publish("t", data) })
+	if raw == 0 {
+		t.Fatal("a publication through session.Hub allocates nothing: the comparison shows nothing")
+	}
+	if facade != raw {
+		t.Errorf("a publication through server.Hub allocates %.1f times, through session.Hub %.1f", facade, raw)
+	}
+	// 100, then 1000 and a warm-up run in each AllocsPerRun.
+	if _, off := s.Hub().Position("t"); off != 2102 {
+		t.Errorf("topic t is at offset %d after 2102 publications", off)
 	}
 }

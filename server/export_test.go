@@ -46,5 +46,9 @@ func SessionEntries(s *Server) int {
 	return n
 }
 
+// Shards returns s's shards, the machinery that server.Hub leaves out,
+// for tests that act on a loop (post to it, read its counters).
+func Shards(s *Server) []*session.Shard { return s.hub.Shards() }
+
 // DisableFDGuard runs s without the descriptor guard; call it before Start.
 func DisableFDGuard(s *Server) { s.noFDGuard = true }

@@ -19,7 +19,7 @@ import (
 // posted meanwhile run in the same pass, before the loop polls for I/O.
 func holdLoop(t *testing.T, srv *server.Server) (sh *session.Shard, release func()) {
 	t.Helper()
-	shards := srv.Registry().Shards()
+	shards := server.Shards(srv)
 	if len(shards) != 1 {
 		t.Fatalf("%d shards, want 1", len(shards))
 	}

@@ -76,7 +76,7 @@ func TestFDGuardChild(t *testing.T) {
 		switch in.Text() {
 		case "stall": // every loop runs a task that holds it, again and again
 			stalling.Store(true)
-			for _, sh := range srv.Hub().Shards() {
+			for _, sh := range server.Shards(srv) {
 				go func() {
 					for stalling.Load() {
 						done := make(chan struct{})

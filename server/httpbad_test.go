@@ -237,7 +237,7 @@ func numbered(srv *server.Server, topic string) bool {
 
 // backlog returns the bytes of publications the server has yet to write.
 func backlog(srv *server.Server) (n int64) {
-	for _, sh := range srv.Registry().Shards() {
+	for _, sh := range server.Shards(srv) {
 		n += sh.Backlog()
 	}
 	return n

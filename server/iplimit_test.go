@@ -25,7 +25,7 @@ func dialFrom(ip string) *websocket.Dialer {
 }
 
 func perIPRefusals(srv *server.Server) (n uint64) {
-	for _, sh := range srv.Registry().Shards() {
+	for _, sh := range server.Shards(srv) {
 		n += sh.Stats().Evictions(session.ReasonPerIPLimit)
 	}
 	return n
@@ -186,7 +186,7 @@ func TestHandshakeRate(t *testing.T) {
 		t.Fatalf("%d upgrades and %d refused, want %d (or one more) and the rest", ok, refused, burst)
 	}
 	var counted uint64
-	for _, sh := range srv.Registry().Shards() {
+	for _, sh := range server.Shards(srv) {
 		counted += sh.Stats().Evictions(session.ReasonHandshakeRate)
 	}
 	if counted != uint64(refused) {

@@ -202,7 +202,7 @@ send:
 		t.Fatalf("OnClose code %d", code)
 	}
 	var ev uint64
-	for _, sh := range srv.Registry().Shards() {
+	for _, sh := range server.Shards(srv) {
 		ev += sh.Stats().Evictions(session.ReasonSlowConsumer)
 		// Frame headers count too: a 16 KiB payload has a 4-byte header.
 		if peak := sh.Stats().OutboundPeak.Load(); peak > capBytes+codec.MaxHeaderSize {

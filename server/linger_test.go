@@ -132,7 +132,7 @@ func TestLingerDeadline(t *testing.T) {
 		}
 	}
 	var ev uint64
-	for _, sh := range srv.Registry().Shards() {
+	for _, sh := range server.Shards(srv) {
 		ev += sh.Stats().Evictions(session.ReasonCloseTimeout)
 	}
 	if ev != 0 {

@@ -39,7 +39,7 @@ func heldPoll(t *testing.T, srv *server.Server, addr string, query url.Values) <
 	// The session counts as open before the poll has subscribed, in the
 	// same callback: a task on every loop runs after that callback, so once
 	// it has run the poll's subscriptions are in place.
-	for _, sh := range srv.Registry().Shards() {
+	for _, sh := range server.Shards(srv) {
 		done := make(chan struct{})
 		if err := sh.Post(func() { close(done) }); err != nil {
 			t.Fatal(err)

@@ -37,7 +37,7 @@ func TestPingFloodWithoutReading(t *testing.T) {
 	if n := evictions(srv, session.ReasonSlowConsumer); n == 0 {
 		t.Fatalf("%d pings unread, no slow-consumer eviction", sent)
 	}
-	for _, sh := range srv.Registry().Shards() {
+	for _, sh := range server.Shards(srv) {
 		if peak := sh.Stats().OutboundPeak.Load(); peak > capBytes {
 			t.Fatalf("server queued %d bytes of pongs, cap %d", peak, capBytes)
 		}
@@ -48,7 +48,7 @@ func TestPingFloodWithoutReading(t *testing.T) {
 // evictions sums the shards' evictions for reason r.
 func evictions(srv *server.Server, r session.Reason) uint64 {
 	var n uint64
-	for _, sh := range srv.Registry().Shards() {
+	for _, sh := range server.Shards(srv) {
 		n += sh.Stats().Evictions(r)
 	}
 	return n

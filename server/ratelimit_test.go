@@ -104,7 +104,7 @@ func TestCommandRate(t *testing.T) {
 		t.Fatalf("reader: %v", err)
 	}
 	var closed uint64
-	for _, sh := range srv.Registry().Shards() {
+	for _, sh := range server.Shards(srv) {
 		closed += sh.Stats().Evictions(session.ReasonRateLimited)
 	}
 	if closed != 1 {

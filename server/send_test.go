@@ -150,7 +150,7 @@ func TestSendAcrossLoops(t *testing.T) {
 			targets[k] = s
 		}
 	}
-	shards := srv.Registry().Shards()
+	shards := server.Shards(srv)
 	readOn := func(k int) uint64 { return shards[k].Stats().MessagesIn.Load() }
 	for k, s := range targets {
 		other := 1 - k

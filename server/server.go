@@ -271,13 +271,10 @@ func (s *Server) Addr() net.Addr {
 	return nil
 }
 
-// Registry returns the server's shard registry, to reach sessions from other
-// goroutines. Safe for concurrent use.
-func (s *Server) Registry() *session.Registry { return &s.hub.Registry }
-
 // Hub returns the server's hub, to publish to topics, broadcast and send to
-// sessions and users from any goroutine. Safe for concurrent use.
-func (s *Server) Hub() *session.Hub { return &s.hub }
+// sessions and users from any goroutine. It is the server's own hub,
+// converted in place: the call allocates nothing. Safe for concurrent use.
+func (s *Server) Hub() *Hub { return (*Hub)(&s.hub) }
 
 // Connections returns the number of open connections. Safe for concurrent use.
 func (s *Server) Connections() int {

@@ -10,14 +10,16 @@ import (
 
 // Hub publishes across the shards of one server: it numbers each topic's
 // publications, knows which shards have subscribers of which topic, and
-// hands each publication to those shards' inboxes. It embeds the Registry
-// of shards.
+// hands each publication to those shards' inboxes. It holds the Registry
+// of shards (Shards, ByID, Lookup) in an unexported field, so that a type
+// defined over Hub (server.Hub, the embedding API) has none of its
+// methods.
 //
 // Order: the offset is assigned and the publication queued on every shard
 // under the topic's lock, and each inbox is FIFO, so every subscriber sees
 // a topic's publications in offset order, whichever goroutines publish.
 type Hub struct {
-	Registry
+	shards Registry
 
 	topics sync.Map // string -> *hubTopic
 
@@ -74,12 +76,20 @@ type hubTopic struct {
 // create on first use (see Registry.Lookup) and attaching it to the hub.
 // Safe for concurrent use.
 func (h *Hub) Lookup(key any, create func(index int) *Shard) *Shard {
-	return h.Registry.Lookup(key, func(index int) *Shard {
+	return h.shards.Lookup(key, func(index int) *Shard {
 		sh := create(index)
 		sh.hub = h
 		return sh
 	})
 }
+
+// Shards returns the hub's shards (see Registry.Shards). The slice must
+// not be modified. Safe for concurrent use.
+func (h *Hub) Shards() []*Shard { return h.shards.Shards() }
+
+// ByID returns the shard that owns session id, or nil (see
+// Registry.ByID). Safe for concurrent use.
+func (h *Hub) ByID(id uint64) *Shard { return h.shards.ByID(id) }
 
 // lockTopic returns topic name's live entry, locked, or nil when no shard
 // subscribes to it and create is false.

@@ -182,7 +182,7 @@ func newRig(t testing.TB, srv *Server, hist session.HistoryConfig) *rig {
 		return session.NewShard(i, r.loop, r.loop, session.Config{PingInterval: -1})
 	})
 	r.loop.run(r.sh.BindThread)
-	srv.Attach(r.hub)
+	srv.Attach((*server.Hub)(r.hub)) // a hub of its own, not a server's
 	return r
 }
 

@@ -162,7 +162,7 @@ func TestUserLimit(t *testing.T) {
 		t.Fatalf("ann's second: %q", m)
 	}
 	refusals := func() (n uint64) {
-		for _, sh := range srv.Registry().Shards() {
+		for _, sh := range (*session.Hub)(srv.Hub()).Shards() {
 			n += sh.Stats().Evictions(session.ReasonPerUserLimit)
 		}
 		return n

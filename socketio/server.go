@@ -165,7 +165,11 @@ func New(cfg *Config) *Server {
 // Attach gives s the hub of the server that runs it (server.Server.Hub),
 // which broadcasts to rooms (Server.To) go through. Call it once, before
 // broadcasting. Safe for concurrent use.
-func (s *Server) Attach(h *session.Hub) { s.hub.Store(h) }
+//
+// Rooms and recovery need the shard machinery behind the embedding API
+// (the loops' inboxes, the node's order of publications): s converts h to
+// it explicitly.
+func (s *Server) Attach(h *server.Hub) { s.hub.Store((*session.Hub)(h)) }
 
 // Of returns namespace name, creating it on first use. name starts with
 // '/' and holds no '#' or space (ValidNamespace); Of panics otherwise.

@@ -286,7 +286,9 @@ func run(o *options) error {
 	defer stop()
 	lostCtx, lose := context.WithCancelCause(ctx)
 	defer lose(nil)
-	b, err := startBroker(&o.cluster, o.cluster.nodeID, cfg.History, srv.Hub(), lose)
+	// The broker drives the hub's machinery (SetBus, Deliver, Inbound),
+	// which the embedding API leaves out: convert explicitly.
+	b, err := startBroker(&o.cluster, o.cluster.nodeID, cfg.History, (*session.Hub)(srv.Hub()), lose)
 	if err != nil {
 		return err
 	}

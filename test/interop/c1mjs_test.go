@@ -169,7 +169,7 @@ func (s *c1mjsServer) publish(topic, prefix string, n int, pace time.Duration, b
 // its clients would, without losing its history. session.Session.Close is
 // safe from any goroutine; Each runs on the session's loop.
 func (s *c1mjsServer) dropAll() {
-	for _, sh := range s.current().Registry().Shards() {
+	for _, sh := range shardsOf(s.current()) {
 		_ = sh.Post(func() {
 			sh.Each(func(ss *session.Session) bool {
 				_ = ss.Close(codec.StatusGoingAway, "dropped by the test")
