@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"runtime"
 	"testing"
+
+	"github.com/c1mhq/c1m/internal/memtest"
 )
 
 // BenchmarkKeptRevsMemory: the heap a node's KeptStore holds per socket
@@ -11,20 +13,13 @@ import (
 // characters), which its next write is conditional on. The records
 // themselves are in NATS (an in-process NATS would count them here).
 func BenchmarkKeptRevsMemory(b *testing.B) {
-	heap := func() uint64 {
-		runtime.GC()
-		runtime.GC()
-		var ms runtime.MemStats
-		runtime.ReadMemStats(&ms)
-		return ms.HeapAlloc
-	}
-	before := heap()
+	before := memtest.LiveHeap()
 	revs := map[string]keptRev{}
 	for i := range b.N {
 		// Each key its own string, as the worker gets them.
 		revs[fmt.Sprintf("%020d", i)] = keptRev{rev: uint64(i), conn: true}
 	}
-	after := heap()
+	after := memtest.LiveHeap()
 	b.ReportMetric(float64(int64(after)-int64(before))/float64(b.N), "heap-B/socket")
 	runtime.KeepAlive(revs)
 }

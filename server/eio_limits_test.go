@@ -21,24 +21,9 @@ func eioEvictions(srv *server.Server, r session.Reason) (n uint64) {
 	return n
 }
 
-// eioGetRaw makes an Engine.IO GET with query and returns its status,
-// body and Retry-After header.
-func eioGetRaw(t *testing.T, base, query string) (int, string, string) {
-	t.Helper()
-	hc := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: wstest.Timeout}
-	resp, err := hc.Get(base + "?" + query)
-	if err != nil {
-		t.Fatalf("GET %s: %v", query, err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b), resp.Header.Get("Retry-After")
-}
-
-// wantEIORefusal GETs the Engine.IO path with query and checks the answer
-// of a limit: status, Retry-After, and the reference's JSON shape with c1m's
-// code and message, the connection closed.
-func wantEIORefusal(t *testing.T, base, query string, status int, body string) {
+// eioGet makes an Engine.IO GET with query, on a connection of its own,
+// and returns the response and its body.
+func eioGet(t *testing.T, base, query string) (*http.Response, []byte) {
 	t.Helper()
 	hc := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: wstest.Timeout}
 	resp, err := hc.Get(base + "?" + query)
@@ -47,10 +32,30 @@ func wantEIORefusal(t *testing.T, base, query string, status int, body string) {
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
-	if err != nil || resp.StatusCode != status || string(b) != body || resp.Header.Get("Retry-After") != "1" ||
+	if err != nil {
+		t.Fatalf("GET %s: reading the body: %v", query, err)
+	}
+	return resp, b
+}
+
+// eioGetRaw makes an Engine.IO GET with query and returns its status,
+// body and Retry-After header.
+func eioGetRaw(t *testing.T, base, query string) (int, string, string) {
+	t.Helper()
+	resp, b := eioGet(t, base, query)
+	return resp.StatusCode, string(b), resp.Header.Get("Retry-After")
+}
+
+// wantEIORefusal GETs the Engine.IO path with query and checks the answer
+// of a limit: status, Retry-After, and the reference's JSON shape with c1m's
+// code and message, the connection closed.
+func wantEIORefusal(t *testing.T, base, query string, status int, body string) {
+	t.Helper()
+	resp, b := eioGet(t, base, query)
+	if resp.StatusCode != status || string(b) != body || resp.Header.Get("Retry-After") != "1" ||
 		resp.Header.Get("Content-Type") != "application/json" || !resp.Close {
-		t.Fatalf("GET ?%s: %d %q (%v), Retry-After %q, Content-Type %q, close %v; want %d %q, 1, application/json, close",
-			query, resp.StatusCode, b, err, resp.Header.Get("Retry-After"), resp.Header.Get("Content-Type"), resp.Close, status, body)
+		t.Fatalf("GET ?%s: %d %q, Retry-After %q, Content-Type %q, close %v; want %d %q, 1, application/json, close",
+			query, resp.StatusCode, b, resp.Header.Get("Retry-After"), resp.Header.Get("Content-Type"), resp.Close, status, body)
 	}
 }
 

@@ -5,6 +5,8 @@ import (
 	"testing"
 	"unsafe"
 
+	"github.com/c1mhq/c1m/internal/memtest"
+
 	"github.com/c1mhq/c1m/session"
 )
 
@@ -38,23 +40,16 @@ func TestIdleClientMemory(t *testing.T) {
 	r := newRig(t, srv, session.HistoryConfig{})
 	conns := make([]*conn, n)
 	// The sessions and their recorders first, measured apart.
-	heap := func() uint64 {
-		runtime.GC()
-		runtime.GC()
-		var ms runtime.MemStats
-		runtime.ReadMemStats(&ms)
-		return ms.HeapAlloc
-	}
 	for i := range conns {
 		conns[i] = &conn{r: r, s: new(session.Session), rec: &recorder{enc: srv.EncodePublication, msgs: make([]string, 0, 4)}}
 		r.loop.run(func() { r.sh.Open(conns[i].s, conns[i].rec); conns[i].s.MarkOpen() })
 	}
-	before := heap()
+	before := memtest.LiveHeap()
 	for _, c := range conns {
 		r.loop.run(func() { srv.OnOpen(sessionOf(c)) })
 		c.send("0")
 	}
-	after := heap()
+	after := memtest.LiveHeap()
 	per := (int64(after) - int64(before)) / n
 	t.Logf("the layer holds %d B per idle client connected to / (the recorded CONNECT and auth packets, a test's, included)", per)
 	if per > layerBudget {
@@ -85,11 +80,11 @@ func TestConnectingClientMemory(t *testing.T) {
 			conns[i] = &conn{r: r, s: new(session.Session), rec: &recorder{enc: srv.EncodePublication}}
 			r.loop.run(func() { r.sh.Open(conns[i].s, conns[i].rec); conns[i].s.MarkOpen() })
 		}
-		before := heapInUse()
+		before := memtest.LiveHeap()
 		for _, c := range conns {
 			r.loop.run(func() { srv.OnOpen(sessionOf(c)) })
 		}
-		after := heapInUse()
+		after := memtest.LiveHeap()
 		runtime.KeepAlive(conns)
 		return (int64(after) - int64(before)) / n
 	}
@@ -99,13 +94,4 @@ func TestConnectingClientMemory(t *testing.T) {
 	if timed-untimed > connectTimerBudget {
 		t.Fatalf("the connect timer costs %d B per connecting client, over the %d B budget", timed-untimed, connectTimerBudget)
 	}
-}
-
-// heapInUse returns the live heap after two collections.
-func heapInUse() uint64 {
-	runtime.GC()
-	runtime.GC()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	return ms.HeapAlloc
 }
