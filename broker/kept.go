@@ -280,10 +280,23 @@ func (s *KeptStore) do(op keptOp, revs map[string]keptRev) {
 			rev, err = kv.Create(ctx, op.key, op.val)
 		}
 		if err != nil {
+			s.failed.Add(1)
+			if !errors.Is(err, jetstream.ErrKeyRevisionMismatch) && !errors.Is(err, jetstream.ErrKeyExists) {
+				// NATS did not answer (down, reconnecting, slow): the
+				// record stays as this node wrote it last, and its next
+				// write (a refresh at the latest) updates that revision
+				// with the state then. Forgetting it would make every
+				// later write a Create that the record refuses until it
+				// expires. Whether the key is connected here is what
+				// the node knows now.
+				if last, ok := revs[op.key]; ok {
+					revs[op.key] = keptRev{last.rev, op.conn}
+				}
+				return
+			}
 			// Another node took the record (or, written too late, it
 			// expired): this node files it no more.
 			delete(revs, op.key)
-			s.failed.Add(1)
 			return
 		}
 		revs[op.key] = keptRev{rev, op.conn}

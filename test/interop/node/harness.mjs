@@ -33,6 +33,15 @@ export async function hear(ev) {
   return got;
 }
 
+// command waits for the Go test's next line, whatever its event: for a
+// script that the test steers with commands.
+export async function command() {
+  at("waiting for the test's next command");
+  const { value, done } = await lines.next();
+  if (done) throw new Error("stdin ended while waiting for a command");
+  return JSON.parse(value);
+}
+
 // finish prints the report and exits: 0 when ok.
 export function finish(report) {
   const ok = report.ok === true;
