@@ -216,6 +216,44 @@ func TestKeptStoreConnected(t *testing.T) {
 	}
 }
 
+// TestKeptStoreNATSDown: a write NATS does not answer (it is down) fails
+// and is counted, but the node keeps the revision it wrote last: its next
+// write once NATS is back updates the record with the state then, and
+// meanwhile it still answers that it holds the socket connected (another
+// node takes nothing). A drop it could not file still counts: another
+// node then takes the record (the last one filed).
+func TestKeptStoreNATSDown(t *testing.T) {
+	ns := natstest.Start(t)
+	a, ab := keptBroker(t, ns.URL(), "a", time.Minute)
+	b, bb := keptBroker(t, ns.URL(), "b", time.Minute)
+	outage := func(during func()) {
+		t.Helper()
+		ns.Stop()
+		waitFor(t, "NATS lost", func() bool { return ab.Ready() != nil && bb.Ready() != nil })
+		during()
+		ns.Restart()
+		waitFor(t, "NATS back", func() bool { return ab.Ready() == nil && bb.Ready() == nil })
+	}
+	a.Put("p", []byte("v1"), true)
+	waitStats(t, a, "the first write", func(s broker.KeptStats) bool { return s.Writes == 1 })
+	outage(func() {
+		a.Put("p", []byte("v2"), true)
+		waitStats(t, a, "the write refused", func(s broker.KeptStats) bool { return s.Failed == 1 })
+	})
+	if rec, err := takeSync(t, b, "p"); err != nil || rec != nil {
+		t.Fatalf("b takes a record a holds connected: %q %v, want none", rec, err)
+	}
+	a.Put("p", []byte("v3"), true)
+	waitStats(t, a, "the write after NATS came back", func(s broker.KeptStats) bool { return s.Writes == 2 })
+	outage(func() {
+		a.Put("p", []byte("v4"), false)
+		waitStats(t, a, "the drop refused", func(s broker.KeptStats) bool { return s.Failed == 2 })
+	})
+	if rec, err := takeSync(t, b, "p"); err != nil || string(rec) != "v3" {
+		t.Fatalf("b takes the record of a socket dropped on a: %q %v, want v3", rec, err)
+	}
+}
+
 // BenchmarkSocketIORecoveryBus: what Socket.IO recovery across nodes
 // costs on the bus, per socket, for the life of a socket that connects to
 // node a, joins two rooms, drops its connection, recovers on node b and

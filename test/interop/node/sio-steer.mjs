@@ -7,11 +7,11 @@
 //   node sio-steer.mjs
 //
 // The test says, and the script answers:
-//   {"ev":"connect","url":U}  connects to U (the first time a new socket;
-//                             later the same socket, with its pid and
-//                             offset): {"ev":"connected","id","pid",
-//                             "recovered","offset"}, or {"ev":"refused",
-//                             "message"} on a connect_error
+//   {"ev":"connect","url":U,"within":MS}  connects to U (the first time
+//                             a new socket; later the same socket, with its
+//                             pid and offset), failing unless answered
+//                             within MS when given: {"ev":"connected","id","pid",
+//                             "recovered","offset"}; a connect_error fails
 //   {"ev":"join","room":R}    the subscribe event: {"ev":"joined","err"}
 //   {"ev":"drop"}             the connection ends as a network failure
 //                             (unless it ended already: its node was
@@ -41,23 +41,32 @@ async function run() {
           socket.connect();
         }
         at(`connecting to ${cmd.url}`);
-        const res = await new Promise((resolve) => {
+        const answered = new Promise((resolve, reject) => {
           const ok = () => {
             socket.off("connect_error", bad);
-            resolve({ ev: "connected" });
+            resolve();
           };
           const bad = (e) => {
             socket.off("connect", ok);
-            resolve({ ev: "refused", message: e.message });
+            reject(new Error(`connect_error: ${e.message}`));
           };
           socket.once("connect", ok);
           socket.once("connect_error", bad);
         });
-        if (res.ev === "connected") {
-          say("connected", { id: socket.id, pid: socket._pid, recovered: socket.recovered, offset: socket._lastOffset });
-        } else {
-          say("refused", { message: res.message });
+        if (cmd.within) {
+          // A hang guard: the CONNECT must be answered by then.
+          let timer;
+          const late = new Promise((_, reject) => {
+            timer = setTimeout(() => reject(new Error(`CONNECT not answered within ${cmd.within} ms`)), cmd.within);
+          });
+          try {
+            await Promise.race([answered, late]);
+          } finally {
+            clearTimeout(timer);
+          }
         }
+        await answered;
+        say("connected", { id: socket.id, pid: socket._pid, recovered: socket.recovered, offset: socket._lastOffset });
         break;
       }
       case "join": {
