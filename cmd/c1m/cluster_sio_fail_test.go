@@ -48,6 +48,9 @@ func TestClusterSocketIORecoveryNATSDown(t *testing.T) {
 			for _, in := range []*instance{a, b} {
 				waitReady(t, in, http.StatusServiceUnavailable)
 			}
+			if code := postStatus(t, a, "/api/publish?topic=r1", "down"); code != http.StatusServiceUnavailable {
+				t.Fatalf("publish with NATS down: %d, want 503", code)
+			}
 			c.drop(t)
 			// Within 10 s, a hang guard: the store's lookup gives up after 2 s.
 			now := c.connectWithin(t, first, false, 10*time.Second)
@@ -159,6 +162,9 @@ func TestClusterSocketIORecoveryRefilesAfterNATS(t *testing.T) {
 	// The socket is node a's only one: the next write or failure it
 	// counts is the refresh of its record.
 	before := keptStats(t, a, "a")
+	if before.Failed == 0 {
+		t.Fatalf("the join's write with NATS down is not counted as failed: %+v", before)
+	}
 	deadline := time.Now().Add(30 * time.Second) // a hang guard: a refresh comes every 5 s
 	for {
 		now := keptStats(t, a, "a")
@@ -267,6 +273,17 @@ func waitReady(t *testing.T, in *instance, code int) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	t.Fatalf("readyz %d, want %d", got, code)
+}
+
+// postStatus posts body to in's API at path and returns the status.
+func postStatus(t *testing.T, in *instance, path, body string) int {
+	t.Helper()
+	resp, err := http.Post(in.api+path, "text/plain", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
 }
 
 // alive fails the test if in exited.
