@@ -9,9 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/c1mhq/c1m/broker"
 	"github.com/c1mhq/c1m/internal/natstest"
 	"github.com/c1mhq/c1m/internal/nodetest"
@@ -302,26 +299,9 @@ func alive(t *testing.T, in *instance) {
 // recovery bucket, as filed (flag, node, record), "" for none.
 func getRecord(t *testing.T, url, pid string) string {
 	t.Helper()
-	nc, err := nats.Connect(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second) // a hang guard
 	defer cancel()
-	kv, err := js.KeyValue(ctx, "C1M_SIO")
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := kv.Get(ctx, pid)
-	if err != nil {
-		return ""
-	}
-	return string(e.Value())
+	return string(readRecord(ctx, recoveryJS(t, url), pid))
 }
 
 // keptStats returns node's counters of its recovery records, from in's

@@ -91,27 +91,46 @@ func TestClusterSocketIORecoveryMoves(t *testing.T) {
 // record for pid that contains has.
 func waitRecord(t *testing.T, url, pid, has string) {
 	t.Helper()
-	nc, err := nats.Connect(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := recoveryJS(t, url)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second) // a hang guard
 	defer cancel()
 	var got []byte
 	for ctx.Err() == nil {
-		if kv, err := js.KeyValue(ctx, "C1M_SIO"); err == nil {
-			if e, err := kv.Get(ctx, pid); err == nil {
-				if got = e.Value(); bytes.Contains(got, []byte(has)) {
-					return
-				}
-			}
+		if got = readRecord(ctx, js, pid); bytes.Contains(got, []byte(has)) {
+			return
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
 	t.Fatalf("record of %s: %q, want one with %s", pid, got, has)
+}
+
+// recoveryJS connects to the NATS server at url for the test's own reads
+// of the recovery bucket, until the test ends.
+func recoveryJS(t *testing.T, url string) jetstream.JetStream {
+	t.Helper()
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return js
+}
+
+// readRecord returns the record filed under pid in the cluster's Socket.IO
+// recovery bucket, as filed (flag, node, record); nil when there is none
+// or no bucket yet.
+func readRecord(ctx context.Context, js jetstream.JetStream, pid string) []byte {
+	kv, err := js.KeyValue(ctx, "C1M_SIO")
+	if err != nil {
+		return nil
+	}
+	e, err := kv.Get(ctx, pid)
+	if err != nil {
+		return nil
+	}
+	return e.Value()
 }
