@@ -2,6 +2,7 @@ package broker_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -11,6 +12,8 @@ import (
 	"github.com/c1mhq/c1m/internal/natstest"
 	"github.com/c1mhq/c1m/server"
 	"github.com/c1mhq/c1m/session"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // keptNode is a broker of its own hub, for the store's tests.
@@ -251,6 +254,207 @@ func TestKeptStoreNATSDown(t *testing.T) {
 	})
 	if rec, err := takeSync(t, b, "p"); err != nil || string(rec) != "v3" {
 		t.Fatalf("b takes the record of a socket dropped on a: %q %v, want v3", rec, err)
+	}
+}
+
+// rawKept is the recovery bucket as another client of NATS sees it (not a
+// node): the tests read it, and write in it behind a node's back.
+type rawKept struct {
+	t  *testing.T
+	nc *nats.Conn
+	kv jetstream.KeyValue
+}
+
+func openRawKept(t *testing.T, url string) *rawKept {
+	t.Helper()
+	nc, err := nats.Connect(url, nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second) // a hang guard
+	defer cancel()
+	kv, err := js.KeyValue(ctx, "C1M_SIO")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &rawKept{t: t, nc: nc, kv: kv}
+}
+
+// get returns the record under key as filed (wrapped), nil for none.
+func (r *rawKept) get(key string) []byte {
+	r.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	e, err := r.kv.Get(ctx, key)
+	if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
+		return nil
+	}
+	if err != nil {
+		r.t.Fatalf("get %s: %v", key, err)
+	}
+	return e.Value()
+}
+
+// gone reports whether there is no record under key (false also when
+// NATS did not answer).
+func (r *rawKept) gone(key string) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err := r.kv.Get(ctx, key)
+	return errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted)
+}
+
+// subjects sets the subjects of the bucket's stream.
+func (r *rawKept) subjects(subj string) {
+	r.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	js, err := jetstream.New(r.nc)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	st, err := js.Stream(ctx, "KV_C1M_SIO")
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	cfg := st.CachedInfo().Config
+	cfg.Subjects = []string{subj}
+	if _, err := js.UpdateStream(ctx, cfg); err != nil {
+		r.t.Fatal(err)
+	}
+}
+
+// put writes val under key, unconditionally.
+func (r *rawKept) put(key, val string) {
+	r.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := r.kv.Put(ctx, key, []byte(val)); err != nil {
+		r.t.Fatalf("put %s: %v", key, err)
+	}
+}
+
+// held asks node whether it holds key, as another node's Take does.
+func (r *rawKept) held(node, key string) string {
+	r.t.Helper()
+	m, err := r.nc.Request("c1m.kept."+node, []byte(key), 10*time.Second)
+	if err != nil {
+		r.t.Fatalf("ask %s about %s: %v", node, key, err)
+	}
+	return string(m.Data)
+}
+
+// flushKept waits until the operations queued on s are done.
+func flushKept(t *testing.T, s *broker.KeptStore) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second) // a hang guard
+	defer cancel()
+	if err := s.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestKeptStoreLostAnswer: a write NATS made but whose answer the node
+// did not get (here: the test writes the node's own record behind its
+// back, so the revision moves without the node knowing) does not make the
+// node stop filing the key: its next write conflicts, finds the record is
+// its own, and writes again on that revision; the same for a Create. A
+// record another node filed meanwhile is left alone: the node files that
+// key no more.
+func TestKeptStoreLostAnswer(t *testing.T) {
+	ns := natstest.Start(t)
+	a := keptNode(t, ns.URL(), "a", time.Minute)
+	a.Put("p", []byte("v1"), true)
+	flushKept(t, a)
+	raw := openRawKept(t, ns.URL())
+	raw.put("p", "ca\nv1") // a's write whose answer a lost
+	a.Put("p", []byte("v2"), true)
+	flushKept(t, a)
+	if got := string(raw.get("p")); got != "ca\nv2" {
+		t.Fatalf("after a's write over its own lost one: %q, want a's v2 (%+v)", got, a.Stats())
+	}
+	a.Put("p", []byte("v3"), false)
+	flushKept(t, a)
+	if got := string(raw.get("p")); got != "ga\nv3" {
+		t.Fatalf("the write after: %q, want a's v3 (%+v)", got, a.Stats())
+	}
+	raw.put("q", "ga\nq0") // a's Create whose answer a lost
+	a.Put("q", []byte("q1"), true)
+	flushKept(t, a)
+	if got := string(raw.get("q")); got != "ca\nq1" {
+		t.Fatalf("after a's create over its own lost one: %q, want a's q1 (%+v)", got, a.Stats())
+	}
+	if st := a.Stats(); st.Writes != 4 || st.Failed != 0 {
+		t.Fatalf("stats %+v, want 4 writes, none failed", st)
+	}
+
+	raw.put("p", "cb\nx") // node b's, after a take
+	a.Put("p", []byte("v4"), true)
+	flushKept(t, a)
+	if got := string(raw.get("p")); got != "cb\nx" {
+		t.Fatalf("a wrote over b's record: %q", got)
+	}
+	if got := raw.held("a", "p"); got != "0" {
+		t.Fatalf("a says it holds a key b filed: %q", got)
+	}
+	if st := a.Stats(); st.Writes != 4 || st.Failed != 1 {
+		t.Fatalf("stats %+v, want 4 writes, 1 failed", st)
+	}
+}
+
+// TestKeptStoreDeleteRetried: the delete of a socket that left for good,
+// which NATS did not make (JetStream unavailable, then NATS down), is
+// retried until the record is gone; meanwhile the node answers that it
+// holds the key (another node takes nothing) and its own Take takes
+// nothing.
+func TestKeptStoreDeleteRetried(t *testing.T) {
+	ns := natstest.Start(t)
+	a, ab := keptBroker(t, ns.URL(), "a", time.Minute)
+	b, bb := keptBroker(t, ns.URL(), "b", time.Minute)
+	a.Put("p", []byte("v1"), true)
+	flushKept(t, a)
+	raw := openRawKept(t, ns.URL())
+
+	// The bucket's stream takes no writes (its subjects moved), core NATS
+	// works: the delete fails, the question is answered.
+	raw.subjects("$KV.C1M_SIO.elsewhere.>")
+	a.Delete("p")
+	waitStats(t, a, "the delete refused", func(s broker.KeptStats) bool { return s.Failed == 1 })
+	if got := raw.held("a", "p"); got != "1" {
+		t.Fatalf("a, its delete of p pending, answers %q, want held", got)
+	}
+	if rec, err := takeSync(t, a, "p"); rec != nil {
+		t.Fatalf("a takes a record whose delete is pending: %q %v", rec, err)
+	}
+	raw.subjects("$KV.C1M_SIO.>")
+	waitFor(t, "the record deleted", func() bool { return raw.gone("p") })
+	if rec, err := takeSync(t, b, "p"); err != nil || rec != nil {
+		t.Fatalf("b takes p after its delete: %q %v", rec, err)
+	}
+	if st := a.Stats(); st.Deletes != 1 {
+		t.Fatalf("a's stats %+v, want 1 delete", st)
+	}
+
+	// NATS down: the same once it is back.
+	a.Put("r", []byte("w1"), true)
+	flushKept(t, a)
+	ns.Stop()
+	waitFor(t, "NATS lost", func() bool { return ab.Ready() != nil && bb.Ready() != nil })
+	a.Delete("r")
+	waitStats(t, a, "the delete refused", func(s broker.KeptStats) bool { return s.Failed == 2 })
+	ns.Restart()
+	waitFor(t, "NATS back", func() bool { return ab.Ready() == nil && bb.Ready() == nil && raw.nc.IsConnected() })
+	if rec, err := takeSync(t, b, "r"); err != nil || rec != nil {
+		t.Fatalf("b takes r, left for good on a: %q %v", rec, err)
+	}
+	waitFor(t, "the record deleted", func() bool { return raw.gone("r") })
+	if st := a.Stats(); st.Deletes != 2 {
+		t.Fatalf("a's stats %+v, want 2 deletes", st)
 	}
 }
 
