@@ -389,8 +389,14 @@ func TestKeptStoreLostAnswer(t *testing.T) {
 	if got := string(raw.get("q")); got != "ca\nq1" {
 		t.Fatalf("after a's create over its own lost one: %q, want a's q1 (%+v)", got, a.Stats())
 	}
-	if st := a.Stats(); st.Writes != 4 || st.Failed != 0 {
-		t.Fatalf("stats %+v, want 4 writes, none failed", st)
+	raw.put("q", "ca\nq2") // and its delete after
+	a.Delete("q")
+	flushKept(t, a)
+	if !raw.gone("q") {
+		t.Fatalf("a's delete after its own lost write: %q left (%+v)", raw.get("q"), a.Stats())
+	}
+	if st := a.Stats(); st.Writes != 4 || st.Deletes != 1 || st.Failed != 0 {
+		t.Fatalf("stats %+v, want 4 writes, 1 delete, none failed", st)
 	}
 
 	raw.put("p", "cb\nx") // node b's, after a take
@@ -428,7 +434,8 @@ func TestKeptStoreDeleteRetried(t *testing.T) {
 	if got := raw.held("a", "p"); got != "1" {
 		t.Fatalf("a, its delete of p pending, answers %q, want held", got)
 	}
-	if rec, err := takeSync(t, a, "p"); rec != nil {
+	if rec, err := takeSync(t, a, "p"); err != nil || rec != nil {
+		// nil, nil: no record to recover; not "unavailable" either.
 		t.Fatalf("a takes a record whose delete is pending: %q %v", rec, err)
 	}
 	raw.subjects("$KV.C1M_SIO.>")
