@@ -28,7 +28,9 @@ import (
 // writes are conditional on the revision the node wrote last (created
 // when it knows none), so that once another node took a record, the
 // writes of the node that filed it fail rather than file it again: only
-// one Take gets a record.
+// one Take gets a record. A conflict with a record the node filed itself
+// (a write whose answer was lost) is adopted, once; a delete NATS did not
+// answer is retried (see keptWorker).
 //
 // A record filed as connected (Put's connected) belongs to a socket that
 // is still connected to its node, or whose node died: a Take asks that
@@ -151,7 +153,9 @@ func (s *KeptStore) Put(key string, val []byte, connected bool) {
 }
 
 // Delete removes the record this node filed under key, unless another
-// node took it first; it returns at once. Safe for concurrent use.
+// node took it first; it returns at once. A delete NATS does not answer
+// is retried until the record expires; meanwhile no Take, on this node
+// or another, takes the record. Safe for concurrent use.
 func (s *KeptStore) Delete(key string) { s.queue(keptOp{kind: keptDelete, key: key}) }
 
 // Take removes the record filed under key by any node and calls done

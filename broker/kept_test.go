@@ -121,11 +121,7 @@ func TestKeptStoreFlush(t *testing.T) {
 	for i := range n {
 		a.Put(fmt.Sprint("f", i), []byte("x"), false)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second) // a hang guard
-	defer cancel()
-	if err := a.Flush(ctx); err != nil {
-		t.Fatal(err)
-	}
+	flushKept(t, a)
 	if st := a.Stats(); st.Writes != n {
 		t.Fatalf("after Flush: %+v, want %d writes", st, n)
 	}
@@ -258,10 +254,12 @@ func TestKeptStoreNATSDown(t *testing.T) {
 }
 
 // rawKept is the recovery bucket as another client of NATS sees it (not a
-// node): the tests read it, and write in it behind a node's back.
+// node): the tests read it, and write in it behind a node's back. Its
+// calls are bounded by jetstream's default timeout (a hang guard).
 type rawKept struct {
 	t  *testing.T
 	nc *nats.Conn
+	js jetstream.JetStream
 	kv jetstream.KeyValue
 }
 
@@ -276,55 +274,52 @@ func openRawKept(t *testing.T, url string) *rawKept {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second) // a hang guard
-	defer cancel()
-	kv, err := js.KeyValue(ctx, "C1M_SIO")
+	kv, err := js.KeyValue(t.Context(), "C1M_SIO")
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &rawKept{t: t, nc: nc, kv: kv}
+	return &rawKept{t: t, nc: nc, js: js, kv: kv}
 }
 
 // get returns the record under key as filed (wrapped), nil for none.
 func (r *rawKept) get(key string) []byte {
 	r.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	e, err := r.kv.Get(ctx, key)
-	if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
-		return nil
-	}
+	v, err := r.read(key)
 	if err != nil {
 		r.t.Fatalf("get %s: %v", key, err)
 	}
-	return e.Value()
+	return v
 }
 
 // gone reports whether there is no record under key (false also when
 // NATS did not answer).
 func (r *rawKept) gone(key string) bool {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	_, err := r.kv.Get(ctx, key)
-	return errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted)
+	v, err := r.read(key)
+	return v == nil && err == nil
+}
+
+// read returns the record under key, nil for none.
+func (r *rawKept) read(key string) ([]byte, error) {
+	e, err := r.kv.Get(r.t.Context(), key)
+	if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return e.Value(), nil
 }
 
 // subjects sets the subjects of the bucket's stream.
 func (r *rawKept) subjects(subj string) {
 	r.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	js, err := jetstream.New(r.nc)
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	st, err := js.Stream(ctx, "KV_C1M_SIO")
+	st, err := r.js.Stream(r.t.Context(), "KV_C1M_SIO")
 	if err != nil {
 		r.t.Fatal(err)
 	}
 	cfg := st.CachedInfo().Config
 	cfg.Subjects = []string{subj}
-	if _, err := js.UpdateStream(ctx, cfg); err != nil {
+	if _, err := r.js.UpdateStream(r.t.Context(), cfg); err != nil {
 		r.t.Fatal(err)
 	}
 }
@@ -332,9 +327,7 @@ func (r *rawKept) subjects(subj string) {
 // put writes val under key, unconditionally.
 func (r *rawKept) put(key, val string) {
 	r.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if _, err := r.kv.Put(ctx, key, []byte(val)); err != nil {
+	if _, err := r.kv.Put(r.t.Context(), key, []byte(val)); err != nil {
 		r.t.Fatalf("put %s: %v", key, err)
 	}
 }
