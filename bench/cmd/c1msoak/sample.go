@@ -16,6 +16,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/c1mhq/c1m/bench/internal/ticks"
+
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
@@ -321,6 +323,7 @@ func (r *result) plot(file string) error {
 		line.Color = color.RGBA{R: 47, G: 91, B: 211, A: 255}
 		line.Width = vg.Points(1.5)
 		p.Add(line, plotter.NewGrid())
+		p.X.Tick.Marker, p.Y.Tick.Marker = ticks.Linear{}, ticks.Linear{}
 		p.Y.Min = 0
 		if p.Y.Max <= 0 {
 			p.Y.Max = 1
