@@ -105,7 +105,7 @@ type KeptStats struct {
 	// Dropped counts the operations refused because their queue was full
 	// (a Take refused is answered at once: no record); Failed those NATS
 	// refused or did not answer in time, a write that lost to another
-	// node's Take included.
+	// node's Take included (a failed delete's retries are not counted).
 	Dropped uint64 `json:"dropped"`
 	Failed  uint64 `json:"failed"`
 }
