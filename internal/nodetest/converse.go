@@ -7,6 +7,7 @@ import (
 	"io"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 )
@@ -16,7 +17,26 @@ import (
 type Conversation struct {
 	in     io.WriteCloser
 	lines  chan map[string]any
-	stderr bytes.Buffer
+	stderr lockedBuffer // written by exec's copying goroutine while the test reads it
+}
+
+// lockedBuffer is a bytes.Buffer safe for one writer and one reader at
+// once.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // Converse starts script (of test/interop/node, the repository's root
