@@ -65,15 +65,7 @@ type rawKept struct {
 
 func openRawKept(t *testing.T, url string) *rawKept {
 	t.Helper()
-	nc, err := nats.Connect(url, nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	nc, js := natstest.Connect(t, url, nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
 	kv, err := js.KeyValue(t.Context(), "C1M_SIO")
 	if err != nil {
 		t.Fatal(err)

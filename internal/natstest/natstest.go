@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // Server is an in-process nats-server whose JetStream store lives in a
@@ -77,3 +79,20 @@ func (s *Server) RestartEmpty() {
 
 // Server returns the running nats-server, for its statistics (Varz).
 func (s *Server) Server() *server.Server { return s.srv }
+
+// Connect connects a client of its own to the NATS server at url, with
+// opts, closed at the end of the test: a test's own reads and writes on
+// the bus, beside the nodes'. Call it from the test's goroutine.
+func Connect(t testing.TB, url string, opts ...nats.Option) (*nats.Conn, jetstream.JetStream) {
+	t.Helper()
+	nc, err := nats.Connect(url, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return nc, js
+}
