@@ -88,13 +88,8 @@ func (s *Server) refuseLimit(c *conn, eio *codec.Request, status int, cors, retr
 	// Closed, as the plain answer is: a client over a limit keeps no
 	// idle connection either.
 	head := s.httpHead(eio, status)
-	head.Extra, head.Close, head.ContentType = retry, true, eioErrorJSON
-	body := codec.AppendEIOError(nil, code, "")
-	head.Length = len(body)
-	buf := c.queue()
-	buf.B = head.AppendHead(buf.B)
-	buf.B = append(buf.B, body...)
-	c.lingerClose()
+	head.Extra = retry
+	c.respondClose(head, eioErrorJSON, codec.AppendEIOError(nil, code, ""))
 }
 
 // ErrUserLimit is AdmitUser's refusal: the user has Config.MaxConnsPerUser

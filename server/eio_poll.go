@@ -70,12 +70,7 @@ func (w *eioWaiter) reply(status int, contentType string, body []byte) {
 		head := codec.ResponseHead{Status: status, Minor: int(w.minor), Close: w.close, Origin: w.origin}
 		if b := c.ext.body; b != nil && b.eio != nil && b.eio.w == w {
 			c.ext.body = nil
-			head.Close = true
-			head.ContentType, head.Length = contentType, len(body)
-			buf := c.queue()
-			buf.B = head.AppendHead(buf.B)
-			buf.B = append(buf.B, body...)
-			c.lingerClose()
+			c.respondClose(head, contentType, body)
 			return
 		}
 		if c.ext.eio != w {

@@ -139,12 +139,7 @@ func (s *Server) eioAnswerWith(c *conn, req *codec.Request, n, status int, extra
 	head := s.httpHead(req, status)
 	head.Extra = extra
 	if !bodiless(req) {
-		head.Close = true
-		head.ContentType, head.Length = contentType, len(body)
-		buf := c.queue()
-		buf.B = head.AppendHead(buf.B)
-		buf.B = append(buf.B, body...)
-		c.lingerClose()
+		c.respondClose(head, contentType, body)
 		return
 	}
 	c.respondKeep(head, contentType, body)

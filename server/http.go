@@ -149,6 +149,18 @@ func (c *conn) respondKeep(head codec.ResponseHead, contentType string, body []b
 	c.Written()
 }
 
+// respondClose answers with head and body, then ends the connection with
+// a lingering close: whatever the client still sends (a body left
+// unread) is not taken for a next request. Loop-only.
+func (c *conn) respondClose(head codec.ResponseHead, contentType string, body []byte) {
+	head.Close = true
+	head.ContentType, head.Length = contentType, len(body)
+	buf := c.queue()
+	buf.B = head.AppendHead(buf.B)
+	buf.B = append(buf.B, body...)
+	c.lingerClose()
+}
+
 // serveHTTP serves a request for one of the HTTP transports (kind), whose
 // head of n bytes is complete: it is answered, opens a stream or a poll, or
 // waits for its body (/send). Loop-only.
