@@ -233,9 +233,10 @@ func wsClosed(t *testing.T, ws *websocket.Conn) {
 	}
 }
 
-// rawGet sends a poll on its own TCP connection and returns it unread, so
-// that a test can drop it.
-func rawGet(t *testing.T, base, sid string) (net.Conn, *bufio.Reader) {
+// rawDial opens a TCP connection of its own to the server of base (an
+// Engine.IO URL), closed when the test ends, and returns it with the
+// server's host:port.
+func rawDial(t *testing.T, base string) (net.Conn, string) {
 	t.Helper()
 	host := strings.TrimPrefix(strings.TrimSuffix(base, "/engine.io/"), "http://")
 	nc, err := net.Dial("tcp", host)
@@ -243,6 +244,14 @@ func rawGet(t *testing.T, base, sid string) (net.Conn, *bufio.Reader) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { nc.Close() })
+	return nc, host
+}
+
+// rawGet sends a poll on its own TCP connection and returns it unread, so
+// that a test can drop it.
+func rawGet(t *testing.T, base, sid string) (net.Conn, *bufio.Reader) {
+	t.Helper()
+	nc, host := rawDial(t, base)
 	fmt.Fprintf(nc, "GET /engine.io/?EIO=4&transport=polling&sid=%s HTTP/1.1\r\nHost: %s\r\n\r\n", sid, host)
 	return nc, bufio.NewReader(nc)
 }

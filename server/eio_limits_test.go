@@ -1,10 +1,13 @@
 package server_test
 
 import (
+	"bufio"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/c1mhq/c1m/internal/wstest"
 	"github.com/c1mhq/c1m/server"
@@ -21,12 +24,19 @@ func eioEvictions(srv *server.Server, r session.Reason) (n uint64) {
 	return n
 }
 
-// eioGet makes an Engine.IO GET with query, on a connection of its own,
-// and returns the response and its body.
+// eioGet makes an Engine.IO GET with query on a TCP connection of its
+// own and returns the response and its body. The request is written by
+// hand and the answer read whatever came first: a refusal at capacity is
+// sent before the server reads the request, which net/http's client
+// takes for a broken connection when it wins the race with its write.
 func eioGet(t *testing.T, base, query string) (*http.Response, []byte) {
 	t.Helper()
-	hc := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: wstest.Timeout}
-	resp, err := hc.Get(base + "?" + query)
+	nc, host := rawDial(t, base)
+	_ = nc.SetDeadline(time.Now().Add(wstest.Timeout))
+	// An answer already sent ends nothing here: the server's lingering
+	// close still reads what the client writes.
+	_, _ = fmt.Fprintf(nc, "GET /engine.io/?%s HTTP/1.1\r\nHost: %s\r\n\r\n", query, host)
+	resp, err := http.ReadResponse(bufio.NewReader(nc), nil)
 	if err != nil {
 		t.Fatalf("GET %s: %v", query, err)
 	}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"strings"
 	"testing"
 	"time"
 
@@ -19,12 +18,7 @@ import (
 // answer: the server has read the head. The body is the caller's to send.
 func rawPost(t *testing.T, base, sid string, length int) (net.Conn, *bufio.Reader) {
 	t.Helper()
-	host := strings.TrimPrefix(strings.TrimSuffix(base, "/engine.io/"), "http://")
-	nc, err := net.Dial("tcp", host)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { nc.Close() })
+	nc, host := rawDial(t, base)
 	fmt.Fprintf(nc, "POST /engine.io/?EIO=4&transport=polling&sid=%s HTTP/1.1\r\nHost: %s\r\n"+
 		"Content-Type: text/plain;charset=UTF-8\r\nContent-Length: %d\r\nExpect: 100-continue\r\n\r\n", sid, host, length)
 	br := bufio.NewReader(nc)
