@@ -50,7 +50,8 @@ func (s *Server) run() {
 	s.port = srv.Addr().(*net.TCPAddr).Port
 }
 
-// URL returns the server's client URL (the same across restarts).
+// URL returns the server's client URL (the same across restarts). Safe
+// for concurrent use.
 func (s *Server) URL() string { return fmt.Sprintf("nats://127.0.0.1:%d", s.port) }
 
 // Stop shuts the server down; Restart brings it back on the same port with
@@ -63,14 +64,15 @@ func (s *Server) Stop() {
 	}
 }
 
-// Restart starts a stopped server again, with its streams.
+// Restart starts a stopped server again, with its streams. Call it from
+// the test's goroutine.
 func (s *Server) Restart() {
 	s.t.Helper()
 	s.run()
 }
 
 // RestartEmpty starts a stopped server again with an empty store: NATS
-// lost its streams.
+// lost its streams. Call it from the test's goroutine.
 func (s *Server) RestartEmpty() {
 	s.t.Helper()
 	s.dir = s.t.TempDir()
@@ -78,6 +80,7 @@ func (s *Server) RestartEmpty() {
 }
 
 // Server returns the running nats-server, for its statistics (Varz).
+// Call it from the test's goroutine (the server changes on a restart).
 func (s *Server) Server() *server.Server { return s.srv }
 
 // Connect connects a client of its own to the NATS server at url, with

@@ -14,7 +14,7 @@ import (
 // Number writes v for people: thousands separators, no exponent, and no
 // decimals beyond the significant ones ("19,000", "1,000,000", "0.5"). It
 // rounds to 6 decimals, which hides the float noise of computed ticks
-// (0.30000000000000004).
+// (0.30000000000000004). Safe for concurrent use.
 func Number(v float64) string {
 	if math.IsNaN(v) || math.IsInf(v, 0) {
 		return strconv.FormatFloat(v, 'f', -1, 64)
@@ -50,6 +50,8 @@ func Number(v float64) string {
 // unlabelled minor ticks between them.
 type Linear struct{}
 
+// Ticks returns the marks of [lo, hi] (plot.Ticker). Safe for concurrent
+// use.
 func (Linear) Ticks(lo, hi float64) []plot.Tick {
 	if !(hi > lo) {
 		return []plot.Tick{{Value: lo, Label: Number(lo)}}
@@ -99,6 +101,8 @@ func niceStep(raw float64) (step float64, minors int) {
 // each power are labelled too, so the axis never shows a single number.
 type Log struct{}
 
+// Ticks returns the marks of [lo, hi] (plot.Ticker). Safe for concurrent
+// use.
 func (Log) Ticks(lo, hi float64) []plot.Tick {
 	ticks := plot.LogTicks{Prec: -1}.Ticks(lo, hi)
 	powers := 0
