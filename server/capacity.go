@@ -33,14 +33,15 @@ type capacity struct {
 }
 
 // capacityFor derives the backlog and the connection cap of cfg from the
-// open-file limit files: every connection is a file descriptor, and gnet's
-// acceptor takes a whole backlog, and whatever arrives while a loop is
-// busy, before the loops see any of it; so the cap leaves the backlog and
-// a reserve of 1% of the limit free below it. The reserve is what makes
-// EMFILE improbable rather than impossible: it covers the connections that
-// arrive during the longest pass of a loop (about 20 ms of writes, the
-// flush budget, plus the queueing of a fan-out): 200 at this machine's
-// 20,000 files (10,000 connections/s), 11,000 at 1,100,000 files.
+// open-file limit files: every connection is a file descriptor, and gnet
+// stops its whole engine when accept(2) fails with EMFILE. The loops
+// accept (listen.go), each connection over the cap closed in the event
+// that accepted it, so connections hold at most the cap and one
+// descriptor per loop; the cap leaves a backlog's worth and a reserve of
+// 1% of the limit free below it, for the files that are not connections:
+// the loops' epoll and event descriptors, the listeners, the API and its
+// connections, the bus, logs and pprof (512 at this machine's 20,000
+// files, 11,000 at 1,100,000).
 func capacityFor(cfg *Config, files, somaxconn int) capacity {
 	backlog := cfg.Backlog
 	if backlog <= 0 {

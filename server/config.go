@@ -21,15 +21,16 @@ type Config struct {
 	Path string
 	// Loops is the number of event loops. Zero means runtime.NumCPU().
 	Loops int
-	// ReusePort binds the listener with SO_REUSEPORT, one listening
-	// socket per loop, so that several processes (nodes of a cluster) on
-	// one host serve the same port: the kernel spreads new connections
-	// over every socket bound to it, across processes, by a hash of the
-	// connection's addresses. Each loop then accepts for itself, one
-	// connection at a time between its other events. Addr needs a fixed
-	// port: with port 0, gnet would bind a different free port on each
-	// loop, so Serve refuses it with ErrReusePortZero. False (the
-	// default) binds one socket, which a second process cannot share.
+	// ReusePort lets several processes (nodes of a cluster) on one host
+	// serve the same port: the kernel spreads new connections over every
+	// socket bound to it, across processes, by a hash of the connection's
+	// addresses. Each loop always has a listening socket of its own,
+	// bound with SO_REUSEPORT, and accepts for itself; without ReusePort
+	// (the default) Serve first refuses a port that another socket listens
+	// on, with EADDRINUSE. Addr needs a fixed port then: with port 0 no
+	// other process could find it, so Serve refuses it with
+	// ErrReusePortZero. A later process that sets ReusePort can join the
+	// port of a server without it (the kernel allows it to the same user).
 	ReusePort bool
 	// MaxHead limits a request head. Zero means 16 KiB. Over it: 431.
 	MaxHead int
@@ -98,11 +99,11 @@ type Config struct {
 	Pages map[string]Page
 	// ReadBufferCap is gnet's read buffer, one per loop. Zero means 64 KiB.
 	ReadBufferCap int
-	// Backlog is the listen backlog: connections the kernel completes
-	// before the server accepts them. Zero means 1/64 of the open-file
-	// limit, between 128 and 4096; it is kept at most the kernel's
-	// somaxconn. It bounds how many connections gnet accepts in one burst,
-	// and so the file descriptors MaxConns keeps free.
+	// Backlog is the listen backlog of each loop's listener: connections
+	// the kernel completes before the loop accepts them. Zero means 1/64
+	// of the open-file limit, between 128 and 4096; it is kept at most the
+	// kernel's somaxconn. Over it, the kernel drops new SYNs until the
+	// loop catches up (clients send them again after 1 s, 3 s, ...).
 	Backlog int
 	// History keeps each topic's recent publications, so that clients
 	// resume from their position on every transport (session.
@@ -132,10 +133,10 @@ type Config struct {
 	// MaxConns caps the client connections. A connection over the cap is
 	// answered 503 with Retry-After and closed at once. Zero means the
 	// open-file limit (RLIMIT_NOFILE, read by Serve) less Backlog and a
-	// reserve of 1% (at least 64, at most 16,384) for connections accepted
-	// but not yet opened and for the rest of the process; a larger value
-	// is lowered to that. The cap is not optional: gnet stops the whole
-	// engine, dropping every connection, when accept(2) fails with EMFILE.
+	// reserve of 1% (at least 64, at most 16,384) for the rest of the
+	// process; a larger value is lowered to that. The cap is not
+	// optional: gnet stops the whole engine, dropping every connection,
+	// when accept(2) fails with EMFILE.
 	MaxConns int
 	// TrustedProxies are the networks of the proxies in front of the
 	// server (nginx, haproxy: deploy/). A request whose TCP peer is in one

@@ -50,5 +50,7 @@ func SessionEntries(s *Server) int {
 // for tests that act on a loop (post to it, read its counters).
 func Shards(s *Server) []*session.Shard { return s.hub.Shards() }
 
-// DisableFDGuard runs s without the descriptor guard; call it before Start.
-func DisableFDGuard(s *Server) { s.noFDGuard = true }
+// AcceptInReactor runs s with gnet's main reactor accepting for the loops
+// (one listener drained to EAGAIN, each socket queued to a loop as a
+// task) instead of each loop accepting for itself; call it before Start.
+func AcceptInReactor(s *Server) { s.reactorAccept = true }

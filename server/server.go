@@ -47,8 +47,15 @@ type Server struct {
 	perUser    *countLimiter[string]     // Config.MaxConnsPerUser, nil without a limit (userlimit.go)
 	perPoll    *countLimiter[netip.Addr] // Config.MaxPollsPerIP, nil without a limit (userlimit.go)
 	stopOnce   sync.Once
-	fdGuard    atomic.Pointer[fdGuard] // started by OnBoot (fdguard.go)
-	noFDGuard  bool                    // tests: run without the descriptor guard
+	// The listening sockets (listen.go): keeper holds a port 0 resolved
+	// by run until OnBoot (-1: none); bound is the first loop's address,
+	// from OnBoot; listening is set by the first OnTick, once every loop
+	// has bound its listener. reactorAccept (tests) accepts on gnet's
+	// main reactor instead of the loops.
+	keeper        int
+	bound         *net.TCPAddr
+	listening     bool
+	reactorAccept bool
 
 	// phase is phaseNew, phaseStarted or phaseShutEarly (start.go): a
 	// Server runs once.
@@ -158,13 +165,7 @@ func (s *Server) Serve() error {
 func (s *Server) serve() error {
 	s.start = time.Now()
 	s.capacity = processCapacity(&s.cfg)
-	err := checkReusePort(&s.cfg)
-	if err == nil {
-		err = s.run()
-	}
-	if g := s.fdGuard.Load(); g != nil {
-		g.stopGuard()
-	}
+	err := s.run()
 	if s.workers != nil {
 		s.workers.stop()
 	}
@@ -192,15 +193,27 @@ func (s *Server) serve() error {
 	return err
 }
 
-// run runs the gnet engine until it stops.
+// run runs the gnet engine until it stops, accepting on its loops
+// (listen.go).
 func (s *Server) run() error {
-	return gnet.Run(engine{s}, "tcp://"+s.cfg.Addr,
+	addr := s.cfg.Addr
+	s.keeper = -1
+	if !s.reactorAccept {
+		a, keeper, err := claimPort(addr, s.cfg.ReusePort)
+		if err != nil {
+			return err
+		}
+		addr, s.keeper = a, keeper
+		defer s.closeKeeper()
+	}
+	return gnet.Run(engine{s}, "tcp://"+addr,
 		gnet.WithMulticore(true),
 		gnet.WithNumEventLoop(s.cfg.Loops),
 		gnet.WithLockOSThread(true), // Session.Send tells the loop by its thread
-		// With ReusePort, a listening socket per loop, which other
-		// processes may join on the same port (Config.ReusePort).
-		gnet.WithReusePort(s.cfg.ReusePort),
+		// A listening socket per loop, each loop accepting for itself;
+		// other processes may join the port only with Config.ReusePort
+		// (claimPort).
+		gnet.WithReusePort(!s.reactorAccept),
 		// A restarted server binds its port again at once, whatever
 		// connections of the last one linger in TIME_WAIT.
 		gnet.WithReuseAddr(true),
@@ -211,19 +224,13 @@ func (s *Server) run() error {
 	)
 }
 
-// checkReusePort refuses ReusePort on port 0 (ErrReusePortZero).
-func checkReusePort(c *Config) error {
-	if !c.ReusePort {
-		return nil
+// closeKeeper closes the socket that held a port 0 until gnet bound it.
+// On the goroutine of Serve (OnBoot runs on it).
+func (s *Server) closeKeeper() {
+	if s.keeper >= 0 {
+		_ = unix.Close(s.keeper)
+		s.keeper = -1
 	}
-	_, port, err := net.SplitHostPort(c.Addr)
-	if err != nil {
-		return fmt.Errorf("c1m: listen address %q: %w", c.Addr, err)
-	}
-	if n, err := net.LookupPort("tcp", port); err != nil || n == 0 {
-		return ErrReusePortZero
-	}
-	return nil
 }
 
 // Start runs Serve in a goroutine and returns once the server listens, or
@@ -291,58 +298,37 @@ func (s *Server) sumGauge(gauge func(*session.Stats) *atomic.Int64) int {
 	return int(n)
 }
 
-// OnBoot records the engine and the bound address.
+// OnBoot records the engine and the first loop's address. The listeners
+// of the other loops are bound after it returns: the first OnTick
+// finishes the setup (listen).
 func (s engine) OnBoot(eng gnet.Engine) gnet.Action {
 	s.eng = eng
-	if a, err := listenAddr(eng, s.capacity.backlog); err == nil {
-		s.addr.Store(a)
-	} else {
+	a, err := boundAddr(eng)
+	s.closeKeeper() // the first loop's listener holds the port now
+	if err != nil {
 		s.bootErr = fmt.Errorf("c1m: setting up the listener: %w", err)
 		return gnet.Shutdown
 	}
-	// With ReusePort each loop accepts one connection and opens it in the
-	// same event (gnet's eventloop.accept calls OnOpen inline), so no pile
-	// builds up behind a lagging loop and the cap in OnOpen holds: the
-	// guard is for the single listener, whose acceptor runs apart.
-	if !s.noFDGuard && !s.cfg.ReusePort {
-		fd, err := eng.Dup()
-		if err != nil {
-			s.bootErr = fmt.Errorf("c1m: setting up the descriptor guard: %w", err)
-			return gnet.Shutdown
-		}
-		s.fdGuard.Store(newFDGuard(fd, s.capacity, s.Connections, s.log.With("component", "fdguard")))
+	s.bound = a
+	return gnet.None
+}
+
+// listen runs on the first OnTick, once gnet has bound every loop's
+// listener: it sets their backlog, and then the server listens (Addr,
+// Start).
+func (s engine) listen() gnet.Action {
+	s.listening = true
+	n, err := setBacklog(s.bound, s.capacity.backlog)
+	if err != nil {
+		s.bootErr = fmt.Errorf("c1m: setting the listen backlog: %w", err)
+		return gnet.Shutdown
 	}
-	s.log.Info("listening", "addr", s.Addr().String(), "loops", s.cfg.Loops, "path", s.cfg.Path,
+	s.addr.Store(s.bound)
+	s.log.Info("listening", "addr", s.bound.String(), "loops", s.cfg.Loops, "listeners", n, "path", s.cfg.Path,
 		"max_conns", s.capacity.maxConns, "open_files", s.capacity.files, "backlog", s.capacity.backlog,
 		"reuse_port", s.cfg.ReusePort)
 	close(s.booted)
 	return gnet.None
-}
-
-// listenAddr sets the listener's backlog and reads its bound address (the
-// port may have been 0).
-func listenAddr(eng gnet.Engine, backlog int) (*net.TCPAddr, error) {
-	fd, err := eng.Dup()
-	if err != nil {
-		return nil, err
-	}
-	defer unix.Close(fd)
-	// listen(2) on a listening socket only updates its backlog: gnet
-	// listens with somaxconn and offers no option.
-	if err := unix.Listen(fd, backlog); err != nil {
-		return nil, err
-	}
-	sa, err := unix.Getsockname(fd)
-	if err != nil {
-		return nil, err
-	}
-	switch a := sa.(type) {
-	case *unix.SockaddrInet4:
-		return &net.TCPAddr{IP: net.IP(a.Addr[:]).To16(), Port: a.Port}, nil
-	case *unix.SockaddrInet6:
-		return &net.TCPAddr{IP: net.IP(a.Addr[:]), Port: a.Port}, nil
-	}
-	return nil, fmt.Errorf("c1m: unexpected listener address %T", sa)
 }
 
 // shardOf returns the shard of c's loop, creating it on the loop's first
@@ -464,6 +450,11 @@ func (s engine) OnShutdown(gnet.Engine) {
 // OnTick runs on gnet's ticker goroutine: it only posts a tick to each
 // shard's inbox, where the timing wheel runs on the loop.
 func (s engine) OnTick() (time.Duration, gnet.Action) {
+	if !s.listening {
+		if a := s.listen(); a != gnet.None {
+			return 0, a
+		}
+	}
 	tick := s.cfg.Timing.Tick
 	if tick <= 0 {
 		tick = session.DefaultTick

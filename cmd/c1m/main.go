@@ -25,6 +25,7 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/net/netutil"
 	"golang.org/x/sys/unix"
 
 	"github.com/c1mhq/c1m/auth"
@@ -41,6 +42,7 @@ var demoPage []byte
 type options struct {
 	listen, api, apiKey, path, logLevel, slowPolicy string
 	loops, maxTopics, maxConns, backlog, deflateWin int
+	apiMaxConns                                     int
 	maxConnsPerIP, commandBurst, handshakeBurst     int
 	maxConnsPerUser, maxPollsPerIP, publishBurst    int
 	commandRate, handshakeRate, publishRate         float64
@@ -68,6 +70,7 @@ func parseFlags(args []string) (*options, error) {
 	fs := flag.NewFlagSet("c1m", flag.ContinueOnError)
 	fs.StringVar(&o.listen, "listen", ":8080", "client listener (WebSocket, demo page)")
 	fs.StringVar(&o.api, "api", "127.0.0.1:8081", "API listener: publish, stats, metrics, probes, pprof")
+	fs.IntVar(&o.apiMaxConns, "api-max-conns", 128, "API connections served at once; more wait in the kernel's queue (each is a file descriptor beside the client connections' cap)")
 	fs.StringVar(&o.apiKey, "api-key", "", "require 'Authorization: Bearer KEY' on /api/ (empty: no key)")
 	fs.StringVar(&o.path, "path", "/ws", "WebSocket path")
 	fs.BoolVar(&o.reusePort, "reuse-port", false, "share -listen's port with other c1m processes on this host (SO_REUSEPORT; needs a fixed port)")
@@ -323,6 +326,9 @@ func run(o *options) error {
 		_ = srv.Shutdown(context.Background())
 		return fmt.Errorf("API listener: %w", err)
 	}
+	// Bounded, so that a flood of API connections cannot take the files
+	// the client connections' cap leaves free.
+	apiLn = netutil.LimitListener(apiLn, max(o.apiMaxConns, 1))
 	apiSrv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		if err := apiSrv.Serve(apiLn); err != nil && !errors.Is(err, http.ErrServerClosed) {

@@ -18,16 +18,17 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/c1mhq/c1m/server"
+	"github.com/c1mhq/c1m/session"
 )
 
 // The flood tests run the server in a child process (this test binary,
-// TestFDGuardChild) whose open-file limit is fdChildFiles: the test
+// TestConnectionFloodChild) whose open-file limit is fdChildFiles: the test
 // process keeps its own limit.
 const (
-	fdChildEnv     = "C1M_FDGUARD_CHILD" // "on" or "off": run the child, with or without the guard
-	fdChildFiles   = 1200
+	fdChildEnv     = "C1M_FLOOD_CHILD" // "loops" or "reactor": run the child, accepting on its loops or on gnet's main reactor
+	fdChildFiles   = 600
 	fdSubscribers  = 20
-	fdFloodWorkers = 48 // with the default backlog of 128 at 1,200 files
+	fdFloodWorkers = 48 // with the default backlog of 128 at 600 files
 	fdFloodFor     = 3 * time.Second
 	fdStall        = 150 * time.Millisecond // each task that holds a loop
 )
@@ -37,14 +38,14 @@ type fdSubscriber struct{ server.BuiltinHandler }
 
 func (fdSubscriber) OnConnect(r *server.Request) error { r.Subscribe("t"); return nil }
 
-// TestFDGuardChild is the server of the flood tests; it does nothing
+// TestConnectionFloodChild is the server of the flood tests; it does nothing
 // unless the parent test started it. It reads commands on stdin ("stall",
 // "unstall", "stats") and writes its answers on stdout; it exits when
 // stdin closes, or with status 3 when the engine stops by itself.
-func TestFDGuardChild(t *testing.T) {
+func TestConnectionFloodChild(t *testing.T) {
 	mode := os.Getenv(fdChildEnv)
 	if mode == "" {
-		t.Skip("the child of TestFDGuardFlood")
+		t.Skip("the child of TestConnectionFlood")
 	}
 	rl := syscall.Rlimit{Cur: fdChildFiles, Max: fdChildFiles}
 	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil {
@@ -52,8 +53,8 @@ func TestFDGuardChild(t *testing.T) {
 		os.Exit(2)
 	}
 	srv := server.New(fdSubscriber{}, &server.Config{Addr: "127.0.0.1:0", Loops: 2})
-	if mode == "off" {
-		server.DisableFDGuard(srv)
+	if mode == "reactor" {
+		server.AcceptInReactor(srv)
 	}
 	go func() {
 		err := srv.Serve()
@@ -92,14 +93,15 @@ func TestFDGuardChild(t *testing.T) {
 			stalling.Store(false)
 		case "stats":
 			fds, _ := os.ReadDir("/proc/self/fd")
-			fmt.Printf("stats %d %d %d\n", srv.FDGuardEngaged(), srv.Connections(), len(fds))
+			refused := srv.Hub().Totals().Evictions[session.ReasonOverCapacity.String()]
+			fmt.Printf("stats %d %d %d\n", refused, srv.Connections(), len(fds))
 		}
 	}
 	// stdin closed: the parent is done. Returning (not os.Exit(0), which a
 	// test may not call) ends this binary when the test is over.
 }
 
-// fdChild is a running TestFDGuardChild.
+// fdChild is a running TestConnectionFloodChild.
 type fdChild struct {
 	cmd   *exec.Cmd
 	stdin io.WriteCloser
@@ -109,7 +111,7 @@ type fdChild struct {
 
 func startFDChild(t *testing.T, mode string) *fdChild {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestFDGuardChild$")
+	cmd := exec.Command(os.Args[0], "-test.run=^TestConnectionFloodChild$")
 	cmd.Env = append(os.Environ(), fdChildEnv+"="+mode)
 	// The child's stderr (its log, and a test binary's own verdict lines)
 	// is kept apart from the parent's, and shown only when the test fails.
@@ -168,9 +170,9 @@ func (c *fdChild) next(t *testing.T, deadline time.Duration) string {
 
 func (c *fdChild) send(cmd string) { _, _ = io.WriteString(c.stdin, cmd+"\n") }
 
-// stats asks the running child how often its guard engaged and how many
-// connections it holds; ok is false when the child has stopped.
-func (c *fdChild) stats(t *testing.T) (engaged, conns int, line string, ok bool) {
+// stats asks the running child how many connections it refused at its
+// cap and how many it holds; ok is false when the child has stopped.
+func (c *fdChild) stats(t *testing.T) (refused, conns int, line string, ok bool) {
 	t.Helper()
 	c.send("stats")
 	for {
@@ -178,8 +180,8 @@ func (c *fdChild) stats(t *testing.T) (engaged, conns int, line string, ok bool)
 		if line == "" || strings.HasPrefix(line, "stopped") {
 			return 0, 0, line, false
 		}
-		if _, err := fmt.Sscanf(line, "stats %d %d", &engaged, &conns); err == nil {
-			return engaged, conns, line, true
+		if _, err := fmt.Sscanf(line, "stats %d %d", &refused, &conns); err == nil {
+			return refused, conns, line, true
 		}
 	}
 }
@@ -236,23 +238,24 @@ func flood(addr string) []net.Conn {
 	return held
 }
 
-// TestFDGuardFlood: a server whose open-file limit is 1,200 and whose
+// TestConnectionFlood: a server whose open-file limit is 600 and whose
 // loops are held by tasks of 150 ms while 48 goroutines open connections
-// as fast as they can. Without the guard, gnet's acceptor takes
+// as fast as they can, far past its connection cap. Accepting on gnet's
+// main reactor (the "reactor" case, a calibration), the acceptor takes
 // descriptors faster than the loops open them until accept fails with
-// EMFILE and the engine stops (the "off" case proves that the flood is
-// strong enough). With the guard, the server survives, its subscribers
-// keep receiving publications, and once the flood ends a new client
-// connects.
-func TestFDGuardFlood(t *testing.T) {
+// EMFILE and the engine stops: the flood is strong enough. Accepting on
+// its loops, as it does, the server refuses what is over its cap and
+// lives, its subscribers keep receiving publications, and once the flood
+// ends a new client connects.
+func TestConnectionFlood(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a 2 x 3 s flood")
 	}
 	if os.Getenv(fdChildEnv) != "" {
 		t.Skip("in the child")
 	}
-	t.Run("off", func(t *testing.T) {
-		c := startFDChild(t, "off")
+	t.Run("reactor", func(t *testing.T) {
+		c := startFDChild(t, "reactor")
 		subscribe(t, c.addr, fdSubscribers)
 		c.send("stall")
 		held := flood(c.addr)
@@ -261,30 +264,30 @@ func TestFDGuardFlood(t *testing.T) {
 		_, _, line, ok := c.stats(t)
 		if ok {
 			// A calibration, not the property: on a machine whose loops keep
-			// up, the flood is too weak to show gnet's failure. The "on"
-			// case still requires the guard to engage and the server to live.
-			t.Skipf("the unguarded server survived the flood (%s): the flood is too weak here to show the failure", line)
+			// up, the flood is too weak to show gnet's failure. The "loops"
+			// case still requires the cap to refuse and the server to live.
+			t.Skipf("the server accepting on gnet's main reactor survived the flood (%s): the flood is too weak here to show the failure", line)
 		}
 		// Serve says so, with gnet's reason, rather than returning nil as
 		// if Shutdown had stopped it.
 		if !strings.Contains(line, server.ErrEngineStopped.Error()) || !strings.Contains(line, "accept") {
-			t.Fatalf("the unguarded server stopped with %q; want Serve to return ErrEngineStopped with gnet's reason", line)
+			t.Fatalf("the server accepting on the main reactor stopped with %q; want Serve to return ErrEngineStopped with gnet's reason", line)
 		}
-		t.Logf("the unguarded server stopped: %q", line)
+		t.Logf("the server accepting on the main reactor stopped: %q", line)
 	})
-	t.Run("on", func(t *testing.T) {
-		c := startFDChild(t, "on")
+	t.Run("loops", func(t *testing.T) {
+		c := startFDChild(t, "loops")
 		counts := subscribe(t, c.addr, fdSubscribers)
 		c.send("stall")
 		held := flood(c.addr)
 		c.send("unstall")
-		engaged, conns, line, ok := c.stats(t)
+		refused, conns, line, ok := c.stats(t)
 		if !ok {
-			t.Fatalf("the guarded server stopped: %q", line)
+			t.Fatalf("the server stopped: %q", line)
 		}
-		t.Logf("after the flood: guard engaged %d times, %d connections, %d held by the flood", engaged, conns, len(held))
-		if engaged == 0 {
-			t.Fatal("the guard never engaged")
+		t.Logf("after the flood: %d refused at the cap, %d connections, %d held by the flood", refused, conns, len(held))
+		if refused == 0 {
+			t.Fatal("no connection was refused at the cap: the flood did not reach it")
 		}
 		closeAll(held)
 		// Every subscriber still receives publications.
@@ -301,7 +304,7 @@ func TestFDGuardFlood(t *testing.T) {
 				time.Sleep(10 * time.Millisecond)
 			}
 		}
-		// The flood's connections gone, the guard lets new ones in.
+		// The flood's connections gone, new ones are taken.
 		d := websocket.Dialer{HandshakeTimeout: 5 * time.Second}
 		for {
 			ws, _, err := d.Dial("ws://"+c.addr+server.DefaultPath, nil)
@@ -315,7 +318,7 @@ func TestFDGuardFlood(t *testing.T) {
 			time.Sleep(50 * time.Millisecond)
 		}
 		if _, _, line, ok := c.stats(t); !ok {
-			t.Fatalf("the guarded server stopped: %q", line)
+			t.Fatalf("the server stopped: %q", line)
 		}
 	})
 }
