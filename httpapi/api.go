@@ -206,12 +206,6 @@ type Stats struct {
 	// EngineIO counts the Engine.IO sessions (server.Config.Engine) by
 	// transport; they are in Sessions too.
 	EngineIO EngineIOStats `json:"engineio"`
-	// FDGuardEngaged counts the times the server refused new connections
-	// because it came near its open-file limit (server.FDGuardEngaged).
-	FDGuardEngaged int64 `json:"fd_guard_engaged"`
-	// FDGuardShutSeconds is how long the guard kept the listener from
-	// taking every new connection (server.FDGuardShut).
-	FDGuardShutSeconds float64 `json:"fd_guard_shut_seconds"`
 }
 
 // EngineIOStats are the open Engine.IO sessions by transport.
@@ -269,8 +263,6 @@ func (a *API) stats(w http.ResponseWriter, r *http.Request) {
 		Loops:         []LoopStats{},
 	}
 	st.EngineIO.Polling, st.EngineIO.WebSocket = a.srv.EngineSessions()
-	st.FDGuardEngaged = a.srv.FDGuardEngaged()
-	st.FDGuardShutSeconds = a.srv.FDGuardShut().Seconds()
 	h := hub.History()
 	st.History = HistoryStats{Topics: h.Topics, Entries: h.Entries, Bytes: h.Bytes, MaxBytes: h.Limit}
 	for _, sh := range loops(a.srv) {

@@ -20,7 +20,7 @@ type collector struct {
 	dropped, replayed                          *prometheus.Desc
 	fanout, outboundPeak                       *prometheus.Desc
 	histTopics, histEntries, histBytes         *prometheus.Desc
-	engineIO, fdGuard, fdGuardShut             *prometheus.Desc
+	engineIO                                   *prometheus.Desc
 }
 
 func newCollector(srv *server.Server) *collector {
@@ -48,15 +48,13 @@ func newCollector(srv *server.Server) *collector {
 		histBytes:    d("history_bytes", "Memory of topic history, as counted against its cap."),
 		outboundPeak: d("outbound_peak_bytes", "Most bytes ever queued for one session.", loop...),
 		engineIO:     d("engineio_sessions", "Open Engine.IO sessions, by transport (also in c1m_sessions).", "transport"),
-		fdGuard:      d("fd_guard_engaged_total", "Times new connections were refused (SYNs dropped) because the process came near its open-file limit."),
-		fdGuardShut:  d("fd_guard_shut_seconds_total", "Time the listener took only some or no new connections (SYNs dropped) near the open-file limit."),
 	}
 }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.connections, c.sessions, c.loopLag, c.messagesIn, c.messagesOut,
 		c.bytesIn, c.bytesOut, c.publications, c.deliveries, c.evictions, c.dropped, c.replayed, c.fanout,
-		c.outboundPeak, c.histTopics, c.histEntries, c.histBytes, c.engineIO, c.fdGuard, c.fdGuardShut} {
+		c.outboundPeak, c.histTopics, c.histEntries, c.histBytes, c.engineIO} {
 		ch <- d
 	}
 }
@@ -102,8 +100,6 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	polling, websocket := c.srv.EngineSessions()
 	ch <- prometheus.MustNewConstMetric(c.engineIO, prometheus.GaugeValue, float64(polling), "polling")
 	ch <- prometheus.MustNewConstMetric(c.engineIO, prometheus.GaugeValue, float64(websocket), "websocket")
-	ch <- prometheus.MustNewConstMetric(c.fdGuard, prometheus.CounterValue, float64(c.srv.FDGuardEngaged()))
-	ch <- prometheus.MustNewConstMetric(c.fdGuardShut, prometheus.CounterValue, c.srv.FDGuardShut().Seconds())
 	h := c.srv.Hub().History()
 	ch <- prometheus.MustNewConstMetric(c.histTopics, prometheus.GaugeValue, float64(h.Topics))
 	ch <- prometheus.MustNewConstMetric(c.histEntries, prometheus.GaugeValue, float64(h.Entries))

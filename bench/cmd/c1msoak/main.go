@@ -14,7 +14,13 @@
 //     the server ends them, and abusive clients: publish and command
 //     floods, unmasked frames, requests that are not HTTP or too big;
 //   - every 10 s, the server's heap (after a GC), RSS, goroutines and open
-//     files are sampled, printed, kept in the results JSON and plotted.
+//     files are sampled, printed, kept in the results JSON and plotted;
+//     the kernel's listen-queue overflows and drops over the load are
+//     reported beside them (listendrops.go).
+//
+// An abusive round that fails is a problem unless the server answered
+// 503 at its cap or the end of the load cut the round short: a dial
+// that times out during the load is a problem (abuse.go).
 //
 // The server, the worker processes and the abusive clients all stop by
 // themselves at the end (or on SIGINT), and every process it started is
@@ -216,11 +222,10 @@ func run(o options) (bool, error) {
 	// The load.
 	loadCtx, endLoad := context.WithTimeout(ctx, o.duration)
 	defer endLoad()
-	abuse := abuseCounts{guard: new(guardWatch)}
+	var abuse abuseCounts
 	overflows0, drops0 := listenDrops()
 	var wg sync.WaitGroup
-	wg.Add(3)
-	go func() { defer wg.Done(); abuse.guard.run(loadCtx, c, api) }()
+	wg.Add(2)
 	go func() { defer wg.Done(); runAbuse(loadCtx, addr, o.slow, &abuse) }()
 	var final uint64
 	var pubErrs int64
@@ -237,7 +242,7 @@ func run(o options) (bool, error) {
 	res := result{Options: o.String(), Final: final, PublishErrors: pubErrs, Samples: samples,
 		SlowReaders: abuse.SlowReaders.Load(), PubFloods: abuse.PubFloods.Load(), CmdFloods: abuse.CmdFloods.Load(),
 		BadFrames: abuse.BadFrames.Load(), BadRequests: abuse.BadRequests.Load(), AbuseUnexpected: abuse.Unexpected.Load(), AbuseAtCapacity: abuse.AtCapacity.Load(), AbuseCut: abuse.Cut.Load(),
-		AbuseGuardRefused: abuse.GuardRefused.Load(), ListenOverflows: overflows1 - overflows0, ListenDrops: drops1 - drops0}
+		ListenOverflows: overflows1 - overflows0, ListenDrops: drops1 - drops0}
 	if p, ok := abuse.lastProblem.Load().(string); ok {
 		res.AbuseLastProblem = p
 	}

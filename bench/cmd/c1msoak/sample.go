@@ -33,12 +33,8 @@ type Sample struct {
 	Goroutines  int     `json:"goroutines"`
 	FDs         int     `json:"fds"`
 	Connections int64   `json:"connections"`
-	Received    int64   `json:"received"`         // publications the steady clients received so far
-	Reconnects  int64   `json:"reconnects"`       // churn connections ended and dialed again so far
-	FDGuard     int64   `json:"fd_guard_engaged"` // times the server's descriptor guard engaged so far
-	// FDGuardShut is how long, so far, the guard kept the listener from
-	// taking every new connection, in seconds.
-	FDGuardShut float64 `json:"fd_guard_shut_seconds"`
+	Received    int64   `json:"received"`   // publications the steady clients received so far
+	Reconnects  int64   `json:"reconnects"` // churn connections ended and dialed again so far
 }
 
 // apiStats is what the sampler reads of GET /api/stats.
@@ -47,8 +43,6 @@ type apiStats struct {
 	HeapInuseBytes int64             `json:"heap_inuse_bytes"`
 	Goroutines     int               `json:"goroutines"`
 	Evictions      map[string]uint64 `json:"evictions"`
-	FDGuardEngaged int64             `json:"fd_guard_engaged"`
-	FDGuardShut    float64           `json:"fd_guard_shut_seconds"`
 }
 
 func serverStats(c *http.Client, api string, gc bool) (apiStats, error) {
@@ -108,7 +102,7 @@ func sample(ctx context.Context, c *http.Client, api string, pid int, every time
 			continue
 		}
 		s := Sample{At: time.Since(start).Seconds(), Heap: st.HeapInuseBytes, RSS: rss(pid), Goroutines: st.Goroutines,
-			FDs: fds(pid), Connections: st.Connections, FDGuard: st.FDGuardEngaged, FDGuardShut: st.FDGuardShut}
+			FDs: fds(pid), Connections: st.Connections}
 		var gaps, dropped int64
 		for _, w := range ws {
 			ws := w.status()
@@ -118,9 +112,9 @@ func sample(ctx context.Context, c *http.Client, api string, pid int, every time
 			dropped += ws.Dropped
 		}
 		out = append(out, s)
-		fmt.Printf("%6.0fs heap %6.1f MiB rss %6.1f MiB goroutines %4d fds %6d conns %6d received %10d reconnects %8d gaps %d dropped %d abuse %d/%d/%d/%d/%d unexpected %d fdguard %d shut %.1fs\n",
+		fmt.Printf("%6.0fs heap %6.1f MiB rss %6.1f MiB goroutines %4d fds %6d conns %6d received %10d reconnects %8d gaps %d dropped %d abuse %d/%d/%d/%d/%d unexpected %d\n",
 			s.At, mib(s.Heap), mib(s.RSS), s.Goroutines, s.FDs, s.Connections, s.Received, s.Reconnects, gaps, dropped,
-			a.SlowReaders.Load(), a.PubFloods.Load(), a.CmdFloods.Load(), a.BadFrames.Load(), a.BadRequests.Load(), a.Unexpected.Load(), s.FDGuard, s.FDGuardShut)
+			a.SlowReaders.Load(), a.PubFloods.Load(), a.CmdFloods.Load(), a.BadFrames.Load(), a.BadRequests.Load(), a.Unexpected.Load())
 	}
 }
 
@@ -141,9 +135,6 @@ type result struct {
 	AbuseUnexpected int64          `json:"abuse_unexpected"`
 	AbuseAtCapacity int64          `json:"abuse_at_capacity"` // abusive rounds refused with 503 at the connection cap
 	AbuseCut        int64          `json:"abuse_cut"`         // abusive rounds the end of the load cut short
-	// AbuseGuardRefused are abusive rounds whose dial went unanswered
-	// while the descriptor guard kept the listener shut or thinned.
-	AbuseGuardRefused int64 `json:"abuse_guard_refused"`
 	// ListenOverflows and ListenDrops are the kernel's counts, over the
 	// load, of connections a listen queue could not take (whole machine).
 	ListenOverflows  int64             `json:"listen_overflows"`
@@ -250,10 +241,6 @@ func (r *result) summary() string {
 	fmt.Fprintf(&b, "soak: %s\n", r.Options)
 	fmt.Fprintf(&b, "  %.0f reconnects/s; %d publications per topic; abusive rounds: %d slow readers, %d publish floods, %d command floods, %d bad frames, %d bad requests, %d refused at capacity (503), %d cut short by the end of the load\n",
 		r.ReconnectsPerSec, r.Final, r.SlowReaders, r.PubFloods, r.CmdFloods, r.BadFrames, r.BadRequests, r.AbuseAtCapacity, r.AbuseCut)
-	if n := len(r.Samples); n > 0 {
-		fmt.Fprintf(&b, "  the server's descriptor guard engaged %d times and kept the listener shut or thinned for %.1f s; %d abusive dials went unanswered meanwhile\n",
-			r.Samples[n-1].FDGuard, r.Samples[n-1].FDGuardShut, r.AbuseGuardRefused)
-	}
 	fmt.Fprintf(&b, "  listen queues (kernel, whole machine): %d overflows, %d drops\n", r.ListenOverflows, r.ListenDrops)
 	for _, w := range r.Workers {
 		fmt.Fprintf(&b, "  %s worker: open %d, received %d, reconnects %d, errors %d, gaps %d, dups %d, dropped %d, behind %d, unready %d\n",
