@@ -11,52 +11,51 @@ import (
 	"github.com/c1mhq/c1m/codec"
 )
 
-// Bounds of the defaults of Config.Backlog and of the file descriptors
-// kept for the rest of the process (epoll and event fds of the loops, the
-// API listener and its connections, logs, pprof).
+// The file descriptors the connection cap keeps free below the open-file
+// limit for the rest of the process: the loops' epoll and event
+// descriptors and listeners, the API's connections (up to -api-max-conns,
+// 128), the bus, logs and pprof. Two shares, each within its bounds and
+// at most a quarter of the limit: 1/64 of the limit (128 to 4096) and 1%
+// (64 to 16,384).
 const (
-	minBacklog, maxBacklog    = 128, 4096
-	backlogShare              = 64 // the default backlog is 1/64 of the open-file limit
+	minSpare, maxSpare        = 128, 4096
+	spareShare                = 64
 	minReserve, maxReserve    = 64, 16384
-	reserveShare              = 100 // the reserve is 1% of the open-file limit
+	reserveShare              = 100
 	somaxconnPath             = "/proc/sys/net/core/somaxconn"
 	capacityRetryAfterSeconds = 1
 )
 
-// capacity is how many connections the server takes and the listen
-// backlog that goes with it.
+// capacity is how many connections the server takes and the backlog of
+// its loops' listeners.
 type capacity struct {
 	files    int // the open-file limit
-	backlog  int
-	reserve  int // descriptors kept free below the limit besides the backlog
+	backlog  int // 0: as gnet listens (somaxconn), not set again
 	maxConns int // 0: no cap
 }
 
-// capacityFor derives the backlog and the connection cap of cfg from the
-// open-file limit files: every connection is a file descriptor, and gnet
-// stops its whole engine when accept(2) fails with EMFILE. The loops
-// accept (listen.go), each connection over the cap closed in the event
-// that accepted it, so connections hold at most the cap and one
-// descriptor per loop; the cap leaves a backlog's worth and a reserve of
-// 1% of the limit free below it, for the files that are not connections:
-// the loops' epoll and event descriptors, the listeners, the API and its
-// connections, the bus, logs and pprof (512 at this machine's 20,000
-// files, 11,000 at 1,100,000).
+// capacityFor derives the connection cap of cfg from the open-file limit
+// files, and the listen backlog from cfg and the kernel's somaxconn. Every
+// connection is a file descriptor, and gnet stops its whole engine when
+// accept(2) fails with EMFILE. The loops accept (listen.go), each
+// connection over the cap closed in the event that accepted it, so
+// connections hold at most the cap and one descriptor per loop; the cap
+// leaves the reserve above free for the other files: 512 at this
+// machine's 20,000 files, 15,096 at 1,100,000. The backlog holds no
+// descriptor of the process (the kernel's queued connections are not
+// accepted yet), so it defaults to somaxconn, as gnet listens.
 func capacityFor(cfg *Config, files, somaxconn int) capacity {
-	backlog := cfg.Backlog
-	if backlog <= 0 {
-		backlog = min(max(files/backlogShare, minBacklog), maxBacklog)
+	backlog := max(somaxconn, 0)
+	if cfg.Backlog > 0 {
+		backlog = cfg.Backlog
+		if somaxconn > 0 {
+			backlog = min(backlog, somaxconn)
+		}
 	}
-	if somaxconn > 0 {
-		backlog = min(backlog, somaxconn)
-	}
-	reserve := min(max(files/reserveShare, minReserve), maxReserve)
-	// A tiny limit (tests, a misconfigured host) still leaves half of it
-	// for connections.
-	backlog = min(backlog, files/4)
-	reserve = min(reserve, files/4)
-	auto := max(files-backlog-reserve, 1)
-	c := capacity{files: files, backlog: max(backlog, 1), reserve: reserve, maxConns: auto}
+	spare := min(max(files/spareShare, minSpare), maxSpare, files/4)
+	reserve := min(max(files/reserveShare, minReserve), maxReserve, files/4)
+	auto := max(files-spare-reserve, 1)
+	c := capacity{files: files, backlog: backlog, maxConns: auto}
 	if cfg.MaxConns > 0 {
 		c.maxConns = min(cfg.MaxConns, auto)
 	}

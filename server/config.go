@@ -100,10 +100,11 @@ type Config struct {
 	// ReadBufferCap is gnet's read buffer, one per loop. Zero means 64 KiB.
 	ReadBufferCap int
 	// Backlog is the listen backlog of each loop's listener: connections
-	// the kernel completes before the loop accepts them. Zero means 1/64
-	// of the open-file limit, between 128 and 4096; it is kept at most the
-	// kernel's somaxconn. Over it, the kernel drops new SYNs until the
-	// loop catches up (clients send them again after 1 s, 3 s, ...).
+	// the kernel completes before the loop accepts them. They hold no file
+	// descriptor of the process yet. Zero means the kernel's somaxconn, as
+	// gnet listens; a larger value is lowered to it. Over it, the kernel
+	// drops new SYNs until the loop catches up (clients send them again
+	// after 1 s, 3 s, ...).
 	Backlog int
 	// History keeps each topic's recent publications, so that clients
 	// resume from their position on every transport (session.
@@ -132,9 +133,9 @@ type Config struct {
 	FlashPolicy *FlashPolicy
 	// MaxConns caps the client connections. A connection over the cap is
 	// answered 503 with Retry-After and closed at once. Zero means the
-	// open-file limit (RLIMIT_NOFILE, read by Serve) less Backlog and a
-	// reserve of 1% (at least 64, at most 16,384) for the rest of the
-	// process; a larger value is lowered to that. The cap is not
+	// open-file limit (RLIMIT_NOFILE, read by Serve) less a reserve for
+	// the rest of the process, 1/64 of the limit (128 to 4096) and 1% more
+	// (64 to 16,384); a larger value is lowered to that. The cap is not
 	// optional: gnet stops the whole engine, dropping every connection,
 	// when accept(2) fails with EMFILE.
 	MaxConns int

@@ -140,10 +140,10 @@ func sockaddrTCP(sa unix.Sockaddr) *net.TCPAddr {
 // process is bound to the address.
 var errNoListener = errors.New("c1m: no listening socket found on the bound address")
 
-// setBacklog sets backlog on every listening TCP socket of this process
-// bound to addr, which are the loops' listeners (and those of other
-// servers of the process sharing the port with Config.ReusePort), and
-// returns how many it set. gnet listens with somaxconn and offers no
+// setBacklog sets backlog (unless it is 0) on every listening TCP socket
+// of this process bound to addr, which are the loops' listeners (and
+// those of other servers of the process sharing the port with
+// Config.ReusePort), and returns how many there are. gnet listens with somaxconn and offers no
 // option, and it binds the listeners of all loops but the first after
 // OnBoot: listen(2) on a listening socket only updates its backlog. Each
 // descriptor is checked and set through a duplicate, so a number closed
@@ -164,7 +164,9 @@ func setBacklog(addr *net.TCPAddr, backlog int) (int, error) {
 			continue // closed since the listing
 		}
 		if listensOn(dup, addr) {
-			err = unix.Listen(dup, backlog)
+			if backlog > 0 {
+				err = unix.Listen(dup, backlog)
+			}
 			n++
 		}
 		_ = unix.Close(dup)

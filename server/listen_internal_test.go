@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -110,5 +111,35 @@ func TestClaimPortKeepsPortZero(t *testing.T) {
 	shared, k2, err := claimPort(addr, true)
 	if err != nil || shared != addr || k2 != -1 {
 		t.Fatalf("claimPort(%s, shared) = %q, %d, %v; want the address unchanged and no keeper", addr, shared, k2, err)
+	}
+}
+
+// TestDefaultBacklogIsSomaxconn: by default every loop's listener has the
+// kernel's somaxconn as its backlog: the queue holds no descriptor of the
+// process, and a short one only drops the SYNs of a reconnect storm.
+func TestDefaultBacklogIsSomaxconn(t *testing.T) {
+	t.Parallel()
+	b, err := os.ReadFile(somaxconnPath)
+	if err != nil {
+		t.Skip(err)
+	}
+	somaxconn, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const loops = 2
+	srv := New(nil, &Config{Addr: "127.0.0.1:0", Loops: loops})
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
+	got := listeners(t, srv.Addr().(*net.TCPAddr))
+	if len(got) != loops {
+		t.Fatalf("%d listening sockets, want %d", len(got), loops)
+	}
+	for i, b := range got {
+		if int(b) != somaxconn {
+			t.Errorf("listener %d: backlog %d, want somaxconn %d", i, b, somaxconn)
+		}
 	}
 }

@@ -66,15 +66,12 @@ func readMachine() machine {
 }
 
 // nodeCap is how many clients one c1m node takes with nofile open files:
-// the limit less its listen backlog and its 1% reserve (server.Config.
-// MaxConns), as c1m derives them.
-func nodeCap(nofile, somaxconn int64) int64 {
-	backlog := min(max(nofile/64, 128), 4096)
-	if somaxconn > 0 {
-		backlog = min(backlog, somaxconn)
-	}
-	reserve := min(max(nofile/100, 64), 16384)
-	return nofile - backlog - reserve
+// the limit less its reserve of 1/64 (128 to 4096) and 1% (64 to 16,384),
+// as c1m derives server.Config.MaxConns.
+func nodeCap(nofile int64) int64 {
+	spare := min(max(nofile/64, 128), 4096, nofile/4)
+	reserve := min(max(nofile/100, 64), 16384, nofile/4)
+	return nofile - spare - reserve
 }
 
 // busiestNode is the clients the busiest of nodes gets, planned at
@@ -88,7 +85,7 @@ func busiestNode(conns, nodes int) int64 {
 // autoNodes is the fewest nodes that hold conns with the busiest node
 // under its cap.
 func autoNodes(conns int, m machine) int {
-	limit := nodeCap(m.NoFile, m.Somaxconn)
+	limit := nodeCap(m.NoFile)
 	for n := 1; n < 10000; n++ {
 		if busiestNode(conns, n) <= limit {
 			return n
@@ -128,7 +125,7 @@ func preflight(p plan, m machine) error {
 	if m.Somaxconn < minSomaxconn {
 		why = append(why, fmt.Sprintf("net.core.somaxconn %d is under %d: the nodes' accept queues overflow in the connect storm", m.Somaxconn, minSomaxconn))
 	}
-	if busy, limit := busiestNode(p.conns, p.nodes), nodeCap(m.NoFile, m.Somaxconn); busy > limit {
+	if busy, limit := busiestNode(p.conns, p.nodes), nodeCap(m.NoFile); busy > limit {
 		why = append(why, fmt.Sprintf("nodes: with %d nodes the busiest may get %s clients (SO_REUSEPORT spreads them by hash), over the %s one node takes with %d open files: use -nodes %d or more",
 			p.nodes, number(float64(busy)), number(float64(limit)), m.NoFile, autoNodes(p.conns, m)))
 	}

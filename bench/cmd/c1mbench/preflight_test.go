@@ -59,11 +59,11 @@ func TestPreflight(t *testing.T) {
 }
 
 // TestAutoNodes: the fewest nodes whose busiest one stays under what a
-// process with 20,000 files takes (19,488 clients: less the backlog of
-// 312 and the 1% reserve).
+// process with 20,000 files takes (19,488 clients: less the reserve of
+// 1/64, 312, and 1%, 200).
 func TestAutoNodes(t *testing.T) {
 	t.Parallel()
-	if got := nodeCap(20000, 4096); got != 19488 {
+	if got := nodeCap(20000); got != 19488 {
 		t.Fatalf("nodeCap(20000) = %d, want 19488", got)
 	}
 	n := autoNodes(1_000_000, roomy)
