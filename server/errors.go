@@ -27,8 +27,7 @@ var (
 	ErrProxyProtocolMode = errors.New("c1m: PROXY protocol mode must be off, optional or required")
 
 	// ErrReusePortZero is returned by Serve and Start when Config.ReusePort
-	// is set and Addr has no fixed port: with port 0, gnet binds a
-	// different free port on each loop, and no other process could find
-	// them.
+	// is set and Addr has no fixed port: no other process could find a
+	// port 0 resolved at start to share it.
 	ErrReusePortZero = errors.New("c1m: ReusePort needs a fixed port in Addr, not port 0")
 )

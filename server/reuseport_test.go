@@ -5,8 +5,9 @@ import (
 	"testing"
 )
 
-// TestReusePortNeedsFixedPort: ReusePort on port 0 would bind a different
-// port on each loop (gnet), so Start refuses it before binding anything.
+// TestReusePortNeedsFixedPort: no other process could share a port 0
+// resolved at start, so Start refuses ReusePort on it before binding
+// anything.
 func TestReusePortNeedsFixedPort(t *testing.T) {
 	t.Parallel()
 	for _, addr := range []string{"127.0.0.1:0", ":0", "[::1]:0"} {
