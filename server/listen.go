@@ -143,12 +143,29 @@ var errNoListener = errors.New("c1m: no listening socket found on the bound addr
 // setBacklog sets backlog (unless it is 0) on every listening TCP socket
 // of this process bound to addr, which are the loops' listeners (and
 // those of other servers of the process sharing the port with
-// Config.ReusePort), and returns how many there are. gnet listens with somaxconn and offers no
-// option, and it binds the listeners of all loops but the first after
-// OnBoot: listen(2) on a listening socket only updates its backlog. Each
-// descriptor is checked and set through a duplicate, so a number closed
-// and taken again meanwhile is never listened on by mistake.
+// Config.ReusePort), and returns how many there are. gnet listens with
+// somaxconn and offers no option, and it binds the listeners of all loops
+// but the first after OnBoot: listen(2) on a listening socket only
+// updates its backlog.
 func setBacklog(addr *net.TCPAddr, backlog int) (int, error) {
+	n, err := eachListener(addr, func(fd int) error {
+		if backlog <= 0 {
+			return nil
+		}
+		return os.NewSyscallError("listen", unix.Listen(fd, backlog))
+	})
+	if err == nil && n == 0 {
+		err = errNoListener
+	}
+	return n, err
+}
+
+// eachListener calls fn on every listening TCP socket of this process
+// bound to addr, until fn fails, and returns how many it called fn on.
+// fn gets a duplicate of the descriptor, closed after: a number closed
+// and taken again since the listing of /proc/self/fd is never acted on
+// by mistake.
+func eachListener(addr *net.TCPAddr, fn func(fd int) error) (int, error) {
 	entries, err := os.ReadDir("/proc/self/fd")
 	if err != nil {
 		return 0, err
@@ -164,18 +181,13 @@ func setBacklog(addr *net.TCPAddr, backlog int) (int, error) {
 			continue // closed since the listing
 		}
 		if listensOn(dup, addr) {
-			if backlog > 0 {
-				err = unix.Listen(dup, backlog)
-			}
+			err = fn(dup)
 			n++
 		}
 		_ = unix.Close(dup)
 		if err != nil {
-			return n, os.NewSyscallError("listen", err)
+			return n, err
 		}
-	}
-	if n == 0 {
-		return 0, errNoListener
 	}
 	return n, nil
 }

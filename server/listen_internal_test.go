@@ -18,28 +18,16 @@ import (
 // as tcpi_sacked for a listener).
 func listeners(t *testing.T, addr *net.TCPAddr) []uint32 {
 	t.Helper()
-	entries, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Fatal(err)
-	}
 	var backlogs []uint32
-	for _, e := range entries {
-		fd, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		dup, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
-		if err != nil {
-			continue
-		}
-		if listensOn(dup, addr) {
-			info, err := unix.GetsockoptTCPInfo(dup, unix.IPPROTO_TCP, unix.TCP_INFO)
-			if err != nil {
-				t.Fatal(err)
-			}
+	_, err := eachListener(addr, func(fd int) error {
+		info, err := unix.GetsockoptTCPInfo(fd, unix.IPPROTO_TCP, unix.TCP_INFO)
+		if err == nil {
 			backlogs = append(backlogs, info.Sacked)
 		}
-		_ = unix.Close(dup)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 	return backlogs
 }
