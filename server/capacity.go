@@ -12,14 +12,15 @@ import (
 )
 
 // The file descriptors the connection cap keeps free below the open-file
-// limit for the rest of the process: the loops' epoll and event
-// descriptors and listeners, the API's connections (up to -api-max-conns,
-// 128), the bus, logs and pprof. Two shares, each within its bounds and
-// at most a quarter of the limit: 1/64 of the limit (128 to 4096) and 1%
-// (64 to 16,384).
+// limit for the rest of the process: the loops' listeners, epoll and
+// event descriptors, the API's connections (up to -api-max-conns, 128),
+// the bus, logs and pprof. Two shares, each at most a quarter of the
+// limit: 1/64 of the limit (128 to 4096, and at least 128 beside the
+// loops' own descriptors) and 1% (64 to 16,384).
 const (
 	minSpare, maxSpare        = 128, 4096
 	spareShare                = 64
+	filesPerLoop              = 3 // listener, epoll, eventfd
 	minReserve, maxReserve    = 64, 16384
 	reserveShare              = 100
 	somaxconnPath             = "/proc/sys/net/core/somaxconn"
@@ -29,9 +30,10 @@ const (
 // capacity is how many connections the server takes and the backlog of
 // its loops' listeners.
 type capacity struct {
-	files    int // the open-file limit
-	backlog  int // 0: as gnet listens (somaxconn), not set again
-	maxConns int // 0: no cap
+	files     int // the open-file limit
+	backlog   int // Config.Backlog, at most somaxconn; 0: as gnet listens (somaxconn), not set again
+	somaxconn int // the kernel's, 0 when unknown
+	maxConns  int // 0: no cap
 }
 
 // capacityFor derives the connection cap of cfg from the open-file limit
@@ -43,19 +45,18 @@ type capacity struct {
 // leaves the reserve above free for the other files: 512 at this
 // machine's 20,000 files, 15,096 at 1,100,000. The backlog holds no
 // descriptor of the process (the kernel's queued connections are not
-// accepted yet), so it defaults to somaxconn, as gnet listens.
+// accepted yet), so it is somaxconn, as gnet listens, unless
+// Config.Backlog lowers it.
 func capacityFor(cfg *Config, files, somaxconn int) capacity {
-	backlog := max(somaxconn, 0)
-	if cfg.Backlog > 0 {
-		backlog = cfg.Backlog
-		if somaxconn > 0 {
-			backlog = min(backlog, somaxconn)
-		}
+	backlog := max(cfg.Backlog, 0)
+	if somaxconn > 0 {
+		backlog = min(backlog, somaxconn)
 	}
-	spare := min(max(files/spareShare, minSpare), maxSpare, files/4)
+	spare := max(min(max(files/spareShare, minSpare), maxSpare), minSpare+filesPerLoop*cfg.Loops)
+	spare = min(spare, files/4)
 	reserve := min(max(files/reserveShare, minReserve), maxReserve, files/4)
 	auto := max(files-spare-reserve, 1)
-	c := capacity{files: files, backlog: backlog, maxConns: auto}
+	c := capacity{files: files, backlog: backlog, somaxconn: max(somaxconn, 0), maxConns: auto}
 	if cfg.MaxConns > 0 {
 		c.maxConns = min(cfg.MaxConns, auto)
 	}

@@ -134,8 +134,9 @@ type Config struct {
 	// MaxConns caps the client connections. A connection over the cap is
 	// answered 503 with Retry-After and closed at once. Zero means the
 	// open-file limit (RLIMIT_NOFILE, read by Serve) less a reserve for
-	// the rest of the process, 1/64 of the limit (128 to 4096) and 1% more
-	// (64 to 16,384); a larger value is lowered to that. The cap is not
+	// the rest of the process, 1/64 of the limit (128 to 4096, and at
+	// least 128 beside 3 per loop) and 1% more (64 to 16,384); a larger
+	// value is lowered to that. The cap is not
 	// optional: gnet stops the whole engine, dropping every connection,
 	// when accept(2) fails with EMFILE.
 	MaxConns int

@@ -28,7 +28,7 @@ const (
 	fdChildEnv     = "C1M_FLOOD_CHILD" // "loops" or "reactor": run the child, accepting on its loops or on gnet's main reactor
 	fdChildFiles   = 600
 	fdSubscribers  = 20
-	fdFloodWorkers = 48 // with the default backlog of 128 at 600 files
+	fdFloodWorkers = 48
 	fdFloodFor     = 3 * time.Second
 	fdStall        = 150 * time.Millisecond // each task that holds a loop
 )

@@ -357,10 +357,8 @@ func (s *Server) flashPolicy(c *conn) {
 		}
 		ports = fp.Ports
 	}
-	if ports == "" {
-		if a, ok := s.Addr().(*net.TCPAddr); ok {
-			ports = strconv.Itoa(a.Port)
-		}
+	if ports == "" && s.bound != nil { // set by OnBoot, before the loops run
+		ports = strconv.Itoa(s.bound.Port)
 	}
 	buf := c.queue()
 	buf.B = codec.AppendPolicy(buf.B, domains, ports)

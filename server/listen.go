@@ -19,9 +19,10 @@ import (
 // hash of their addresses), and each loop accepts one connection and opens
 // it in the same event (gnet's eventloop.accept calls OnOpen inline), so a
 // connection over the cap is answered 503 and closed before that loop
-// accepts again: the accepted descriptors never exceed the cap and one per
-// loop, however far the loops lag, and a connection flood cannot take the
-// process to EMFILE (on which gnet stops the whole engine). gnet's other
+// accepts again: connections never exceed the cap by more than one per
+// loop (the loops check the shared count apart), however far the loops
+// lag, and a connection flood cannot take the process to EMFILE (on which
+// gnet stops the whole engine). gnet's other
 // mode, one listener that a main reactor drains to EAGAIN on its own
 // goroutine, queueing each socket to a loop as a task, lets accepted
 // sockets pile up behind lagging loops where the cap cannot see them: a
@@ -37,10 +38,12 @@ import (
 // listener has bound it.
 
 // claimPort checks addr before gnet binds it and returns the address to
-// give gnet, its port 0 resolved, and the keeper socket that holds that
-// port (-1 when addr had a fixed port), for the caller to close once gnet
-// has bound. With shared (Config.ReusePort), a fixed port may already be
-// bound by other processes; port 0 is refused then (ErrReusePortZero).
+// give gnet, its host name resolved (gnet resolves the address again for
+// each loop, and a name could resolve differently) and its port 0
+// resolved, and the keeper socket that holds that port (-1 when addr had
+// a fixed port), for the caller to close once gnet has bound. With shared
+// (Config.ReusePort), a fixed port may already be bound by other
+// processes; port 0 is refused then (ErrReusePortZero).
 func claimPort(addr string, shared bool) (string, int, error) {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
@@ -50,16 +53,20 @@ func claimPort(addr string, shared bool) (string, int, error) {
 	if err != nil {
 		return "", -1, fmt.Errorf("c1m: listen address %q: %w", addr, err)
 	}
+	if host != "" { // an empty host stays empty: every address, dual-stack
+		host = (&net.IPAddr{IP: tcpAddr.IP, Zone: tcpAddr.Zone}).String()
+	}
+	at := func(port int) string { return net.JoinHostPort(host, strconv.Itoa(port)) }
 	switch {
 	case tcpAddr.Port != 0 && shared:
-		return addr, -1, nil
+		return at(tcpAddr.Port), -1, nil
 	case tcpAddr.Port != 0:
 		fd, err := bindSocket(family, v6only, sa, false)
 		if err != nil {
 			return "", -1, fmt.Errorf("c1m: listen on %s: %w", addr, err)
 		}
 		_ = unix.Close(fd)
-		return addr, -1, nil
+		return at(tcpAddr.Port), -1, nil
 	case shared:
 		return "", -1, ErrReusePortZero
 	}
@@ -72,7 +79,7 @@ func claimPort(addr string, shared bool) (string, int, error) {
 		_ = unix.Close(keeper)
 		return "", -1, fmt.Errorf("c1m: listen on %s: %w", addr, os.NewSyscallError("getsockname", err))
 	}
-	return net.JoinHostPort(host, strconv.Itoa(sockaddrTCP(bound).Port)), keeper, nil
+	return at(sockaddrTCP(bound).Port), keeper, nil
 }
 
 // bindSocket returns a TCP socket bound to sa. The probe (not reusePort)
@@ -148,7 +155,7 @@ var errNoListener = errors.New("c1m: no listening socket found on the bound addr
 // but the first after OnBoot: listen(2) on a listening socket only
 // updates its backlog.
 func setBacklog(addr *net.TCPAddr, backlog int) (int, error) {
-	n, err := eachListener(addr, func(fd int) error {
+	n, err := eachSocket(addr, true, func(fd int) error {
 		if backlog <= 0 {
 			return nil
 		}
@@ -160,12 +167,12 @@ func setBacklog(addr *net.TCPAddr, backlog int) (int, error) {
 	return n, err
 }
 
-// eachListener calls fn on every listening TCP socket of this process
-// bound to addr, until fn fails, and returns how many it called fn on.
-// fn gets a duplicate of the descriptor, closed after: a number closed
-// and taken again since the listing of /proc/self/fd is never acted on
-// by mistake.
-func eachListener(addr *net.TCPAddr, fn func(fd int) error) (int, error) {
+// eachSocket calls fn on every TCP socket of this process bound to addr
+// that listens, or that does not (!listening), until fn fails, and
+// returns how many it called fn on. fn gets a duplicate of the
+// descriptor, closed after: a number closed and taken again since the
+// listing of /proc/self/fd is never acted on by mistake.
+func eachSocket(addr *net.TCPAddr, listening bool, fn func(fd int) error) (int, error) {
 	entries, err := os.ReadDir("/proc/self/fd")
 	if err != nil {
 		return 0, err
@@ -180,7 +187,7 @@ func eachListener(addr *net.TCPAddr, fn func(fd int) error) (int, error) {
 		if err != nil {
 			continue // closed since the listing
 		}
-		if listensOn(dup, addr) {
+		if boundTo(dup, addr, listening) {
 			err = fn(dup)
 			n++
 		}
@@ -192,9 +199,10 @@ func eachListener(addr *net.TCPAddr, fn func(fd int) error) (int, error) {
 	return n, nil
 }
 
-// listensOn reports whether fd is a listening TCP socket bound to addr.
-func listensOn(fd int, addr *net.TCPAddr) bool {
-	if v, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ACCEPTCONN); err != nil || v != 1 {
+// boundTo reports whether fd is a TCP socket bound to addr that listens,
+// or that does not (!listening).
+func boundTo(fd int, addr *net.TCPAddr, listening bool) bool {
+	if v, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ACCEPTCONN); err != nil || (v == 1) != listening {
 		return false
 	}
 	if v, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_PROTOCOL); err != nil || v != unix.IPPROTO_TCP {

@@ -19,7 +19,7 @@ import (
 func listeners(t *testing.T, addr *net.TCPAddr) []uint32 {
 	t.Helper()
 	var backlogs []uint32
-	_, err := eachListener(addr, func(fd int) error {
+	_, err := eachSocket(addr, true, func(fd int) error {
 		info, err := unix.GetsockoptTCPInfo(fd, unix.IPPROTO_TCP, unix.TCP_INFO)
 		if err == nil {
 			backlogs = append(backlogs, info.Sacked)
@@ -30,6 +30,17 @@ func listeners(t *testing.T, addr *net.TCPAddr) []uint32 {
 		t.Fatal(err)
 	}
 	return backlogs
+}
+
+// boundOnly returns how many TCP sockets of this process are bound to
+// addr without listening: a keeper, or accepted connections.
+func boundOnly(t *testing.T, addr *net.TCPAddr) int {
+	t.Helper()
+	n, err := eachSocket(addr, false, func(int) error { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
 
 // TestEveryLoopListens: on port 0, each loop has a listener of its own on
@@ -55,7 +66,11 @@ func TestEveryLoopListens(t *testing.T) {
 		}
 	}
 	// The keeper is gone: no socket of this process is bound to the port
-	// without listening on it.
+	// without listening on it (no client has connected).
+	if n := boundOnly(t, addr); n != 0 {
+		t.Fatalf("%d sockets bound to %s without listening: the keeper is still open", n, addr)
+	}
+	// The port is the server's alone.
 	if ln, err := net.Listen("tcp", addr.String()); err == nil {
 		ln.Close()
 		t.Fatalf("a plain listener could bind %s beside the server", addr)
@@ -86,6 +101,13 @@ func TestClaimPortKeepsPortZero(t *testing.T) {
 	}
 	if _, port, _ := net.SplitHostPort(addr); port == "0" {
 		t.Fatalf("claimPort returned %s, port unresolved", addr)
+	}
+	tcp, err := net.ResolveTCPAddr("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := boundOnly(t, tcp); n != 1 {
+		t.Fatalf("%d sockets bound to %s without listening, want the keeper", n, addr)
 	}
 	if ln, err := net.Listen("tcp", addr); err == nil {
 		ln.Close()

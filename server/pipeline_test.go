@@ -99,11 +99,23 @@ func TestPipelinedAfterHeldPoll(t *testing.T) {
 // to a stream on another loop is answered after the /send's 202.
 func TestPipelinedAfterSendAcrossLoops(t *testing.T) {
 	t.Parallel()
-	_, addr := pushServer(t, nil, server.Config{Loops: 2})
+	srv, addr := pushServer(t, nil, server.Config{Loops: 2})
 	s := openStream(t, addr, "/stream", "")
-	// Connections take the loops in turn: some of these are on the other
-	// loop.
-	for i := range 6 {
+	// The kernel puts each connection on a loop by a hash of its
+	// addresses: sends go on, 6 at least and 40 at most, until one was
+	// read on the other loop (which counts it in its MessagesIn).
+	own := streamShard(t, s)
+	readElsewhere := func() (n uint64) { // the other loop's shard exists once it has a connection
+		for _, sh := range server.Shards(srv) {
+			if sh.Index() != own {
+				n += sh.Stats().MessagesIn.Load()
+			}
+		}
+		return n
+	}
+	crossed := 0
+	for i := 0; i < 6 || crossed == 0 && i < 40; i++ {
+		before := readElsewhere()
 		topic := fmt.Sprintf("pipe-send-%d", i)
 		c := dialRaw(t, addr)
 		c.write(sendRequest(s.sid, fmt.Sprintf(`{"op":"subscribe","topic":%q}`, topic), i%2 == 0) + pollRequest("after-send"))
@@ -112,6 +124,12 @@ func TestPipelinedAfterSendAcrossLoops(t *testing.T) {
 		}
 		c.expectPollOf("after-send")
 		s.expectStart(topic, false)
+		if readElsewhere() > before {
+			crossed++
+		}
+	}
+	if crossed == 0 {
+		t.Fatal("no /send was read on the other loop than the stream's")
 	}
 }
 

@@ -128,6 +128,18 @@ func TestSendNotFound(t *testing.T) {
 	})
 }
 
+// streamShard returns the index of the shard (loop) of stream s, which
+// its id carries in its top 16 bits.
+func streamShard(t *testing.T, s *httpStream) int {
+	t.Helper()
+	id, _, _ := strings.Cut(s.sid, ".")
+	n, err := strconv.ParseUint(id, 36, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return int(n >> 48)
+}
+
 // TestSendAcrossLoops: a /send that arrives on one loop reaches a stream
 // on the other.
 func TestSendAcrossLoops(t *testing.T) {
@@ -137,16 +149,11 @@ func TestSendAcrossLoops(t *testing.T) {
 	// 16 bits.
 	var targets [2]*httpStream
 	for i := 0; targets[0] == nil || targets[1] == nil; i++ {
-		if i == 16 {
-			t.Fatal("16 streams and a loop has none")
+		if i == 40 {
+			t.Fatal("40 streams and a loop has none")
 		}
 		s := openStream(t, addr, "/stream", "")
-		id, _, _ := strings.Cut(s.sid, ".")
-		n, err := strconv.ParseUint(id, 36, 64)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if k := n >> 48; targets[k] == nil {
+		if k := streamShard(t, s); targets[k] == nil {
 			targets[k] = s
 		}
 	}
@@ -154,10 +161,11 @@ func TestSendAcrossLoops(t *testing.T) {
 	readOn := func(k int) uint64 { return shards[k].Stats().MessagesIn.Load() }
 	for k, s := range targets {
 		other := 1 - k
-		// Connections are spread over the loops in turn: a few sends are
-		// read on the other loop too. The loop that read a /send body
-		// counts it in its MessagesIn.
-		for j := 0; j < 8; j++ {
+		// The kernel puts each connection on a loop by a hash of its
+		// addresses: sends go on, 40 at most, until one is read on the
+		// other loop. The loop that read a /send body counts it in its
+		// MessagesIn.
+		for j := 0; j < 40; j++ {
 			before := readOn(other)
 			topic := fmt.Sprintf("across-%d-%d", k, j)
 			cmd := fmt.Sprintf(`{"op":"subscribe","topic":%q,"id":%d}`, topic, j)
@@ -171,7 +179,7 @@ func TestSendAcrossLoops(t *testing.T) {
 			if readOn(other) > before && j >= 1 {
 				break // one from each loop at least
 			}
-			if j == 7 {
+			if j == 39 {
 				t.Fatalf("no /send to the stream on loop %d was read on loop %d", k, other)
 			}
 		}

@@ -39,7 +39,7 @@ type Server struct {
 	done       chan struct{}
 	serveErr   error
 	gnetErrs   gnetErrors // the last errors gnet logged (log.go)
-	bootErr    error      // why OnBoot stopped the engine
+	bootErr    error      // why OnBoot, or the first OnTick (listen), stopped the engine
 	draining   atomic.Bool
 	capacity   capacity                  // set by Serve
 	perIP      *ipLimiter                // Config.MaxConnsPerIP, nil without a limit (iplimit.go)
@@ -314,18 +314,21 @@ func (s engine) OnBoot(eng gnet.Engine) gnet.Action {
 }
 
 // listen runs on the first OnTick, once gnet has bound every loop's
-// listener: it sets their backlog, and then the server listens (Addr,
-// Start).
+// listener: it sets their backlog when Config.Backlog asks for one, and
+// then the server listens (Addr, Start).
 func (s engine) listen() gnet.Action {
 	s.listening = true
-	n, err := setBacklog(s.bound, s.capacity.backlog)
-	if err != nil {
-		s.bootErr = fmt.Errorf("c1m: setting the listen backlog: %w", err)
-		return gnet.Shutdown
+	backlog := s.capacity.somaxconn // as gnet listens
+	if b := s.capacity.backlog; b > 0 {
+		if _, err := setBacklog(s.bound, b); err != nil {
+			s.bootErr = fmt.Errorf("c1m: setting the listen backlog: %w", err)
+			return gnet.Shutdown
+		}
+		backlog = b
 	}
 	s.addr.Store(s.bound)
-	s.log.Info("listening", "addr", s.bound.String(), "loops", s.cfg.Loops, "listeners", n, "path", s.cfg.Path,
-		"max_conns", s.capacity.maxConns, "open_files", s.capacity.files, "backlog", s.capacity.backlog,
+	s.log.Info("listening", "addr", s.bound.String(), "loops", s.cfg.Loops, "path", s.cfg.Path,
+		"max_conns", s.capacity.maxConns, "open_files", s.capacity.files, "backlog", backlog,
 		"reuse_port", s.cfg.ReusePort)
 	close(s.booted)
 	return gnet.None
@@ -447,8 +450,9 @@ func (s engine) OnShutdown(gnet.Engine) {
 	}
 }
 
-// OnTick runs on gnet's ticker goroutine: it only posts a tick to each
-// shard's inbox, where the timing wheel runs on the loop.
+// OnTick runs on gnet's ticker goroutine: the first one finishes the
+// listeners' setup (listen); each posts a tick to each shard's inbox,
+// where the timing wheel runs on the loop.
 func (s engine) OnTick() (time.Duration, gnet.Action) {
 	if !s.listening {
 		if a := s.listen(); a != gnet.None {

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os/exec"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -160,5 +161,10 @@ func TestAPIConnectionLimit(t *testing.T) {
 	first.Close()
 	if !answered(third, br3, 10*time.Second) {
 		t.Fatal("the third API connection was not served after the first closed")
+	}
+	// No bound at all is not on offer: 0 is refused at start.
+	out, err := exec.Command(binary, "-listen", "127.0.0.1:0", "-api", "127.0.0.1:0", "-api-max-conns", "0").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "-api-max-conns 0: want at least 1") {
+		t.Fatalf("c1m -api-max-conns 0: %v, %q", err, out)
 	}
 }

@@ -36,6 +36,11 @@ import (
 	"github.com/c1mhq/c1m/session"
 )
 
+// apiIdleTimeout closes an API connection that waits that long for its
+// next request: under -api-max-conns, idle keep-alive connections must
+// not keep the probes out for good.
+const apiIdleTimeout = 30 * time.Second
+
 //go:embed demo.html
 var demoPage []byte
 
@@ -70,7 +75,7 @@ func parseFlags(args []string) (*options, error) {
 	fs := flag.NewFlagSet("c1m", flag.ContinueOnError)
 	fs.StringVar(&o.listen, "listen", ":8080", "client listener (WebSocket, demo page)")
 	fs.StringVar(&o.api, "api", "127.0.0.1:8081", "API listener: publish, stats, metrics, probes, pprof")
-	fs.IntVar(&o.apiMaxConns, "api-max-conns", 128, "API connections served at once; more wait in the kernel's queue (each is a file descriptor beside the client connections' cap)")
+	fs.IntVar(&o.apiMaxConns, "api-max-conns", 128, "API connections served at once, at least 1; more wait in the kernel's queue (each is a file descriptor beside the client connections' cap: keep it within 1/64 of the open-file limit); idle ones close after 30 s")
 	fs.StringVar(&o.apiKey, "api-key", "", "require 'Authorization: Bearer KEY' on /api/ (empty: no key)")
 	fs.StringVar(&o.path, "path", "/ws", "WebSocket path")
 	fs.BoolVar(&o.reusePort, "reuse-port", false, "share -listen's port with other c1m processes on this host (SO_REUSEPORT; needs a fixed port)")
@@ -198,6 +203,9 @@ func parsePrefixes(list string) ([]netip.Prefix, error) {
 }
 
 func run(o *options) error {
+	if o.apiMaxConns < 1 {
+		return fmt.Errorf("-api-max-conns %d: want at least 1", o.apiMaxConns)
+	}
 	raiseFileLimit()
 	cfg := &server.Config{
 		Addr:            o.listen,
@@ -328,8 +336,10 @@ func run(o *options) error {
 	}
 	// Bounded, so that a flood of API connections cannot take the files
 	// the client connections' cap leaves free.
-	apiLn = netutil.LimitListener(apiLn, max(o.apiMaxConns, 1))
-	apiSrv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second}
+	apiLn = netutil.LimitListener(apiLn, o.apiMaxConns)
+	// An idle keep-alive connection holds its place under that bound
+	// until it is closed or times out.
+	apiSrv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: apiIdleTimeout}
 	go func() {
 		if err := apiSrv.Serve(apiLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			slog.Error("c1m: API listener", "err", err)

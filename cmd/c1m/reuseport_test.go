@@ -160,8 +160,8 @@ func TestReusePortSharesOnePort(t *testing.T) {
 	}
 }
 
-// TestReusePortRefusesPortZero: with port 0, gnet would bind a different
-// port on each loop, so c1m refuses to start and says why.
+// TestReusePortRefusesPortZero: no other process could share a port 0
+// resolved at start, so c1m refuses to start and says why.
 func TestReusePortRefusesPortZero(t *testing.T) {
 	t.Parallel()
 	// Started, it would run until killed: the context is a hang guard.

@@ -67,7 +67,9 @@ func readMachine() machine {
 
 // nodeCap is how many clients one c1m node takes with nofile open files:
 // the limit less its reserve of 1/64 (128 to 4096) and 1% (64 to 16,384),
-// as c1m derives server.Config.MaxConns.
+// as c1m derives server.Config.MaxConns for a node of a few loops (the
+// million run's have one; past 61, the loops' own files enlarge the
+// first share).
 func nodeCap(nofile int64) int64 {
 	spare := min(max(nofile/64, 128), 4096, nofile/4)
 	reserve := min(max(nofile/100, 64), 16384, nofile/4)
