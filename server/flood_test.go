@@ -278,16 +278,26 @@ func TestConnectionFlood(t *testing.T) {
 	t.Run("loops", func(t *testing.T) {
 		c := startFDChild(t, "loops")
 		counts := subscribe(t, c.addr, fdSubscribers)
-		c.send("stall")
-		held := flood(c.addr)
-		c.send("unstall")
-		refused, conns, line, ok := c.stats(t)
-		if !ok {
-			t.Fatalf("the server stopped: %q", line)
+		// Floods until one reached the cap (on a loaded machine one
+		// flood may not), 5 at most, each held until the end.
+		var held []net.Conn
+		refused := 0
+		for round := 0; refused == 0 && round < 5; round++ {
+			c.send("stall")
+			held = append(held, flood(c.addr)...)
+			c.send("unstall")
+			var conns int
+			var line string
+			var ok bool
+			refused, conns, line, ok = c.stats(t)
+			if !ok {
+				t.Fatalf("the server stopped: %q", line)
+			}
+			t.Logf("after flood %d: %d refused at the cap, %d connections, %d held by the floods", round+1, refused, conns, len(held))
 		}
-		t.Logf("after the flood: %d refused at the cap, %d connections, %d held by the flood", refused, conns, len(held))
 		if refused == 0 {
-			t.Fatal("no connection was refused at the cap: the flood did not reach it")
+			closeAll(held)
+			t.Fatal("no connection was refused at the cap: the floods did not reach it")
 		}
 		closeAll(held)
 		// Every subscriber still receives publications.
