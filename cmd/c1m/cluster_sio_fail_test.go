@@ -27,17 +27,13 @@ func TestClusterSocketIORecoveryNATSDown(t *testing.T) {
 	for _, back := range []string{"other", "own"} {
 		t.Run(back, func(t *testing.T) {
 			t.Parallel()
-			ns := natstest.Start(t)
-			a := startC1M(t, "-nats", ns.URL(), "-node-id", "a")
-			b := startC1M(t, "-nats", ns.URL(), "-node-id", "b")
+			ns, a, b := twoNodes(t)
 			first, then := b, a
 			if back == "own" {
 				first, then = a, b
 			}
 			c := steer(t)
-			old := c.connect(t, a, false)
-			c.join(t, "r1")
-			waitRecord(t, ns.URL(), old.pid, `"rooms":["r1"]`)
+			old := c.filed(t, a, ns.URL())
 			b.post(t, "/api/publish?topic=r1", "m1")
 			c.expect(t, "m1")
 
@@ -90,13 +86,9 @@ func TestClusterSocketIORecoveryRestartedNode(t *testing.T) {
 	for _, back := range []string{"other", "restarted"} {
 		t.Run(back, func(t *testing.T) {
 			t.Parallel()
-			ns := natstest.Start(t)
-			a := startC1M(t, "-nats", ns.URL(), "-node-id", "a")
-			b := startC1M(t, "-nats", ns.URL(), "-node-id", "b")
+			ns, a, b := twoNodes(t)
 			c := steer(t)
-			s := c.connect(t, a, false)
-			c.join(t, "r1")
-			waitRecord(t, ns.URL(), s.pid, `"rooms":["r1"]`)
+			s := c.filed(t, a, ns.URL())
 			b.post(t, "/api/publish?topic=r1", "m1")
 			c.expect(t, "m1")
 
@@ -139,13 +131,9 @@ func TestClusterSocketIORecoveryRestartedNode(t *testing.T) {
 // publication to r2 it missed, and later ones.
 func TestClusterSocketIORecoveryRefilesAfterNATS(t *testing.T) {
 	t.Parallel()
-	ns := natstest.Start(t)
-	a := startC1M(t, "-nats", ns.URL(), "-node-id", "a", "-history-ttl", "10s")
-	b := startC1M(t, "-nats", ns.URL(), "-node-id", "b", "-history-ttl", "10s")
+	ns, a, b := twoNodes(t, "-history-ttl", "10s")
 	c := steer(t)
-	s := c.connect(t, a, false)
-	c.join(t, "r1")
-	waitRecord(t, ns.URL(), s.pid, `"rooms":["r1"]`)
+	s := c.filed(t, a, ns.URL())
 	b.post(t, "/api/publish?topic=r1", "m1")
 	c.expect(t, "m1")
 
@@ -194,6 +182,16 @@ func TestClusterSocketIORecoveryRefilesAfterNATS(t *testing.T) {
 // steered is the npm socket.io-client of sio-steer.mjs.
 type steered struct{ conv *nodetest.Conversation }
 
+// twoNodes starts a NATS server and nodes a and b on it, each with the
+// extra flags.
+func twoNodes(t *testing.T, extra ...string) (ns *natstest.Server, a, b *instance) {
+	t.Helper()
+	ns = natstest.Start(t)
+	a = startC1M(t, append([]string{"-nats", ns.URL(), "-node-id", "a"}, extra...)...)
+	b = startC1M(t, append([]string{"-nats", ns.URL(), "-node-id", "b"}, extra...)...)
+	return ns, a, b
+}
+
 // sioSocket is what the client says of its socket once connected.
 type sioSocket struct{ id, pid, offset string }
 
@@ -225,6 +223,16 @@ func (c *steered) connectWithin(t *testing.T, in *instance, recovered bool, d ti
 	if s.pid == "" {
 		t.Fatalf("connected %v: no pid, recovery is off", m)
 	}
+	return s
+}
+
+// filed connects the client to in, unrecovered, joins it to room r1, and
+// waits until NATS at url holds its record with that room.
+func (c *steered) filed(t *testing.T, in *instance, url string) sioSocket {
+	t.Helper()
+	s := c.connect(t, in, false)
+	c.join(t, "r1")
+	waitRecord(t, url, s.pid, `"rooms":["r1"]`)
 	return s
 }
 
