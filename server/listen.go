@@ -147,24 +147,20 @@ func sockaddrTCP(sa unix.Sockaddr) *net.TCPAddr {
 // process is bound to the address.
 var errNoListener = errors.New("c1m: no listening socket found on the bound address")
 
-// setBacklog sets backlog (unless it is 0) on every listening TCP socket
-// of this process bound to addr, which are the loops' listeners (and
-// those of other servers of the process sharing the port with
-// Config.ReusePort), and returns how many there are. gnet listens with
-// somaxconn and offers no option, and it binds the listeners of all loops
-// but the first after OnBoot: listen(2) on a listening socket only
-// updates its backlog.
-func setBacklog(addr *net.TCPAddr, backlog int) (int, error) {
+// setBacklog sets backlog on every listening TCP socket of this process
+// bound to addr, which are the loops' listeners (and those of other
+// servers of the process sharing the port with Config.ReusePort). gnet
+// listens with somaxconn and offers no option, and it binds the listeners
+// of all loops but the first after OnBoot: listen(2) on a listening socket
+// only updates its backlog.
+func setBacklog(addr *net.TCPAddr, backlog int) error {
 	n, err := eachSocket(addr, true, func(fd int) error {
-		if backlog <= 0 {
-			return nil
-		}
 		return os.NewSyscallError("listen", unix.Listen(fd, backlog))
 	})
 	if err == nil && n == 0 {
 		err = errNoListener
 	}
-	return n, err
+	return err
 }
 
 // eachSocket calls fn on every TCP socket of this process bound to addr

@@ -320,7 +320,7 @@ func (s engine) listen() gnet.Action {
 	s.listening = true
 	backlog := s.capacity.somaxconn // as gnet listens
 	if b := s.capacity.backlog; b > 0 {
-		if _, err := setBacklog(s.bound, b); err != nil {
+		if err := setBacklog(s.bound, b); err != nil {
 			s.bootErr = fmt.Errorf("c1m: setting the listen backlog: %w", err)
 			return gnet.Shutdown
 		}
