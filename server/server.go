@@ -56,6 +56,12 @@ type Server struct {
 	bound         *net.TCPAddr
 	listening     bool
 	reactorAccept bool
+	// leveling: loops hand new connections to the lightest (level.go);
+	// not with one loop, reactorAccept (gnet deals them out in turn) or
+	// noLevel (tests).
+	leveling bool
+	noLevel  bool
+	levelStats
 
 	// phase is phaseNew, phaseStarted or phaseShutEarly (start.go): a
 	// Server runs once.
@@ -92,6 +98,7 @@ type shard struct {
 	pollSlots  map[*conn]netip.Addr  // client address of polls holding a Config.MaxPollsPerIP slot (userlimit.go)
 	eioSlots   map[uint64]eioSlots   // the slots Engine.IO polling sessions hold, by session id (eio_limits.go)
 	eioPosts   map[uint64]*eioWaiter // the post an Engine.IO polling session is taking, by session id, while it is (eio_poll.go)
+	incoming   atomic.Int64          // connections handed over to this loop, on their way (level.go)
 }
 
 // Execute implements session.Executor on the shard's loop.
@@ -206,6 +213,7 @@ func (s *Server) run() error {
 		addr, s.keeper = a, keeper
 		defer s.closeKeeper()
 	}
+	s.leveling = !s.reactorAccept && !s.noLevel && s.cfg.Loops > 1
 	return gnet.Run(engine{s}, "tcp://"+addr,
 		gnet.WithMulticore(true),
 		gnet.WithNumEventLoop(s.cfg.Loops),
@@ -363,7 +371,17 @@ func (s *Server) tick(sh *session.Shard) int64 {
 // gets 503 (readHead).
 func (s engine) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	sh := s.shardOf(gc)
-	if limit := s.capacity.maxConns; limit > 0 && s.Connections() >= limit {
+	_, handed := gc.Context().(handover)
+	if handed {
+		gc.SetContext(nil)
+	}
+	// Handovers on their way hold descriptors too; this one is counted
+	// here already.
+	onTheWay := int(s.handovers.Load())
+	if handed {
+		onTheWay--
+	}
+	if limit := s.capacity.maxConns; limit > 0 && s.Connections()+onTheWay >= limit {
 		// Answered before the request is read, and closed at once: the
 		// descriptor is free again before the next accept.
 		sh.Stats().Evicted(session.ReasonOverCapacity)
@@ -371,6 +389,11 @@ func (s engine) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 			return overCapacityEIO, gnet.Close
 		}
 		return overCapacity, gnet.Close
+	}
+	if !handed {
+		if to := s.levelTo(sh); to != nil && s.handOver(gc, to) == nil {
+			return nil, gnet.Close // open on the lighter loop (level.go)
+		}
 	}
 	c := &conn{sh: sh, c: gc}
 	sh.Open(&c.Session, c)

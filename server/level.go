@@ -1,0 +1,128 @@
+package server
+
+import (
+	"context"
+	"net"
+	"os"
+	"sync/atomic"
+
+	"github.com/panjf2000/gnet/v2"
+	"golang.org/x/sys/unix"
+)
+
+// Keeping the loops level.
+//
+// Each loop accepts on its own listener (listen.go), and the kernel picks
+// the listener of a new connection by a hash of its addresses: the loops'
+// shares drift apart like a random walk (about √n/2 at n connections), and
+// a publication's last delivery waits for the busier loop. gnet's main
+// reactor, which dealt connections out in turn, is not used: it let
+// accepted sockets pile up where the cap could not see them.
+//
+// So a loop that opens a connection while it holds levelSlack more than
+// the lightest loop hands it over before anything is read from it: the
+// socket is enrolled on the lightest loop (gnet's EventLoop.Enroll, which
+// registers a duplicate of the descriptor there and opens it) and closed
+// here. A loop's load counts the handovers still on their way to it, so
+// decisions do not depend on how promptly the loops run: connections open
+// on loops at most levelSlack apart, and new connections level the loops
+// again after closes have set them apart.
+//
+// A handover costs about ten system calls and a hop through gnet's
+// goroutine pool (some 40 µs of CPU here). With the hash placing
+// connections, few are handed over: the loops' difference is a random
+// walk, and only its steps past levelSlack are undone (about 6% of the
+// connections of TestLevelStorm's connect storm). At most maxHandovers
+// are on their way at once, each holding up to three descriptors
+// (counted against the cap): past that, or while the server drains, a
+// connection stays where it was accepted.
+//
+// A loop is a candidate once it has had a connection of its own (its
+// shard); the hash gives every loop one within the first few.
+
+// levelSlack is how many connections more than the lightest loop a loop
+// holds before it hands new ones over: 0.8% of a loop's share at 2,000
+// connections on two loops, where the hash alone leaves them 36 apart on
+// average; smaller, churn pays for the handovers (a slack of 4 cost 8%
+// more CPU per handshake in c1mbench's churn).
+const levelSlack = 16
+
+// maxHandovers bounds the handovers on their way at once.
+const maxHandovers = 16
+
+// handover is the gnet context of a connection enrolled on a loop by
+// another, until its OnOpen there.
+type handover struct{}
+
+// load is the shard's open connections and the handovers on their way to
+// it. Safe for concurrent use.
+func (sh *shard) load() int64 {
+	return sh.Stats().Connections.Load() + sh.incoming.Load()
+}
+
+// levelTo returns the loop sh should hand a new connection to, or nil to
+// keep it. On sh's loop (OnOpen).
+func (s *Server) levelTo(sh *shard) *shard {
+	if !s.leveling || s.draining.Load() || s.handovers.Load() >= maxHandovers {
+		return nil
+	}
+	mine := sh.load()
+	var to *shard
+	lo := mine - levelSlack + 1 // a lighter loop must be at least levelSlack below
+	for _, other := range s.hub.Shards() {
+		if o := other.Executor().(*shard); o != sh {
+			if n := o.load(); n < lo {
+				to, lo = o, n
+			}
+		}
+	}
+	return to
+}
+
+// handOver enrolls gc's socket on to's loop, where it opens with a
+// handover context; the caller closes gc (OnOpen answers gnet.Close). On
+// gc's loop.
+func (s *Server) handOver(gc gnet.Conn, to *shard) error {
+	nc, err := dupConn(gc.Fd())
+	if err != nil {
+		return err
+	}
+	to.incoming.Add(1)
+	s.handovers.Add(1)
+	done := func() {
+		to.incoming.Add(-1)
+		s.handovers.Add(-1)
+	}
+	res, err := to.loop.Enroll(gnet.NewContext(context.Background(), handover{}), nc)
+	if err != nil {
+		done()
+		_ = nc.Close()
+		return err
+	}
+	// gnet's pool goroutine closes nc and answers once to's loop has
+	// opened the socket (or failed to); the count goes down then.
+	go func() {
+		<-res
+		s.handedOver.Add(1)
+		done()
+	}()
+	return nil
+}
+
+// dupConn returns a net.Conn on a duplicate of the socket fd, the form
+// Enroll takes; closing it leaves fd open.
+func dupConn(fd int) (net.Conn, error) {
+	dup, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return nil, os.NewSyscallError("fcntl", err)
+	}
+	f := os.NewFile(uintptr(dup), "handover")
+	defer f.Close()
+	return net.FileConn(f)
+}
+
+// levelStats are the handover counters.
+type levelStats struct {
+	handovers  atomic.Int64  // on their way now
+	handedOver atomic.Uint64 // completed since start
+}
