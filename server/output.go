@@ -2,8 +2,10 @@ package server
 
 import (
 	"sync"
+	"unsafe"
 
 	"github.com/valyala/bytebufferpool"
+	"golang.org/x/sys/unix"
 
 	"github.com/c1mhq/c1m/codec"
 	"github.com/c1mhq/c1m/session"
@@ -234,7 +236,7 @@ func (c *conn) write() {
 	case c.pub != nil:
 		frame := c.frameOf(c.pub)
 		c.pub = nil
-		_, _ = c.c.Write(frame)
+		c.send(frame)
 	case c.q != nil:
 		q := c.q
 		c.q, c.ctlEnd = nil, 0
@@ -253,11 +255,34 @@ func (c *conn) write() {
 		switch len(iov) {
 		case 0:
 		case 1:
-			_, _ = c.c.Write(iov[0])
+			c.send(iov[0])
 		default:
 			_, _ = c.c.Writev(iov)
 		}
 		q.release()
+	}
+}
+
+// send writes b to the connection's socket. A loop's thread is locked to
+// it (gnet's WithLockOSThread), and a write(2) made the usual way tells
+// the Go scheduler it may block: when it lasts past a tick of the
+// runtime's monitor, the loop's P is handed to another thread, and the
+// loop waits for one when the write returns, behind whatever runs there
+// (3% of the writes of a 19,000-subscriber fan-out in a runtime trace on
+// this 2-core machine, about 16 ms per loop and publication). The socket
+// is non-blocking, so the write never blocks: it is made as a raw system
+// call, and the loop keeps its P. What the socket does not take, and any
+// error, goes through gnet's Write, which keeps the rest for when the
+// socket drains or closes the connection. Loop-only.
+func (c *conn) send(b []byte) {
+	if len(b) > 0 && c.c.OutboundBuffered() == 0 {
+		r, _, errno := unix.RawSyscall(unix.SYS_WRITE, uintptr(c.c.Fd()), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
+		if errno == 0 {
+			b = b[r:]
+		}
+	}
+	if len(b) > 0 {
+		_, _ = c.c.Write(b)
 	}
 }
 
