@@ -228,6 +228,7 @@ type LoopStats struct {
 	Connections int64   `json:"connections"`
 	Sessions    int64   `json:"sessions"`
 	LagMillis   float64 `json:"lag_ms"`
+	HandedOver  uint64  `json:"handed_over"` // connections accepted here and handed to a lighter loop
 }
 
 func (a *API) stats(w http.ResponseWriter, r *http.Request) {
@@ -269,7 +270,7 @@ func (a *API) stats(w http.ResponseWriter, r *http.Request) {
 		s := sh.Stats()
 		st.Loops = append(st.Loops, LoopStats{
 			Loop: sh.Index(), Connections: s.Connections.Load(), Sessions: s.Sessions.Load(),
-			LagMillis: float64(s.LoopLag.Load()) / 1e6,
+			LagMillis: float64(s.LoopLag.Load()) / 1e6, HandedOver: s.HandedOver.Load(),
 		})
 	}
 	writeJSON(w, st)

@@ -14,7 +14,7 @@ import (
 type collector struct {
 	srv *server.Server
 
-	connections, sessions, loopLag             *prometheus.Desc
+	connections, sessions, loopLag, handedOver *prometheus.Desc
 	messagesIn, messagesOut, bytesIn, bytesOut *prometheus.Desc
 	publications, deliveries, evictions        *prometheus.Desc
 	dropped, replayed                          *prometheus.Desc
@@ -33,6 +33,7 @@ func newCollector(srv *server.Server) *collector {
 		connections:  d("connections", "Open client connections, in any state.", loop...),
 		sessions:     d("sessions", "Open sessions (handshake done).", loop...),
 		loopLag:      d("loop_lag_seconds", "Delay of the last tick task on the loop.", loop...),
+		handedOver:   d("connections_handed_over_total", "Connections the loop accepted and handed to a lighter loop.", loop...),
 		messagesIn:   d("messages_in_total", "Messages received from clients.", loop...),
 		messagesOut:  d("messages_out_total", "Messages sent to clients.", loop...),
 		bytesIn:      d("bytes_in_total", "Payload bytes received from clients.", loop...),
@@ -52,7 +53,7 @@ func newCollector(srv *server.Server) *collector {
 }
 
 func (c *collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.connections, c.sessions, c.loopLag, c.messagesIn, c.messagesOut,
+	for _, d := range []*prometheus.Desc{c.connections, c.sessions, c.loopLag, c.handedOver, c.messagesIn, c.messagesOut,
 		c.bytesIn, c.bytesOut, c.publications, c.deliveries, c.evictions, c.dropped, c.replayed, c.fanout,
 		c.outboundPeak, c.histTopics, c.histEntries, c.histBytes, c.engineIO} {
 		ch <- d
@@ -76,6 +77,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		gauge(c.sessions, float64(st.Sessions.Load()))
 		gauge(c.loopLag, float64(st.LoopLag.Load())/1e9)
 		gauge(c.outboundPeak, float64(st.OutboundPeak.Load()))
+		counter(c.handedOver, st.HandedOver.Load())
 		counter(c.messagesIn, st.MessagesIn.Load())
 		counter(c.messagesOut, st.MessagesOut.Load())
 		counter(c.bytesIn, st.BytesIn.Load())

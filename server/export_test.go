@@ -64,4 +64,10 @@ func NoLeveling(s *Server) { s.noLevel = true }
 const LevelSlack = levelSlack
 
 // HandedOver returns how many connections s's loops have handed over.
-func HandedOver(s *Server) uint64 { return s.handedOver.Load() }
+func HandedOver(s *Server) uint64 {
+	n := uint64(0)
+	for _, sh := range s.hub.Shards() {
+		n += sh.Stats().HandedOver.Load()
+	}
+	return n
+}

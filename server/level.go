@@ -4,7 +4,6 @@ import (
 	"context"
 	"net"
 	"os"
-	"sync/atomic"
 
 	"github.com/panjf2000/gnet/v2"
 	"golang.org/x/sys/unix"
@@ -79,10 +78,10 @@ func (s *Server) levelTo(sh *shard) *shard {
 	return to
 }
 
-// handOver enrolls gc's socket on to's loop, where it opens with a
-// handover context; the caller closes gc (OnOpen answers gnet.Close). On
-// gc's loop.
-func (s *Server) handOver(gc gnet.Conn, to *shard) error {
+// handOver enrolls gc's socket, accepted on from's loop, on to's loop,
+// where it opens with a handover context; the caller closes gc (OnOpen
+// answers gnet.Close). On from's loop.
+func (s *Server) handOver(gc gnet.Conn, from, to *shard) error {
 	nc, err := dupConn(gc.Fd())
 	if err != nil {
 		return err
@@ -103,9 +102,9 @@ func (s *Server) handOver(gc gnet.Conn, to *shard) error {
 	// opened the socket (or failed to); the count goes down then.
 	go func() {
 		<-res
-		s.handedOver.Add(1)
 		done()
 	}()
+	from.Stats().HandedOver.Add(1)
 	return nil
 }
 
@@ -119,10 +118,4 @@ func dupConn(fd int) (net.Conn, error) {
 	f := os.NewFile(uintptr(dup), "handover")
 	defer f.Close()
 	return net.FileConn(f)
-}
-
-// levelStats are the handover counters.
-type levelStats struct {
-	handovers  atomic.Int64  // on their way now
-	handedOver atomic.Uint64 // completed since start
 }

@@ -59,9 +59,9 @@ type Server struct {
 	// leveling: loops hand new connections to the lightest (level.go);
 	// not with one loop, reactorAccept (gnet deals them out in turn) or
 	// noLevel (tests).
-	leveling bool
-	noLevel  bool
-	levelStats
+	leveling  bool
+	noLevel   bool
+	handovers atomic.Int64 // connections handed to another loop, on their way
 
 	// phase is phaseNew, phaseStarted or phaseShutEarly (start.go): a
 	// Server runs once.
@@ -391,7 +391,7 @@ func (s engine) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 		return overCapacity, gnet.Close
 	}
 	if !handed {
-		if to := s.levelTo(sh); to != nil && s.handOver(gc, to) == nil {
+		if to := s.levelTo(sh); to != nil && s.handOver(gc, sh, to) == nil {
 			return nil, gnet.Close // open on the lighter loop (level.go)
 		}
 	}

@@ -96,6 +96,9 @@ type Stats struct {
 	// FanoutLatency is the time from publish until the shard's last write
 	// of it.
 	FanoutLatency Histogram
+	// HandedOver counts connections the loop accepted and handed to a
+	// lighter loop before reading them (the server's leveling).
+	HandedOver atomic.Uint64
 	// LoopLag is the last measured delay between a tick posted to the
 	// shard's inbox and its run on the loop, in nanoseconds.
 	LoopLag atomic.Int64
