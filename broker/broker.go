@@ -215,7 +215,9 @@ func (b *Broker) link() error {
 	}
 	caught := make(chan struct{})
 	var once sync.Once
-	if end == 0 {
+	if info.State.Msgs == 0 {
+		// Nothing to read: never written, or every publication past its
+		// age limit (the last sequence stays; no message will come).
 		once.Do(func() { close(caught) })
 	}
 	cc, err := cons.Consume(func(m jetstream.Msg) {
@@ -231,11 +233,22 @@ func (b *Broker) link() error {
 	}
 	b.consumer = cc
 	b.mu.Unlock()
-	select {
-	case <-caught:
-	case <-ctx.Done():
-		b.mu.Lock()
-		return fmt.Errorf("broker: history stream not read to its end (message %d) within %s", end, b.cfg.CatchUpTimeout)
+	// What was left to read may pass its age limit before it is read:
+	// the stream is looked at again every second.
+	look := time.NewTicker(time.Second)
+	defer look.Stop()
+	for waiting := true; waiting; {
+		select {
+		case <-caught:
+			waiting = false
+		case <-look.C:
+			if info, err := hist.Info(ctx); err == nil && info.State.Msgs == 0 {
+				waiting = false
+			}
+		case <-ctx.Done():
+			b.mu.Lock()
+			return fmt.Errorf("broker: history stream not read to its end (message %d) within %s", end, b.cfg.CatchUpTimeout)
+		}
 	}
 	b.mu.Lock()
 	b.linked.Store(true)
