@@ -41,8 +41,10 @@ type capacity struct {
 // connection is a file descriptor, and gnet stops its whole engine when
 // accept(2) fails with EMFILE. The loops accept (listen.go), each
 // connection over the cap closed in the event that accepted it, so
-// connections hold at most the cap and one descriptor per loop; the cap
-// leaves the reserve above free for the other files: 512 at this
+// connections hold at most the cap and one descriptor per loop, and a
+// connection handed to another loop (level.go, at most 16 at once) up to
+// three while it is on its way; the cap leaves the reserve above free for
+// the other files: 512 at this
 // machine's 20,000 files, 15,096 at 1,100,000. The backlog holds no
 // descriptor of the process (the kernel's queued connections are not
 // accepted yet), so it is somaxconn, as gnet listens, unless

@@ -20,6 +20,11 @@ type Config struct {
 	// "/ws"; "*" upgrades on every path.
 	Path string
 	// Loops is the number of event loops. Zero means runtime.NumCPU().
+	// A loop keeps its P (Go's processor) through the writes of a
+	// fan-out, so give the runtime one more than Loops (GOMAXPROCS of
+	// Loops+1, as the c1m binary does): with none to spare, the rest of
+	// the process (the API, a broker's client, the collector) waits for a
+	// loop to yield, and bursts of publications coalesce less.
 	Loops int
 	// ReusePort lets several processes (nodes of a cluster) on one host
 	// serve the same port: the kernel spreads new connections over every

@@ -55,10 +55,6 @@ func Shards(s *Server) []*session.Shard { return s.hub.Shards() }
 // task) instead of each loop accepting for itself; call it before Start.
 func AcceptInReactor(s *Server) { s.reactorAccept = true }
 
-// NoLeveling keeps every connection on the loop that accepted it, the
-// kernel's hash alone placing them (level.go); call it before Start.
-func NoLeveling(s *Server) { s.noLevel = true }
-
 // LevelSlack is how many connections more than the lightest loop a loop
 // holds before it hands new ones over.
 const LevelSlack = levelSlack

@@ -2,8 +2,10 @@ package server
 
 import (
 	"context"
+	"errors"
 	"net"
 	"os"
+	"sync/atomic"
 
 	"github.com/panjf2000/gnet/v2"
 	"golang.org/x/sys/unix"
@@ -28,13 +30,14 @@ import (
 // again after closes have set them apart.
 //
 // A handover costs about ten system calls and a hop through gnet's
-// goroutine pool (some 40 µs of CPU here). With the hash placing
+// goroutine pool. With the hash placing
 // connections, few are handed over: the loops' difference is a random
 // walk, and only its steps past levelSlack are undone (about 6% of the
 // connections of TestLevelStorm's connect storm). At most maxHandovers
 // are on their way at once, each holding up to three descriptors
 // (counted against the cap): past that, or while the server drains, a
-// connection stays where it was accepted.
+// connection stays where it was accepted, and so does one reset before
+// its handover (Enroll needs its peer's address).
 //
 // A loop is a candidate once it has had a connection of its own (its
 // shard); the hash gives every loop one within the first few.
@@ -51,7 +54,24 @@ const maxHandovers = 16
 
 // handover is the gnet context of a connection enrolled on a loop by
 // another, until its OnOpen there.
-type handover struct{}
+type handover struct {
+	from, to *shard
+	ended    atomic.Bool // taken off the counts
+}
+
+// end takes the handover off the counts, once: on the receiving loop when
+// the connection opens there (arrived), or on the goroutine that sees
+// gnet's answer when it never did. Safe for concurrent use.
+func (h *handover) end(s *Server, arrived bool) {
+	if !h.ended.CompareAndSwap(false, true) {
+		return
+	}
+	h.to.incoming.Add(-1)
+	s.handovers.Add(-1)
+	if arrived {
+		h.from.Stats().HandedOver.Add(1)
+	}
+}
 
 // load is the shard's open connections and the handovers on their way to
 // it. Safe for concurrent use.
@@ -86,36 +106,59 @@ func (s *Server) handOver(gc gnet.Conn, from, to *shard) error {
 	if err != nil {
 		return err
 	}
+	h := &handover{from: from, to: to}
 	to.incoming.Add(1)
 	s.handovers.Add(1)
-	done := func() {
-		to.incoming.Add(-1)
-		s.handovers.Add(-1)
-	}
-	res, err := to.loop.Enroll(gnet.NewContext(context.Background(), handover{}), nc)
+	res, err := to.loop.Enroll(gnet.NewContext(context.Background(), h), nc)
 	if err != nil {
-		done()
+		h.end(s, false)
 		_ = nc.Close()
 		return err
 	}
 	// gnet's pool goroutine closes nc and answers once to's loop has
-	// opened the socket (or failed to); the count goes down then.
+	// opened the socket or failed to. A loop that has stopped never runs
+	// the task: the server's end stops the wait then.
 	go func() {
-		<-res
-		done()
+		select {
+		case <-res:
+		case <-s.done:
+			_ = nc.Close()
+		}
+		h.end(s, false)
 	}()
-	from.Stats().HandedOver.Add(1)
 	return nil
 }
 
 // dupConn returns a net.Conn on a duplicate of the socket fd, the form
-// Enroll takes; closing it leaves fd open.
+// Enroll takes; closing it leaves fd open. It fails for a socket reset
+// before it could be handed over (no peer address, which Enroll needs).
+// net.FileConn turns TCP keepalive on, on the socket itself: it is set
+// back as it was.
 func dupConn(fd int) (net.Conn, error) {
+	keepAlive, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_KEEPALIVE)
+	if err != nil {
+		return nil, os.NewSyscallError("getsockopt", err)
+	}
 	dup, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
 	if err != nil {
 		return nil, os.NewSyscallError("fcntl", err)
 	}
 	f := os.NewFile(uintptr(dup), "handover")
 	defer f.Close()
-	return net.FileConn(f)
+	nc, err := net.FileConn(f)
+	if err != nil {
+		return nil, err
+	}
+	if nc.RemoteAddr() == nil {
+		_ = nc.Close()
+		return nil, errNoPeer
+	}
+	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_KEEPALIVE, keepAlive); err != nil {
+		_ = nc.Close()
+		return nil, os.NewSyscallError("setsockopt", err)
+	}
+	return nc, nil
 }
+
+// errNoPeer is dupConn's answer for a socket already reset.
+var errNoPeer = errors.New("c1m: the connection has no peer address (reset)")

@@ -100,14 +100,18 @@ func TestLevelLoops(t *testing.T) {
 	t.Logf("after the closes the loops hold %v", counts)
 	open(int(lack)+10, false)
 	t.Logf("at the end the loops hold %v; %d connections handed over", loopCounts(srv), server.HandedOver(srv))
+	if server.HandedOver(srv) == 0 {
+		t.Error("no connection was handed over")
+	}
 }
 
-// TestLevelStorm connects 1,000 WebSocket clients at once from 50
+// TestLevelStorm connects 2,000 WebSocket clients at once from 100
 // goroutines to two loops. Each sends its upgrade request as soon as it
 // connects, often before its loop has accepted it: a connection handed
 // over carries what it had received to the other loop. Every client is
-// upgraded, every one receives a publication, and the loops end within
-// a few connections of each other (the hash alone: about 25 apart).
+// upgraded and receives a publication. (How level the loops end is
+// TestLevelLoops's: in a storm, handovers past maxHandovers on their way
+// stay where the hash put them.)
 func TestLevelStorm(t *testing.T) {
 	const goroutines, each = 100, 20
 	srv, addr := start(t, fdSubscriber{}, server.Config{Loops: 2, Timing: session.Config{Tick: time.Hour}})
@@ -144,9 +148,6 @@ func TestLevelStorm(t *testing.T) {
 	waitConnections(t, srv, goroutines*each)
 	counts := loopCounts(srv)
 	t.Logf("the loops hold %v; %d connections handed over", counts, server.HandedOver(srv))
-	if spread(counts) > 2*server.LevelSlack {
-		t.Errorf("the loops hold %v: apart by more than %d", counts, 2*server.LevelSlack)
-	}
 	if server.HandedOver(srv) == 0 {
 		t.Error("no connection was handed over")
 	}

@@ -57,10 +57,8 @@ type Server struct {
 	listening     bool
 	reactorAccept bool
 	// leveling: loops hand new connections to the lightest (level.go);
-	// not with one loop, reactorAccept (gnet deals them out in turn) or
-	// noLevel (tests).
+	// not with one loop or reactorAccept (gnet deals them out in turn).
 	leveling  bool
-	noLevel   bool
 	handovers atomic.Int64 // connections handed to another loop, on their way
 
 	// phase is phaseNew, phaseStarted or phaseShutEarly (start.go): a
@@ -213,7 +211,7 @@ func (s *Server) run() error {
 		addr, s.keeper = a, keeper
 		defer s.closeKeeper()
 	}
-	s.leveling = !s.reactorAccept && !s.noLevel && s.cfg.Loops > 1
+	s.leveling = !s.reactorAccept && s.cfg.Loops > 1
 	return gnet.Run(engine{s}, "tcp://"+addr,
 		gnet.WithMulticore(true),
 		gnet.WithNumEventLoop(s.cfg.Loops),
@@ -371,17 +369,16 @@ func (s *Server) tick(sh *session.Shard) int64 {
 // gets 503 (readHead).
 func (s engine) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	sh := s.shardOf(gc)
-	_, handed := gc.Context().(handover)
+	h, handed := gc.Context().(*handover)
 	if handed {
+		// Off the handovers' counts before it is counted here: until
+		// then its loop looks lighter, which at worst hands it one
+		// connection more (level.go).
 		gc.SetContext(nil)
+		h.end(s.Server, true)
 	}
-	// Handovers on their way hold descriptors too; this one is counted
-	// here already.
-	onTheWay := int(s.handovers.Load())
-	if handed {
-		onTheWay--
-	}
-	if limit := s.capacity.maxConns; limit > 0 && s.Connections()+onTheWay >= limit {
+	// Handovers on their way hold descriptors too.
+	if limit := s.capacity.maxConns; limit > 0 && s.Connections()+int(s.handovers.Load()) >= limit {
 		// Answered before the request is read, and closed at once: the
 		// descriptor is free again before the next accept.
 		sh.Stats().Evicted(session.ReasonOverCapacity)
