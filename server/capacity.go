@@ -44,8 +44,8 @@ type capacity struct {
 // connections hold at most the cap and one descriptor per loop, and a
 // connection handed to another loop (level.go, at most 16 at once) up to
 // three while it is on its way; the cap leaves the reserve above free for
-// the other files: 512 at this
-// machine's 20,000 files, 15,096 at 1,100,000. The backlog holds no
+// the other files: 512 at this machine's 20,000 files, 15,096 at
+// 1,100,000. The backlog holds no
 // descriptor of the process (the kernel's queued connections are not
 // accepted yet), so it is somaxconn, as gnet listens, unless
 // Config.Backlog lowers it.

@@ -80,9 +80,10 @@ func (sh *shard) load() int64 {
 }
 
 // levelTo returns the loop sh should hand a new connection to, or nil to
-// keep it. On sh's loop (OnOpen).
+// keep it: with one loop there is none, and with reactorAccept (tests)
+// gnet deals connections out in turn. On sh's loop (OnOpen).
 func (s *Server) levelTo(sh *shard) *shard {
-	if !s.leveling || s.draining.Load() || s.handovers.Load() >= maxHandovers {
+	if s.reactorAccept || s.draining.Load() || s.handovers.Load() >= maxHandovers {
 		return nil
 	}
 	mine := sh.load()

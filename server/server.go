@@ -56,10 +56,7 @@ type Server struct {
 	bound         *net.TCPAddr
 	listening     bool
 	reactorAccept bool
-	// leveling: loops hand new connections to the lightest (level.go);
-	// not with one loop or reactorAccept (gnet deals them out in turn).
-	leveling  bool
-	handovers atomic.Int64 // connections handed to another loop, on their way
+	handovers     atomic.Int64 // connections handed to another loop, on their way (level.go)
 
 	// phase is phaseNew, phaseStarted or phaseShutEarly (start.go): a
 	// Server runs once.
@@ -211,7 +208,6 @@ func (s *Server) run() error {
 		addr, s.keeper = a, keeper
 		defer s.closeKeeper()
 	}
-	s.leveling = !s.reactorAccept && s.cfg.Loops > 1
 	return gnet.Run(engine{s}, "tcp://"+addr,
 		gnet.WithMulticore(true),
 		gnet.WithNumEventLoop(s.cfg.Loops),
